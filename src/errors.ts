@@ -1,0 +1,70 @@
+// The catalogue of every error the service answers with, and the typed error that services throw.
+// The error plugin turns an AppError into application/problem+json (RFC 9457); `code` is the stable
+// field the frontend switches on.
+
+export const errorCatalog = {
+  invalid_url: { status: 400, title: 'The URL cannot be a GitLab instance URL' },
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  invalid_json: { status: 400, title: 'The request body is not valid JSON' },
+  invalid_return_to: { status: 400, title: 'returnTo is not an allowed address' },
+  invalid_state: { status: 400, title: 'The login state is unknown, expired, used or from another browser' },
+  oauth_denied: { status: 400, title: 'The login was refused on GitLab' },
+  unauthenticated: { status: 401, title: 'No valid session' },
+  internal_unauthorized: { status: 401, title: 'Missing or unknown internal API token' },
+  cross_site_request: { status: 403, title: 'Cross-site request refused' },
+  not_found: { status: 404, title: 'No such route' },
+  instance_not_found: { status: 404, title: 'No such instance' },
+  user_not_found: { status: 404, title: 'No such user' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
+  instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
+  reauthorization_required: { status: 409, title: 'The user must log in again' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  url_not_allowed: { status: 422, title: 'This URL is not allowed' },
+  not_gitlab: { status: 422, title: 'The URL does not point to a GitLab instance' },
+  gitlab_version_unsupported: { status: 422, title: 'The GitLab version is too old' },
+  token_invalid: { status: 422, title: 'The admin token is not valid' },
+  token_expired: { status: 422, title: 'The admin token has expired' },
+  token_revoked: { status: 422, title: 'The admin token was revoked' },
+  token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
+  token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
+  admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal error' },
+  gitlab_unreachable: { status: 502, title: 'GitLab cannot be reached' },
+  gitlab_tls_error: { status: 502, title: "GitLab's TLS certificate cannot be verified" },
+  gitlab_error: { status: 502, title: 'GitLab answered with an error' },
+  token_exchange_failed: { status: 502, title: 'GitLab refused the authorization code' },
+  not_ready: { status: 503, title: 'The service is not ready' },
+  gitlab_rate_limited: { status: 503, title: 'GitLab is rate limiting this service' },
+  gitlab_timeout: { status: 504, title: 'GitLab did not answer in time' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** Extra problem members: only safe, documented fields (never a secret). */
+export interface ProblemExtras {
+  step?: string;
+  missingScopes?: string[];
+  retryAfter?: number;
+  errors?: { field: string; message: string }[];
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly extras: ProblemExtras;
+
+  constructor(code: ErrorCode, detail: string, extras: ProblemExtras = {}) {
+    super(detail);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.extras = extras;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
