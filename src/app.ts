@@ -1,0 +1,81 @@
+// buildApp(config, deps): the whole service, registered in plain sight, so tests build the real thing.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import cors from '@fastify/cors';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { sealerFromConfig } from './crypto/keys.js';
+import type { Sealer } from './crypto/sealer.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrateToLatest } from './db/migrator.js';
+import type { DB } from './db/types.js';
+import { createLogger } from './logger.js';
+import errorsPlugin from './plugins/errors.js';
+import openapiPlugin from './plugins/openapi.js';
+import healthRoutes from './routes/health.js';
+import instancesRoutes from './routes/instances.js';
+import metaRoutes from './routes/meta.js';
+
+export type Clock = () => Date;
+
+export interface AppDeps {
+  /** An opened, migrated database; when absent the app opens (and migrates, and closes) its own. */
+  database?: Database;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Kysely<DB>;
+    database: Database;
+    sealer: Sealer;
+    clock: Clock;
+  }
+}
+
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+
+function requestIdOf(request: IncomingMessage): string {
+  const incoming = request.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}) {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const database = deps.database ?? (await openDatabase(config, logger));
+  if (!deps.database) await migrateToLatest(database.db as Kysely<unknown>);
+
+  const app = Fastify({
+    loggerInstance: logger,
+    genReqId: requestIdOf,
+    bodyLimit: 64 * 1024,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('config', config);
+  app.decorate('database', database);
+  app.decorate('db', database.db);
+  app.decorate('sealer', sealerFromConfig(config, logger));
+  app.decorate('clock', deps.clock ?? (() => new Date()));
+  if (!deps.database) app.addHook('onClose', () => database.close());
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
+  await app.register(openapiPlugin);
+  await app.register(healthRoutes);
+  await app.register(metaRoutes);
+  await app.register(instancesRoutes);
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;
+export type { FastifyInstance };

@@ -1,0 +1,83 @@
+// The service configuration: one TypeBox schema is both the validation and the type of every
+// environment variable. Only this file and server.ts read process.env.
+import { isIP } from 'node:net';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+
+const Bool = (description: string) =>
+  Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false', description });
+
+const base64Key = '^[A-Za-z0-9+/]{43}=$';
+
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'port to listen on' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'address to listen on' }),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$', description: "this service's external base URL" })),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection string' })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'embedded database and development key' }),
+  ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: base64Key, description: '32 random bytes, base64' })),
+  PREVIOUS_ENCRYPTION_KEYS: Type.Optional(Type.String({ pattern: `^${base64Key.slice(1, -1)}(,${base64Key.slice(1, -1)})*$`, description: 'comma-separated retired keys that still decrypt' })),
+  INTERNAL_API_TOKENS: Type.Optional(Type.String({ pattern: '^[^,\\s]{16,}(,[^,\\s]{16,})*$', description: 'comma-separated bearer tokens, 16 characters at least' })),
+  EGRESS_IPS: Type.String({ default: '', description: 'comma-separated CIDRs' }),
+  FRONTEND_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: "the frontend's origin" })),
+  BOT_USERNAME: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$', default: 'review-bot', description: 'bot username on each instance' }),
+  OAUTH_SCOPES: Type.String({ pattern: '^[a-z_]+( [a-z_]+)*$', default: 'api read_user openid email', description: 'space-separated OAuth scopes' }),
+  ALLOW_PRIVATE_NETWORKS: Bool('allow GitLab URLs on non-public addresses'),
+  ALLOW_HTTP: Bool('allow http:// GitLab URLs'),
+  GITLAB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'per-request timeout towards GitLab' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
+  NODE_ENV: Type.Optional(Type.String()),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+export class ConfigError extends Error {}
+
+function parseCidrs(list: string): string[] {
+  const cidrs = list.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const cidr of cidrs) {
+    const [address, prefix, extra] = cidr.split('/');
+    const family = isIP(address ?? '');
+    const maxPrefix = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (family === 0 || !prefixOk || extra !== undefined) throw new ConfigError(`EGRESS_IPS: "${cidr}" is not an IP address or CIDR`);
+  }
+  return cidrs;
+}
+
+/** Validates the environment; throws a ConfigError whose message is one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>) {
+  const known = Object.fromEntries(Object.keys(EnvSchema.properties).filter((key) => env[key] !== undefined && env[key] !== '').map((key) => [key, env[key]]));
+  const parsed: unknown = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
+  const firstError = [...Value.Errors(EnvSchema, parsed)][0];
+  if (firstError) {
+    const variable = firstError.instancePath.replace(/^\//, '') || 'environment';
+    throw new ConfigError(`${variable}: ${firstError.message}`);
+  }
+  const valid = parsed as Env;
+  const production = valid.NODE_ENV === 'production';
+  if (production && !valid.ENCRYPTION_KEY) throw new ConfigError('ENCRYPTION_KEY: required when NODE_ENV=production');
+  const publicUrl = (valid.PUBLIC_URL ?? `http://localhost:${valid.PORT}`).replace(/\/+$/, '');
+  return {
+    port: valid.PORT,
+    host: valid.HOST,
+    publicUrl,
+    callbackUrl: `${publicUrl}/auth/gitlab/callback`,
+    databaseUrl: valid.DATABASE_URL,
+    dataDir: valid.DATA_DIR,
+    encryptionKey: valid.ENCRYPTION_KEY,
+    previousEncryptionKeys: valid.PREVIOUS_ENCRYPTION_KEYS?.split(',') ?? [],
+    internalApiTokens: valid.INTERNAL_API_TOKENS?.split(',') ?? [],
+    egressIps: parseCidrs(valid.EGRESS_IPS),
+    frontendUrl: valid.FRONTEND_URL?.replace(/\/$/, ''),
+    botUsername: valid.BOT_USERNAME,
+    oauthScopes: valid.OAUTH_SCOPES.split(' '),
+    allowPrivateNetworks: valid.ALLOW_PRIVATE_NETWORKS === 'true',
+    allowHttp: valid.ALLOW_HTTP === 'true',
+    gitlabTimeoutMs: valid.GITLAB_TIMEOUT_MS,
+    logLevel: valid.LOG_LEVEL,
+    production,
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

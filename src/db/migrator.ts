@@ -1,0 +1,17 @@
+// Applies the migrations in migrations/ (the .ts sources under tsx, the compiled .js under dist/).
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { FileMigrationProvider, Migrator, type Kysely } from 'kysely';
+
+export const MIGRATIONS_DIR = path.join(import.meta.dirname, '../../migrations');
+
+export function createMigrator(db: Kysely<unknown>): Migrator {
+  return new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }) });
+}
+
+/** Brings the schema to the latest migration; throws the first failure. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const { error, results } = await createMigrator(db).migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+}

@@ -1,0 +1,44 @@
+// The pino logger: JSON lines, with every header and field that can carry a secret redacted by path.
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+const secretFields = ['adminToken', 'token', 'accessToken', 'refreshToken', 'clientSecret', 'secret', 'password', 'codeVerifier', 'privateToken'];
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["private-token"]',
+  'res.headers["set-cookie"]',
+  ...secretFields.flatMap((field) => [field, `*.${field}`, `body.${field}`, `req.body.${field}`]),
+];
+
+const secretQueryParameter = /code|state|token|secret|verifier/i;
+
+/** The request path with the values of secret-looking query parameters (OAuth code, state) removed. */
+export function redactedUrl(url: string): string {
+  const [path, query] = url.split('?', 2);
+  if (query === undefined) return url;
+  const params = new URLSearchParams(query);
+  for (const key of params.keys()) if (secretQueryParameter.test(key)) params.set(key, '[redacted]');
+  return `${path}?${params.toString()}`;
+}
+
+interface LoggedRequest {
+  method: string;
+  url: string;
+  id: string;
+  ip?: string;
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      serializers: {
+        err: pino.stdSerializers.err,
+        req: (request: LoggedRequest) => ({ method: request.method, url: redactedUrl(request.url), requestId: request.id, remoteAddress: request.ip }),
+      },
+    },
+    destination,
+  );
+}

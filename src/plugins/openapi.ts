@@ -1,0 +1,48 @@
+// The OpenAPI 3.1 document, generated from the route schemas, and the interactive page at /docs.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { TSchema } from 'typebox';
+import { LookupResult } from '../schemas/instances.js';
+import { Problem } from '../schemas/problem.js';
+import { SERVICE_VERSION } from '../version.js';
+
+/** Every named model; each becomes #/components/schemas/<$id>. */
+export const sharedSchemas: TSchema[] = [Problem, LookupResult];
+
+export const SESSION_COOKIE = 'gc_session';
+
+export default fp(
+  async function openapiPlugin(app: FastifyInstance) {
+    for (const schema of sharedSchemas) app.addSchema(schema);
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'gitlab-connect',
+          version: SERVICE_VERSION,
+          description: 'Connects self-managed GitLab instances to the code-review bot: instance lookup and bootstrap, OAuth2 login, and GitLab tokens for internal services.',
+          license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+        },
+        servers: [{ url: app.config.publicUrl, description: 'This service' }],
+        tags: [
+          { name: 'instances', description: 'Recognise and set up a GitLab instance' },
+          { name: 'auth', description: 'OAuth2 login against an instance, sessions' },
+          { name: 'internal', description: 'For internal services (bearer token from INTERNAL_API_TOKENS)' },
+          { name: 'service', description: 'Health, readiness, metadata and this document' },
+        ],
+        components: {
+          securitySchemes: {
+            sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'The session cookie set by the login callback' },
+            sessionBearer: { type: 'http', scheme: 'bearer', description: 'The session token as a bearer token' },
+            internalBearer: { type: 'http', scheme: 'bearer', description: 'One of INTERNAL_API_TOKENS' },
+          },
+        },
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  },
+  { name: 'openapi', dependencies: ['errors'] },
+);

@@ -1,0 +1,57 @@
+// Liveness, readiness and the OpenAPI document.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
+import Type from 'typebox';
+import { AppError } from '../errors.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const Status = (value: string, description: string) =>
+  Type.Object({ status: Type.Literal(value, { description }) }, { additionalProperties: false });
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/healthz', {
+    schema: {
+      operationId: 'getLiveness',
+      tags: ['service'],
+      summary: 'Liveness',
+      description: 'Answers 200 while the process serves requests. Checks no dependency.',
+      security: [],
+      response: { 200: Status('ok', 'Always ok'), ...problemResponses() },
+    },
+    handler: async () => ({ status: 'ok' as const }),
+  });
+
+  app.get('/readyz', {
+    schema: {
+      operationId: 'getReadiness',
+      tags: ['service'],
+      summary: 'Readiness',
+      description: 'Answers 200 when the database answers, 503 `not_ready` while it cannot be reached.',
+      security: [],
+      response: { 200: Status('ready', 'The database answers'), ...problemResponses('not_ready') },
+    },
+    handler: async (request) => {
+      try {
+        await sql`select 1`.execute(app.db);
+      } catch (error) {
+        request.log.warn({ err: error }, 'database unreachable');
+        throw new AppError('not_ready', 'The database cannot be reached');
+      }
+      return { status: 'ready' as const };
+    },
+  });
+
+  app.get('/openapi.json', {
+    schema: {
+      operationId: 'getOpenApiDocument',
+      tags: ['service'],
+      summary: 'This OpenAPI document',
+      description: 'The OpenAPI 3.1 document of this service, generated from its route schemas.',
+      security: [],
+      response: { 200: Type.Object({}, { additionalProperties: true, description: 'An OpenAPI 3.1 document' }), ...problemResponses() },
+    },
+    handler: async () => app.swagger(),
+  });
+};
+
+export default healthRoutes;

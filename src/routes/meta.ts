@@ -1,0 +1,41 @@
+// GET /meta: what the frontend shows admins before they bootstrap.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { ADMIN_TOKEN_SCOPES, MINIMUM_GITLAB_VERSION } from '../services/gitlab-requirements.js';
+import { SERVICE_VERSION } from '../version.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const Meta = Type.Object(
+  {
+    egressIps: Type.Array(Type.String(), { description: 'CIDRs this service calls GitLab from, for instances that allow-list callers' }),
+    callbackUrl: Type.String({ description: 'The OAuth redirect URI this service registers on each instance' }),
+    minimumGitlabVersion: Type.String({ description: 'The oldest GitLab version supported' }),
+    adminTokenScopes: Type.Array(Type.String(), { description: 'Scopes the admin token needs (add `admin_mode` when Admin Mode is on)' }),
+    oauthScopes: Type.Array(Type.String(), { description: 'Scopes of the OAuth application and of the login request' }),
+    version: Type.String({ description: 'This service version' }),
+  },
+  { additionalProperties: false },
+);
+
+const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/meta', {
+    schema: {
+      operationId: 'getMeta',
+      tags: ['service'],
+      summary: 'Service metadata',
+      description: 'Egress IPs, the OAuth callback URL, the minimum GitLab version and the scopes the set-up needs.',
+      security: [],
+      response: { 200: Meta, ...problemResponses() },
+    },
+    handler: async () => ({
+      egressIps: app.config.egressIps,
+      callbackUrl: app.config.callbackUrl,
+      minimumGitlabVersion: MINIMUM_GITLAB_VERSION,
+      adminTokenScopes: [...ADMIN_TOKEN_SCOPES],
+      oauthScopes: app.config.oauthScopes,
+      version: SERVICE_VERSION,
+    }),
+  });
+};
+
+export default metaRoutes;

@@ -1,0 +1,46 @@
+// application/problem+json (RFC 9457): the body of every error answer.
+import Type, { type Static } from 'typebox';
+import { errorCatalog, type ErrorCode } from '../errors.js';
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI naming the problem type', examples: ['urn:gitlab-connect:problem:invalid_url'] }),
+    title: Type.String({ description: 'Short summary of the problem type' }),
+    status: Type.Integer({ description: 'HTTP status code' }),
+    detail: Type.String({ description: 'What went wrong in this occurrence, safe to show to the user' }),
+    code: Type.String({ enum: Object.keys(errorCatalog), description: 'Stable machine-readable error code' }),
+    step: Type.Optional(Type.String({ description: 'The bootstrap step that failed' })),
+    missingScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the admin token lacks' })),
+    retryAfter: Type.Optional(Type.Integer({ description: 'Seconds to wait before retrying' })),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({ field: Type.String({ description: 'JSON pointer or parameter name' }), message: Type.String({ description: 'What is wrong with it' }) }, { additionalProperties: false }),
+        { description: 'The fields that failed validation' },
+      ),
+    ),
+    requestId: Type.Optional(Type.String({ description: 'The request id, for support' })),
+  },
+  { $id: 'Problem', additionalProperties: false, description: 'An RFC 9457 problem' },
+);
+
+export type ProblemBody = Static<typeof Problem>;
+
+export const problemRef = Type.Unsafe<ProblemBody>(Type.Ref('Problem'));
+
+/** A response map entry per status for the codes a route can answer with. */
+export function problemResponses(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of [...codes, 'internal_error' as const]) {
+    const { status } = errorCatalog[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, statusCodes]) => [
+      status,
+      {
+        description: `Problem: ${statusCodes.join(', ')}`,
+        content: { 'application/problem+json': { schema: problemRef } },
+      },
+    ]),
+  );
+}

@@ -1,0 +1,59 @@
+// Builds the real app for a test: a fresh database, a config from test defaults plus overrides, and the
+// log lines captured so tests can prove what never reaches them.
+import { Writable } from 'node:stream';
+import tap, { type Test } from 'tap';
+import { buildApp, type App, type AppDeps } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+export const TEST_INTERNAL_TOKEN = 'internal-test-token-0123456789';
+
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestApp {
+  app: App;
+  testDatabase: TestDatabase;
+  logs: LogCapture;
+}
+
+export function testConfig(env: Record<string, string> = {}) {
+  return loadConfig({
+    PUBLIC_URL: 'http://connect.test',
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    INTERNAL_API_TOKENS: TEST_INTERNAL_TOKEN,
+    LOG_LEVEL: 'info',
+    DATA_DIR: '/nonexistent-data-dir',
+    ...env,
+  });
+}
+
+let fileDatabase: Promise<TestDatabase> | undefined;
+
+/** The test file's own fresh database, shared by its tests and dropped when the file ends. */
+export function testFileDatabase(): Promise<TestDatabase> {
+  if (!fileDatabase) {
+    fileDatabase = createTestDatabase();
+    tap.teardown(async () => (await fileDatabase!).close());
+  }
+  return fileDatabase;
+}
+
+/** The real app on the test file's database, closed when the test ends. */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, deps: Omit<AppDeps, 'database' | 'logger'> = {}): Promise<TestApp> {
+  const testDatabase = await testFileDatabase();
+  const logs = new LogCapture();
+  const app = await buildApp(testConfig(env), { ...deps, database: testDatabase.database, logger: createLogger(env.LOG_LEVEL ?? 'info', logs) });
+  t.teardown(() => app.close());
+  return { app, testDatabase, logs };
+}

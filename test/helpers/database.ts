@@ -1,0 +1,83 @@
+// A fresh database per test file: with TEST_DATABASE_URL, a PostgreSQL database cloned from a migrated
+// template (fast); without it, an in-memory embedded PGlite, so `npm test` needs nothing installed.
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import type { Kysely } from 'kysely';
+import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
+import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
+
+export interface TestDatabase {
+  database: Database;
+  /** Set on PostgreSQL: a second process or pool can open the same database. */
+  url?: string;
+  close(): Promise<void>;
+}
+
+const quiet = pino({ level: 'silent' });
+
+function migrationsHash(): string {
+  const hash = createHash('sha256');
+  for (const file of readdirSync(MIGRATIONS_DIR).sort()) hash.update(file).update(readFileSync(join(MIGRATIONS_DIR, file)));
+  return hash.digest('hex').slice(0, 12);
+}
+
+function withDatabase(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Creates the template once per migration set; an advisory lock serialises the test files racing for it. */
+async function ensureTemplate(admin: pg.Client, serverUrl: string): Promise<string> {
+  const template = `gitlab_connect_template_${migrationsHash()}`;
+  await admin.query('select pg_advisory_lock(74201)');
+  try {
+    const exists = await admin.query('select 1 from pg_database where datname = $1', [template]);
+    if (exists.rowCount === 0) {
+      await admin.query(`create database "${template}"`);
+      const database = openPostgres(withDatabase(serverUrl, template), quiet, 1);
+      try {
+        await migrateToLatest(database.db as Kysely<unknown>);
+      } finally {
+        await database.close();
+      }
+    }
+  } finally {
+    await admin.query('select pg_advisory_unlock(74201)');
+  }
+  return template;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) {
+    const database = await openPglite('memory://');
+    await migrateToLatest(database.db as Kysely<unknown>);
+    return { database, close: () => database.close() };
+  }
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  const name = `gitlab_connect_test_${randomBytes(6).toString('hex')}`;
+  try {
+    const template = await ensureTemplate(admin, serverUrl);
+    await admin.query(`create database "${name}" template "${template}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(serverUrl, name);
+  const database = openPostgres(url, quiet);
+  return {
+    database,
+    url,
+    async close() {
+      await database.close();
+      const cleanup = new pg.Client({ connectionString: serverUrl });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists "${name}" with (force)`);
+      await cleanup.end();
+    },
+  };
+}

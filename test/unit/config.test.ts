@@ -1,0 +1,69 @@
+// Configuration: defaults, derived values, and one clear line naming the variable for a bad value.
+import t from 'tap';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const key = Buffer.alloc(32, 1).toString('base64');
+
+t.test('defaults follow the contract', async (t) => {
+  const config = loadConfig({});
+  t.equal(config.port, 3000);
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.publicUrl, 'http://localhost:3000');
+  t.equal(config.callbackUrl, 'http://localhost:3000/auth/gitlab/callback');
+  t.equal(config.databaseUrl, undefined);
+  t.equal(config.dataDir, './data');
+  t.same(config.internalApiTokens, []);
+  t.same(config.egressIps, []);
+  t.equal(config.botUsername, 'review-bot');
+  t.same(config.oauthScopes, ['api', 'read_user', 'openid', 'email']);
+  t.equal(config.allowPrivateNetworks, false);
+  t.equal(config.allowHttp, false);
+  t.equal(config.gitlabTimeoutMs, 10000);
+  t.equal(config.logLevel, 'info');
+});
+
+t.test('values are parsed and derived', async (t) => {
+  const config = loadConfig({
+    PORT: '8080',
+    PUBLIC_URL: 'https://connect.example.com/',
+    INTERNAL_API_TOKENS: 'aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb',
+    EGRESS_IPS: '203.0.113.7/32, 2001:db8::/48',
+    FRONTEND_URL: 'https://app.example.com/',
+    ALLOW_HTTP: 'true',
+    OAUTH_SCOPES: 'api openid',
+    ENCRYPTION_KEY: key,
+    NODE_ENV: 'production',
+  });
+  t.equal(config.port, 8080);
+  t.equal(config.callbackUrl, 'https://connect.example.com/auth/gitlab/callback');
+  t.same(config.internalApiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+  t.same(config.egressIps, ['203.0.113.7/32', '2001:db8::/48']);
+  t.equal(config.frontendUrl, 'https://app.example.com');
+  t.equal(config.allowHttp, true);
+  t.same(config.oauthScopes, ['api', 'openid']);
+});
+
+const bad: [env: Record<string, string>, message: RegExp][] = [
+  [{ PORT: 'eighty' }, /^PORT: /],
+  [{ PORT: '70000' }, /^PORT: /],
+  [{ PUBLIC_URL: 'connect.example.com' }, /^PUBLIC_URL: /],
+  [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
+  [{ ENCRYPTION_KEY: 'short' }, /^ENCRYPTION_KEY: /],
+  [{ EGRESS_IPS: '1.2.3.4/40' }, /^EGRESS_IPS: "1.2.3.4\/40"/],
+  [{ EGRESS_IPS: 'not-an-ip' }, /^EGRESS_IPS: /],
+  [{ ALLOW_HTTP: 'yes' }, /^ALLOW_HTTP: /],
+  [{ GITLAB_TIMEOUT_MS: '5' }, /^GITLAB_TIMEOUT_MS: /],
+  [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+  [{ INTERNAL_API_TOKENS: 'short' }, /^INTERNAL_API_TOKENS: /],
+  [{ BOT_USERNAME: 'has space' }, /^BOT_USERNAME: /],
+  [{ NODE_ENV: 'production' }, /^ENCRYPTION_KEY: required when NODE_ENV=production$/],
+];
+
+t.test('a bad value stops start-up with one line naming the variable', async (t) => {
+  for (const [env, message] of bad) {
+    const error = t.throws(() => loadConfig(env), JSON.stringify(env)) as Error;
+    t.ok(error instanceof ConfigError);
+    t.match(error.message, message);
+    t.notMatch(error.message, /\n/, 'one line');
+  }
+});
