@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as oauth from 'oauth4webapi';
 import { pino } from 'pino';
 import { AppError } from '../../src/errors.js';
 import { isPublicAddress } from '../../src/gitlab/address-guard.js';
@@ -50,6 +51,8 @@ const routes: Record<string, Handler> = {
     res.writeHead(500, { 'content-type': 'text/html' }).end(`<html><body>${'We are sorry. '.repeat(40)}</body></html>`),
   '/redirect': (_req, res) => res.writeHead(302, { location: '/target?secret=1' }).end(),
   '/target': (_req, res) => json(res, 200, { reached: true }),
+  '/.well-known/openid-configuration': (req, res) =>
+    json(res, 200, { issuer: `http://${req.headers.host}`, token_endpoint: `http://${req.headers.host}/oauth/token` }),
   '/hang': () => {},
   '/slow-body': (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -300,6 +303,16 @@ t.test('the guarded fetch returns any status without mapping it', async (t) => {
   const res = await open.fetch(`${base}/401-m`, { headers: { 'private-token': TOKEN } });
   t.equal(res.status, 401);
   t.same(await res.json(), { message: '401 Unauthorized' });
+});
+
+t.test("the guarded fetch works as oauth4webapi's customFetch", async (t) => {
+  const issuer = new URL(base);
+  const options = { [oauth.customFetch]: open.fetch, [oauth.allowInsecureRequests]: true };
+  const response = await oauth.discoveryRequest(issuer, options);
+  const as = await oauth.processDiscoveryResponse(issuer, response);
+  t.equal(as.token_endpoint, `${base}/oauth/token`);
+  const strict = client({ allowPrivateNetworks: false });
+  await t.rejects(oauth.discoveryRequest(issuer, { ...options, [oauth.customFetch]: strict.fetch }), { code: 'url_not_allowed' });
 });
 
 t.test('address classification', async (t) => {
