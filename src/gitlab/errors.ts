@@ -1,0 +1,233 @@
+// GitLab's non-2xx answers as GitlabApiError, and the default mapping of those and of transport
+// failures (timeout, TLS, refused connection, SSRF refusal) to the service's AppError codes.
+import { AppError } from '../errors.js';
+import { AddressNotAllowedError } from './address-guard.js';
+
+const DETAIL_MESSAGE_MAX = 200;
+const DEFAULT_RETRY_AFTER_SECONDS = 60;
+
+/** A non-2xx answer from GitLab. Fields are exported so callers can add context-specific mapping. */
+export class GitlabApiError extends Error {
+  readonly status: number;
+  override readonly message: string;
+  readonly error?: string;
+  readonly errorDescription?: string;
+  readonly scope?: string;
+  readonly retryAfter?: number;
+  /** For 3xx: where GitLab redirected to (origin and path only). */
+  readonly location?: string;
+  readonly method: string;
+  readonly path: string;
+
+  constructor(fields: {
+    status: number;
+    message: string;
+    method: string;
+    path: string;
+    error?: string;
+    errorDescription?: string;
+    scope?: string;
+    retryAfter?: number;
+    location?: string;
+  }) {
+    super(fields.message);
+    this.name = 'GitlabApiError';
+    this.status = fields.status;
+    this.message = fields.message;
+    this.method = fields.method;
+    this.path = fields.path;
+    if (fields.error !== undefined) this.error = fields.error;
+    if (fields.errorDescription !== undefined) this.errorDescription = fields.errorDescription;
+    if (fields.scope !== undefined) this.scope = fields.scope;
+    if (fields.retryAfter !== undefined) this.retryAfter = fields.retryAfter;
+    if (fields.location !== undefined) this.location = fields.location;
+  }
+}
+
+/** Replaces every occurrence of the given secrets in a text. */
+export function redact(text: string, secrets: (string | undefined)[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
+  return out;
+}
+
+/** `Retry-After` as seconds (delta-seconds or HTTP-date); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+function messageText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    // 400 validation: {"message":{"password":["is too short"]}}
+    return Object.entries(value as Record<string, unknown>)
+      .map(([field, msgs]) => `${field} ${Array.isArray(msgs) ? msgs.join(', ') : String(msgs)}`)
+      .join('; ');
+  }
+  return value === undefined || value === null ? '' : String(value);
+}
+
+/** Reads GitLab's error shapes: (M) {message}, (E) {error, error_description[, scope]}, (G) {error}, or text. */
+export function parseGitlabErrorBody(body: unknown): {
+  message: string;
+  error?: string;
+  errorDescription?: string;
+  scope?: string;
+} {
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const out: { message: string; error?: string; errorDescription?: string; scope?: string } = { message: '' };
+    if (typeof b.error === 'string') out.error = b.error;
+    if (typeof b.error_description === 'string') out.errorDescription = b.error_description;
+    if (typeof b.scope === 'string') out.scope = b.scope;
+    out.message = messageText(b.message) || out.errorDescription || out.error || JSON.stringify(body);
+    return out;
+  }
+  if (typeof body === 'string') return { message: body.replace(/\s+/g, ' ').trim() };
+  return { message: '' };
+}
+
+function truncate(text: string, max = DETAIL_MESSAGE_MAX): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function gitlabDetail(e: GitlabApiError): string {
+  const base = `GitLab answered ${e.status} to ${e.method} ${e.path}`;
+  return e.message ? `${base}: ${truncate(e.message)}` : base;
+}
+
+/** The default mapping of a GitlabApiError; callers layer context-specific rules on top. */
+function apiErrorToAppError(e: GitlabApiError): AppError {
+  if (e.status >= 300 && e.status < 400) {
+    return new AppError('gitlab_error', `GitLab answered with a redirect to ${e.location ?? '(no location)'} (${e.method} ${e.path})`);
+  }
+  if (e.status === 429) {
+    const retryAfter = e.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS;
+    return new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (${e.method} ${e.path}); retry after ${retryAfter} s`, { retryAfter });
+  }
+  if (e.status === 401) {
+    const description = (e.errorDescription ?? '').toLowerCase();
+    if (e.error === 'invalid_token' && description.includes('expired')) return new AppError('token_expired', gitlabDetail(e));
+    if (e.error === 'invalid_token' && description.includes('revoked')) return new AppError('token_revoked', gitlabDetail(e));
+    return new AppError('token_invalid', gitlabDetail(e));
+  }
+  if (e.status === 403) {
+    if (e.error === 'insufficient_scope') {
+      const missingScopes = (e.scope ?? '').split(/\s+/).filter(Boolean);
+      return new AppError('token_missing_scope', gitlabDetail(e), { missingScopes });
+    }
+    return new AppError('token_not_admin', gitlabDetail(e));
+  }
+  return new AppError('gitlab_error', gitlabDetail(e));
+}
+
+const CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'CERT_CHAIN_TOO_LONG',
+  'HOSTNAME_MISMATCH',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** The error and everything it wraps (`cause`, AggregateError's `errors`), outermost first. */
+function errorChain(error: unknown): unknown[] {
+  const seen: unknown[] = [];
+  const queue = [error];
+  while (queue.length > 0 && seen.length < 20) {
+    const current = queue.shift();
+    if (current === undefined || current === null || seen.includes(current)) continue;
+    seen.push(current);
+    if (typeof current === 'object') {
+      const c = current as { cause?: unknown; errors?: unknown };
+      queue.push(c.cause);
+      if (Array.isArray(c.errors)) queue.push(...c.errors);
+    }
+  }
+  return seen;
+}
+
+const codeOf = (e: unknown) => (e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '');
+const nameOf = (e: unknown) => (e instanceof Error || (e && typeof e === 'object' && 'name' in e) ? String((e as { name: unknown }).name) : '');
+
+/**
+ * Maps a failure of the transport (no HTTP answer, or a broken body) to an AppError. `host` names
+ * the instance in the detail; `timedOut` says the call's own deadline has passed (undici then
+ * reports a body-phase abort as a bare `TypeError: terminated`).
+ */
+export function transportErrorToAppError(error: unknown, context: { host?: string; timedOut?: boolean } = {}): AppError {
+  const chain = errorChain(error);
+  const host = context.host ?? 'the GitLab instance';
+  const existing = chain.find((e): e is AppError => e instanceof AppError);
+  if (existing) return existing;
+  const refused = chain.find((e): e is AddressNotAllowedError => e instanceof AddressNotAllowedError);
+  if (refused) {
+    return new AppError('url_not_allowed', `${refused.host} resolves to an address that is not public; such addresses are not allowed`);
+  }
+  const codes = chain.map(codeOf);
+  const names = chain.map(nameOf);
+  if (context.timedOut || names.some((n) => n === 'TimeoutError' || n === 'AbortError') || codes.some((c) => TIMEOUT_CODES.has(c))) {
+    return new AppError('gitlab_timeout', `${host} did not answer in time`);
+  }
+  const certCode = codes.find((c) => CERT_CODES.has(c));
+  if (certCode) {
+    return new AppError(
+      'gitlab_tls_error',
+      `The TLS certificate of ${host} cannot be verified (${certCode}); if the instance uses a private certificate authority, supply its PEM as caCertificate`,
+    );
+  }
+  if (codes.includes('UND_ERR_RES_EXCEEDED_MAX_SIZE')) {
+    return new AppError('gitlab_error', `The response from ${host} is too large`);
+  }
+  const tlsCode = codes.find((c) => c === 'EPROTO' || c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'));
+  if (tlsCode) return new AppError('gitlab_tls_error', `The TLS handshake with ${host} failed (${tlsCode})`);
+  const netCode = codes.find((c) => c.startsWith('E') || c.startsWith('UND_ERR_'));
+  return new AppError('gitlab_unreachable', `${host} cannot be reached${netCode ? ` (${netCode})` : ''}`);
+}
+
+function isTransportError(error: unknown): boolean {
+  return errorChain(error).some((e) => {
+    const name = nameOf(e);
+    const code = codeOf(e);
+    return (
+      e instanceof AddressNotAllowedError ||
+      name === 'TimeoutError' ||
+      name === 'AbortError' ||
+      code.startsWith('UND_ERR_') ||
+      /^E[A-Z_]+$/.test(code) ||
+      CERT_CODES.has(code) ||
+      code.startsWith('ERR_TLS_') ||
+      code.startsWith('ERR_SSL_') ||
+      (e instanceof TypeError && (e.message === 'fetch failed' || e.message === 'terminated'))
+    );
+  });
+}
+
+/**
+ * The default mapping to AppError: an AppError is itself; a GitlabApiError by status and GitLab's
+ * error fields; a transport failure by its cause; anything else is an internal error.
+ */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof GitlabApiError) return apiErrorToAppError(error);
+  if (isTransportError(error)) return transportErrorToAppError(error);
+  const internal = new AppError('internal_error', 'Unexpected failure while calling GitLab');
+  (internal as { cause?: unknown }).cause = error;
+  return internal;
+}
