@@ -1,6 +1,12 @@
 // Runs the fake GitLab stand-alone as a sandbox (frontend team, curl): seeds an admin and a browser user.
 import { startFakeGitlab } from './index.js';
 
+// tap runs every .ts file under test/ by default; this one is a server, not a test, so it bows out there.
+if (process.env.TAP === '1') {
+  process.stdout.write('1..0 # SKIP fake GitLab sandbox CLI, not a test\n');
+  process.exit(0);
+}
+
 const port = Number(process.env.PORT ?? 8929);
 const fake = await startFakeGitlab({
   host: process.env.HOST ?? '127.0.0.1',
