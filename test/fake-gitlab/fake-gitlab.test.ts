@@ -1,0 +1,206 @@
+// Proves the fake GitLab answers like GitLab (facts §1–§8), so tests of gitlab-connect can trust it.
+import { createHash, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
+import { request } from 'node:https';
+import t from 'tap';
+import { createTestCertificates, startFakeGitlab, type FakeGitlab } from './index.js';
+
+type Json = Record<string, any>; // loose on purpose: assertions below check the exact shapes
+
+async function call(fake: FakeGitlab, path: string, init: RequestInit & { token?: string; form?: Record<string, string> } = {}) {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set('PRIVATE-TOKEN', init.token);
+  const body = init.form ? new URLSearchParams(init.form) : init.body;
+  const res = await fetch(`${fake.url}${path}`, { ...init, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  let json: Json | undefined;
+  try { json = JSON.parse(text) as Json; } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+const verifier = 'a-verifier-that-is-long-enough-for-pkce-0123456789abcdef';
+const challenge = createHash('sha256').update(verifier).digest('base64url');
+
+/** Registers an app, logs the browser user in and returns a fresh authorization code. */
+async function authorize(fake: FakeGitlab, scope = 'api read_user openid email') {
+  const app = fake.createApplication({ name: 'svc', redirectUri: 'http://localhost:3000/cb', scopes: scope.split(' ') });
+  const user = fake.createUser({ username: `u${fake.users.size + 1}` });
+  fake.setBrowserUser(user.id);
+  const q = new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://localhost:3000/cb', response_type: 'code', scope, state: 's1', code_challenge: challenge, code_challenge_method: 'S256', nonce: 'n1' });
+  const res = await call(fake, `/oauth/authorize?${q}`);
+  const location = new URL(res.headers.get('location') as string);
+  return { app, user, code: location.searchParams.get('code') as string, location };
+}
+
+const exchange = (fake: FakeGitlab, app: { uid: string; secret: string }, form: Record<string, string>) =>
+  call(fake, '/oauth/token', { method: 'POST', form: { client_id: app.uid, client_secret: app.secret, ...form } });
+
+t.test('relative root: everything lives under it, outside is an HTML 404, unknown API routes use Grape\'s body', async (t) => {
+  const fake = await startFakeGitlab({ relativeRoot: '/gitlab/' });
+  t.teardown(() => fake.close());
+  t.match(fake.url, /^http:\/\/127\.0\.0\.1:\d+\/gitlab$/);
+  const anonymous = await call(fake, '/api/v4/version');
+  t.same([anonymous.status, anonymous.json], [401, { message: '401 Unauthorized' }]);
+  const { token } = fake.seedAdmin();
+  const version = await call(fake, '/api/v4/version', { token });
+  t.same(version.json, { version: '17.8.1-ee', revision: fake.revision, kas: { enabled: false, externalUrl: null, version: null }, enterprise: true });
+  const discovery = await call(fake, '/.well-known/openid-configuration');
+  t.equal(discovery.json?.issuer, fake.url);
+  t.equal(discovery.json?.jwks_uri, `${fake.url}/oauth/discovery/keys`);
+  const outside = await fetch(fake.url.replace('/gitlab', '/api/v4/version'));
+  t.equal(outside.status, 404);
+  t.match(outside.headers.get('content-type'), /text\/html/);
+  await outside.text();
+  const unknown = await call(fake, '/api/v4/nothing-here', { token });
+  t.same([unknown.status, unknown.json], [404, { error: '404 Not Found' }]);
+  t.same(fake.requests.at(-1), { method: 'GET', path: '/gitlab/api/v4/nothing-here', status: 404 });
+});
+
+t.test('auth errors have GitLab\'s exact shapes', async (t) => {
+  const fake = await startFakeGitlab();
+  t.teardown(() => fake.close());
+  const expired = fake.seedAdmin({ username: 'a1', expiresAt: '2020-01-01' });
+  const res = await call(fake, '/api/v4/user', { token: expired.token });
+  t.same([res.status, res.json], [401, { error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' }]);
+  t.equal(res.headers.get('www-authenticate'), 'Bearer realm="The API", error="invalid_token"');
+  const revoked = fake.seedAdmin({ username: 'a2', revoked: true });
+  t.equal((await call(fake, '/api/v4/user', { token: revoked.token })).json?.error_description, 'Token was revoked. You have to re-authorize from the user.');
+  const readUser = fake.seedAdmin({ username: 'a3', scopes: ['read_user'] });
+  t.equal((await call(fake, '/api/v4/user', { token: readUser.token })).status, 200, 'read_user may GET /user');
+  const scope = await call(fake, '/api/v4/applications', { method: 'POST', token: readUser.token, form: { name: 'x' } });
+  t.same([scope.status, scope.json], [403, { error: 'insufficient_scope', error_description: 'The request requires higher privileges than provided by the access token.', scope: 'api' }]);
+  const person = fake.createUser({ username: 'bob' });
+  const bobToken = fake.createPersonalAccessToken(person.id, { scopes: ['api'] }).token;
+  t.same((await call(fake, '/api/v4/applications', { token: bobToken })).json, { message: '403 Forbidden' });
+  t.notOk('is_admin' in ((await call(fake, '/api/v4/user', { token: bobToken })).json as Json), 'non-admins get no is_admin');
+  fake.blockUser(person.id);
+  const blocked = await call(fake, '/api/v4/user', { token: bobToken });
+  t.same([blocked.status, blocked.json], [403, { message: '403 Forbidden - Your account has been blocked.' }]);
+  t.same((await call(fake, '/api/v4/user', { token: 'glpat-unknown' })).json, { message: '401 Unauthorized' });
+});
+
+t.test('Admin Mode: admin calls need admin_mode, while /user still says is_admin', async (t) => {
+  const fake = await startFakeGitlab({ adminMode: true });
+  t.teardown(() => fake.close());
+  const plain = fake.seedAdmin();
+  t.equal((await call(fake, '/api/v4/user', { token: plain.token })).json?.is_admin, true);
+  t.same((await call(fake, '/api/v4/applications', { token: plain.token })).json, { message: '403 Forbidden' });
+  const withMode = fake.createPersonalAccessToken(plain.user.id, { scopes: ['api', 'admin_mode'] });
+  t.equal((await call(fake, '/api/v4/applications', { token: withMode.token })).status, 200);
+});
+
+t.test('users and personal access tokens', async (t) => {
+  const fake = await startFakeGitlab();
+  t.teardown(() => fake.close());
+  const { token } = fake.seedAdmin();
+  const missing = await call(fake, '/api/v4/users', { method: 'POST', token, form: { username: 'bot', name: 'Bot', force_random_password: 'true' } });
+  t.same([missing.status, missing.json], [400, { error: 'email is missing' }]);
+  const created = await call(fake, '/api/v4/users', { method: 'POST', token, form: { email: 'Bot@x.io', username: 'bot', name: 'Bot', force_random_password: 'true' } });
+  t.equal(created.status, 201);
+  t.equal(created.json?.is_admin, false);
+  const dup = await call(fake, '/api/v4/users', { method: 'POST', token, form: { email: 'bot@X.io', username: 'other', name: 'B', password: 'long-enough-1' } });
+  t.same([dup.status, dup.json], [409, { message: 'Email has already been taken' }]);
+  t.same((await call(fake, '/api/v4/users?username=BOT', { token })).json?.map((u: Json) => u.id), [created.json?.id]);
+  t.same((await call(fake, '/api/v4/users/999', { token })).json, { message: '404 User Not Found' });
+
+  const tooLong = await call(fake, `/api/v4/users/${created.json?.id}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', scopes: 'api', expires_at: fake.dateInDays(366) } });
+  t.same([tooLong.status, tooLong.json], [400, { message: `Expiration date must be before ${fake.dateInDays(365)}` }]);
+  const pat = await call(fake, `/api/v4/users/${created.json?.id}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', 'scopes[]': 'api' } });
+  t.equal(pat.status, 201);
+  t.equal(pat.json?.expires_at, fake.dateInDays(365));
+  t.match(pat.json?.token, /^glpat-/);
+  t.equal(fake.counters.personalAccessTokensCreated, 1);
+
+  const rotated = await call(fake, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: pat.json?.token });
+  t.equal(rotated.status, 200);
+  t.equal(rotated.json?.expires_at, fake.dateInDays(7));
+  t.equal(fake.personalAccessTokens.get(pat.json?.id)?.revoked, true);
+  const reuse = await call(fake, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: pat.json?.token });
+  t.equal(reuse.status, 401);
+  t.equal(fake.personalAccessTokens.get(rotated.json?.id)?.revoked, true, 'reuse revoked the whole family');
+  t.same(fake.liveTokensOf(created.json?.id), []);
+});
+
+t.test('authorization code flow: PKCE, single-use codes, ID token, refresh rotation', async (t) => {
+  const fake = await startFakeGitlab();
+  t.teardown(() => fake.close());
+  const { app, user, code, location } = await authorize(fake);
+  t.equal(location.searchParams.get('state'), 's1');
+  const base = { grant_type: 'authorization_code', code, redirect_uri: 'http://localhost:3000/cb' };
+  const wrong = await exchange(fake, app, { ...base, code_verifier: 'nope' });
+  t.same([wrong.status, wrong.json?.error], [400, 'invalid_grant']);
+  const ok = await exchange(fake, app, { ...base, code_verifier: verifier });
+  t.equal(ok.status, 200);
+  t.same(Object.keys(ok.json as Json).sort(), ['access_token', 'created_at', 'expires_in', 'id_token', 'refresh_token', 'scope', 'token_type']);
+  t.equal(fake.lastTokenRequest?.code_verifier, verifier);
+  t.equal(fake.grantCount('authorization_code'), 1);
+
+  const [header, payload, signature] = (ok.json?.id_token as string).split('.') as [string, string, string];
+  const jwk = (await call(fake, '/oauth/discovery/keys')).json?.keys[0] as JsonWebKey;
+  t.ok(verify('sha256', Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(signature, 'base64url')));
+  t.match(JSON.parse(Buffer.from(payload, 'base64url').toString()), { iss: fake.url, sub: String(user.id), aud: app.uid, nonce: 'n1', email: user.email });
+
+  const bearer = { authorization: `Bearer ${ok.json?.access_token}` };
+  t.equal((await call(fake, '/api/v4/user', { headers: bearer })).json?.id, user.id);
+  const replay = await exchange(fake, app, { ...base, code_verifier: verifier });
+  t.same(replay.json?.error, 'invalid_grant');
+  t.equal((await call(fake, '/api/v4/user', { headers: bearer })).status, 401, 'a replayed code revokes its tokens');
+
+  const second = await authorize(fake);
+  const pair = (await exchange(fake, second.app, { ...base, code: second.code, code_verifier: verifier })).json as Json;
+  const refreshed = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
+  t.equal(refreshed.status, 200);
+  t.not(refreshed.json?.refresh_token, pair.refresh_token);
+  t.equal((await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${pair.access_token}` } })).status, 401);
+  const again = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
+  t.same([again.status, again.json?.error], [400, 'invalid_grant']);
+  t.equal(fake.grantCount('refresh_token'), 1);
+  const badClient = await exchange(fake, { uid: second.app.uid, secret: 'wrong' }, { grant_type: 'refresh_token', refresh_token: refreshed.json?.refresh_token });
+  t.same([badClient.status, badClient.json?.error], [401, 'invalid_client']);
+});
+
+t.test('authorize refusals: bad redirect URI page, denial redirect, OAuth token expiry by the clock', async (t) => {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const fake = await startFakeGitlab({ now: () => new Date(now), accessTokenTtlSeconds: 60 });
+  t.teardown(() => fake.close());
+  const { app, code } = await authorize(fake, 'api');
+  const bad = await call(fake, `/oauth/authorize?${new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://evil/cb', response_type: 'code' })}`);
+  t.equal(bad.status, 200);
+  t.match(bad.text, 'The redirect URI included is not valid.');
+  fake.authorizeDecision = 'deny';
+  const denied = await call(fake, `/oauth/authorize?${new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://localhost:3000/cb', response_type: 'code', state: 'z' })}`);
+  t.match(denied.headers.get('location'), /^http:\/\/localhost:3000\/cb\?error=access_denied&error_description=.+&state=z$/);
+  const tokens = (await exchange(fake, app, { grant_type: 'authorization_code', code, redirect_uri: 'http://localhost:3000/cb', code_verifier: verifier })).json as Json;
+  now += 61_000;
+  const expired = await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  t.equal(expired.json?.error_description, 'Token is expired. You can either do re-authorization or token refresh.');
+});
+
+t.test('faults hit the n-th matching request only; 429 is plain text; drop closes the socket', async (t) => {
+  const fake = await startFakeGitlab();
+  t.teardown(() => fake.close());
+  const { token } = fake.seedAdmin();
+  fake.injectFault({ method: 'GET', path: '/api/v4/user', nth: 2, status: 429 });
+  const statuses = [];
+  for (let i = 0; i < 3; i++) statuses.push(await call(fake, '/api/v4/user', { token }));
+  t.same(statuses.map((r) => r.status), [200, 429, 200]);
+  t.equal(statuses[1]?.text, 'Retry later\n');
+  t.equal(statuses[1]?.headers.get('retry-after'), '60');
+  t.ok(statuses[1]?.headers.get('ratelimit-reset'));
+  fake.injectFault({ path: /^\/api\/v4\/users/, drop: true });
+  await t.rejects(call(fake, '/api/v4/users', { token }));
+  t.equal(fake.requests.at(-1)?.status, 0);
+  fake.injectFault({ path: '/api/v4/version', body: { message: 'boom' }, status: 502 });
+  t.same((await call(fake, '/api/v4/version', { token })).json, { message: 'boom' });
+});
+
+t.test('HTTPS with the generated CA verifies; with the other CA it fails', async (t) => {
+  const certs = createTestCertificates();
+  const fake = await startFakeGitlab({ tls: { key: certs.serverKey, cert: certs.serverCert } });
+  t.teardown(() => fake.close());
+  t.match(fake.url, /^https:/);
+  const get = (ca: string) => new Promise<number>((resolve, reject) => {
+    request(`${fake.url}/.well-known/openid-configuration`, { ca }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
+  });
+  t.equal(await get(certs.caCert), 200);
+  await t.rejects(get(certs.untrusted.caCert), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+});

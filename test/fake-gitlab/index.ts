@@ -1,0 +1,41 @@
+// Entry point of the fake GitLab: starts the server and hands tests its state, helpers and request log.
+import type { AddressInfo } from 'node:net';
+import { createServer } from './server.js';
+import { FakeState } from './state.js';
+import type { FakeGitlabOptions } from './types.js';
+
+export type * from './types.js';
+export type { FakeCounters } from './state.js';
+export { ALL_SCOPES, PAT_SCOPES } from './state.js';
+export { createTestCertificates, type TestCertificates } from './tls.js';
+
+/** The running fake: everything FakeState offers plus the base URL and close(). */
+export interface FakeGitlab extends FakeState {
+  close(): Promise<void>;
+}
+
+/** Strips slashes so '/gitlab/' and 'gitlab' both mean '/gitlab'; '' and '/' mean no root. */
+function normalizeRoot(root: string | undefined): string {
+  const trimmed = (root ?? '').replace(/^\/+|\/+$/g, '');
+  return trimmed ? `/${trimmed}` : '';
+}
+
+export async function startFakeGitlab(options: FakeGitlabOptions = {}): Promise<FakeGitlab> {
+  const relativeRoot = normalizeRoot(options.relativeRoot);
+  const fake = new FakeState(options) as FakeGitlab;
+  const server = createServer(fake, { relativeRoot, tls: options.tls });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  fake.url = `${options.tls ? 'https' : 'http'}://${hostInUrl}:${port}${relativeRoot}`;
+  fake.close = () => new Promise<void>((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    // Keep-alive sockets of clients under test must not hold the test open.
+    server.closeAllConnections();
+  });
+  return fake;
+}

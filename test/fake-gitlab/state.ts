@@ -1,0 +1,223 @@
+// The fake's in-memory GitLab: settings, records, counters and the helpers tests use to seed and break things.
+import { randomBytes } from 'node:crypto';
+import type {
+  AuthorizeDecision, FakeApplication, FakeGitlabOptions, FakeOauthGrant, FakeOauthToken,
+  FakePersonalAccessToken, FakeUser, InjectedFault, FaultSpec, RequestLogEntry,
+} from './types.js';
+
+/** Every scope GitLab knows (facts §7); `self_rotate` exists for PATs only. */
+export const ALL_SCOPES = [
+  'api', 'read_api', 'read_user', 'create_runner', 'manage_runner', 'k8s_proxy', 'read_repository',
+  'write_repository', 'read_registry', 'write_registry', 'read_virtual_registry', 'write_virtual_registry',
+  'read_observability', 'write_observability', 'ai_features', 'sudo', 'admin_mode', 'read_service_ping',
+  'openid', 'profile', 'email',
+];
+export const PAT_SCOPES = [...ALL_SCOPES, 'self_rotate'];
+
+const DAY_MS = 86_400_000;
+
+/** Side effects tests count, e.g. "the bootstrap created exactly one user". */
+export interface FakeCounters {
+  usersCreated: number;
+  usersBlocked: number;
+  usersUnblocked: number;
+  personalAccessTokensCreated: number;
+  personalAccessTokensRotated: number;
+  personalAccessTokensRevoked: number;
+  applicationsCreated: number;
+  applicationsDeleted: number;
+  oauthTokensRevoked: number;
+}
+
+export class FakeState {
+  url = '';
+  version: string;
+  adminMode: boolean;
+  latencyMs: number;
+  accessTokenTtlSeconds: number;
+  now: () => Date;
+  readonly revision = 'f4k3g1t1ab';
+
+  readonly users = new Map<number, FakeUser>();
+  readonly personalAccessTokens = new Map<number, FakePersonalAccessToken>();
+  readonly applications = new Map<number, FakeApplication>();
+  readonly oauthGrants = new Map<string, FakeOauthGrant>();
+  readonly oauthTokens = new Map<number, FakeOauthToken>();
+  readonly requests: RequestLogEntry[] = [];
+  readonly faults: InjectedFault[] = [];
+  readonly counters: FakeCounters = {
+    usersCreated: 0, usersBlocked: 0, usersUnblocked: 0, personalAccessTokensCreated: 0,
+    personalAccessTokensRotated: 0, personalAccessTokensRevoked: 0, applicationsCreated: 0,
+    applicationsDeleted: 0, oauthTokensRevoked: 0,
+  };
+  /** Successful /oauth/token answers by grant_type. */
+  readonly grants: Record<string, number> = {};
+  /** Form params of every /oauth/token request, in order (tests check the code_verifier sent). */
+  readonly tokenRequests: Record<string, string>[] = [];
+
+  browserUser: FakeUser | null = null;
+  authorizeDecision: AuthorizeDecision = 'approve';
+
+  private nextIds = { user: 1, pat: 1, app: 1, oauth: 1 };
+
+  constructor(options: FakeGitlabOptions) {
+    this.version = options.version ?? '17.8.1-ee';
+    this.adminMode = options.adminMode ?? false;
+    this.latencyMs = options.latencyMs ?? 0;
+    this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 7200;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get lastTokenRequest(): Record<string, string> | undefined {
+    return this.tokenRequests.at(-1);
+  }
+
+  grantCount(grantType: string): number {
+    return this.grants[grantType] ?? 0;
+  }
+
+  nowIso(): string {
+    return this.now().toISOString();
+  }
+
+  /** UTC date `days` from today, as GitLab stores PAT expiry. */
+  dateInDays(days: number): string {
+    return new Date(this.now().getTime() + days * DAY_MS).toISOString().slice(0, 10);
+  }
+
+  createUser(input: { username: string; name?: string; email?: string; admin?: boolean; state?: 'active' | 'blocked' }): FakeUser {
+    const id = this.nextIds.user++;
+    const user: FakeUser = {
+      id, username: input.username, name: input.name ?? input.username,
+      email: input.email ?? `${input.username}@example.com`, admin: input.admin ?? false,
+      state: input.state ?? 'active', createdAt: this.nowIso(),
+    };
+    this.users.set(id, user);
+    return user;
+  }
+
+  createPersonalAccessToken(userId: number, input: { scopes: string[]; name?: string; description?: string | null; expiresAt?: string | null; revoked?: boolean; previousId?: number | null }): { id: number; token: string } {
+    const id = this.nextIds.pat++;
+    const pat: FakePersonalAccessToken = {
+      id, userId, name: input.name ?? `token-${id}`, description: input.description ?? null,
+      scopes: [...input.scopes], token: `glpat-${randomToken(20)}`, revoked: input.revoked ?? false,
+      createdAt: this.nowIso(), expiresAt: input.expiresAt === undefined ? this.dateInDays(365) : input.expiresAt,
+      lastUsedAt: null, previousId: input.previousId ?? null,
+    };
+    this.personalAccessTokens.set(id, pat);
+    return { id, token: pat.token };
+  }
+
+  seedAdmin(input: { scopes?: string[]; expiresAt?: string | null; revoked?: boolean; username?: string } = {}): { user: FakeUser; token: string; tokenId: number } {
+    const user = this.createUser({ username: input.username ?? 'root', name: 'Administrator', email: 'admin@example.com', admin: true });
+    const { id, token } = this.createPersonalAccessToken(user.id, { scopes: input.scopes ?? ['api'], name: 'admin', expiresAt: input.expiresAt, revoked: input.revoked });
+    return { user, token, tokenId: id };
+  }
+
+  createApplication(input: { name: string; redirectUri: string; scopes: string[]; confidential?: boolean }): FakeApplication {
+    const id = this.nextIds.app++;
+    const app: FakeApplication = {
+      id, uid: randomBytes(32).toString('hex'), secret: `gloas-${randomBytes(32).toString('hex')}`,
+      name: input.name, redirectUri: input.redirectUri, scopes: [...input.scopes], confidential: input.confidential ?? true,
+    };
+    this.applications.set(id, app);
+    return app;
+  }
+
+  createOauthToken(input: Omit<FakeOauthToken, 'id' | 'accessToken' | 'refreshToken' | 'createdAt' | 'expiresIn' | 'revoked'>): FakeOauthToken {
+    const id = this.nextIds.oauth++;
+    const token: FakeOauthToken = {
+      ...input, id, accessToken: randomBytes(32).toString('hex'), refreshToken: randomBytes(32).toString('hex'),
+      createdAt: this.now().getTime(), expiresIn: this.accessTokenTtlSeconds, revoked: false,
+    };
+    this.oauthTokens.set(id, token);
+    return token;
+  }
+
+  blockUser(id: number): void {
+    const user = this.mustGetUser(id);
+    user.state = 'blocked';
+  }
+
+  setBrowserUser(userId: number | null): void {
+    this.browserUser = userId === null ? null : this.mustGetUser(userId);
+  }
+
+  revokePersonalAccessToken(id: number): void {
+    const pat = this.personalAccessTokens.get(id);
+    if (!pat) throw new Error(`no personal access token ${id}`);
+    pat.revoked = true;
+  }
+
+  /** Makes the token expire as of today 00:00 UTC, as GitLab's daily expiry does. */
+  expirePersonalAccessToken(id: number): void {
+    const pat = this.personalAccessTokens.get(id);
+    if (!pat) throw new Error(`no personal access token ${id}`);
+    pat.expiresAt = this.dateInDays(0);
+  }
+
+  /** Deletes the app and, as GitLab does, every token it issued. */
+  deleteApplication(id: number): boolean {
+    if (!this.applications.delete(id)) return false;
+    for (const [tokenId, token] of this.oauthTokens) if (token.applicationId === id) this.oauthTokens.delete(tokenId);
+    for (const [code, grant] of this.oauthGrants) if (grant.applicationId === id) this.oauthGrants.delete(code);
+    return true;
+  }
+
+  isPatExpired(pat: FakePersonalAccessToken): boolean {
+    return pat.expiresAt !== null && this.now().getTime() >= Date.parse(`${pat.expiresAt}T00:00:00Z`);
+  }
+
+  isPatActive(pat: FakePersonalAccessToken): boolean {
+    return !pat.revoked && !this.isPatExpired(pat);
+  }
+
+  isOauthTokenExpired(token: FakeOauthToken): boolean {
+    return this.now().getTime() >= token.createdAt + token.expiresIn * 1000;
+  }
+
+  liveTokensOf(userId: number): FakePersonalAccessToken[] {
+    return [...this.personalAccessTokens.values()].filter((p) => p.userId === userId && this.isPatActive(p));
+  }
+
+  usersNamed(username: string): FakeUser[] {
+    return [...this.users.values()].filter((u) => u.username.toLowerCase() === username.toLowerCase());
+  }
+
+  /** Reuse detection: revokes every token rotated from this one, directly or not. */
+  revokePatFamily(id: number): void {
+    for (const pat of this.personalAccessTokens.values()) {
+      if (pat.previousId === id) {
+        if (!pat.revoked) this.counters.personalAccessTokensRevoked++;
+        pat.revoked = true;
+        this.revokePatFamily(pat.id);
+      }
+    }
+  }
+
+  injectFault(spec: FaultSpec): InjectedFault {
+    const fault: InjectedFault = { ...spec, seen: 0, applied: 0 };
+    this.faults.push(fault);
+    return fault;
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  private mustGetUser(id: number): FakeUser {
+    const user = this.users.get(id);
+    if (!user) throw new Error(`no user ${id}`);
+    return user;
+  }
+}
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-';
+
+/** URL-safe random text like GitLab's token bodies. */
+export function randomToken(length: number): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const b of bytes) out += ALPHABET[b % ALPHABET.length];
+  return out;
+}

@@ -1,0 +1,120 @@
+// Shapes of the fake GitLab's options, stored records and faults, shared by every module of the fake.
+
+export interface FakeGitlabOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Path prefix GitLab is served under, e.g. '/gitlab' (a "relative URL root"). */
+  relativeRoot?: string;
+  /** Serve HTTPS with this PEM key and certificate. */
+  tls?: { key: string; cert: string };
+  version?: string;
+  /** The instance setting "Admin Mode": admin API calls then need the admin_mode scope. */
+  adminMode?: boolean;
+  /** Delay added before every response. */
+  latencyMs?: number;
+  /** OAuth access token lifetime; GitLab fixes it at 7200 s, tests shorten it. */
+  accessTokenTtlSeconds?: number;
+  now?: () => Date;
+}
+
+export interface FakeUser {
+  id: number;
+  username: string;
+  name: string;
+  email: string;
+  admin: boolean;
+  state: 'active' | 'blocked';
+  createdAt: string;
+}
+
+export interface FakePersonalAccessToken {
+  id: number;
+  userId: number;
+  name: string;
+  description: string | null;
+  scopes: string[];
+  token: string;
+  revoked: boolean;
+  createdAt: string;
+  /** 'YYYY-MM-DD'; the token stops working at 00:00 UTC that day. */
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  /** The token this one replaced by rotation: links a rotation family. */
+  previousId: number | null;
+}
+
+export interface FakeApplication {
+  id: number;
+  /** The OAuth client_id. */
+  uid: string;
+  secret: string;
+  name: string;
+  /** As registered: whitespace-separated URIs. */
+  redirectUri: string;
+  scopes: string[];
+  confidential: boolean;
+}
+
+export interface FakeOauthGrant {
+  code: string;
+  applicationId: number;
+  userId: number;
+  redirectUri: string;
+  scopes: string[];
+  codeChallenge: string | null;
+  codeChallengeMethod: 'S256' | 'plain' | null;
+  nonce: string | null;
+  /** Epoch ms. */
+  expiresAt: number;
+  authTime: number;
+  used: boolean;
+}
+
+export interface FakeOauthToken {
+  id: number;
+  applicationId: number;
+  userId: number;
+  accessToken: string;
+  refreshToken: string;
+  scopes: string[];
+  /** Epoch ms. */
+  createdAt: number;
+  expiresIn: number;
+  revoked: boolean;
+  /** The authorization code the lineage started from, so a replayed code can revoke it. */
+  grantCode: string | null;
+  nonce: string | null;
+  authTime: number;
+}
+
+export interface FaultSpec {
+  method?: string;
+  path: string | RegExp;
+  /** 1-based index among matching requests counted after injection. */
+  nth?: number;
+  /** How many consecutive matching requests from nth on get the fault. */
+  times?: number;
+  status?: number;
+  body?: string | object;
+  headers?: Record<string, string>;
+  delayMs?: number;
+  /** Destroy the socket without answering. */
+  drop?: boolean;
+}
+
+export interface InjectedFault extends FaultSpec {
+  /** Matching requests seen since injection. */
+  seen: number;
+  /** Requests this fault was applied to. */
+  applied: number;
+}
+
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  /** 0 when the connection was dropped by a fault. */
+  status: number;
+}
+
+export type AuthorizeDecision = 'approve' | 'deny';
