@@ -12,6 +12,9 @@ import type { Sealer } from './crypto/sealer.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { DB } from './db/types.js';
+import { createGitlabApi, type GitlabApi } from './gitlab/api.js';
+import { createGitlabHttp, type GitlabHttp } from './gitlab/http.js';
+import type { LookupFunction } from './gitlab/address-guard.js';
 import { createLogger } from './logger.js';
 import errorsPlugin from './plugins/errors.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -26,6 +29,8 @@ export interface AppDeps {
   database?: Database;
   logger?: Logger;
   clock?: Clock;
+  /** A custom DNS resolver for the GitLab client (tests resolve names to chosen addresses). */
+  lookup?: LookupFunction;
 }
 
 declare module 'fastify' {
@@ -35,6 +40,8 @@ declare module 'fastify' {
     database: Database;
     sealer: Sealer;
     clock: Clock;
+    gitlabHttp: GitlabHttp;
+    gitlab: GitlabApi;
   }
 }
 
@@ -63,6 +70,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   app.decorate('db', database.db);
   app.decorate('sealer', sealerFromConfig(config, logger));
   app.decorate('clock', deps.clock ?? (() => new Date()));
+  const gitlabHttp = createGitlabHttp({
+    allowHttp: config.allowHttp,
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    timeoutMs: config.gitlabTimeoutMs,
+    logger,
+    ...(deps.lookup ? { lookup: deps.lookup } : {}),
+  });
+  app.decorate('gitlabHttp', gitlabHttp);
+  app.decorate('gitlab', createGitlabApi(gitlabHttp));
+  app.addHook('onClose', () => gitlabHttp.close());
   if (!deps.database) app.addHook('onClose', () => database.close());
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -1,0 +1,97 @@
+// The GitLab REST calls this service makes, typed, over the guarded client. One place for every path.
+import type { Logger } from 'pino';
+import type { GitlabHttp } from './http.js';
+
+/** Where an instance lives and how to trust it. `url` may carry a relative root (https://host/gitlab). */
+export interface GitlabTarget {
+  url: string;
+  caCertificate: string | null;
+  log?: Logger;
+}
+
+export interface GitlabUser {
+  id: number;
+  username: string;
+  name: string;
+  state: string;
+  email?: string;
+  avatar_url?: string | null;
+  is_admin?: boolean;
+  bot?: boolean;
+}
+
+export interface GitlabPersonalAccessToken {
+  id: number;
+  name: string;
+  revoked: boolean;
+  active: boolean;
+  scopes: string[];
+  user_id: number;
+  expires_at: string | null;
+  token?: string;
+}
+
+export interface GitlabApplication {
+  id: number;
+  application_id: string;
+  application_name: string;
+  callback_url: string;
+  confidential: boolean;
+  secret?: string;
+}
+
+export interface GitlabVersion {
+  version: string;
+  revision: string;
+}
+
+export interface OpenIdConfiguration {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  [field: string]: unknown;
+}
+
+type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
+
+export function createGitlabApi(http: GitlabHttp) {
+  async function call<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown): Promise<T> {
+    const response = await http.request<T>({
+      method,
+      url: `${target.url}${path}`,
+      caCertificate: target.caCertificate,
+      ...(target.log ? { log: target.log } : {}),
+      ...auth,
+      ...(json === undefined ? {} : { json }),
+    });
+    return response.body;
+  }
+  const admin = (privateToken: string) => ({ privateToken });
+
+  return {
+    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}),
+    version: (target: GitlabTarget, token: string) => call<GitlabVersion>(target, 'GET', '/api/v4/version', admin(token)),
+    currentUser: (target: GitlabTarget, auth: Auth) => call<GitlabUser>(target, 'GET', '/api/v4/user', auth),
+    tokenSelf: (target: GitlabTarget, token: string) => call<GitlabPersonalAccessToken>(target, 'GET', '/api/v4/personal_access_tokens/self', admin(token)),
+    usersNamed: (target: GitlabTarget, token: string, username: string) =>
+      call<GitlabUser[]>(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, admin(token)),
+    user: (target: GitlabTarget, token: string, id: number | string) => call<GitlabUser>(target, 'GET', `/api/v4/users/${id}`, admin(token)),
+    createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
+      call<GitlabUser>(target, 'POST', '/api/v4/users', admin(token), user),
+    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, admin(token)),
+    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, admin(token)),
+    createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
+      call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, admin(token), body),
+    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<GitlabPersonalAccessToken>(target, 'GET', `/api/v4/personal_access_tokens/${id}`, admin(token)),
+    rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
+      call<GitlabPersonalAccessToken>(target, 'POST', '/api/v4/personal_access_tokens/self/rotate', admin(token), { expires_at: expiresAt }),
+    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, admin(token)),
+    applications: (target: GitlabTarget, token: string) => call<GitlabApplication[]>(target, 'GET', '/api/v4/applications', admin(token)),
+    createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
+      call<GitlabApplication>(target, 'POST', '/api/v4/applications', admin(token), body),
+    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/applications/${id}`, admin(token)),
+  };
+}
+
+export type GitlabApi = ReturnType<typeof createGitlabApi>;
