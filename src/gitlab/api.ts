@@ -1,12 +1,11 @@
 // The GitLab REST calls this service makes, typed, over the guarded client. One place for every path.
-import type { Logger } from 'pino';
-import type { GitlabHttp } from './http.js';
+import type { GitlabHttp, GitlabLog } from './http.js';
 
 /** Where an instance lives and how to trust it. `url` may carry a relative root (https://host/gitlab). */
 export interface GitlabTarget {
   url: string;
   caCertificate: string | null;
-  log?: Logger;
+  log?: GitlabLog;
 }
 
 export interface GitlabUser {
@@ -71,6 +70,7 @@ export function createGitlabApi(http: GitlabHttp) {
 
   return {
     openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}),
+    anonymousVersion: (target: GitlabTarget) => call<GitlabVersion>(target, 'GET', '/api/v4/version', {}),
     version: (target: GitlabTarget, token: string) => call<GitlabVersion>(target, 'GET', '/api/v4/version', admin(token)),
     currentUser: (target: GitlabTarget, auth: Auth) => call<GitlabUser>(target, 'GET', '/api/v4/user', auth),
     tokenSelf: (target: GitlabTarget, token: string) => call<GitlabPersonalAccessToken>(target, 'GET', '/api/v4/personal_access_tokens/self', admin(token)),
@@ -87,7 +87,9 @@ export function createGitlabApi(http: GitlabHttp) {
     rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
       call<GitlabPersonalAccessToken>(target, 'POST', '/api/v4/personal_access_tokens/self/rotate', admin(token), { expires_at: expiresAt }),
     revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, admin(token)),
-    applications: (target: GitlabTarget, token: string) => call<GitlabApplication[]>(target, 'GET', '/api/v4/applications', admin(token)),
+    applications: (target: GitlabTarget, token: string) => call<GitlabApplication[]>(target, 'GET', '/api/v4/applications?per_page=100', admin(token)),
+    liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
+      call<GitlabPersonalAccessToken[]>(target, 'GET', `/api/v4/personal_access_tokens?user_id=${userId}&state=active&per_page=100`, admin(token)),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
       call<GitlabApplication>(target, 'POST', '/api/v4/applications', admin(token), body),
     deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/applications/${id}`, admin(token)),

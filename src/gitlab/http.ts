@@ -11,6 +11,9 @@ import { GitlabApiError, parseGitlabErrorBody, parseRetryAfter, redact, transpor
 
 export { GitlabApiError, toAppError } from './errors.js';
 
+/** What the client logs with: a pino logger or a Fastify request logger. */
+export type GitlabLog = Pick<Logger, 'info' | 'warn'>;
+
 export interface GitlabHttpOptions {
   /** http:// URLs are refused unless true. */
   allowHttp: boolean;
@@ -35,7 +38,7 @@ export interface GitlabRequest {
   form?: Record<string, string>;
   /** PEM of a private CA, trusted in addition to Node's default roots for this call. */
   caCertificate?: string | null;
-  log?: Logger;
+  log?: GitlabLog;
 }
 
 export interface GitlabResponse<T = unknown> {

@@ -22,3 +22,49 @@ export const LookupResult = Type.Object(
 );
 
 export type LookupResultBody = Static<typeof LookupResult>;
+
+export const BootstrapRequest = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: 'The instance URL (normalised as by lookup)', examples: ['https://gitlab.example.com'] }),
+    adminToken: Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      writeOnly: true,
+      description: "An administrator's personal access token with the `api` scope (and `admin_mode` when Admin Mode is on). Used for this request only; never stored or logged.",
+    }),
+    caCertificate: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 65536, description: "PEM of the CA that signs the instance's TLS certificate; kept and used for every later call" }),
+    ),
+  },
+  { $id: 'BootstrapRequest', additionalProperties: false, description: 'What the bootstrap needs, once' },
+);
+
+export type BootstrapRequestBody = Static<typeof BootstrapRequest>;
+
+export const BootstrapResult = Type.Object(
+  {
+    instanceId: Type.String({ format: 'uuid', description: 'The instance id' }),
+    url: Type.String({ description: 'The normalised instance URL' }),
+    status: Type.Literal('ready', { description: 'Always ready on success' }),
+    gitlabVersion: Type.String({ description: 'The GitLab version, e.g. 17.8.1-ee' }),
+    bot: Type.Object(
+      { userId: Type.Integer({ description: 'GitLab user id of the bot' }), username: Type.String({ description: 'GitLab username of the bot' }) },
+      { additionalProperties: false, description: 'The bot user' },
+    ),
+    oauthApplication: Type.Object(
+      {
+        id: Type.Integer({ description: 'GitLab id of the OAuth application' }),
+        clientId: Type.String({ description: 'The OAuth client id (application_id)' }),
+        scopes: Type.Array(Type.String(), { description: 'Scopes of the application' }),
+      },
+      { additionalProperties: false, description: 'The instance-wide OAuth application' },
+    ),
+    loginUrl: Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance' }),
+    repaired: Type.Array(Type.Union([Type.Literal('bot_user'), Type.Literal('bot_token'), Type.Literal('oauth_application')]), {
+      description: 'What was missing or broken on GitLab and was re-created (empty on first set-up)',
+    }),
+  },
+  { $id: 'BootstrapResult', additionalProperties: false, description: 'The instance, set up and ready for login' },
+);
+
+export type BootstrapResultBody = Static<typeof BootstrapResult>;

@@ -1,0 +1,114 @@
+// The three things the bootstrap keeps on GitLab: the bot user, its token, the OAuth application.
+// Each ensure* reuses what is there and still good, and creates only what is missing or broken.
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../../config.js';
+import type { Sealer } from '../../crypto/sealer.js';
+import type { Instance } from '../../db/types.js';
+import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
+
+export const BOT_TOKEN_NAME = 'gitlab-connect';
+export const SEAL_BOT_TOKEN = 'bot_token';
+export const SEAL_OAUTH_CLIENT_SECRET = 'oauth_client_secret';
+
+export interface GitlabSession {
+  api: GitlabApi;
+  target: GitlabTarget;
+  adminToken: string;
+  config: Config;
+  sealer: Sealer;
+  now: Date;
+}
+
+export interface Ensured<T> {
+  value: T;
+  /** created: first time; repaired: it existed and was missing or broken; kept: still good. */
+  outcome: 'created' | 'repaired' | 'kept';
+}
+
+export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, found: GitlabUser[]): Promise<Ensured<GitlabUser>> {
+  const { api, target, adminToken, config } = gitlab;
+  const existing = found.find((user) => user.username.toLowerCase() === config.botUsername.toLowerCase());
+  if (existing?.state === 'blocked') {
+    await api.unblockUser(target, adminToken, existing.id);
+    return { value: { ...existing, state: 'active' }, outcome: 'repaired' };
+  }
+  if (existing) return { value: existing, outcome: 'kept' };
+  const created = await api.createUser(target, adminToken, {
+    username: config.botUsername,
+    name: 'Code review bot',
+    email: `${config.botUsername}-${randomBytes(4).toString('hex')}@noreply.${new URL(target.url).hostname}`,
+    force_random_password: true,
+    skip_confirmation: true,
+    admin: false,
+    note: `Created by gitlab-connect (${config.publicUrl})`,
+  });
+  return { value: created, outcome: instance.bot_user_id ? 'repaired' : 'created' };
+}
+
+function isUsable(token: GitlabPersonalAccessToken, botUserId: number, now: Date): boolean {
+  const tomorrow = new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10);
+  return token.active && !token.revoked && token.user_id === botUserId && (token.expires_at === null || token.expires_at > tomorrow);
+}
+
+export interface BotToken {
+  id: number;
+  sealed: string;
+  expiresAt: Date | null;
+}
+
+/**
+ * Keeps the stored bot token while GitLab says it is live; otherwise creates one with the longest
+ * allowed expiry (none given: GitLab applies its maximum) and revokes any other live token of ours
+ * that a lost answer may have left behind, so exactly one stays live.
+ */
+export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, bot: GitlabUser, stored: PromiseSettledResult<GitlabPersonalAccessToken> | undefined): Promise<Ensured<BotToken>> {
+  const { api, target, adminToken, sealer, now } = gitlab;
+  if (stored?.status === 'fulfilled' && instance.bot_token_sealed && isUsable(stored.value, bot.id, now)) {
+    const expiresAt = instance.bot_token_expires_at;
+    return { value: { id: stored.value.id, sealed: instance.bot_token_sealed, expiresAt }, outcome: 'kept' };
+  }
+  const created = await api.createUserToken(target, adminToken, bot.id, {
+    name: BOT_TOKEN_NAME,
+    scopes: ['api'],
+    description: `Used by gitlab-connect (${gitlab.config.publicUrl}) for the review bot`,
+  });
+  const leftovers = (await api.liveTokensOf(target, adminToken, bot.id)).filter((token) => token.name === BOT_TOKEN_NAME && token.id !== created.id);
+  await Promise.all(leftovers.map((token) => api.revokePersonalAccessToken(target, adminToken, token.id)));
+  return {
+    value: { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? new Date(`${created.expires_at}T00:00:00Z`) : null },
+    outcome: instance.bot_token_id ? 'repaired' : 'created',
+  };
+}
+
+export function oauthApplicationName(config: Config): string {
+  return `gitlab-connect (${new URL(config.publicUrl).host})`;
+}
+
+export interface OauthApplication {
+  id: number;
+  clientId: string;
+  secretSealed: string;
+  scopes: string;
+}
+
+/**
+ * Keeps the stored application while GitLab still has it with our callback and scopes; otherwise
+ * creates one and deletes the stale one and any leftover of ours (same name and callback).
+ */
+export async function ensureOauthApplication(gitlab: GitlabSession, instance: Instance, applications: GitlabApplication[]): Promise<Ensured<OauthApplication>> {
+  const { api, target, adminToken, config, sealer } = gitlab;
+  const scopes = config.oauthScopes.join(' ');
+  const stored = applications.find((app) => String(app.id) === instance.oauth_application_id);
+  const usable = stored && stored.application_id === instance.oauth_client_id && stored.callback_url === config.callbackUrl && instance.oauth_scopes === scopes && instance.oauth_client_secret_sealed;
+  if (stored && usable) {
+    return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauth_client_secret_sealed!, scopes }, outcome: 'kept' };
+  }
+  const name = oauthApplicationName(config);
+  const created = await api.createApplication(target, adminToken, { name, redirect_uri: config.callbackUrl, scopes, confidential: true });
+  const stale = applications.filter((app) => app.id !== created.id && (app === stored || (app.application_name === name && app.callback_url === config.callbackUrl)));
+  await Promise.all(stale.map((app) => api.deleteApplication(target, adminToken, app.id)));
+  return {
+    value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(created.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes },
+    outcome: instance.oauth_application_id ? 'repaired' : 'created',
+  };
+}

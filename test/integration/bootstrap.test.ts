@@ -1,0 +1,140 @@
+// POST /instances/bootstrap: first set-up, idempotent re-runs, repair, TLS with a private CA, and
+// concurrency, with the side effects counted on the fake GitLab.
+import t from 'tap';
+import { buildApp } from '../../src/app.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestCertificates } from '../fake-gitlab/index.js';
+import { buildTestApp, LogCapture, testConfig, testFileDatabase } from '../helpers/app.js';
+import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+
+t.test('first set-up under a relative root creates one bot, one token and one application', async (t) => {
+  const fake = await startTestGitlab(t, { relativeRoot: '/gitlab', version: '17.8.1-ee' });
+  const admin = fake.seedAdmin({ scopes: ['api'] });
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+
+  const response = await postBootstrap(app, { url: `${fake.url}/`, adminToken: admin.token });
+  t.equal(response.statusCode, 201, response.body);
+  const body = response.json();
+  const [bot] = fake.usersNamed('review-bot');
+  const [application] = [...fake.applications.values()];
+  t.same(body, {
+    instanceId: body.instanceId,
+    url: fake.url,
+    status: 'ready',
+    gitlabVersion: '17.8.1-ee',
+    bot: { userId: bot!.id, username: 'review-bot' },
+    oauthApplication: { id: application!.id, clientId: application!.uid, scopes: ['api', 'read_user', 'openid', 'email'] },
+    loginUrl: `http://connect.test/auth/gitlab/start?instance=${body.instanceId}`,
+    repaired: [],
+  });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.equal(bot!.admin, false, 'the bot is no administrator');
+  const [token] = fake.liveTokensOf(bot!.id);
+  t.same(token!.scopes, ['api']);
+  t.equal(token!.expiresAt, fake.dateInDays(365), 'the longest allowed expiry');
+  t.equal(application!.redirectUri, 'http://connect.test/auth/gitlab/callback');
+  t.same(application!.scopes, ['api', 'read_user', 'openid', 'email']);
+  t.equal(application!.confidential, true);
+  t.ok(fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
+
+  const row = await app.db.selectFrom('instances').selectAll().where('id', '=', body.instanceId).executeTakeFirstOrThrow();
+  t.match(row, { status: 'ready', gitlab_version: '17.8.1-ee', bot_token_id: String(token!.id), oauth_client_id: application!.uid, bootstrap_lease_until: null });
+  t.equal(row.bot_token_expires_at!.toISOString(), `${token!.expiresAt}T00:00:00.000Z`);
+  const events = await app.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', body.instanceId).orderBy('id').execute();
+  t.same(
+    events.map((event) => `${event.step}:${event.outcome}`).sort(),
+    ['url:succeeded', 'probe:succeeded', 'verify_token:succeeded', 'bot_user:succeeded', 'bot_token:succeeded', 'oauth_application:succeeded', 'ready:succeeded'].sort(),
+  );
+  const lookup = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } });
+  t.match(lookup.json(), { status: 'ready', next: 'login', instanceId: body.instanceId });
+});
+
+t.test('a second call on a ready instance re-checks, answers 200 and creates nothing', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  t.equal((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).statusCode, 201);
+  const before = { ...fake.counters };
+  const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(again.statusCode, 200);
+  t.same(again.json().repaired, []);
+  t.same(fake.counters, before, 'no user, token or application created, revoked or deleted');
+});
+
+t.test('repair: a deleted application, a revoked bot token and a blocked bot are each re-created once', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
+
+  fake.deleteApplication(first.oauthApplication.id);
+  const afterDelete = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(afterDelete.statusCode, 200);
+  t.same(afterDelete.json().repaired, ['oauth_application']);
+  t.not(afterDelete.json().oauthApplication.clientId, first.oauthApplication.clientId);
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+
+  const [token] = fake.liveTokensOf(first.bot.userId);
+  fake.revokePersonalAccessToken(token!.id);
+  const afterRevoke = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.same(afterRevoke.json().repaired, ['bot_token']);
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+
+  fake.expirePersonalAccessToken(fake.liveTokensOf(first.bot.userId)[0]!.id);
+  t.same((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json().repaired, ['bot_token'], 'an expired token is replaced');
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+
+  fake.blockUser(first.bot.userId);
+  const afterBlock = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.same(afterBlock.json().repaired, ['bot_user']);
+  t.equal(fake.users.get(first.bot.userId)!.state, 'active');
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+});
+
+t.test('over TLS with a private CA: refused without caCertificate, set up with it, and the CA kept', async (t) => {
+  const certificates = createTestCertificates();
+  const fake = await startTestGitlab(t, { tls: { key: certificates.serverKey, cert: certificates.serverCert } });
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+
+  const refused = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(refused.statusCode, 502);
+  t.match(refused.json(), { code: 'gitlab_tls_error', step: 'probe', detail: /caCertificate/ });
+
+  const wrongCa = await postBootstrap(app, { url: fake.url, adminToken: admin.token, caCertificate: certificates.untrusted.caCert });
+  t.match(wrongCa.json(), { code: 'gitlab_tls_error' }, 'a CA that did not sign the certificate does not help');
+
+  const created = await postBootstrap(app, { url: fake.url, adminToken: admin.token, caCertificate: certificates.caCert });
+  t.equal(created.statusCode, 201, created.body);
+  const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(again.statusCode, 200, 'the stored CA serves later calls');
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+});
+
+t.test('10 concurrent calls for one new instance across two processes create exactly one of each', async (t) => {
+  const fake = await startTestGitlab(t, { latencyMs: 20 });
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const second = await buildApp(testConfig(FAKE_GITLAB_ENV), { database: (await testFileDatabase()).database, logger: createLogger('info', new LogCapture()) });
+  t.teardown(() => second.close());
+
+  const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => postBootstrap(i % 2 ? second : app, { url: fake.url, adminToken: admin.token })));
+  const statuses = responses.map((response) => response.statusCode).sort();
+  t.equal(statuses.filter((status) => status === 201).length, 1, `one set-up ran: ${statuses}`);
+  t.ok(statuses.every((status) => status === 201 || status === 409), 'the others were told it is in progress');
+  for (const response of responses.filter((r) => r.statusCode === 409)) t.equal(response.json().code, 'bootstrap_in_progress');
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.equal(fake.counters.usersCreated, 1);
+  t.equal(fake.counters.applicationsCreated, 1);
+  t.equal(fake.counters.personalAccessTokensCreated, 1);
+});
+
+t.test('bootstrap calls are rate limited per client address', async (t) => {
+  const { app } = await buildTestApp(t, { BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '2' });
+  for (let i = 0; i < 2; i++) t.equal((await postBootstrap(app, { url: 'ftp://nowhere', adminToken: 'x' })).json().code, 'invalid_url');
+  const limited = await postBootstrap(app, { url: 'ftp://nowhere', adminToken: 'x' });
+  t.equal(limited.statusCode, 429);
+  t.match(limited.headers['content-type'], /^application\/problem\+json/);
+  t.match(limited.json(), { code: 'rate_limited', retryAfter: Number });
+  t.ok(Number(limited.headers['retry-after']) > 0);
+});
