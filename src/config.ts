@@ -25,6 +25,7 @@ export const EnvSchema = Type.Object({
   ALLOW_PRIVATE_NETWORKS: Bool('allow GitLab URLs on non-public addresses'),
   ALLOW_HTTP: Bool('allow http:// GitLab URLs'),
   GITLAB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'per-request timeout towards GitLab' }),
+  SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 168, description: 'lifetime of a login session in hours' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -75,6 +76,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     allowPrivateNetworks: valid.ALLOW_PRIVATE_NETWORKS === 'true',
     allowHttp: valid.ALLOW_HTTP === 'true',
     gitlabTimeoutMs: valid.GITLAB_TIMEOUT_MS,
+    sessionTtlHours: valid.SESSION_TTL_HOURS,
     logLevel: valid.LOG_LEVEL,
     production,
   };
