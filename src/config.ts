@@ -26,6 +26,7 @@ export const EnvSchema = Type.Object({
   ALLOW_HTTP: Bool('allow http:// GitLab URLs'),
   GITLAB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'per-request timeout towards GitLab' }),
   BOOTSTRAP_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'bootstrap calls per client address per minute' }),
+  SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 168, description: 'lifetime of a login session in hours' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -77,6 +78,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     allowHttp: valid.ALLOW_HTTP === 'true',
     gitlabTimeoutMs: valid.GITLAB_TIMEOUT_MS,
     bootstrapRateLimitPerMinute: valid.BOOTSTRAP_RATE_LIMIT_PER_MINUTE,
+    sessionTtlHours: valid.SESSION_TTL_HOURS,
     logLevel: valid.LOG_LEVEL,
     production,
   };

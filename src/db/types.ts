@@ -44,9 +44,54 @@ export interface InstanceEventsTable {
   created_at: Timestamp;
 }
 
+export interface UsersTable {
+  id: Generated<string>;
+  instance_id: string;
+  gitlab_user_id: BigIntColumn;
+  username: string;
+  name: string;
+  email: string | null;
+  avatar_url: string | null;
+  access_token_sealed: string | null;
+  refresh_token_sealed: string | null;
+  access_token_expires_at: Timestamp | null;
+  reauthorization_required: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  /** sha256 (hex) of the session token; the token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  instance_id: string;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface LoginStatesTable {
+  id: Generated<string>;
+  /** sha256 (hex) of the OAuth state parameter. */
+  state_hash: string;
+  instance_id: string;
+  /** sha256 (hex) of the random value in the short-lived browser binding cookie. */
+  browser_binding_hash: string;
+  code_verifier_sealed: string;
+  nonce: string | null;
+  return_to: string | null;
+  expires_at: Timestamp;
+  consumed_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
 export interface DB {
   instances: InstancesTable;
   instance_events: InstanceEventsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  login_states: LoginStatesTable;
 }
 
 export type Instance = Selectable<InstancesTable>;
@@ -54,3 +99,7 @@ export type NewInstance = Insertable<InstancesTable>;
 export type InstanceUpdate = Updateable<InstancesTable>;
 export type InstanceEvent = Selectable<InstanceEventsTable>;
 export type NewInstanceEvent = Insertable<InstanceEventsTable>;
+export type User = Selectable<UsersTable>;
+export type Session = Selectable<SessionsTable>;
+export type LoginState = Selectable<LoginStatesTable>;
+export type NewLoginState = Insertable<LoginStatesTable>;

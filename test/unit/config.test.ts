@@ -19,6 +19,7 @@ t.test('defaults follow the contract', async (t) => {
   t.equal(config.allowPrivateNetworks, false);
   t.equal(config.allowHttp, false);
   t.equal(config.gitlabTimeoutMs, 10000);
+  t.equal(config.sessionTtlHours, 168);
   t.equal(config.logLevel, 'info');
 });
 
@@ -31,6 +32,7 @@ t.test('values are parsed and derived', async (t) => {
     FRONTEND_URL: 'https://app.example.com/',
     ALLOW_HTTP: 'true',
     OAUTH_SCOPES: 'api openid',
+    SESSION_TTL_HOURS: '12',
     ENCRYPTION_KEY: key,
     NODE_ENV: 'production',
   });
@@ -41,6 +43,7 @@ t.test('values are parsed and derived', async (t) => {
   t.equal(config.frontendUrl, 'https://app.example.com');
   t.equal(config.allowHttp, true);
   t.same(config.oauthScopes, ['api', 'openid']);
+  t.equal(config.sessionTtlHours, 12);
 });
 
 const bad: [env: Record<string, string>, message: RegExp][] = [
@@ -53,6 +56,7 @@ const bad: [env: Record<string, string>, message: RegExp][] = [
   [{ EGRESS_IPS: 'not-an-ip' }, /^EGRESS_IPS: /],
   [{ ALLOW_HTTP: 'yes' }, /^ALLOW_HTTP: /],
   [{ GITLAB_TIMEOUT_MS: '5' }, /^GITLAB_TIMEOUT_MS: /],
+  [{ SESSION_TTL_HOURS: '0' }, /^SESSION_TTL_HOURS: /],
   [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
   [{ INTERNAL_API_TOKENS: 'short' }, /^INTERNAL_API_TOKENS: /],
   [{ BOT_USERNAME: 'has space' }, /^BOT_USERNAME: /],

@@ -1,0 +1,26 @@
+// All SQL on login_states: written at the start of a login, consumed once by its callback.
+import type { Kysely, Transaction } from 'kysely';
+import type { DB, LoginState, NewLoginState } from './types.js';
+
+type Executor = Kysely<DB> | Transaction<DB>;
+
+export async function insertLoginState(db: Executor, state: NewLoginState): Promise<void> {
+  await db.insertInto('login_states').values(state).execute();
+}
+
+/** Marks the state used and returns it, in one statement: of two concurrent callbacks only one gets the row. */
+export function consumeLoginState(db: Executor, stateHash: string, now: Date): Promise<LoginState | undefined> {
+  return db
+    .updateTable('login_states')
+    .set({ consumed_at: now })
+    .where('state_hash', '=', stateHash)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Expired states are useless and hold a sealed PKCE verifier: drop them. */
+export async function deleteExpiredLoginStates(db: Executor, now: Date): Promise<void> {
+  await db.deleteFrom('login_states').where('expires_at', '<=', now).execute();
+}

@@ -1,0 +1,69 @@
+// All SQL on users: the upsert at login, reads, and the locked read-modify-write of their GitLab tokens.
+import type { Kysely, Transaction } from 'kysely';
+import type { DB, User } from './types.js';
+
+type Executor = Kysely<DB> | Transaction<DB>;
+
+export interface UserLogin {
+  instanceId: string;
+  gitlabUserId: number;
+  username: string;
+  name: string;
+  email: string | null;
+  avatarUrl: string | null;
+  accessTokenSealed: string;
+  refreshTokenSealed: string | null;
+  accessTokenExpiresAt: Date | null;
+  now: Date;
+}
+
+/** Inserts or updates the user of (instance, GitLab user id) with fresh tokens; a login clears reauthorization_required. */
+export function upsertUserAtLogin(db: Executor, login: UserLogin): Promise<User> {
+  const profile = {
+    username: login.username,
+    name: login.name,
+    email: login.email,
+    avatar_url: login.avatarUrl,
+    access_token_sealed: login.accessTokenSealed,
+    refresh_token_sealed: login.refreshTokenSealed,
+    access_token_expires_at: login.accessTokenExpiresAt,
+    reauthorization_required: false,
+    updated_at: login.now,
+  };
+  return db
+    .insertInto('users')
+    .values({ instance_id: login.instanceId, gitlab_user_id: login.gitlabUserId, created_at: login.now, ...profile })
+    .onConflict((oc) => oc.columns(['instance_id', 'gitlab_user_id']).doUpdateSet(profile))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findUserById(db: Executor, id: string): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Reads the user under a row lock (inside a transaction): concurrent refreshers queue here. */
+export function lockUserById(trx: Transaction<DB>, id: string): Promise<User | undefined> {
+  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function storeUserTokens(
+  db: Executor,
+  id: string,
+  tokens: { accessTokenSealed: string; refreshTokenSealed: string | null; accessTokenExpiresAt: Date | null; now: Date },
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({
+      access_token_sealed: tokens.accessTokenSealed,
+      refresh_token_sealed: tokens.refreshTokenSealed,
+      access_token_expires_at: tokens.accessTokenExpiresAt,
+      updated_at: tokens.now,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markReauthorizationRequired(db: Executor, id: string, now: Date): Promise<void> {
+  await db.updateTable('users').set({ reauthorization_required: true, updated_at: now }).where('id', '=', id).execute();
+}
