@@ -1,0 +1,27 @@
+# gitlab-connect container image: compile TypeScript in a build stage, run the compiled JavaScript with
+# production dependencies only, as the unprivileged `node` user.
+
+FROM node:22-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build
+
+FROM node:22-slim AS runtime
+ENV HOST=0.0.0.0 NODE_ENV=production PORT=3000
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+# dist/src/server.js finds dist/migrations (applied at start-up) and package.json (the version) itself.
+COPY --from=build /app/dist ./dist
+# DATA_DIR (./data) is only used without DATABASE_URL; it must be writable by the runtime user.
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+EXPOSE 3000
+# slim images have no curl: node's own fetch checks liveness.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/src/server.js"]

@@ -1,0 +1,55 @@
+// HTTP throughput of read routes under load (autocannon): requests/s and latency percentiles.
+import autocannon from 'autocannon';
+
+export interface ThroughputResult {
+  name: string;
+  path: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+}
+
+export interface ThroughputOptions {
+  connections: number;
+  durationSeconds: number;
+}
+
+/** Drives GET `path` with `connections` concurrent connections for `durationSeconds`. */
+export async function measureThroughput(baseUrl: string, name: string, path: string, options: ThroughputOptions): Promise<ThroughputResult> {
+  const result = await autocannon({
+    url: `${baseUrl}${path}`,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    method: 'GET',
+  });
+  return {
+    name,
+    path,
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    total: result.requests.total,
+  };
+}
+
+/** A fixed-width table of the results, and the lookup/healthz ratio when both were measured. */
+export function formatThroughput(results: ThroughputResult[], ratio?: { numerator: string; denominator: string }): string {
+  const header = ['route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests'];
+  const rows = results.map((r) => [`${r.name} (GET ${r.path})`, r.requestsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.non2xx), String(r.errors), String(r.total)]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const lines = [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)];
+  if (ratio) {
+    const top = results.find((r) => r.name === ratio.numerator);
+    const bottom = results.find((r) => r.name === ratio.denominator);
+    if (top && bottom && bottom.requestsPerSecond > 0) {
+      lines.push('', `${ratio.numerator}/${ratio.denominator} throughput ratio: ${(top.requestsPerSecond / bottom.requestsPerSecond).toFixed(2)}`);
+    }
+  }
+  return lines.join('\n');
+}

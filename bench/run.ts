@@ -1,0 +1,65 @@
+// `npm run bench`: builds the service, starts the built server on a fresh PostgreSQL database, measures,
+// prints, and always stops the server and drops the database. It only measures: no number fails it.
+// Sections are separate functions in bench/ files; later ones (bootstrap latency, login round trip)
+// slot into `sections` below with the same running service.
+import { formatThroughput, measureThroughput } from './http-throughput.js';
+import { buildService, createBenchDatabase, startBuiltService, type BenchDatabase, type RunningService } from './service.js';
+
+const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const durationSeconds = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+interface BenchContext {
+  service: RunningService;
+  database: BenchDatabase;
+}
+
+type Section = { title: string; run(context: BenchContext): Promise<string> };
+
+const BENCH_INSTANCE_URL = 'https://gitlab.bench.example';
+
+const httpThroughput: Section = {
+  title: `HTTP throughput (${connections} connections, ${durationSeconds} s per route)`,
+  async run({ service, database }) {
+    await database.query(`insert into instances (url, status) values ($1, 'ready')`, [BENCH_INSTANCE_URL]);
+    // The lookup under load must be the 'ready' path (one indexed read), not the unregistered one.
+    const probe = (await (await fetch(`${service.baseUrl}/instances/lookup?url=gitlab.bench.example`)).json()) as { status?: string };
+    const note = probe.status === 'ready' ? '' : `\nnote: lookup answered status ${String(probe.status)}, not ready: the figures measure another path\n`;
+    const options = { connections, durationSeconds };
+    const lookup = await measureThroughput(service.baseUrl, 'lookup', '/instances/lookup?url=gitlab.bench.example', options);
+    const healthz = await measureThroughput(service.baseUrl, 'healthz', '/healthz', options);
+    return formatThroughput([lookup, healthz], { numerator: 'lookup', denominator: 'healthz' }) + note;
+  },
+};
+
+const sections: Section[] = [httpThroughput];
+
+async function main(): Promise<void> {
+  if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) throw new Error('BENCH_DURATION_SECONDS must be a positive number');
+  buildService();
+  const database = await createBenchDatabase(serverUrl);
+  let service: RunningService | undefined;
+  const cleanUp = async () => {
+    await service?.stop();
+    await database.drop();
+  };
+  const onSignal = () => void cleanUp().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    service = await startBuiltService(database.url);
+    process.stdout.write(`\nbench: built service at ${service.baseUrl}, database ${database.name}, node ${process.version}\n`);
+    for (const section of sections) {
+      process.stdout.write(`\n## ${section.title}\n\n${await section.run({ service, database })}\n`);
+    }
+  } finally {
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

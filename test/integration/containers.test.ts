@@ -1,0 +1,152 @@
+// The container files stay in step with the code: every variable that docker-compose.yml and the
+// Dockerfile set is one the configuration schema knows, the start order is postgres → migrate → service,
+// and the migrate CLI that the migrate service runs applies the migrations once, then finds none pending.
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { parse } from 'yaml';
+import { EnvSchema } from '../../src/config.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const knownVariables = Object.keys(EnvSchema.properties);
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string> | string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] | string };
+  ports?: string[];
+  volumes?: string[];
+}
+
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService>; name?: string };
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+/** Dockerfile instructions, one per entry, with line continuations joined and comments dropped. */
+const instructions = dockerfile
+  .replace(/\\\r?\n/g, ' ')
+  .split(/\r?\n/)
+  .map((line) => line.trim())
+  .filter((line) => line && !line.startsWith('#'));
+
+function environmentNames(service: ComposeService): string[] {
+  const environment = service.environment ?? {};
+  return Array.isArray(environment) ? environment.map((entry) => entry.split('=')[0]!) : Object.keys(environment);
+}
+
+t.test('docker-compose.yml runs postgres, then migrate, then the service', async (t) => {
+  const { postgres, migrate, 'gitlab-connect': service } = compose.services;
+  t.ok(postgres && migrate && service, 'postgres, migrate and gitlab-connect services exist');
+  t.equal(compose.name, undefined, 'no top-level name: (docker-compose 1.29 refuses it)');
+  t.match(postgres!.image, /^postgres:15/);
+  t.match(JSON.stringify(postgres!.healthcheck?.test), /pg_isready/, 'postgres has a pg_isready healthcheck');
+  t.ok(postgres!.volumes?.some((volume) => volume.endsWith(':/var/lib/postgresql/data')), 'postgres keeps its data in a volume');
+  t.same(migrate!.depends_on, { postgres: { condition: 'service_healthy' } }, 'migrate waits for a healthy postgres');
+  t.same(service!.depends_on, { migrate: { condition: 'service_completed_successfully' } }, 'the service waits for migrate to succeed');
+  t.same(migrate!.command, ['node', 'dist/src/db/migrate-cli.js']);
+  t.ok(existsSync(join(root, 'src/db/migrate-cli.ts')), 'the migrate command is compiled from src/db/migrate-cli.ts');
+  t.equal(migrate!.image, service!.image, 'migrate runs the same image as the service');
+  t.ok(service!.ports?.includes('3000:3000'));
+});
+
+t.test('every variable compose gives the service and migrate is one the configuration knows', async (t) => {
+  for (const name of ['gitlab-connect', 'migrate']) {
+    const names = environmentNames(compose.services[name]!);
+    t.ok(names.includes('DATABASE_URL') && names.includes('ENCRYPTION_KEY'), `${name} gets DATABASE_URL and ENCRYPTION_KEY`);
+    for (const variable of names) t.ok(knownVariables.includes(variable), `${name}: ${variable} is in EnvSchema`);
+  }
+  const service = compose.services['gitlab-connect']!.environment as Record<string, string>;
+  t.equal(service.ENCRYPTION_KEY, '${ENCRYPTION_KEY:?set ENCRYPTION_KEY}', 'the key comes from the environment, never from the file');
+  t.match(service.DATABASE_URL, /@postgres:5432\//, 'the service talks to the postgres service');
+});
+
+t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root user, the built entry point', async (t) => {
+  const stages = instructions.filter((line) => /^FROM\s/i.test(line));
+  t.equal(stages.length, 2, 'a build stage and a runtime stage');
+  t.match(stages[1], /^FROM node:(22|24)-slim\b/i, 'runtime on a current Node LTS slim image');
+  const envNames = instructions
+    .filter((line) => /^ENV\s/i.test(line))
+    .flatMap((line) => {
+      const words = line.replace(/^ENV\s+/i, '').split(/\s+/);
+      return words[0]!.includes('=') ? words.filter((word) => word.includes('=')).map((word) => word.split('=')[0]!) : [words[0]!];
+    });
+  t.same(envNames.sort(), ['HOST', 'NODE_ENV', 'PORT']);
+  for (const name of envNames) t.ok(knownVariables.includes(name), `ENV ${name} is in EnvSchema`);
+  const healthcheck = instructions.find((line) => /^HEALTHCHECK\s/i.test(line));
+  t.match(healthcheck, /\/healthz/, 'HEALTHCHECK probes /healthz');
+  t.notMatch(healthcheck, /curl|wget/, 'no curl or wget in a slim image');
+  const users = instructions.filter((line) => /^USER\s/i.test(line));
+  t.ok(users.length > 0, 'a USER instruction');
+  t.notMatch(users.at(-1), /^USER\s+(root|0)\b/i, 'the last USER is not root');
+  t.ok(instructions.includes('CMD ["node", "dist/src/server.js"]'), 'runs the compiled server with node, not tsx');
+  t.notMatch(instructions.filter((line) => /^(CMD|ENTRYPOINT)\s/i.test(line)).join('\n'), /tsx/);
+});
+
+const dockerCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
+t.test('docker-compose 1.29 accepts the file', { skip: dockerCompose.status === 0 ? false : 'docker-compose is not installed' }, async (t) => {
+  const result = spawnSync('docker-compose', ['config', '-q'], { cwd: root, encoding: 'utf8', env: { ...process.env, ENCRYPTION_KEY: randomBytes(32).toString('base64') } });
+  t.equal(result.status, 0, result.stderr);
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runMigrateCli(env: Record<string, string>): Promise<Run> {
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/db/migrate-cli.ts'], { cwd: root, env: { ...inherited, ...env } }, (_error, stdout, stderr) =>
+      resolve({ code: child.exitCode, stdout, stderr }),
+    );
+  });
+}
+
+/** An empty database the CLI has to migrate: on TEST_DATABASE_URL's server, else an embedded one in a temp dir. */
+async function emptyDatabaseEnv(t: Test): Promise<Record<string, string>> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-migrate-'));
+    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    return { DATA_DIR: dataDir };
+  }
+  // Not createTestDatabase: its databases are cloned from an already migrated template.
+  const name = `gitlab_connect_test_migrate_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  t.teardown(async () => {
+    const cleanup = new pg.Client({ connectionString: serverUrl });
+    await cleanup.connect();
+    await cleanup.query(`drop database if exists "${name}" with (force)`);
+    await cleanup.end();
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { DATABASE_URL: url.toString() };
+}
+
+t.test('npm run migrate applies the migrations, then reports none pending', async (t) => {
+  const env = { ...(await emptyDatabaseEnv(t)), LOG_LEVEL: 'warn' };
+  const first = await runMigrateCli(env);
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stdout, /^migrate: applied 20261125090000_create_instances$/m, 'prints the applied migration');
+  const second = await runMigrateCli(env);
+  t.equal(second.code, 0, second.stderr);
+  t.match(second.stdout, /^migrate: no pending migrations/m);
+  t.notMatch(second.stdout, /applied/);
+});
+
+t.test('npm run migrate fails in one line when the database cannot be reached', async (t) => {
+  const run = await runMigrateCli({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+  t.equal(run.code, 1);
+  t.match(run.stderr, /^gitlab-connect migrate: [^\n]+\n$/);
+});
