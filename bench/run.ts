@@ -2,6 +2,7 @@
 // prints, and always stops the server and drops the database. It only measures: no number fails it.
 // Sections are separate functions in bench/ files; later ones (bootstrap latency, login round trip)
 // slot into `sections` below with the same running service.
+import { formatBootstrapLatency, measureBootstrapLatency } from './bootstrap-latency.js';
 import { formatThroughput, measureThroughput } from './http-throughput.js';
 import { buildService, createBenchDatabase, startBuiltService, type BenchDatabase, type RunningService } from './service.js';
 
@@ -32,7 +33,15 @@ const httpThroughput: Section = {
   },
 };
 
-const sections: Section[] = [httpThroughput];
+const bootstrapLatency: Section = {
+  title: 'Bootstrap latency (POST /instances/bootstrap, median of 10)',
+  run: async ({ service }) => formatBootstrapLatency(await measureBootstrapLatency(service.baseUrl)),
+};
+
+const sections: Section[] = [httpThroughput, bootstrapLatency];
+
+/** The fake GitLabs listen on loopback over http, which the production defaults refuse. */
+const SERVICE_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000' };
 
 async function main(): Promise<void> {
   if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) throw new Error('BENCH_DURATION_SECONDS must be a positive number');
@@ -47,7 +56,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    service = await startBuiltService(database.url);
+    service = await startBuiltService(database.url, SERVICE_ENV);
     process.stdout.write(`\nbench: built service at ${service.baseUrl}, database ${database.name}, node ${process.version}\n`);
     for (const section of sections) {
       process.stdout.write(`\n## ${section.title}\n\n${await section.run({ service, database })}\n`);

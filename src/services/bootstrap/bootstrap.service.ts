@@ -118,7 +118,7 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
     // The token and the application do not depend on each other: one round trip for both, and
     // whichever succeeded is kept even when the other failed, so a retry resumes.
     const [botToken, application] = await Promise.allSettled([
-      inStep('bot_token', () => ensureBotToken(session, instance, bot.value, storedToken.status === 'fulfilled' ? storedToken : undefined)),
+      inStep('bot_token', () => ensureBotToken(session, instance, bot, storedToken.status === 'fulfilled' ? storedToken : undefined)),
       inStep('oauth_application', () => ensureOauthApplication(session, instance, applications.status === 'fulfilled' ? applications.value : [])),
     ]);
     if (botToken.status === 'fulfilled') {

@@ -61,18 +61,21 @@ export interface BotToken {
  * allowed expiry (none given: GitLab applies its maximum) and revokes any other live token of ours
  * that a lost answer may have left behind, so exactly one stays live.
  */
-export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, bot: GitlabUser, stored: PromiseSettledResult<GitlabPersonalAccessToken> | undefined): Promise<Ensured<BotToken>> {
+export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, bot: Ensured<GitlabUser>, stored: PromiseSettledResult<GitlabPersonalAccessToken> | undefined): Promise<Ensured<BotToken>> {
   const { api, target, adminToken, sealer, now } = gitlab;
-  if (stored?.status === 'fulfilled' && instance.bot_token_sealed && isUsable(stored.value, bot.id, now)) {
+  const botId = bot.value.id;
+  if (stored?.status === 'fulfilled' && instance.bot_token_sealed && isUsable(stored.value, botId, now)) {
     const expiresAt = instance.bot_token_expires_at;
     return { value: { id: stored.value.id, sealed: instance.bot_token_sealed, expiresAt }, outcome: 'kept' };
   }
-  const created = await api.createUserToken(target, adminToken, bot.id, {
+  const created = await api.createUserToken(target, adminToken, botId, {
     name: BOT_TOKEN_NAME,
     scopes: ['api'],
     description: `Used by gitlab-connect (${gitlab.config.publicUrl}) for the review bot`,
   });
-  const leftovers = (await api.liveTokensOf(target, adminToken, bot.id)).filter((token) => token.name === BOT_TOKEN_NAME && token.id !== created.id);
+  // A bot created by this very call has no other token: skip the round trip.
+  const others = bot.outcome === 'created' ? [] : await api.liveTokensOf(target, adminToken, botId);
+  const leftovers = others.filter((token) => token.name === BOT_TOKEN_NAME && token.id !== created.id);
   await Promise.all(leftovers.map((token) => api.revokePersonalAccessToken(target, adminToken, token.id)));
   return {
     value: { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? new Date(`${created.expires_at}T00:00:00Z`) : null },
