@@ -49,7 +49,10 @@ t.test('not_gitlab: a web server that answers 404 HTML to everything is no GitLa
     res.end('<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  }));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
 
