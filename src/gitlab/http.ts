@@ -60,6 +60,12 @@ export interface GitlabHttp {
   fetch: GuardedFetch;
   /** Synchronous check of scheme and IP-literal host; throws AppError url_not_allowed / invalid_url. */
   assertUrlAllowed(url: string): void;
+  /**
+   * assertUrlAllowed, then resolves a host name and refuses it when an address is not public, so a
+   * refused URL is refused before anything is stored. Connections still check at connect time (a
+   * name may resolve differently later). Failures to resolve are left to the first real call.
+   */
+  assertUrlResolvesAllowed(url: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -278,6 +284,14 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
     fetch: guardedFetch,
     assertUrlAllowed(url: string) {
       assertUrlAllowed(url);
+    },
+    async assertUrlResolvesAllowed(raw: string) {
+      const { hostname } = assertUrlAllowed(raw);
+      if (options.allowPrivateNetworks || isIpLiteral(hostname)) return;
+      const refused = await new Promise<boolean>((resolve) =>
+        lookup(hostname, { all: true }, (error) => resolve(error instanceof AddressNotAllowedError)),
+      );
+      if (refused) throw new AppError('url_not_allowed', `${hostname} resolves to an address that is not public; such addresses are not allowed`);
     },
     async close() {
       const all = [...agents.values()];

@@ -146,8 +146,8 @@ t.test('gitlab_rate_limited: a plain-text 429 on GET /user gives 503 with retryA
 t.test('gitlab_timeout: GET /user slower than GITLAB_TIMEOUT_MS gives 504 in step verify_token', async (t) => {
   const fake = await startTestGitlab(t);
   const admin = fake.seedAdmin();
-  fake.injectFault({ method: 'GET', path: '/api/v4/user', delayMs: 2000 });
-  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, GITLAB_TIMEOUT_MS: '300' });
+  fake.injectFault({ method: 'GET', path: '/api/v4/user', delayMs: 5000 });
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, GITLAB_TIMEOUT_MS: '1500' });
   const started = Date.now();
   expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: admin.token }), { status: 504, code: 'gitlab_timeout', step: 'verify_token' });
   t.ok(Date.now() - started < 1900, 'answered at the deadline, not when GitLab finally did');

@@ -18,14 +18,13 @@ interface ResumeCase {
 
 const cases: ResumeCase[] = [
   {
-    // Both unauthenticated fingerprints fail with an HTTP answer (not a transport error), so the
-    // probe cannot recognise GitLab: judgeProbe says not_gitlab.
+    // A 5xx says GitLab is in trouble, not that it is no GitLab.
     name: 'probe: the OpenID configuration and the anonymous /version both answer 500',
     faults: [
       { method: 'GET', path: '/.well-known/openid-configuration', status: 500 },
       { method: 'GET', path: '/api/v4/version', status: 500 },
     ],
-    failure: { status: 422, code: 'not_gitlab', step: 'probe' },
+    failure: { status: 502, code: 'gitlab_error', step: 'probe' },
     afterFailure: { usersCreated: 0, personalAccessTokensCreated: 0, applicationsCreated: 0 },
   },
   {

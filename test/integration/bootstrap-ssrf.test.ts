@@ -4,7 +4,7 @@ import dns, { type LookupAddress } from 'node:dns';
 import t from 'tap';
 import type { LookupFunction } from '../../src/gitlab/address-guard.js';
 import { buildTestApp } from '../helpers/app.js';
-import { expectNoInstance, expectProblem, expectRecordedFailure } from '../helpers/bootstrap.js';
+import { expectNoInstance, expectProblem } from '../helpers/bootstrap.js';
 import { postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
 const PUBLIC_HTTP_ENV = { ALLOW_HTTP: 'true', ALLOW_PRIVATE_NETWORKS: 'false', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000' };
@@ -40,9 +40,9 @@ t.test('every spelling of a non-public address is refused with 422 url_not_allow
   const port = new URL(fake.url).port;
   const { app } = await buildTestApp(t, PUBLIC_HTTP_ENV, { lookup: testLookup });
 
-  // IP literals (however spelled: WHATWG URL turns 2130706433 and 0x7f.1 into 127.0.0.1) are refused
-  // before any instance is stored; names are refused when the connection resolves them (step url).
-  const literals = [
+  // IP literals (however spelled: WHATWG URL turns 2130706433 and 0x7f.1 into 127.0.0.1) and names
+  // that resolve to such addresses are refused before any instance is stored.
+  const urls = [
     `http://127.0.0.1:${port}`,
     `http://[::1]:${port}`,
     `http://[::ffff:127.0.0.1]:${port}`,
@@ -50,20 +50,17 @@ t.test('every spelling of a non-public address is refused with 422 url_not_allow
     `http://0x7f.1:${port}`,
     'http://169.254.169.254',
     'http://10.0.0.1',
+    `http://localhost:${port}`,
+    'http://gitlab.internal.test',
+    `http://rebind.test:${port}`,
+    `http://mixed.test:${port}`,
   ];
-  const names = [`http://localhost:${port}`, 'http://gitlab.internal.test', `http://rebind.test:${port}`, `http://mixed.test:${port}`];
 
-  for (const url of literals) {
+  for (const url of urls) {
     await t.test(url, async (t) => {
       const body = expectProblem(t, await postBootstrap(app, { url, adminToken: admin.token }), { status: 422, code: 'url_not_allowed' });
       t.notMatch(String(body.detail), admin.token);
       await expectNoInstance(t, app, url);
-    });
-  }
-  for (const url of names) {
-    await t.test(url, async (t) => {
-      expectProblem(t, await postBootstrap(app, { url, adminToken: admin.token }), { status: 422, code: 'url_not_allowed', step: 'url' });
-      await expectRecordedFailure(t, app, url, { step: 'url', code: 'url_not_allowed' });
     });
   }
   t.same(fake.requests, [], 'the fake GitLab received no request at all');

@@ -68,7 +68,7 @@ const eventOutcome = { created: 'succeeded', kept: 'skipped', repaired: 'repaire
 export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInput, actor: string) {
   const { db, config, sealer, gitlab: api, clock, log } = deps;
   const url = normalizeInstanceUrl(input.url);
-  deps.gitlabHttp.assertUrlAllowed(url);
+  await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   checkCaCertificate(input.caCertificate);
   const now = clock();
   const claimed = await claimInstanceForBootstrap(db, url, now, new Date(now.getTime() + LEASE_MS));

@@ -7,22 +7,24 @@ import { ADMIN_MODE_SCOPE, ADMIN_TOKEN_SCOPES, MINIMUM_GITLAB_VERSION } from '..
 /** A fulfilled or rejected result of one of the calls made in parallel. */
 export type Outcome<T> = PromiseSettledResult<T>;
 
-function isTransportFailure(outcome: Outcome<unknown>): outcome is PromiseRejectedResult {
-  return outcome.status === 'rejected' && !(outcome.reason instanceof GitlabApiError);
+/** No answer at all, or GitLab's own trouble (5xx, 429): either says more than "not GitLab". */
+function isTroubleReaching(outcome: Outcome<unknown>): outcome is PromiseRejectedResult {
+  if (outcome.status !== 'rejected') return false;
+  const reason = outcome.reason;
+  return !(reason instanceof GitlabApiError) || reason.status >= 500 || reason.status === 429;
 }
 
 /**
  * GitLab fingerprints that need no credentials (gitlab-facts §1): the OpenID configuration whose keys
- * live at /oauth/discovery/keys, or the API's JSON 401 on /api/v4/version. A transport failure wins,
- * since it says more than "not GitLab".
+ * live at /oauth/discovery/keys, or the API's JSON 401 on /api/v4/version.
  */
 export function judgeProbe(url: string, openid: Outcome<OpenIdConfiguration>, anonymousVersion: Outcome<GitlabVersion>): void {
   const openidLooksRight = openid.status === 'fulfilled' && typeof openid.value?.jwks_uri === 'string' && openid.value.jwks_uri.endsWith('/oauth/discovery/keys');
   const apiLooksRight =
     anonymousVersion.status === 'rejected' && anonymousVersion.reason instanceof GitlabApiError && anonymousVersion.reason.status === 401 && anonymousVersion.reason.message.includes('401 Unauthorized');
   if (openidLooksRight || apiLooksRight) return;
-  const transport = [openid, anonymousVersion].find(isTransportFailure);
-  if (transport) throw toAppError(transport.reason);
+  const trouble = [openid, anonymousVersion].find(isTroubleReaching);
+  if (trouble) throw toAppError(trouble.reason);
   throw new AppError('not_gitlab', `${url} does not answer like a GitLab instance (no OpenID configuration, no GitLab API)`);
 }
 
