@@ -4,12 +4,13 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
+import { Me, UserGitlabToken } from '../schemas/auth.js';
 import { LookupResult } from '../schemas/instances.js';
 import { Problem } from '../schemas/problem.js';
 import { SERVICE_VERSION } from '../version.js';
 
 /** Every named model; each becomes #/components/schemas/<$id>. */
-export const sharedSchemas: TSchema[] = [Problem, LookupResult];
+export const sharedSchemas: TSchema[] = [Problem, LookupResult, Me, UserGitlabToken];
 
 export const SESSION_COOKIE = 'gc_session';
 
