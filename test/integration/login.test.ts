@@ -87,3 +87,121 @@ t.test('a login started on one app completes on another sharing the database', a
   t.equal(callback.headers.location, '/');
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200);
 });
+
+const sessionCount = async (app: Awaited<ReturnType<typeof setup>>['app']) =>
+  Number((await app.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+/** Starts a login in `browser` and approves it on the fake; returns the callback path, not yet visited. */
+async function approvedCallback(browser: Browser, context: Awaited<ReturnType<typeof setup>>) {
+  const start = await browser.get(context.app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  context.fake.setBrowserUser(context.gitlabUser.id);
+  const authorized = await authorizeOnFake(start.headers.location as string);
+  return pathOf(authorized.headers.get('location') as string);
+}
+
+t.test('a callback fails with invalid_state, and creates no session, for a reused, forged, expired or foreign state', async (t) => {
+  let now = new Date();
+  const context = await setup(t, {}, { clock: () => now });
+  const { app } = context;
+  const expectInvalidState = async (response: Awaited<ReturnType<Browser['get']>>, what: string) => {
+    t.equal(response.statusCode, 400, what);
+    t.match(response.json(), { code: 'invalid_state' }, what);
+  };
+
+  const browser = new Browser();
+  const callbackPath = await approvedCallback(browser, context);
+  t.equal((await browser.get(app, callbackPath)).statusCode, 302, 'the first use succeeds');
+  const sessions = await sessionCount(app);
+  await expectInvalidState(await browser.get(app, callbackPath), 'the same state a second time');
+
+  const forged = new URL(callbackPath, 'http://connect.test');
+  forged.searchParams.set('state', 'x'.repeat(43));
+  const another = new Browser();
+  await approvedCallback(another, context);
+  await expectInvalidState(await another.get(app, pathOf(forged.toString())), 'a state the service never issued');
+  await expectInvalidState(await another.get(app, '/auth/gitlab/callback?code=abc'), 'no state at all');
+
+  const slow = new Browser();
+  const slowPath = await approvedCallback(slow, context);
+  now = new Date(now.getTime() + 10 * 60_000 + 1000);
+  await expectInvalidState(await slow.get(app, slowPath), 'a state older than 10 minutes');
+  now = new Date();
+
+  const victim = await approvedCallback(new Browser(), context);
+  await expectInvalidState(await new Browser().get(app, victim), 'a callback opened in a browser without the binding cookie');
+  const otherBrowser = new Browser();
+  await otherBrowser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  await expectInvalidState(await otherBrowser.get(app, await approvedCallback(new Browser(), context)), "a callback opened in a browser with another login's cookie");
+
+  t.equal(await sessionCount(app), sessions, 'no session was created');
+  t.equal(context.fake.grantCount('authorization_code'), 1, 'no code was exchanged after the first');
+});
+
+t.test('GitLab refusing the login answers oauth_denied; a refused code exchange answers token_exchange_failed', async (t) => {
+  const context = await setup(t);
+  const { app, fake } = context;
+  const sessions = await sessionCount(app);
+  const browser = new Browser();
+  const start = await browser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  fake.setBrowserUser(context.gitlabUser.id);
+  fake.authorizeDecision = 'deny';
+  const denied = await authorizeOnFake(start.headers.location as string);
+  const deniedPath = pathOf(denied.headers.get('location') as string);
+  t.match(deniedPath, /error=access_denied/);
+  const response = await browser.get(app, deniedPath);
+  t.equal(response.statusCode, 400);
+  t.match(response.json(), { code: 'oauth_denied' });
+  fake.authorizeDecision = 'approve';
+
+  fake.injectFault({ method: 'POST', path: '/oauth/token', status: 400, body: { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid' } });
+  const refused = await browser.get(app, await approvedCallback(browser, context));
+  t.equal(refused.statusCode, 502);
+  t.match(refused.json(), { code: 'token_exchange_failed', detail: /invalid_grant/ });
+  t.equal(await sessionCount(app), sessions, 'no session was created');
+});
+
+t.test('with FRONTEND_URL, a failed callback redirects to it with ?error= and a login defaults to it', async (t) => {
+  const context = await setup(t, { FRONTEND_URL: 'https://app.example.com' });
+  const { app } = context;
+  const failed = await new Browser().get(app, await approvedCallback(new Browser(), context));
+  t.equal(failed.statusCode, 302);
+  t.equal(failed.headers.location, 'https://app.example.com/?error=invalid_state');
+  t.notOk(failed.cookies.some((cookie) => cookie.name === 'gc_session'));
+
+  const { callback } = await login(new Browser(), app, context.fake, context.instance.id, { gitlabUserId: context.gitlabUser.id });
+  t.equal(callback.headers.location, 'https://app.example.com/');
+  const returned = await login(new Browser(), app, context.fake, context.instance.id, { gitlabUserId: context.gitlabUser.id, returnTo: 'https://app.example.com/repos?x=1#top' });
+  t.equal(returned.callback.headers.location, 'https://app.example.com/repos?x=1#top');
+});
+
+t.test('start refuses every returnTo that could leave this service or the frontend', async (t) => {
+  const { app, instance } = await setup(t, { FRONTEND_URL: 'https://frontend.example' });
+  const attacks = [
+    '//evil.example', '/\\evil.example', 'https:evil.example', '/%2F%2Fevil.example', '%2F%2Fevil.example', '/%5Cevil.example',
+    '/%252F%252Fevil.example', 'javascript:alert(1)', 'JavaScript://frontend.example/%0aalert(1)', 'http://frontend.example.evil.example',
+    'https://frontend.example.evil.example/', 'https://frontend.example@evil.example/', 'https://evil.example/?https://frontend.example',
+    'http://frontend.example/', 'https://frontend.example:8443/', '/\t/evil.example', ' //evil.example', 'evil.example', 'data:text/html,x',
+    'https://user:pw@frontend.example/', '/%zz',
+  ];
+  for (const returnTo of attacks) {
+    const response = await app.inject({ method: 'GET', url: '/auth/gitlab/start', query: { instance: instance.id, returnTo } });
+    t.equal(response.statusCode, 400, returnTo);
+    t.equal(response.json().code, 'invalid_return_to', returnTo);
+  }
+  for (const returnTo of ['/', '/repos/1?tab=mr#x', 'https://frontend.example', 'https://frontend.example/a/b?c=d']) {
+    const response = await app.inject({ method: 'GET', url: '/auth/gitlab/start', query: { instance: instance.id, returnTo } });
+    t.equal(response.statusCode, 302, returnTo);
+  }
+  t.equal(await app.db.selectFrom('login_states').select('return_to').where('return_to', 'like', '%evil%').executeTakeFirst(), undefined, 'no refused target was stored');
+});
+
+t.test('start answers 404 for an unknown instance and 409 for one that is not ready', async (t) => {
+  const { app } = await setup(t);
+  const unknown = await app.inject({ method: 'GET', url: '/auth/gitlab/start?instance=00000000-0000-4000-8000-000000000000' });
+  t.same([unknown.statusCode, unknown.json().code], [404, 'instance_not_found']);
+  const pending = await app.db.insertInto('instances').values({ url: 'https://pending.example.com', status: 'bootstrapping' }).returning('id').executeTakeFirstOrThrow();
+  const notReady = await app.inject({ method: 'GET', url: `/auth/gitlab/start?instance=${pending.id}` });
+  t.same([notReady.statusCode, notReady.json().code], [409, 'instance_not_ready']);
+  const malformed = await app.inject({ method: 'GET', url: '/auth/gitlab/start?instance=nope' });
+  t.same([malformed.statusCode, malformed.json().code], [400, 'validation_failed']);
+});
