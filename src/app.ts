@@ -1,6 +1,7 @@
 // buildApp(config, deps): the whole service, registered in plain sight, so tests build the real thing.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -18,8 +19,13 @@ import type { LookupFunction } from './gitlab/address-guard.js';
 import { createLogger } from './logger.js';
 import errorsPlugin from './plugins/errors.js';
 import openapiPlugin from './plugins/openapi.js';
+import sessionAuthPlugin from './plugins/session-auth.js';
+import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import instancesRoutes from './routes/instances.js';
+import internalInstancesRoutes from './routes/internal-instances.js';
+import internalUsersRoutes from './routes/internal-users.js';
+import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
 
 export type Clock = () => Date;
@@ -87,10 +93,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
 
   await app.register(errorsPlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
+  await app.register(cookie);
+  await app.register(sessionAuthPlugin);
   await app.register(openapiPlugin);
   await app.register(healthRoutes);
   await app.register(metaRoutes);
   await app.register(instancesRoutes);
+  await app.register(authRoutes);
+  await app.register(meRoutes);
+  await app.register(internalInstancesRoutes);
+  await app.register(internalUsersRoutes);
   return app;
 }
 

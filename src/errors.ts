@@ -18,6 +18,7 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
+  bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },

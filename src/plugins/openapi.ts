@@ -4,12 +4,26 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
+import { Me, UserGitlabToken } from '../schemas/auth.js';
 import { BootstrapRequest, BootstrapResult, LookupResult } from '../schemas/instances.js';
+import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
 import { SERVICE_VERSION } from '../version.js';
 
 /** Every named model; each becomes #/components/schemas/<$id>. */
-export const sharedSchemas: TSchema[] = [Problem, LookupResult, BootstrapRequest, BootstrapResult];
+export const sharedSchemas: TSchema[] = [
+  Problem,
+  LookupResult,
+  BootstrapRequest,
+  BootstrapResult,
+  Me,
+  UserGitlabToken,
+  InstanceDetails,
+  InstanceEvent,
+  BotToken,
+  DeprovisionRequest,
+  DeprovisionResult,
+];
 
 export const SESSION_COOKIE = 'gc_session';
 

@@ -31,16 +31,21 @@ t.test('every operation has an operationId, tags, a summary, a description and d
       t.ok((operation.tags as string[])?.length, `${name} tags`);
       t.ok(operation.summary, `${name} summary`);
       t.ok(operation.description, `${name} description`);
-      const responses = operation.responses as Record<string, { content?: Record<string, { schema: unknown }> }>;
+      const responses = operation.responses as Record<string, { content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }>;
       t.ok(responses['500'], `${name} documents 500`);
       for (const [status, response] of Object.entries(responses)) {
-        t.ok(response.content, `${name} ${status} has a schema`);
+        // Only a 204 and a redirect have no body; a redirect documents its Location instead.
+        if (status === '204') t.notOk(response.content, `${name} 204 has no body`);
+        else if (status === '302') t.ok(!response.content && response.headers?.Location, `${name} 302 documents Location`);
+        else t.ok(response.content, `${name} ${status} has a schema`);
         if (Number(status) >= 400) t.same(response.content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, `${name} ${status} is a problem`);
       }
     }
   }
   t.ok(document.components.schemas.Problem, 'Problem is a named component');
   t.ok(document.components.schemas.LookupResult, 'LookupResult is a named component');
+  t.ok(document.components.schemas.Me, 'Me is a named component');
+  t.ok(document.components.schemas.UserGitlabToken, 'UserGitlabToken is a named component');
   t.notOk(Object.keys(document.components.schemas).some((name) => name.startsWith('def-')), 'no anonymous def-N components');
   t.same(Object.keys(document.components.securitySchemes).sort(), ['internalBearer', 'sessionBearer', 'sessionCookie']);
 });

@@ -1,0 +1,72 @@
+// Session authentication: the gc_session cookie or `Authorization: Bearer <session token>`, the
+// cookie attributes of the session and of the short-lived login binding, and the Origin check that
+// state-changing cookie routes apply.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { findSession, type SessionContext } from '../services/sessions.service.js';
+import { SESSION_COOKIE } from './openapi.js';
+
+export { SESSION_COOKIE };
+/** Binds a login to the browser that started it: random value in the cookie, its hash in login_states. */
+export const LOGIN_BINDING_COOKIE = 'gc_login';
+export const LOGIN_BINDING_MAX_AGE_SECONDS = 600;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** preHandler: sets request.sessionAuth or answers 401 unauthenticated. */
+    requireSession(request: FastifyRequest): Promise<void>;
+  }
+  interface FastifyRequest {
+    sessionAuth: SessionContext | null;
+  }
+}
+
+/** PUBLIC_URL's path prefix (a reverse proxy may mount the service under one), without trailing slash. */
+function basePath(config: Config): string {
+  return new URL(config.publicUrl).pathname.replace(/\/+$/, '');
+}
+
+const secure = (config: Config) => config.publicUrl.startsWith('https://');
+
+export function sessionCookieOptions(config: Config, expiresAt?: Date): CookieSerializeOptions {
+  return { httpOnly: true, sameSite: 'lax', secure: secure(config), path: `${basePath(config)}/`, ...(expiresAt ? { expires: expiresAt } : {}) };
+}
+
+export function loginBindingCookieOptions(config: Config): CookieSerializeOptions {
+  return { httpOnly: true, sameSite: 'lax', secure: secure(config), path: `${basePath(config)}/auth/gitlab`, maxAge: LOGIN_BINDING_MAX_AGE_SECONDS };
+}
+
+/** The presented session token: the bearer token when there is an Authorization header, else the cookie. */
+export function sessionTokenOf(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) return /^Bearer +(\S+)$/i.exec(authorization)?.[1];
+  return request.cookies[SESSION_COOKIE];
+}
+
+/** Refuses a request whose Origin is neither this service's nor the frontend's (cross-site request forgery). */
+export function assertSameSiteOrigin(config: Config, request: FastifyRequest): void {
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  const allowed = [new URL(config.publicUrl).origin, ...(config.frontendUrl ? [new URL(config.frontendUrl).origin] : [])];
+  if (!allowed.includes(origin)) throw new AppError('cross_site_request', `Requests from the origin ${origin.slice(0, 200)} are refused`);
+}
+
+export function clearSessionCookie(reply: FastifyReply, config: Config): void {
+  reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(config));
+}
+
+export default fp(
+  async function sessionAuthPlugin(app: FastifyInstance) {
+    app.decorateRequest('sessionAuth', null);
+    app.decorate('requireSession', async function requireSession(request: FastifyRequest) {
+      const token = sessionTokenOf(request);
+      const session = token ? await findSession(app.db, token, app.clock()) : undefined;
+      if (!session) throw new AppError('unauthenticated', token ? 'The session is unknown, expired or revoked' : 'No session cookie or bearer token');
+      request.sessionAuth = session;
+    });
+  },
+  { name: 'session-auth', dependencies: ['@fastify/cookie'] },
+);

@@ -1,0 +1,113 @@
+// The login routes: start (redirect to the instance's GitLab), callback (session cookie), logout.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import Type from 'typebox';
+import { isAppError } from '../errors.js';
+import {
+  assertSameSiteOrigin,
+  clearSessionCookie,
+  LOGIN_BINDING_COOKIE,
+  loginBindingCookieOptions,
+  SESSION_COOKIE,
+  sessionCookieOptions,
+  sessionTokenOf,
+} from '../plugins/session-auth.js';
+import { CallbackQuery, redirectResponse, StartLoginQuery } from '../schemas/auth.js';
+import { problemResponses } from '../schemas/problem.js';
+import { completeLogin, startLogin } from '../services/login.service.js';
+import { revokeSession } from '../services/sessions.service.js';
+
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config } = app;
+
+  app.get('/auth/gitlab/start', {
+    schema: {
+      operationId: 'startLogin',
+      tags: ['auth'],
+      summary: "Send the browser to the instance's GitLab to log in",
+      description:
+        "Records a single-use login state (10 minutes) bound to this browser by a short-lived cookie, and redirects to the instance's `/oauth/authorize` with `client_id`, `redirect_uri`, `response_type=code`, `scope`, `state`, PKCE (`S256`) and, with the `openid` scope, a `nonce`.",
+      security: [],
+      querystring: StartLoginQuery,
+      response: {
+        302: redirectResponse(
+          "Redirect to the instance's /oauth/authorize",
+          "The instance's authorization endpoint with the OAuth parameters",
+          `${LOGIN_BINDING_COOKIE}: the login binding cookie (HttpOnly, SameSite=Lax, Path=/auth/gitlab, Max-Age=600)`,
+        ),
+        ...problemResponses('invalid_return_to', 'validation_failed', 'instance_not_found', 'instance_not_ready'),
+      },
+    },
+    handler: async (request, reply) => {
+      const { location, binding } = await startLogin(app, {
+        instanceId: request.query.instance,
+        returnTo: request.query.returnTo,
+        binding: request.cookies[LOGIN_BINDING_COOKIE],
+      });
+      reply.setCookie(LOGIN_BINDING_COOKIE, binding, loginBindingCookieOptions(config));
+      return reply.redirect(location, 302);
+    },
+  });
+
+  app.get('/auth/gitlab/callback', {
+    schema: {
+      operationId: 'completeLogin',
+      tags: ['auth'],
+      summary: 'Where GitLab sends the browser back after login',
+      description:
+        "Checks the state (known, unexpired, unused, and started in this browser), exchanges the code with the PKCE verifier, reads the GitLab user, stores the user's tokens encrypted, creates a session and redirects to `returnTo` (default FRONTEND_URL, else `/`) with the session cookie. On failure no session is created: the answer is a problem, or, when FRONTEND_URL is set, a redirect to it with `?error=<code>`.",
+      security: [],
+      querystring: CallbackQuery,
+      response: {
+        302: redirectResponse(
+          'Redirect to returnTo with the session cookie, or (FRONTEND_URL set) to the frontend with ?error=<code>',
+          'returnTo, FRONTEND_URL or `/`; on failure FRONTEND_URL with `?error=<code>`',
+          `${SESSION_COOKIE}: the session cookie (HttpOnly, SameSite=Lax, Path=/, Secure when PUBLIC_URL is https)`,
+        ),
+        ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'instance_not_ready', 'token_exchange_failed', 'gitlab_error', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+      },
+    },
+    handler: async (request, reply) => {
+      try {
+        const result = await completeLogin(app, {
+          code: request.query.code,
+          state: request.query.state,
+          error: request.query.error,
+          binding: request.cookies[LOGIN_BINDING_COOKIE],
+          log: request.log as Logger,
+        });
+        reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));
+        reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
+        return reply.redirect(result.location, 302);
+      } catch (error) {
+        if (!isAppError(error) || !config.frontendUrl) throw error;
+        request.log.info({ code: error.code }, 'login failed; redirecting to the frontend');
+        return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(error.code)}`, 302);
+      }
+    },
+  });
+
+  app.post('/auth/logout', {
+    schema: {
+      operationId: 'logout',
+      tags: ['auth'],
+      summary: 'End the session',
+      description:
+        'Revokes the session (cookie or bearer token) at once and clears the cookie. Answers 204 also when the session was already gone. Refuses a cross-site `Origin` (neither this service nor FRONTEND_URL).',
+      security: [{ sessionCookie: [] }, { sessionBearer: [] }],
+      response: {
+        204: Type.Null({ description: 'Logged out; the session cookie is cleared' }),
+        ...problemResponses('cross_site_request'),
+      },
+    },
+    handler: async (request, reply) => {
+      assertSameSiteOrigin(config, request);
+      const token = sessionTokenOf(request);
+      if (token) await revokeSession(app.db, token, app.clock());
+      clearSessionCookie(reply, config);
+      return reply.code(204).send(null);
+    },
+  });
+};
+
+export default authRoutes;

@@ -1,0 +1,110 @@
+// Internal instance routes: status, audit trail, the bot token for review workers, deprovisioning.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type TSchema } from 'typebox';
+import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
+import { AppError } from '../errors.js';
+import { registerInternalAuth } from '../plugins/internal-auth.js';
+import {
+  InstanceIdParams,
+  type BotTokenBody,
+  type DeprovisionRequestBody,
+  type DeprovisionResultBody,
+  type InstanceDetailsBody,
+  type InstanceEventBody,
+} from '../schemas/internal.js';
+import { problemResponses } from '../schemas/problem.js';
+import { botTokenFor } from '../services/bot-token.service.js';
+import { deprovisionInstance } from '../services/deprovision.service.js';
+import { instanceDetails, instanceEvent } from '../services/instance-views.js';
+
+const ref = <T>(name: string) => Type.Unsafe<T>(Type.Ref(name));
+const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
+const listOf = (name: string, items: TSchema, description: string) => Type.Object({ [name]: Type.Array(items) }, { additionalProperties: false, description });
+
+const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  registerInternalAuth(app);
+  const actorOf = (ip: string) => `internal API from ${ip}`;
+  const findOr404 = async (id: string) => {
+    const instance = await findInstanceById(app.db, id);
+    if (!instance) throw new AppError('instance_not_found', `No instance ${id}`);
+    return instance;
+  };
+
+  app.get('/internal/instances', {
+    schema: {
+      ...internal,
+      operationId: 'listInstances',
+      summary: 'List instances',
+      description: 'Every instance with its status, GitLab version, bot, OAuth application id, bot token expiry and last error. No secret.',
+      response: { 200: listOf('instances', ref<InstanceDetailsBody>('InstanceDetails'), 'All instances, oldest first'), ...problemResponses('internal_unauthorized') },
+    },
+    handler: async () => ({ instances: (await listInstances(app.db)).map(instanceDetails) }),
+  });
+
+  app.get('/internal/instances/:id', {
+    schema: {
+      ...internal,
+      operationId: 'getInstance',
+      summary: 'One instance',
+      description: 'Status, GitLab version, bot, OAuth application id, bot token expiry and the last error with its step. No secret.',
+      params: InstanceIdParams,
+      response: { 200: ref<InstanceDetailsBody>('InstanceDetails'), ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed') },
+    },
+    handler: async (request) => instanceDetails(await findOr404(request.params.id)),
+  });
+
+  app.get('/internal/instances/:id/events', {
+    schema: {
+      ...internal,
+      operationId: 'listInstanceEvents',
+      summary: "An instance's audit trail",
+      description: 'Every bootstrap step, repair, rotation and removal: who, what, when, outcome. Never a secret.',
+      params: InstanceIdParams,
+      response: {
+        200: listOf('events', ref<InstanceEventBody>('InstanceEvent'), 'Events, oldest first'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed'),
+      },
+    },
+    handler: async (request) => {
+      const instance = await findOr404(request.params.id);
+      return { events: (await listInstanceEvents(app.db, instance.id)).map(instanceEvent) };
+    },
+  });
+
+  app.post('/internal/instances/:id/bot-token', {
+    schema: {
+      ...internal,
+      operationId: 'getBotToken',
+      summary: 'The bot token for review workers',
+      description:
+        'Returns the bot token. When it expires within BOT_TOKEN_ROTATE_DAYS it is first rotated through GitLab (once, whatever the number of concurrent callers) and the rotation recorded. A token GitLab no longer accepts is never rotated blindly: `409 bot_token_unusable` asks for a new bootstrap.',
+      params: InstanceIdParams,
+      response: {
+        200: ref<BotTokenBody>('BotToken'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'bot_token_unusable', 'validation_failed', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+      },
+    },
+    handler: async (request) =>
+      botTokenFor({ db: app.db, config: app.config, sealer: app.sealer, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, actorOf(request.ip)),
+  });
+
+  app.delete('/internal/instances/:id', {
+    schema: {
+      ...internal,
+      operationId: 'deprovisionInstance',
+      summary: 'Take an instance out of service',
+      description:
+        "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed.",
+      params: InstanceIdParams,
+      body: Type.Optional(ref<DeprovisionRequestBody>('DeprovisionRequest')),
+      response: {
+        200: ref<DeprovisionResultBody>('DeprovisionResult'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+      },
+    },
+    handler: async (request) =>
+      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, request.body?.adminToken, actorOf(request.ip)),
+  });
+};
+
+export default internalInstancesRoutes;

@@ -1,0 +1,35 @@
+// Internal user routes: a user's GitLab access token for the review workers.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { registerInternalAuth } from '../plugins/internal-auth.js';
+import { UserGitlabTokenParams, type UserGitlabTokenBody } from '../schemas/auth.js';
+import { problemResponses } from '../schemas/problem.js';
+import { userGitlabToken } from '../services/user-tokens.service.js';
+
+const userGitlabTokenRef = Type.Unsafe<UserGitlabTokenBody>(Type.Ref('UserGitlabToken'));
+
+const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  registerInternalAuth(app);
+
+  app.post('/internal/users/:id/gitlab-token', {
+    schema: {
+      operationId: 'getUserGitlabToken',
+      tags: ['internal'],
+      summary: "A user's current GitLab access token",
+      description:
+        'Refreshes the token through GitLab first when it has expired or expires within 5 minutes. Concurrent calls, on one process or many, cause a single refresh (GitLab refresh tokens are single-use). When GitLab refuses the refresh, the user must log in again: `409 reauthorization_required` until they do.',
+      security: [{ internalBearer: [] }],
+      params: UserGitlabTokenParams,
+      response: {
+        200: userGitlabTokenRef,
+        ...problemResponses('validation_failed', 'internal_unauthorized', 'user_not_found', 'reauthorization_required', 'instance_not_ready', 'gitlab_error', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+      },
+    },
+    handler: async (request) => {
+      const token = await userGitlabToken(app, request.params.id);
+      return { accessToken: token.accessToken, expiresAt: token.expiresAt?.toISOString() ?? null };
+    },
+  });
+};
+
+export default internalUsersRoutes;

@@ -1,0 +1,27 @@
+// GET /me: who the session belongs to.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { MeBody } from '../schemas/auth.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const meRef = Type.Unsafe<MeBody>(Type.Ref('Me'));
+
+const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/me', {
+    schema: {
+      operationId: 'getMe',
+      tags: ['auth'],
+      summary: 'The logged-in user and their instance',
+      description: 'The session is the `gc_session` cookie or `Authorization: Bearer <session token>`; an expired or revoked session is 401.',
+      security: [{ sessionCookie: [] }, { sessionBearer: [] }],
+      response: { 200: meRef, ...problemResponses('unauthenticated') },
+    },
+    preHandler: app.requireSession,
+    handler: async (request) => {
+      const { user, instance } = request.sessionAuth!;
+      return { user, instance };
+    },
+  });
+};
+
+export default meRoutes;

@@ -1,0 +1,80 @@
+// Models of the internal instance routes: what internal services see of an instance (never a secret).
+import Type, { type Static } from 'typebox';
+
+export const InstanceIdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The instance id' }) }, { additionalProperties: false });
+
+export const InstanceDetails = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'The instance id' }),
+    url: Type.String({ description: 'The normalised instance URL' }),
+    status: Type.Union([Type.Literal('bootstrapping'), Type.Literal('failed'), Type.Literal('ready'), Type.Literal('removed')], { description: 'Stored status' }),
+    gitlabVersion: Type.Union([Type.String(), Type.Null()], { description: 'GitLab version seen by the last bootstrap' }),
+    bot: Type.Union([Type.Object({ userId: Type.Integer(), username: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'The bot user on GitLab' }),
+    oauthApplicationId: Type.Union([Type.Integer(), Type.Null()], { description: 'GitLab id of the OAuth application' }),
+    botTokenExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the bot token expires' }),
+    lastError: Type.Union(
+      [Type.Object({ step: Type.String(), code: Type.String(), detail: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }), Type.Null()],
+      { description: 'The last failure, with the step it happened in' },
+    ),
+    createdAt: Type.String({ format: 'date-time', description: 'When the instance was first seen' }),
+    updatedAt: Type.String({ format: 'date-time', description: 'Last change' }),
+  },
+  { $id: 'InstanceDetails', additionalProperties: false, description: 'An instance as internal services see it' },
+);
+export type InstanceDetailsBody = Static<typeof InstanceDetails>;
+
+export const InstanceEvent = Type.Object(
+  {
+    id: Type.String({ description: 'Event id (increasing)' }),
+    step: Type.String({ description: 'What happened: a bootstrap step, bot_token_rotate, deprovision_*, removed' }),
+    outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('repaired'), Type.Literal('skipped')], { description: 'How it ended' }),
+    actor: Type.String({ description: 'Who caused it' }),
+    detail: Type.Union([Type.String(), Type.Null()], { description: 'Human-readable detail, never a secret' }),
+    errorCode: Type.Union([Type.String(), Type.Null()], { description: 'The problem code when it failed' }),
+    createdAt: Type.String({ format: 'date-time', description: 'When' }),
+  },
+  { $id: 'InstanceEvent', additionalProperties: false, description: 'One entry of the audit trail' },
+);
+export type InstanceEventBody = Static<typeof InstanceEvent>;
+
+export const BotToken = Type.Object(
+  {
+    token: Type.String({ description: "The bot's personal access token (scope api)" }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When it expires (null: never)' }),
+  },
+  { $id: 'BotToken', additionalProperties: false, description: 'The bot token for the review workers' },
+);
+export type BotTokenBody = Static<typeof BotToken>;
+
+export const DeprovisionRequest = Type.Object(
+  {
+    adminToken: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1024, writeOnly: true, description: 'An admin token: also delete the OAuth application, revoke the bot token and block the bot on GitLab' }),
+    ),
+  },
+  { $id: 'DeprovisionRequest', additionalProperties: false, description: 'Optional clean-up on GitLab' },
+);
+export type DeprovisionRequestBody = Static<typeof DeprovisionRequest>;
+
+export const DeprovisionResult = Type.Object(
+  {
+    instanceId: Type.String({ format: 'uuid', description: 'The instance id' }),
+    status: Type.Literal('removed', { description: 'Always removed' }),
+    gitlab: Type.Union(
+      [
+        Type.Object(
+          {
+            oauthApplicationDeleted: Type.Boolean({ description: 'The OAuth application is gone from GitLab' }),
+            botTokenRevoked: Type.Boolean({ description: 'The bot token is revoked' }),
+            botBlocked: Type.Boolean({ description: 'The bot user is blocked' }),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      { description: 'What was cleaned up on GitLab (null without an admin token)' },
+    ),
+  },
+  { $id: 'DeprovisionResult', additionalProperties: false, description: 'The instance is out of service' },
+);
+export type DeprovisionResultBody = Static<typeof DeprovisionResult>;

@@ -1,0 +1,98 @@
+// DELETE /internal/instances/:id: takes an instance out of service. With an admin token it also cleans
+// GitLab up (OAuth application deleted, bot token revoked, bot blocked), each step an event.
+import type { Kysely } from 'kysely';
+import { findInstanceById, insertInstanceEvent } from '../db/instances.repo.js';
+import type { DB, Instance } from '../db/types.js';
+import { AppError } from '../errors.js';
+import type { GitlabApi } from '../gitlab/api.js';
+import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
+
+export interface DeprovisionDeps {
+  db: Kysely<DB>;
+  gitlab: GitlabApi;
+  clock: () => Date;
+  log: GitlabLog;
+}
+
+export interface GitlabCleanup {
+  oauthApplicationDeleted: boolean;
+  botTokenRevoked: boolean;
+  botBlocked: boolean;
+}
+
+/** A resource GitLab no longer has is as good as removed. */
+async function goneIsDone(work: Promise<unknown> | undefined): Promise<boolean> {
+  if (!work) return false;
+  try {
+    await work;
+  } catch (error) {
+    if (error instanceof GitlabApiError && error.status === 404) return true;
+    throw error;
+  }
+  return true;
+}
+
+async function cleanUpGitlab(deps: DeprovisionDeps, instance: Instance, adminToken: string, actor: string): Promise<GitlabCleanup> {
+  const { gitlab, db, log } = deps;
+  const target = { url: instance.url, caCertificate: instance.ca_certificate, log };
+  const steps = [
+    ['deprovision_oauth_application', instance.oauth_application_id ? gitlab.deleteApplication(target, adminToken, instance.oauth_application_id) : undefined],
+    ['deprovision_bot_token', instance.bot_token_id ? gitlab.revokePersonalAccessToken(target, adminToken, instance.bot_token_id) : undefined],
+    ['deprovision_bot_user', instance.bot_user_id ? gitlab.blockUser(target, adminToken, instance.bot_user_id) : undefined],
+  ] as const;
+  const results = await Promise.allSettled(steps.map(([, work]) => goneIsDone(work)));
+  for (const [index, [step]] of steps.entries()) {
+    const result = results[index]!;
+    if (result.status === 'fulfilled' && !result.value) continue;
+    const failure = result.status === 'rejected' ? toAppError(result.reason) : undefined;
+    await insertInstanceEvent(db, {
+      instance_id: instance.id,
+      step,
+      outcome: failure ? 'failed' : 'succeeded',
+      actor,
+      detail: failure?.message ?? null,
+      error_code: failure?.code ?? null,
+    });
+  }
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw toAppError(failed.reason);
+  const [oauthApplicationDeleted, botTokenRevoked, botBlocked] = results.map((result) => result.status === 'fulfilled' && result.value);
+  return { oauthApplicationDeleted: oauthApplicationDeleted!, botTokenRevoked: botTokenRevoked!, botBlocked: botBlocked! };
+}
+
+/**
+ * With an admin token GitLab is cleaned up first; if that fails nothing here changes, so the call can
+ * be repeated. Then, in one transaction: sessions revoked, users' tokens and pending logins wiped,
+ * the instance's secrets wiped and its status set to removed.
+ */
+export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: string, adminToken: string | undefined, actor: string) {
+  const { db, clock } = deps;
+  const instance = await findInstanceById(db, instanceId);
+  if (!instance) throw new AppError('instance_not_found', `No instance ${instanceId}`);
+  const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor) : null;
+  const now = clock();
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('sessions').set({ revoked_at: now }).where('instance_id', '=', instance.id).where('revoked_at', 'is', null).execute();
+    await trx.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, updated_at: now }).where('instance_id', '=', instance.id).execute();
+    await trx.deleteFrom('login_states').where('instance_id', '=', instance.id).execute();
+    await trx
+      .updateTable('instances')
+      .set({
+        status: 'removed',
+        bot_token_id: null,
+        bot_token_sealed: null,
+        bot_token_expires_at: null,
+        oauth_application_id: null,
+        oauth_client_id: null,
+        oauth_client_secret_sealed: null,
+        oauth_scopes: null,
+        oauth_redirect_uri: null,
+        bootstrap_lease_until: null,
+        updated_at: now,
+      })
+      .where('id', '=', instance.id)
+      .execute();
+    await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
+  });
+  return { instanceId: instance.id, status: 'removed' as const, gitlab };
+}

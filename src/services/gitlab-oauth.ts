@@ -1,0 +1,115 @@
+// OAuth2 + OIDC against one GitLab instance with oauth4webapi: the authorization server and client are
+// built per instance row (GitLab instances are added at runtime, so one client registered at start-up
+// cannot serve them), and every request goes through the guarded GitLab HTTP client.
+import * as o from 'oauth4webapi';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.js';
+import type { Instance } from '../db/types.js';
+
+export const CLIENT_SECRET_PURPOSE = 'oauth_client_secret';
+
+export interface InstanceOauth {
+  as: o.AuthorizationServer;
+  client: o.Client;
+  clientAuth: o.ClientAuth;
+  options: o.TokenEndpointRequestOptions;
+}
+
+export interface GrantedTokens {
+  accessToken: string;
+  refreshToken: string | null;
+  expiresAt: Date | null;
+  /** The validated ID token's subject, when the scope had openid. */
+  subject: string | null;
+}
+
+/** GitLab's endpoints sit under the instance URL, relative root included. */
+export function authorizationEndpoint(instanceUrl: string): string {
+  return `${instanceUrl}/oauth/authorize`;
+}
+
+export function instanceOauth(app: FastifyInstance, instance: Instance): InstanceOauth {
+  if (!instance.oauth_client_id || !instance.oauth_client_secret_sealed) {
+    throw new AppError('instance_not_ready', 'The instance has no OAuth application; run the bootstrap again');
+  }
+  const as: o.AuthorizationServer = {
+    issuer: instance.url,
+    authorization_endpoint: authorizationEndpoint(instance.url),
+    token_endpoint: `${instance.url}/oauth/token`,
+    userinfo_endpoint: `${instance.url}/oauth/userinfo`,
+    jwks_uri: `${instance.url}/oauth/discovery/keys`,
+    id_token_signing_alg_values_supported: ['RS256'],
+  };
+  const client: o.Client = {
+    client_id: instance.oauth_client_id,
+    // Protocol time checks (ID token exp) follow the app's clock, which tests may move.
+    [o.clockSkew]: Math.round((app.clock().getTime() - Date.now()) / 1000),
+  };
+  const clientAuth = o.ClientSecretBasic(app.sealer.open(instance.oauth_client_secret_sealed, CLIENT_SECRET_PURPOSE));
+  const options: o.TokenEndpointRequestOptions = {
+    [o.customFetch]: (url, init) => app.gitlabHttp.fetch(url, { ...init, caCertificate: instance.ca_certificate }),
+    [o.allowInsecureRequests]: app.config.allowHttp,
+  };
+  return { as, client, clientAuth, options };
+}
+
+function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): GrantedTokens {
+  // Expiry by our own clock at the moment we asked: safe against a GitLab clock that runs ahead.
+  const expiresAt = typeof response.expires_in === 'number' ? new Date(requestedAt.getTime() + response.expires_in * 1000) : null;
+  return {
+    accessToken: response.access_token,
+    refreshToken: typeof response.refresh_token === 'string' ? response.refresh_token : null,
+    expiresAt,
+    subject: o.getValidatedIdTokenClaims(response)?.sub ?? null,
+  };
+}
+
+/** What GitLab's token endpoint said, for a problem detail (never a token or code). */
+export function describeOauthError(error: unknown): string {
+  if (error instanceof o.ResponseBodyError) return `GitLab answered ${error.status} ${error.error}${error.error_description ? `: ${error.error_description.slice(0, 200)}` : ''}`;
+  if (error instanceof o.WWWAuthenticateChallengeError) return `GitLab refused the client (${error.status}); the OAuth application may have been deleted or its secret changed`;
+  if (error instanceof o.OperationProcessingError) return `GitLab's answer did not validate (${error.code}): ${error.message}`;
+  return 'GitLab answered unexpectedly';
+}
+
+/**
+ * Exchanges an authorization code (PKCE verifier; with openid, the ID token's issuer, audience,
+ * nonce and expiry are validated). Transport failures keep their own codes; anything GitLab
+ * refused or that did not validate is token_exchange_failed.
+ */
+export async function exchangeCode(
+  app: FastifyInstance,
+  instance: Instance,
+  input: { code: string; state: string; codeVerifier: string; nonce: string | null },
+): Promise<GrantedTokens> {
+  const { as, client, clientAuth, options } = instanceOauth(app, instance);
+  const requestedAt = app.clock();
+  try {
+    const params = o.validateAuthResponse(as, client, new URLSearchParams({ code: input.code, state: input.state }), input.state);
+    const response = await o.authorizationCodeGrantRequest(as, client, clientAuth, params, app.config.callbackUrl, input.codeVerifier, options);
+    const processed = await o.processAuthorizationCodeResponse(as, client, response, {
+      expectedNonce: input.nonce ?? o.expectNoNonce,
+      requireIdToken: input.nonce !== null,
+    });
+    return grantedTokens(processed, requestedAt);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new AppError('token_exchange_failed', `The authorization code could not be exchanged: ${describeOauthError(error)}`);
+  }
+}
+
+/** Thrown by refreshTokens when GitLab no longer accepts the refresh token. */
+export class RefreshRefusedError extends Error {}
+
+export async function refreshTokens(app: FastifyInstance, instance: Instance, refreshToken: string): Promise<GrantedTokens> {
+  const { as, client, clientAuth, options } = instanceOauth(app, instance);
+  const requestedAt = app.clock();
+  try {
+    const response = await o.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, options);
+    return grantedTokens(await o.processRefreshTokenResponse(as, client, response), requestedAt);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    if (error instanceof o.ResponseBodyError && error.error === 'invalid_grant') throw new RefreshRefusedError(describeOauthError(error));
+    throw new AppError('gitlab_error', `GitLab did not refresh the user's token: ${describeOauthError(error)}`);
+  }
+}

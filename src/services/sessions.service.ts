@@ -1,0 +1,49 @@
+// Sessions: a random 256-bit token handed to the browser (cookie) or to an API client (bearer); only
+// its sha256 is stored, so a database dump grants no session.
+import type { Kysely, Transaction } from 'kysely';
+import type { Config } from '../config.js';
+import { hashSecret, randomSecret, SECRET_PATTERN } from '../crypto/tokens.js';
+import { findLiveSession, insertSession, revokeSessionByHash } from '../db/sessions.repo.js';
+import type { DB } from '../db/types.js';
+
+const HOUR_MS = 3_600_000;
+
+export interface SessionContext {
+  sessionId: string;
+  tokenHash: string;
+  expiresAt: Date;
+  user: { id: string; gitlabUserId: number; username: string; name: string; email: string | null; avatarUrl: string | null };
+  instance: { id: string; url: string };
+}
+
+/** Creates a session and returns its token (the only time the token exists in clear). */
+export async function createSession(
+  db: Kysely<DB> | Transaction<DB>,
+  config: Config,
+  input: { userId: string; instanceId: string; now: Date },
+): Promise<{ token: string; expiresAt: Date }> {
+  const token = randomSecret();
+  const expiresAt = new Date(input.now.getTime() + config.sessionTtlHours * HOUR_MS);
+  await insertSession(db, { tokenHash: hashSecret(token), userId: input.userId, instanceId: input.instanceId, expiresAt, now: input.now });
+  return { token, expiresAt };
+}
+
+/** The live session of a token, or undefined (unknown, malformed, expired, revoked). */
+export async function findSession(db: Kysely<DB>, token: string, now: Date): Promise<SessionContext | undefined> {
+  if (!SECRET_PATTERN.test(token)) return undefined;
+  const tokenHash = hashSecret(token);
+  const row = await findLiveSession(db, tokenHash, now);
+  if (!row) return undefined;
+  return {
+    sessionId: row.sessionId,
+    tokenHash,
+    expiresAt: row.expiresAt,
+    user: { id: row.userId, gitlabUserId: Number(row.gitlabUserId), username: row.username, name: row.name, email: row.email, avatarUrl: row.avatarUrl },
+    instance: { id: row.instanceId, url: row.instanceUrl },
+  };
+}
+
+export async function revokeSession(db: Kysely<DB>, token: string, now: Date): Promise<boolean> {
+  if (!SECRET_PATTERN.test(token)) return false;
+  return revokeSessionByHash(db, hashSecret(token), now);
+}

@@ -1,0 +1,93 @@
+// A ready instance without the bootstrap: the OAuth application made directly on the fake GitLab and
+// the instances row written as the bootstrap leaves it. Also a cookie-carrying "browser" for app.inject.
+import type { App } from '../../src/app.js';
+import type { Instance } from '../../src/db/types.js';
+import type { FakeApplication, FakeGitlab } from '../fake-gitlab/index.js';
+
+export const LOGIN_SCOPES = 'api read_user openid email';
+/** The fake GitLab is on 127.0.0.1 over http. */
+export const FAKE_GITLAB_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true' };
+
+export async function createReadyInstance(app: App, fake: FakeGitlab): Promise<{ instance: Instance; application: FakeApplication }> {
+  const application = fake.createApplication({ name: 'gitlab-connect', redirectUri: app.config.callbackUrl, scopes: LOGIN_SCOPES.split(' '), confidential: true });
+  const instance = await app.db
+    .insertInto('instances')
+    .values({
+      url: fake.url,
+      status: 'ready',
+      oauth_application_id: application.id,
+      oauth_client_id: application.uid,
+      oauth_client_secret_sealed: app.sealer.seal(application.secret, 'oauth_client_secret'),
+      oauth_scopes: LOGIN_SCOPES,
+      oauth_redirect_uri: app.config.callbackUrl,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { instance, application };
+}
+
+export interface SetCookie {
+  name: string;
+  value: string;
+  path?: string;
+  maxAge?: number;
+  expires?: Date;
+  httpOnly?: boolean;
+  secure?: boolean;
+  sameSite?: string;
+}
+
+/** A browser's cookie jar: remembers what the app set, sends it back (path ignored: tests choose routes). */
+export class Browser {
+  readonly cookies = new Map<string, string>();
+
+  remember(setCookies: SetCookie[]): void {
+    for (const cookie of setCookies) {
+      const expired = cookie.maxAge === 0 || (cookie.expires !== undefined && cookie.expires.getTime() <= 0);
+      if (expired || cookie.value === '') this.cookies.delete(cookie.name);
+      else this.cookies.set(cookie.name, cookie.value);
+    }
+  }
+
+  get cookieObject(): Record<string, string> {
+    return Object.fromEntries(this.cookies);
+  }
+
+  async get(app: App, url: string, headers: Record<string, string> = {}) {
+    const response = await app.inject({ method: 'GET', url, cookies: this.cookieObject, headers });
+    this.remember(response.cookies as SetCookie[]);
+    return response;
+  }
+}
+
+/** Follows GitLab's authorize redirect as the browser would (the fake answers with a 302 to the callback). */
+export async function authorizeOnFake(location: string): Promise<Response> {
+  return fetch(location, { redirect: 'manual' });
+}
+
+/** The app-relative path of an absolute callback URL. */
+export function pathOf(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
+}
+
+/**
+ * A complete login in `browser`: start on `app`, approve on the fake as `gitlabUserId`, callback on
+ * `callbackApp` (default the same app). Returns the callback answer and the session token.
+ */
+export async function login(
+  browser: Browser,
+  app: App,
+  fake: FakeGitlab,
+  instanceId: string,
+  options: { gitlabUserId: number; returnTo?: string; callbackApp?: App },
+) {
+  const query = new URLSearchParams({ instance: instanceId, ...(options.returnTo ? { returnTo: options.returnTo } : {}) });
+  const start = await browser.get(app, `/auth/gitlab/start?${query}`);
+  if (start.statusCode !== 302) throw new Error(`start answered ${start.statusCode}: ${start.body}`);
+  fake.setBrowserUser(options.gitlabUserId);
+  const authorized = await authorizeOnFake(start.headers.location as string);
+  const callbackUrl = authorized.headers.get('location') as string;
+  const callback = await browser.get(options.callbackApp ?? app, pathOf(callbackUrl));
+  return { start, callbackUrl, callback, sessionToken: browser.cookies.get('gc_session') };
+}
