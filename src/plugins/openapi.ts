@@ -27,6 +27,22 @@ export const sharedSchemas: TSchema[] = [
 
 export const SESSION_COOKIE = 'gc_session';
 
+/** Route schema flag for a body that may be left out (Fastify's swagger marks every body required). */
+export const OPTIONAL_BODY = 'x-optional-body';
+
+type Operations = Record<string, Record<string, { requestBody?: { required?: boolean }; [OPTIONAL_BODY]?: boolean }>>;
+
+function markOptionalBodies<T extends { paths?: unknown }>(document: T): T {
+  for (const item of Object.values((document.paths ?? {}) as Operations)) {
+    for (const operation of Object.values(item)) {
+      if (!operation[OPTIONAL_BODY]) continue;
+      delete operation[OPTIONAL_BODY];
+      if (operation.requestBody) operation.requestBody.required = false;
+    }
+  }
+  return document;
+}
+
 export default fp(
   async function openapiPlugin(app: FastifyInstance) {
     for (const schema of sharedSchemas) app.addSchema(schema);
@@ -54,6 +70,7 @@ export default fp(
           },
         },
       },
+      transformObject: (document) => ('openapiObject' in document ? markOptionalBodies(document.openapiObject) : document.swaggerObject),
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -4,6 +4,7 @@ import Type, { type TSchema } from 'typebox';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import { AppError } from '../errors.js';
 import { registerInternalAuth } from '../plugins/internal-auth.js';
+import { OPTIONAL_BODY } from '../plugins/openapi.js';
 import {
   InstanceIdParams,
   type BotTokenBody,
@@ -96,14 +97,19 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description:
         "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed.",
       params: InstanceIdParams,
-      body: Type.Optional(ref<DeprovisionRequestBody>('DeprovisionRequest')),
+      body: ref<DeprovisionRequestBody>('DeprovisionRequest'),
+      [OPTIONAL_BODY]: true,
       response: {
         200: ref<DeprovisionResultBody>('DeprovisionResult'),
         ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
       },
     },
+    // The body is optional: no body means no admin token.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     handler: async (request) =>
-      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, request.body?.adminToken, actorOf(request.ip)),
+      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, request.body.adminToken, actorOf(request.ip)),
   });
 };
 
