@@ -3,11 +3,11 @@
 // concurrent callers, in one process or many sharing the database, exactly one refreshes and the
 // others then read its result.
 import type { FastifyInstance } from 'fastify';
+import type { Transaction } from 'kysely';
 import { findInstanceById } from '../db/instances.repo.js';
 import type { DB, User } from '../db/types.js';
 import { findUserById, lockUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
-import type { Transaction } from 'kysely';
 import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
 import { ACCESS_TOKEN_PURPOSE, REFRESH_TOKEN_PURPOSE } from './login.service.js';
 
