@@ -14,6 +14,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('access_token_sealed', 'text')
     .addColumn('refresh_token_sealed', 'text')
     .addColumn('access_token_expires_at', 'timestamptz')
+    .addColumn('access_token_obtained_at', 'timestamptz')
     .addColumn('reauthorization_required', 'boolean', (col) => col.notNull().defaultTo(false))
     .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))

@@ -55,6 +55,8 @@ export interface UsersTable {
   access_token_sealed: string | null;
   refresh_token_sealed: string | null;
   access_token_expires_at: Timestamp | null;
+  /** When GitLab issued the current access token (by our clock): with the expiry, its lifetime. */
+  access_token_obtained_at: Timestamp | null;
   reauthorization_required: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -14,6 +14,7 @@ export interface UserLogin {
   accessTokenSealed: string;
   refreshTokenSealed: string | null;
   accessTokenExpiresAt: Date | null;
+  accessTokenObtainedAt: Date;
   now: Date;
 }
 
@@ -27,6 +28,7 @@ export function upsertUserAtLogin(db: Executor, login: UserLogin): Promise<User>
     access_token_sealed: login.accessTokenSealed,
     refresh_token_sealed: login.refreshTokenSealed,
     access_token_expires_at: login.accessTokenExpiresAt,
+    access_token_obtained_at: login.accessTokenObtainedAt,
     reauthorization_required: false,
     updated_at: login.now,
   };
@@ -50,7 +52,7 @@ export function lockUserById(trx: Transaction<DB>, id: string): Promise<User | u
 export async function storeUserTokens(
   db: Executor,
   id: string,
-  tokens: { accessTokenSealed: string; refreshTokenSealed: string | null; accessTokenExpiresAt: Date | null; now: Date },
+  tokens: { accessTokenSealed: string; refreshTokenSealed: string | null; accessTokenExpiresAt: Date | null; accessTokenObtainedAt: Date; now: Date },
 ): Promise<void> {
   await db
     .updateTable('users')
@@ -58,6 +60,7 @@ export async function storeUserTokens(
       access_token_sealed: tokens.accessTokenSealed,
       refresh_token_sealed: tokens.refreshTokenSealed,
       access_token_expires_at: tokens.accessTokenExpiresAt,
+      access_token_obtained_at: tokens.accessTokenObtainedAt,
       updated_at: tokens.now,
     })
     .where('id', '=', id)

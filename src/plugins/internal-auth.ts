@@ -2,19 +2,17 @@
 // in constant time. With no token configured every call is refused. Internal route files call
 // registerInternalAuth(scope) inside their own (encapsulated) plugin.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { hashSecret, sameSecret } from '../crypto/tokens.js';
+import { bearerTokenOf, sameSecret } from '../crypto/tokens.js';
 import { AppError } from '../errors.js';
 
 /** A hook that accepts exactly the configured tokens; every configured token is compared, whatever matches. */
 export function internalTokenCheck(tokens: readonly string[]) {
-  const hashes = tokens.map(hashSecret);
   return async function requireInternalToken(request: FastifyRequest): Promise<void> {
-    if (hashes.length === 0) throw new AppError('internal_unauthorized', 'Internal routes are disabled: INTERNAL_API_TOKENS is not set');
-    const presented = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (tokens.length === 0) throw new AppError('internal_unauthorized', 'Internal routes are disabled: INTERNAL_API_TOKENS is not set');
+    const presented = bearerTokenOf(request.headers.authorization);
     if (!presented) throw new AppError('internal_unauthorized', 'An internal API bearer token is required');
-    const presentedHash = hashSecret(presented);
     let matched = false;
-    for (const hash of hashes) matched = sameSecret(presentedHash, hash) || matched;
+    for (const token of tokens) matched = sameSecret(presented, token) || matched;
     if (!matched) throw new AppError('internal_unauthorized', 'The internal API token is not valid');
   };
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
+import { bearerTokenOf } from '../crypto/tokens.js';
 import { AppError } from '../errors.js';
 import { findSession, type SessionContext } from '../services/sessions.service.js';
 import { SESSION_COOKIE } from './openapi.js';
@@ -42,8 +43,7 @@ export function loginBindingCookieOptions(config: Config): CookieSerializeOption
 /** The presented session token: the bearer token when there is an Authorization header, else the cookie. */
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
   const authorization = request.headers.authorization;
-  if (authorization !== undefined) return /^Bearer +(\S+)$/i.exec(authorization)?.[1];
-  return request.cookies[SESSION_COOKIE];
+  return authorization === undefined ? request.cookies[SESSION_COOKIE] : bearerTokenOf(authorization);
 }
 
 /** Refuses a request whose Origin is neither this service's nor the frontend's (cross-site request forgery). */

@@ -19,6 +19,8 @@ export interface GrantedTokens {
   accessToken: string;
   refreshToken: string | null;
   expiresAt: Date | null;
+  /** When we asked for the tokens, by our clock: the start of their lifetime. */
+  obtainedAt: Date;
   /** The validated ID token's subject, when the scope had openid. */
   subject: string | null;
 }
@@ -60,6 +62,7 @@ function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): Gr
     accessToken: response.access_token,
     refreshToken: typeof response.refresh_token === 'string' ? response.refresh_token : null,
     expiresAt,
+    obtainedAt: requestedAt,
     subject: o.getValidatedIdTokenClaims(response)?.sub ?? null,
   };
 }

@@ -127,6 +127,7 @@ export async function completeLogin(app: FastifyInstance, input: CallbackInput):
       accessTokenSealed: app.sealer.seal(tokens.accessToken, ACCESS_TOKEN_PURPOSE),
       refreshTokenSealed: tokens.refreshToken === null ? null : app.sealer.seal(tokens.refreshToken, REFRESH_TOKEN_PURPOSE),
       accessTokenExpiresAt: tokens.expiresAt,
+      accessTokenObtainedAt: tokens.obtainedAt,
       now,
     });
     return createSession(trx, app.config, { userId: stored.id, instanceId: instance.id, now });

@@ -3,15 +3,15 @@
 // concurrent callers, in one process or many sharing the database, exactly one refreshes and the
 // others then read its result.
 import type { FastifyInstance } from 'fastify';
+import type { Transaction } from 'kysely';
 import { findInstanceById } from '../db/instances.repo.js';
 import type { DB, User } from '../db/types.js';
 import { findUserById, lockUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
-import type { Transaction } from 'kysely';
 import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
 import { ACCESS_TOKEN_PURPOSE, REFRESH_TOKEN_PURPOSE } from './login.service.js';
 
-/** A token with less than this left is refreshed first. */
+/** A token with less than this left is refreshed first (GitLab's tokens live 2 hours)... */
 export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
 export interface UserGitlabToken {
@@ -19,8 +19,15 @@ export interface UserGitlabToken {
   expiresAt: Date | null;
 }
 
+/**
+ * ...or, for a token that lives less than twice the margin, with less than half its lifetime left:
+ * a token refreshed a moment ago is never refreshed again at once, however short-lived.
+ */
 function isStale(user: User, now: Date): boolean {
-  return user.access_token_expires_at !== null && user.access_token_expires_at.getTime() - now.getTime() < REFRESH_MARGIN_MS;
+  if (user.access_token_expires_at === null) return false;
+  const expiresAt = user.access_token_expires_at.getTime();
+  const lifetime = user.access_token_obtained_at ? expiresAt - user.access_token_obtained_at.getTime() : Infinity;
+  return expiresAt - now.getTime() < Math.min(REFRESH_MARGIN_MS, lifetime / 2);
 }
 
 function usable(user: User | undefined, id: string): User & { access_token_sealed: string } {
@@ -59,6 +66,7 @@ async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: 
     // GitLab always rotates the refresh token; should one ever be missing, the old one is kept.
     refreshTokenSealed: tokens.refreshToken === null ? user.refresh_token_sealed : app.sealer.seal(tokens.refreshToken, REFRESH_TOKEN_PURPOSE),
     accessTokenExpiresAt: tokens.expiresAt,
+    accessTokenObtainedAt: tokens.obtainedAt,
     now,
   });
   return { token: { accessToken: tokens.accessToken, expiresAt: tokens.expiresAt } };

@@ -205,3 +205,19 @@ t.test('start answers 404 for an unknown instance and 409 for one that is not re
   const malformed = await app.inject({ method: 'GET', url: '/auth/gitlab/start?instance=nope' });
   t.same([malformed.statusCode, malformed.json().code], [400, 'validation_failed']);
 });
+
+t.test('two logins started in one browser (two tabs) share its binding cookie, so the first to return completes', async (t) => {
+  const context = await setup(t);
+  const { app, fake } = context;
+  const browser = new Browser();
+  const first = await browser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  const binding = browser.cookies.get('gc_login');
+  const second = await browser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  t.equal(browser.cookies.get('gc_login'), binding, 'the binding is kept');
+  t.not(new URL(first.headers.location as string).searchParams.get('state'), new URL(second.headers.location as string).searchParams.get('state'));
+  fake.setBrowserUser(context.gitlabUser.id);
+  const authorized = await authorizeOnFake(first.headers.location as string);
+  const callback = await browser.get(app, pathOf(authorized.headers.get('location') as string));
+  t.equal(callback.statusCode, 302, callback.body);
+  t.ok(browser.cookies.get('gc_session'));
+});
