@@ -3,6 +3,7 @@ import autocannon from 'autocannon';
 
 export interface ThroughputResult {
   name: string;
+  method: string;
   path: string;
   requestsPerSecond: number;
   p50Ms: number;
@@ -15,18 +16,22 @@ export interface ThroughputResult {
 export interface ThroughputOptions {
   connections: number;
   durationSeconds: number;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
 }
 
-/** Drives GET `path` with `connections` concurrent connections for `durationSeconds`. */
+/** Drives `path` (GET unless told) with `connections` concurrent connections for `durationSeconds`. */
 export async function measureThroughput(baseUrl: string, name: string, path: string, options: ThroughputOptions): Promise<ThroughputResult> {
   const result = await autocannon({
     url: `${baseUrl}${path}`,
     connections: options.connections,
     duration: options.durationSeconds,
-    method: 'GET',
+    method: options.method ?? 'GET',
+    ...(options.headers ? { headers: options.headers } : {}),
   });
   return {
     name,
+    method: options.method ?? 'GET',
     path,
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
@@ -40,7 +45,7 @@ export async function measureThroughput(baseUrl: string, name: string, path: str
 /** A fixed-width table of the results, and the lookup/healthz ratio when both were measured. */
 export function formatThroughput(results: ThroughputResult[], ratio?: { numerator: string; denominator: string }): string {
   const header = ['route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests'];
-  const rows = results.map((r) => [`${r.name} (GET ${r.path})`, r.requestsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.non2xx), String(r.errors), String(r.total)]);
+  const rows = results.map((r) => [`${r.name} (${r.method} ${r.path})`, r.requestsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.non2xx), String(r.errors), String(r.total)]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   const lines = [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)];

@@ -4,6 +4,7 @@
 // slot into `sections` below with the same running service.
 import { formatBootstrapLatency, measureBootstrapLatency } from './bootstrap-latency.js';
 import { formatThroughput, measureThroughput } from './http-throughput.js';
+import { BENCH_INTERNAL_TOKEN, measureLogin } from './login-roundtrip.js';
 import { buildService, createBenchDatabase, startBuiltService, type BenchDatabase, type RunningService } from './service.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -38,10 +39,15 @@ const bootstrapLatency: Section = {
   run: async ({ service }) => formatBootstrapLatency(await measureBootstrapLatency(service.baseUrl)),
 };
 
-const sections: Section[] = [httpThroughput, bootstrapLatency];
+const login: Section = {
+  title: 'Login round trip (median of 20) and POST /internal/users/:id/gitlab-token throughput',
+  run: async ({ service }) => measureLogin(service.baseUrl, { connections, durationSeconds }),
+};
+
+const sections: Section[] = [httpThroughput, bootstrapLatency, login];
 
 /** The fake GitLabs listen on loopback over http, which the production defaults refuse. */
-const SERVICE_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000' };
+const SERVICE_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000', INTERNAL_API_TOKENS: BENCH_INTERNAL_TOKEN };
 
 async function main(): Promise<void> {
   if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) throw new Error('BENCH_DURATION_SECONDS must be a positive number');

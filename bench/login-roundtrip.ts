@@ -1,0 +1,74 @@
+// The login round trip (start → fake GitLab authorize → callback → /me) at 100 ms per GitLab call, and
+// the throughput of POST /internal/users/:id/gitlab-token for a user whose token is still fresh.
+import { startFakeGitlab, type FakeGitlab } from '../test/fake-gitlab/index.js';
+import { GITLAB_LATENCY_MS, median } from './bootstrap-latency.js';
+import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
+
+export const BENCH_INTERNAL_TOKEN = 'bench-internal-token-0123456789';
+
+function cookieFrom(response: Response, name: string): string {
+  const cookie = response.headers.getSetCookie().find((line) => line.startsWith(`${name}=`));
+  if (!cookie) throw new Error(`no ${name} cookie (status ${response.status})`);
+  return cookie.split(';')[0]!;
+}
+
+async function redirect(response: Response, expected: number): Promise<string> {
+  if (response.status !== expected) throw new Error(`expected ${expected}, got ${response.status}: ${await response.text()}`);
+  return response.headers.get('location')!;
+}
+
+/** One login as a browser does it; returns the session cookie and the user id. */
+async function loginOnce(baseUrl: string, instanceId: string): Promise<{ sessionCookie: string; userId: string }> {
+  const start = await fetch(`${baseUrl}/auth/gitlab/start?instance=${instanceId}`, { redirect: 'manual' });
+  const bindingCookie = cookieFrom(start, 'gc_login');
+  const authorized = await fetch(await redirect(start, 302), { redirect: 'manual' });
+  const callback = await fetch(await redirect(authorized, 302), { redirect: 'manual', headers: { cookie: bindingCookie } });
+  await redirect(callback, 302);
+  const sessionCookie = cookieFrom(callback, 'gc_session');
+  const me = await fetch(`${baseUrl}/me`, { headers: { cookie: sessionCookie } });
+  if (me.status !== 200) throw new Error(`/me answered ${me.status}`);
+  return { sessionCookie, userId: ((await me.json()) as { user: { id: string } }).user.id };
+}
+
+async function bootstrapInstance(baseUrl: string, fake: FakeGitlab): Promise<string> {
+  const response = await fetch(`${baseUrl}/instances/bootstrap`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: fake.url, adminToken: fake.seedAdmin().token }),
+  });
+  if (response.status !== 201) throw new Error(`bootstrap answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { instanceId: string }).instanceId;
+}
+
+export async function measureLogin(baseUrl: string, throughput: ThroughputOptions, runs = 20): Promise<string> {
+  const fake = await startFakeGitlab({ relativeRoot: '/login-bench' });
+  try {
+    const instanceId = await bootstrapInstance(baseUrl, fake);
+    fake.setBrowserUser(fake.createUser({ username: 'bench-user' }).id);
+    fake.latencyMs = GITLAB_LATENCY_MS;
+    const durations: number[] = [];
+    const requestsBefore = fake.requests.length;
+    let userId = '';
+    for (let run = 0; run < runs; run++) {
+      const started = performance.now();
+      ({ userId } = await loginOnce(baseUrl, instanceId));
+      durations.push(performance.now() - started);
+    }
+    const gitlabCallsPerLogin = (fake.requests.length - requestsBefore) / runs;
+    fake.latencyMs = 0;
+    const tokenRoute = await measureThroughput(baseUrl, 'gitlab-token (fresh)', `/internal/users/${userId}/gitlab-token`, {
+      ...throughput,
+      method: 'POST',
+      headers: { authorization: `Bearer ${BENCH_INTERNAL_TOKEN}` },
+    });
+    return [
+      `login round trips: ${runs}, GitLab answering every call after ${GITLAB_LATENCY_MS} ms (the authorize step included)`,
+      `median ${median(durations).toFixed(0)} ms (min ${Math.min(...durations).toFixed(0)}, max ${Math.max(...durations).toFixed(0)})`,
+      `GitLab requests per login: ${gitlabCallsPerLogin.toFixed(1)} (sequential round trips implied: ${(median(durations) / GITLAB_LATENCY_MS).toFixed(1)})`,
+      '',
+      formatThroughput([tokenRoute]),
+    ].join('\n');
+  } finally {
+    await fake.close();
+  }
+}
