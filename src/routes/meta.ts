@@ -1,4 +1,5 @@
-// GET /meta: what the frontend shows admins before they bootstrap.
+// GET /meta: what the frontend shows admins before they bootstrap; GET /: where a login lands when no
+// FRONTEND_URL is configured.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ADMIN_TOKEN_SCOPES, MINIMUM_GITLAB_VERSION } from '../services/gitlab-requirements.js';
@@ -17,7 +18,31 @@ const Meta = Type.Object(
   { additionalProperties: false },
 );
 
+const Index = Type.Object(
+  {
+    service: Type.Literal('gitlab-connect', { description: 'This service' }),
+    version: Type.String({ description: 'This service version' }),
+    links: Type.Object(
+      { me: Type.String({ description: 'The signed-in user' }), docs: Type.String({ description: 'The interactive API page' }), openapi: Type.String({ description: 'The OpenAPI document' }) },
+      { additionalProperties: false, description: 'Where to go next' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/', {
+    schema: {
+      operationId: 'getIndex',
+      tags: ['service'],
+      summary: 'Service index',
+      description: 'Names the service and links to /me, /docs and /openapi.json. A login without returnTo lands here when FRONTEND_URL is not set.',
+      security: [],
+      response: { 200: Index, ...problemResponses() },
+    },
+    handler: async () => ({ service: 'gitlab-connect' as const, version: SERVICE_VERSION, links: { me: '/me', docs: '/docs', openapi: '/openapi.json' } }),
+  });
+
   app.get('/meta', {
     schema: {
       operationId: 'getMeta',

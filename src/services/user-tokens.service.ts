@@ -33,7 +33,7 @@ function isStale(user: User, now: Date): boolean {
 function usable(user: User | undefined, id: string): User & { access_token_sealed: string } {
   if (!user) throw new AppError('user_not_found', `No user ${id}`);
   if (user.reauthorization_required || !user.access_token_sealed) {
-    throw new AppError('reauthorization_required', 'GitLab no longer accepts this user\'s refresh token: the user must log in again');
+    throw new AppError('reauthorization_required', 'The user has no usable GitLab token (GitLab refused the refresh, or the instance was removed): the user must log in again');
   }
   return user as User & { access_token_sealed: string };
 }

@@ -68,3 +68,10 @@ t.test('docs serves the interactive API page', async (t) => {
   t.equal(page.statusCode, 200);
   t.match(page.headers['content-type'], /text\/html/);
 });
+
+t.test('the index names the service and links onwards (where a login lands without FRONTEND_URL)', async (t) => {
+  const { app } = await buildTestApp(t);
+  const index = await app.inject('/');
+  t.equal(index.statusCode, 200);
+  t.same(index.json(), { service: 'gitlab-connect', version: '0.1.0', links: { me: '/me', docs: '/docs', openapi: '/openapi.json' } });
+});
