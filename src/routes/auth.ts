@@ -80,9 +80,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
         return reply.redirect(result.location, 302);
       } catch (error) {
-        if (!isAppError(error) || !config.frontendUrl) throw error;
-        request.log.info({ code: error.code }, 'login failed; redirecting to the frontend');
-        return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(error.code)}`, 302);
+        if (!config.frontendUrl) throw error;
+        const code = isAppError(error) ? error.code : 'internal_error';
+        if (isAppError(error)) request.log.info({ code }, 'login failed; redirecting to the frontend');
+        else request.log.error({ err: error }, 'login failed unexpectedly; redirecting to the frontend');
+        return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(code)}`, 302);
       }
     },
   });

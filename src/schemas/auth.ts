@@ -1,9 +1,10 @@
 // Request and response models of the login, session and user-token routes.
 import Type, { type Static } from 'typebox';
+import { Uuid } from './common.js';
 
 export const StartLoginQuery = Type.Object(
   {
-    instance: Type.String({ format: 'uuid', description: 'The instance id (from lookup or bootstrap)' }),
+    instance: Uuid('The instance id (from lookup or bootstrap)'),
     returnTo: Type.Optional(
       Type.String({
         maxLength: 2048,
@@ -22,13 +23,13 @@ export const CallbackQuery = Type.Object({
   error_description: Type.Optional(Type.String({ maxLength: 2048, description: "GitLab's explanation of `error`" })),
 });
 
-export const UserGitlabTokenParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The user id (`user.id` of GET /me)' }) }, { additionalProperties: false });
+export const UserGitlabTokenParams = Type.Object({ id: Uuid('The user id (`user.id` of GET /me)') }, { additionalProperties: false });
 
 export const Me = Type.Object(
   {
     user: Type.Object(
       {
-        id: Type.String({ format: 'uuid', description: "This service's user id" }),
+        id: Uuid("This service's user id"),
         gitlabUserId: Type.Integer({ description: "The user's id on the GitLab instance" }),
         username: Type.String({ description: 'GitLab username' }),
         name: Type.String({ description: 'Display name on GitLab' }),
@@ -39,7 +40,7 @@ export const Me = Type.Object(
     ),
     instance: Type.Object(
       {
-        id: Type.String({ format: 'uuid', description: 'The instance id' }),
+        id: Uuid('The instance id'),
         url: Type.String({ description: 'The normalised instance URL' }),
       },
       { additionalProperties: false, description: 'The GitLab instance the user logged in through' },

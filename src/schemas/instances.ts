@@ -1,5 +1,6 @@
 // Request and response models of the public instance routes.
 import Type, { type Static } from 'typebox';
+import { GitlabTokenField, Uuid } from './common.js';
 
 export const InstanceUrlQuery = Type.Object(
   { url: Type.String({ description: 'The GitLab instance URL as the user typed it, e.g. `git.example.com/gitlab`', examples: ['https://gitlab.example.com'] }) },
@@ -15,7 +16,7 @@ export const LookupResult = Type.Object(
     next: Type.Union([Type.Literal('bootstrap'), Type.Literal('wait'), Type.Literal('login')], {
       description: 'What the frontend does next: ask for an admin token and bootstrap, wait and look up again, or send the user to loginUrl',
     }),
-    instanceId: Type.Optional(Type.String({ format: 'uuid', description: 'The instance id, once a bootstrap has started' })),
+    instanceId: Type.Optional(Uuid('The instance id, once a bootstrap has started')),
     loginUrl: Type.Optional(Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance (ready only)' })),
   },
   { $id: 'LookupResult', additionalProperties: false, description: 'What the service knows of an instance URL' },
@@ -26,12 +27,9 @@ export type LookupResultBody = Static<typeof LookupResult>;
 export const BootstrapRequest = Type.Object(
   {
     url: Type.String({ minLength: 1, maxLength: 2048, description: 'The instance URL (normalised as by lookup)', examples: ['https://gitlab.example.com'] }),
-    adminToken: Type.String({
-      minLength: 1,
-      maxLength: 1024,
-      writeOnly: true,
-      description: "An administrator's personal access token with the `api` scope (and `admin_mode` when Admin Mode is on). Used for this request only; never stored or logged.",
-    }),
+    adminToken: GitlabTokenField(
+      "An administrator's personal access token with the `api` scope (and `admin_mode` when Admin Mode is on). Used for this request only; never stored or logged.",
+    ),
     caCertificate: Type.Optional(
       Type.String({ minLength: 1, maxLength: 65536, description: "PEM of the CA that signs the instance's TLS certificate; kept and used for every later call" }),
     ),
@@ -43,7 +41,7 @@ export type BootstrapRequestBody = Static<typeof BootstrapRequest>;
 
 export const BootstrapResult = Type.Object(
   {
-    instanceId: Type.String({ format: 'uuid', description: 'The instance id' }),
+    instanceId: Uuid('The instance id'),
     url: Type.String({ description: 'The normalised instance URL' }),
     status: Type.Literal('ready', { description: 'Always ready on success' }),
     gitlabVersion: Type.String({ description: 'The GitLab version, e.g. 17.8.1-ee' }),

@@ -1,11 +1,12 @@
 // Models of the internal instance routes: what internal services see of an instance (never a secret).
 import Type, { type Static } from 'typebox';
+import { GitlabTokenField, Uuid } from './common.js';
 
-export const InstanceIdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'The instance id' }) }, { additionalProperties: false });
+export const InstanceIdParams = Type.Object({ id: Uuid('The instance id') }, { additionalProperties: false });
 
 export const InstanceDetails = Type.Object(
   {
-    id: Type.String({ format: 'uuid', description: 'The instance id' }),
+    id: Uuid('The instance id'),
     url: Type.String({ description: 'The normalised instance URL' }),
     status: Type.Union([Type.Literal('bootstrapping'), Type.Literal('failed'), Type.Literal('ready'), Type.Literal('removed')], { description: 'Stored status' }),
     gitlabVersion: Type.Union([Type.String(), Type.Null()], { description: 'GitLab version seen by the last bootstrap' }),
@@ -49,7 +50,7 @@ export type BotTokenBody = Static<typeof BotToken>;
 export const DeprovisionRequest = Type.Object(
   {
     adminToken: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 1024, writeOnly: true, description: 'An admin token: also delete the OAuth application, revoke the bot token and block the bot on GitLab' }),
+      GitlabTokenField('An admin token: also delete the OAuth application, revoke the bot token and block the bot on GitLab'),
     ),
   },
   { $id: 'DeprovisionRequest', additionalProperties: false, description: 'Optional clean-up on GitLab' },
@@ -58,7 +59,7 @@ export type DeprovisionRequestBody = Static<typeof DeprovisionRequest>;
 
 export const DeprovisionResult = Type.Object(
   {
-    instanceId: Type.String({ format: 'uuid', description: 'The instance id' }),
+    instanceId: Uuid('The instance id'),
     status: Type.Literal('removed', { description: 'Always removed' }),
     gitlab: Type.Union(
       [

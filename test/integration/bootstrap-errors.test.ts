@@ -16,7 +16,7 @@ t.test('invalid_url: an ftp:// URL is refused with 400 before anything is stored
   t.equal(await app.db.selectFrom('instances').select('id').where('url', 'like', '%gitlab.example.com%').executeTakeFirst(), undefined);
 });
 
-t.test('validation_failed: a missing adminToken, an unknown field and a non-PEM caCertificate', async (t) => {
+t.test('validation_failed: a missing adminToken, an unknown field, a token that cannot be a header and a non-PEM caCertificate', async (t) => {
   const fake = await startTestGitlab(t);
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
 
@@ -25,6 +25,11 @@ t.test('validation_failed: a missing adminToken, an unknown field and a non-PEM 
 
   const extra = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: 'x', admin: true }), { status: 400, code: 'validation_failed' });
   t.match(extra.errors, [{ field: 'body.admin' }], 'names the unknown field');
+
+  for (const adminToken of ['glpat-abc\ndef', 'glpat abc', 'glpat-été']) {
+    const badToken = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken }), { status: 400, code: 'validation_failed' });
+    t.match(badToken.errors, [{ field: 'body.adminToken' }], 'a token with white space or non-ASCII is refused before any call');
+  }
 
   const notPem = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: 'x', caCertificate: 'not a certificate' }), { status: 400, code: 'validation_failed' });
   t.match(notPem.errors, [{ field: 'body.caCertificate' }]);

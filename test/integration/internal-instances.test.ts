@@ -61,7 +61,9 @@ t.test('list, details and events describe the instance and never carry a secret'
     t.notMatch(list.body + details.body + events.body, secret, 'no secret in any answer');
   }
   t.equal((await app.inject({ method: 'GET', url: '/internal/instances/00000000-0000-4000-8000-000000000000', headers: auth })).json().code, 'instance_not_found');
-  t.equal((await app.inject({ method: 'GET', url: '/internal/instances/not-a-uuid', headers: auth })).json().code, 'validation_failed');
+  for (const id of ['not-a-uuid', 'urn:uuid:00000000-0000-4000-8000-000000000000', '{00000000-0000-4000-8000-000000000000}']) {
+    t.equal((await app.inject({ method: 'GET', url: `/internal/instances/${encodeURIComponent(id)}`, headers: auth })).json().code, 'validation_failed', id);
+  }
 });
 
 t.test('the bot token far from expiry is returned as is, with no call to rotate', async (t) => {

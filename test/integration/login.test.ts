@@ -202,8 +202,10 @@ t.test('start answers 404 for an unknown instance and 409 for one that is not re
   const pending = await app.db.insertInto('instances').values({ url: 'https://pending.example.com', status: 'bootstrapping' }).returning('id').executeTakeFirstOrThrow();
   const notReady = await app.inject({ method: 'GET', url: `/auth/gitlab/start?instance=${pending.id}` });
   t.same([notReady.statusCode, notReady.json().code], [409, 'instance_not_ready']);
-  const malformed = await app.inject({ method: 'GET', url: '/auth/gitlab/start?instance=nope' });
-  t.same([malformed.statusCode, malformed.json().code], [400, 'validation_failed']);
+  for (const instance of ['nope', 'urn:uuid:00000000-0000-4000-8000-000000000000']) {
+    const malformed = await app.inject({ method: 'GET', url: '/auth/gitlab/start', query: { instance } });
+    t.same([malformed.statusCode, malformed.json().code], [400, 'validation_failed'], `${instance} is refused before the database sees it`);
+  }
 });
 
 t.test('two logins started in one browser (two tabs) share its binding cookie, so the first to return completes', async (t) => {
