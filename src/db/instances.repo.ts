@@ -16,8 +16,9 @@ export function listInstances(db: Executor): Promise<Instance[]> {
   return db.selectFrom('instances').selectAll().orderBy('created_at').execute();
 }
 
-export async function updateInstance(db: Executor, id: string, changes: InstanceUpdate): Promise<Instance> {
-  return db.updateTable('instances').set({ ...changes, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+/** Updates the instance only while the bootstrap lease is still `leaseUntil`; undefined when it is not. */
+export function updateLeasedInstance(db: Executor, id: string, leaseUntil: Date, changes: InstanceUpdate): Promise<Instance | undefined> {
+  return db.updateTable('instances').set(changes).where('id', '=', id).where('bootstrap_lease_until', '=', leaseUntil).returningAll().executeTakeFirst();
 }
 
 export async function insertInstanceEvent(db: Executor, event: NewInstanceEvent): Promise<void> {

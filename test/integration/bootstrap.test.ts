@@ -138,3 +138,22 @@ t.test('bootstrap calls are rate limited per client address', async (t) => {
   t.match(limited.json(), { code: 'rate_limited', retryAfter: Number });
   t.ok(Number(limited.headers['retry-after']) > 0);
 });
+
+t.test('a bootstrap whose lease was taken over stops writing and answers bootstrap_in_progress', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const slow = fake.injectFault({ method: 'GET', path: '/api/v4/user', delayMs: 300 });
+  const running = postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  while (slow.seen === 0) await new Promise((resolve) => setImmediate(resolve));
+  // Another process's bootstrap takes the instance over (as after our lease ran out).
+  const successorLease = new Date(Date.now() + 3_600_000);
+  await app.db.updateTable('instances').set({ bootstrap_lease_until: successorLease }).where('url', '=', fake.url).execute();
+
+  const response = await running;
+  t.equal(response.statusCode, 409);
+  t.equal(response.json().code, 'bootstrap_in_progress');
+  const row = await app.db.selectFrom('instances').selectAll().where('url', '=', fake.url).executeTakeFirstOrThrow();
+  t.same(row.bootstrap_lease_until, successorLease, "the successor's lease is untouched");
+  t.equal(row.gitlab_version, null, 'nothing written after the lease was lost');
+});

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Config } from '../../config.js';
 import type { Sealer } from '../../crypto/sealer.js';
-import { claimInstanceForBootstrap, insertInstanceEvent, updateInstance } from '../../db/instances.repo.js';
+import { claimInstanceForBootstrap, insertInstanceEvent, updateLeasedInstance } from '../../db/instances.repo.js';
 import type { DB, EventOutcome, Instance, InstanceUpdate } from '../../db/types.js';
 import { AppError } from '../../errors.js';
 import type { GitlabApi } from '../../gitlab/api.js';
@@ -18,8 +18,13 @@ import { ensureBotToken, ensureBotUser, ensureOauthApplication, type Ensured, ty
 
 export type BootstrapStep = 'url' | 'probe' | 'verify_token' | 'bot_user' | 'bot_token' | 'oauth_application' | 'ready';
 
-/** Long enough for every step at its timeout; a process that dies mid-way frees the instance after it. */
-const LEASE_MS = 5 * 60_000;
+/** At most this many sequential GitLab round trips (see the bench): the lease outlasts them all at their timeout. */
+const MAX_SEQUENTIAL_CALLS = 8;
+
+/** A process that dies mid-way frees the instance when its lease runs out. */
+function leaseMs(timeoutMs: number): number {
+  return Math.max(5 * 60_000, MAX_SEQUENTIAL_CALLS * timeoutMs);
+}
 
 export interface BootstrapDeps {
   db: Kysely<DB>;
@@ -36,6 +41,9 @@ export interface BootstrapInput {
   adminToken: string;
   caCertificate?: string | undefined;
 }
+
+/** Our lease ran out and another bootstrap took the instance over: stop writing. */
+class LeaseLost extends Error {}
 
 class StepFailure extends Error {
   constructor(
@@ -71,7 +79,8 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   checkCaCertificate(input.caCertificate);
   const now = clock();
-  const claimed = await claimInstanceForBootstrap(db, url, now, new Date(now.getTime() + LEASE_MS));
+  const leaseUntil = new Date(now.getTime() + leaseMs(config.gitlabTimeoutMs));
+  const claimed = await claimInstanceForBootstrap(db, url, now, leaseUntil);
   if (!claimed) throw new AppError('bootstrap_in_progress', `A bootstrap of ${url} is already running; look the instance up again shortly`);
 
   const wasReady = claimed.status === 'ready';
@@ -81,8 +90,11 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
   const { target, adminToken } = session;
   const record = (step: BootstrapStep, outcome: EventOutcome, detail: string | null, errorCode: string | null = null) =>
     insertInstanceEvent(db, { instance_id: instance.id, step, outcome, actor, detail, error_code: errorCode });
+  // Every write is fenced by our lease, so a bootstrap that outlived it cannot overwrite its successor.
   const save = async (changes: InstanceUpdate) => {
-    instance = await updateInstance(db, instance.id, changes);
+    const updated = await updateLeasedInstance(db, instance.id, leaseUntil, { ...changes, updated_at: clock() });
+    if (!updated) throw new LeaseLost();
+    instance = updated;
   };
   const repaired: BootstrapResultBody['repaired'] = [];
   const note = async (step: BootstrapResultBody['repaired'][number], ensured: Ensured<unknown>, what: string) => {
@@ -145,16 +157,18 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
         bot: { userId: bot.value.id, username: bot.value.username },
         oauthApplication: { id: Number(instance.oauth_application_id), clientId: instance.oauth_client_id!, scopes: config.oauthScopes },
         loginUrl: loginUrlOf(config, instance.id),
-        repaired,
+        // What a re-check of a ready instance re-created; a first set-up repairs nothing.
+        repaired: wasReady ? repaired : [],
       },
     };
   } catch (error) {
-    const failed = error instanceof StepFailure ? error : new StepFailure('ready', toAppError(error));
+    if (error instanceof LeaseLost) throw new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
+    // Not GitLab's doing (the database, a bug): no step to blame; the lease runs out by itself.
+    if (!(error instanceof StepFailure)) throw error;
     // The address rule belongs to the url step, though it is judged when the probe connects.
-    const failure = failed.error.code === 'url_not_allowed' ? new StepFailure('url', failed.error) : failed;
-    // A ready instance keeps serving logins when only the admin token or the probe failed.
-    const stillReady = wasReady && ['url', 'probe', 'verify_token'].includes(failure.step);
-    await save({ status: stillReady ? 'ready' : 'failed', bootstrap_lease_until: null, last_error_step: failure.step, last_error_code: failure.error.code, last_error_detail: failure.error.message });
+    const failure = error.error.code === 'url_not_allowed' ? new StepFailure('url', error.error) : error;
+    // A ready instance stays ready: what it has on GitLab may well still work, and logins go on.
+    await save({ status: wasReady ? 'ready' : 'failed', bootstrap_lease_until: null, last_error_step: failure.step, last_error_code: failure.error.code, last_error_detail: failure.error.message });
     await record(failure.step, 'failed', failure.error.message, failure.error.code);
     throw new AppError(failure.error.code, failure.error.message, { ...failure.error.extras, step: failure.step });
   }
