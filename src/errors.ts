@@ -28,6 +28,7 @@ export const errorCatalog = {
   token_invalid: { status: 422, title: 'The admin token is not valid' },
   token_expired: { status: 422, title: 'The admin token has expired' },
   token_revoked: { status: 422, title: 'The admin token was revoked' },
+  bot_username_taken: { status: 422, title: 'BOT_USERNAME belongs to an administrator on this instance' },
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
   admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },

@@ -64,6 +64,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'token_not_admin',
           'token_missing_scope',
           'admin_mode_scope_required',
+          'bot_username_taken',
           'rate_limited',
           'gitlab_unreachable',
           'gitlab_tls_error',

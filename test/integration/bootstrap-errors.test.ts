@@ -181,3 +181,13 @@ t.test('a failed first set-up leaves the instance failed and lookup says to boot
   t.match(lookup.json(), { url: fake.url, status: 'failed', next: 'bootstrap', instanceId: row?.id });
   t.notOk(lookup.json().loginUrl, 'no login offered');
 });
+
+t.test('bot_username_taken: an administrator named like the bot is never adopted as the bot', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  const namesake = fake.createUser({ username: 'Review-Bot', admin: true });
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: admin.token }), { status: 422, code: 'bot_username_taken', step: 'bot_user' });
+  t.equal(fake.liveTokensOf(namesake.id).length, 0, 'no token minted for the administrator');
+  t.equal(fake.counters.personalAccessTokensCreated, 0);
+});

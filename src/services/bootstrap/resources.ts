@@ -2,6 +2,7 @@
 // Each ensure* reuses what is there and still good, and creates only what is missing or broken.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
+import { AppError } from '../../errors.js';
 import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../db/types.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
@@ -28,6 +29,10 @@ export interface Ensured<T> {
 export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, found: GitlabUser[]): Promise<Ensured<GitlabUser>> {
   const { api, target, adminToken, config } = gitlab;
   const existing = found.find((user) => user.username.toLowerCase() === config.botUsername.toLowerCase());
+  // The bot must hold no admin rights: never mint a token for an administrator who happens to own the name.
+  if (existing?.is_admin) {
+    throw new AppError('bot_username_taken', `The user ${existing.username} is an administrator; set BOT_USERNAME to a name no administrator uses`);
+  }
   if (existing?.state === 'blocked') {
     await api.unblockUser(target, adminToken, existing.id);
     return { value: { ...existing, state: 'active' }, outcome: 'repaired' };
