@@ -23,6 +23,8 @@ export interface InstancesTable {
   oauth_client_secret_sealed: string | null;
   oauth_scopes: string | null;
   oauth_redirect_uri: string | null;
+  /** GitLab's OpenID issuer (external_url); ID tokens are checked against it. */
+  openid_issuer: string | null;
   last_error_step: string | null;
   last_error_code: string | null;
   last_error_detail: string | null;

@@ -35,7 +35,8 @@ export function instanceOauth(app: FastifyInstance, instance: Instance): Instanc
     throw new AppError('instance_not_ready', 'The instance has no OAuth application; run the bootstrap again');
   }
   const as: o.AuthorizationServer = {
-    issuer: instance.url,
+    // GitLab signs ID tokens with its external_url, which an alias or a proxy may make differ from ours.
+    issuer: instance.openid_issuer ?? instance.url,
     authorization_endpoint: authorizationEndpoint(instance.url),
     token_endpoint: `${instance.url}/oauth/token`,
     userinfo_endpoint: `${instance.url}/oauth/userinfo`,

@@ -48,7 +48,7 @@ function userClaims(fake: FakeState, user: FakeUser, scopes: string[]): Record<s
 export function idToken(fake: FakeState, input: { user: FakeUser; clientId: string; scopes: string[]; nonce: string | null; authTime: number }): string {
   const iat = Math.floor(fake.now().getTime() / 1000);
   return signJwt(fake, {
-    iss: fake.url, aud: input.clientId, exp: iat + 120, iat, auth_time: Math.floor(input.authTime / 1000),
+    iss: fake.issuer, aud: input.clientId, exp: iat + 120, iat, auth_time: Math.floor(input.authTime / 1000),
     ...(input.nonce ? { nonce: input.nonce } : {}),
     sub_legacy: createHash('sha256').update(String(input.user.id)).digest('hex'),
     ...userClaims(fake, input.user, input.scopes), groups_direct: [],
@@ -58,7 +58,7 @@ export function idToken(fake: FakeState, input: { user: FakeUser; clientId: stri
 function discovery(ctx: Ctx): Reply {
   const base = ctx.fake.url;
   return json(200, {
-    issuer: base,
+    issuer: ctx.fake.issuer,
     authorization_endpoint: `${base}/oauth/authorize`,
     token_endpoint: `${base}/oauth/token`,
     revocation_endpoint: `${base}/oauth/revoke`,

@@ -31,6 +31,8 @@ export interface FakeCounters {
 
 export class FakeState {
   url = '';
+  /** GitLab's configured external_url when it differs from the address it is reached at (an alias, a proxy). */
+  externalUrl: string | undefined;
   version: string;
   adminMode: boolean;
   latencyMs: number;
@@ -66,6 +68,12 @@ export class FakeState {
     this.latencyMs = options.latencyMs ?? 0;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 7200;
     this.now = options.now ?? (() => new Date());
+    this.externalUrl = options.externalUrl;
+  }
+
+  /** The OpenID issuer: external_url, which GitLab puts in its discovery document and ID tokens. */
+  get issuer(): string {
+    return this.externalUrl ?? this.url;
   }
 
   get lastTokenRequest(): Record<string, string> | undefined {

@@ -16,6 +16,8 @@ export interface FakeGitlabOptions {
   /** OAuth access token lifetime; GitLab fixes it at 7200 s, tests shorten it. */
   accessTokenTtlSeconds?: number;
   now?: () => Date;
+  /** GitLab's external_url, when it is not the URL the fake is reached at: the OpenID issuer. */
+  externalUrl?: string;
 }
 
 export interface FakeUser {

@@ -223,3 +223,20 @@ t.test('two logins started in one browser (two tabs) share its binding cookie, s
   t.equal(callback.statusCode, 302, callback.body);
   t.ok(browser.cookies.get('gc_session'));
 });
+
+t.test('login works when GitLab names itself by another URL (its external_url is the OpenID issuer)', async (t) => {
+  const fake = await startFakeGitlab();
+  t.teardown(() => fake.close());
+  fake.externalUrl = fake.url.replace('127.0.0.1', 'localhost');
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '100' });
+  const bootstrap = await app.inject({ method: 'POST', url: '/instances/bootstrap', payload: { url: fake.url, adminToken: fake.seedAdmin().token } });
+  t.equal(bootstrap.statusCode, 201, bootstrap.body);
+  const row = await app.db.selectFrom('instances').select(['openid_issuer']).where('id', '=', bootstrap.json().instanceId).executeTakeFirstOrThrow();
+  t.equal(row.openid_issuer, fake.externalUrl, 'the issuer GitLab reported is kept');
+
+  const user = fake.createUser({ username: 'carol' });
+  const { callback, sessionToken } = await login(new Browser(), app, fake, bootstrap.json().instanceId, { gitlabUserId: user.id });
+  t.equal(callback.statusCode, 302, callback.body);
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } });
+  t.equal(me.json().user.username, 'carol');
+});

@@ -119,7 +119,8 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
     if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
     await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
     const gitlabVersion = await inStep('probe', () => (version.status === 'fulfilled' ? version.value.version : Promise.reject(version.reason)));
-    await save({ gitlab_version: gitlabVersion, ca_certificate: caCertificate });
+    const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+    await save({ gitlab_version: gitlabVersion, ca_certificate: caCertificate, openid_issuer: openidIssuer });
     await record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
     await record('verify_token', 'succeeded', 'administrator token with the api scope');
 
