@@ -1,5 +1,9 @@
 // The GitLab REST calls this service makes, typed, over the guarded client. One place for every path.
+import { AppError } from '../errors.js';
 import type { GitlabHttp, GitlabLog } from './http.js';
+
+/** A bound on list walking: an instance with more OAuth applications than this is not ours to scan. */
+const MAX_PAGES = 50;
 
 /** Where an instance lives and how to trust it. `url` may carry a relative root (https://host/gitlab). */
 export interface GitlabTarget {
@@ -55,8 +59,8 @@ export interface OpenIdConfiguration {
 type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
 
 export function createGitlabApi(http: GitlabHttp) {
-  async function call<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown): Promise<T> {
-    const response = await http.request<T>({
+  function send<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown) {
+    return http.request<T>({
       method,
       url: `${target.url}${path}`,
       caCertificate: target.caCertificate,
@@ -64,35 +68,51 @@ export function createGitlabApi(http: GitlabHttp) {
       ...auth,
       ...(json === undefined ? {} : { json }),
     });
-    return response.body;
   }
-  const admin = (privateToken: string) => ({ privateToken });
+  async function call<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown): Promise<T> {
+    return (await send<T>(target, method, path, auth, json)).body;
+  }
+  /** A personal access token in the PRIVATE-TOKEN header: the admin's, or the bot's own. */
+  const privateToken = (token: string) => ({ privateToken: token });
+
+  /** Every page of a GitLab list (offset pagination: follow x-next-page until it is empty). */
+  async function allPages<T>(target: GitlabTarget, path: string, auth: Auth): Promise<T[]> {
+    const items: T[] = [];
+    for (let page = '1'; page; ) {
+      const separator = path.includes('?') ? '&' : '?';
+      const response = await send<T[]>(target, 'GET', `${path}${separator}per_page=100&page=${page}`, auth);
+      items.push(...response.body);
+      page = response.headers.get('x-next-page') ?? '';
+      if (Number(page) > MAX_PAGES) throw new AppError('gitlab_error', `GitLab lists more than ${MAX_PAGES * 100} entries at ${path}`);
+    }
+    return items;
+  }
 
   return {
     openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}),
     anonymousVersion: (target: GitlabTarget) => call<GitlabVersion>(target, 'GET', '/api/v4/version', {}),
-    version: (target: GitlabTarget, token: string) => call<GitlabVersion>(target, 'GET', '/api/v4/version', admin(token)),
+    version: (target: GitlabTarget, token: string) => call<GitlabVersion>(target, 'GET', '/api/v4/version', privateToken(token)),
     currentUser: (target: GitlabTarget, auth: Auth) => call<GitlabUser>(target, 'GET', '/api/v4/user', auth),
-    tokenSelf: (target: GitlabTarget, token: string) => call<GitlabPersonalAccessToken>(target, 'GET', '/api/v4/personal_access_tokens/self', admin(token)),
+    tokenSelf: (target: GitlabTarget, token: string) => call<GitlabPersonalAccessToken>(target, 'GET', '/api/v4/personal_access_tokens/self', privateToken(token)),
     usersNamed: (target: GitlabTarget, token: string, username: string) =>
-      call<GitlabUser[]>(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, admin(token)),
-    user: (target: GitlabTarget, token: string, id: number | string) => call<GitlabUser>(target, 'GET', `/api/v4/users/${id}`, admin(token)),
+      call<GitlabUser[]>(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, privateToken(token)),
+    user: (target: GitlabTarget, token: string, id: number | string) => call<GitlabUser>(target, 'GET', `/api/v4/users/${id}`, privateToken(token)),
     createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
-      call<GitlabUser>(target, 'POST', '/api/v4/users', admin(token), user),
-    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, admin(token)),
-    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, admin(token)),
+      call<GitlabUser>(target, 'POST', '/api/v4/users', privateToken(token), user),
+    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token)),
+    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token)),
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
-      call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, admin(token), body),
-    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<GitlabPersonalAccessToken>(target, 'GET', `/api/v4/personal_access_tokens/${id}`, admin(token)),
+      call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), body),
+    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<GitlabPersonalAccessToken>(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token)),
     rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
-      call<GitlabPersonalAccessToken>(target, 'POST', '/api/v4/personal_access_tokens/self/rotate', admin(token), { expires_at: expiresAt }),
-    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, admin(token)),
-    applications: (target: GitlabTarget, token: string) => call<GitlabApplication[]>(target, 'GET', '/api/v4/applications?per_page=100', admin(token)),
+      call<GitlabPersonalAccessToken>(target, 'POST', '/api/v4/personal_access_tokens/self/rotate', privateToken(token), { expires_at: expiresAt }),
+    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token)),
+    applications: (target: GitlabTarget, token: string) => allPages<GitlabApplication>(target, '/api/v4/applications', privateToken(token)),
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
-      call<GitlabPersonalAccessToken[]>(target, 'GET', `/api/v4/personal_access_tokens?user_id=${userId}&state=active&per_page=100`, admin(token)),
+      allPages<GitlabPersonalAccessToken>(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token)),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
-      call<GitlabApplication>(target, 'POST', '/api/v4/applications', admin(token), body),
-    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/applications/${id}`, admin(token)),
+      call<GitlabApplication>(target, 'POST', '/api/v4/applications', privateToken(token), body),
+    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token)),
   };
 }
 

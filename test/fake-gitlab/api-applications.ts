@@ -2,7 +2,7 @@
 import { requireAdmin } from './auth.js';
 import { application } from './entities.js';
 import type { Ctx, Reply, Route } from './http.js';
-import { bool, json, message, str, validationError } from './http.js';
+import { bool, json, message, paginated, str, validationError } from './http.js';
 import { ALL_SCOPES } from './state.js';
 
 const API = '/api/v4';
@@ -11,7 +11,7 @@ const FORBIDDEN_SCHEMES = ['javascript:', 'data:', 'vbscript:'];
 function list(ctx: Ctx): Reply {
   const result = requireAdmin(ctx);
   if (!result.ok) return result.reply;
-  return json(200, [...ctx.fake.applications.values()].map((app) => application(app)));
+  return paginated(ctx, [...ctx.fake.applications.values()].map((app) => application(app)));
 }
 
 /** Doorkeeper's redirect_uri validation, one URI per whitespace-separated entry. */

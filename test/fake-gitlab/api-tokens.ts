@@ -3,7 +3,7 @@ import type { Authed } from './auth.js';
 import { actsAsAdmin, authenticate, requireAdmin, scopesFor, unauthorized } from './auth.js';
 import { personalAccessToken } from './entities.js';
 import type { Ctx, ParamValue, Reply, Route } from './http.js';
-import { json, message, str, validationError } from './http.js';
+import { json, message, paginated, str, validationError } from './http.js';
 import { ALL_SCOPES, PAT_SCOPES } from './state.js';
 import type { FakePersonalAccessToken } from './types.js';
 
@@ -104,7 +104,7 @@ function list(ctx: Ctx): Reply {
   const tokens = [...ctx.fake.personalAccessTokens.values()]
     .filter((p) => ownerId === null || p.userId === ownerId)
     .filter((p) => state === null || (state === 'active') === ctx.fake.isPatActive(p));
-  return json(200, tokens.map((p) => personalAccessToken(ctx.fake, p)));
+  return paginated(ctx, tokens.map((p) => personalAccessToken(ctx.fake, p)));
 }
 
 export const tokenRoutes: Route[] = [

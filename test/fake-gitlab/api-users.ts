@@ -2,7 +2,7 @@
 import { actsAsAdmin, authenticate, requireAdmin, scopesFor } from './auth.js';
 import { metadata, userBasic, userWithEmail } from './entities.js';
 import type { Ctx, Reply, Route } from './http.js';
-import { bool, json, message, str, validationError } from './http.js';
+import { bool, json, message, paginated, str, validationError } from './http.js';
 
 const API = '/api/v4';
 
@@ -25,7 +25,7 @@ function listUsers(ctx: Ctx): Reply {
   const admin = actsAsAdmin(ctx.fake, result.auth);
   const username = ctx.query.get('username');
   const users = username === null ? [...ctx.fake.users.values()] : ctx.fake.usersNamed(username);
-  return json(200, users.map((u) => (admin ? userWithEmail(ctx.fake, u, true) : userBasic(ctx.fake, u))));
+  return paginated(ctx, users.map((u) => (admin ? userWithEmail(ctx.fake, u, true) : userBasic(ctx.fake, u))));
 }
 
 function getUser(ctx: Ctx): Reply {

@@ -35,6 +35,24 @@ export function json(status: number, value: unknown, headers: Record<string, str
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) };
 }
 
+/**
+ * GitLab's offset pagination (gitlab-facts §8): `page` (1) and `per_page` (20, at most 100), with
+ * x-page, x-per-page, x-next-page (empty on the last page), x-prev-page, x-total, x-total-pages.
+ */
+export function paginated(ctx: Ctx, items: unknown[]): Reply {
+  const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page')) || 20));
+  const page = Math.max(1, Number(ctx.query.get('page')) || 1);
+  const totalPages = Math.max(1, Math.ceil(items.length / perPage));
+  return json(200, items.slice((page - 1) * perPage, page * perPage), {
+    'x-page': String(page),
+    'x-per-page': String(perPage),
+    'x-next-page': page < totalPages ? String(page + 1) : '',
+    'x-prev-page': page > 1 ? String(page - 1) : '',
+    'x-total': String(items.length),
+    'x-total-pages': String(totalPages),
+  });
+}
+
 export function html(status: number, title: string, text: string): Reply {
   const body = `<!DOCTYPE html>\n<html><head><title>${escapeHtml(title)}</title></head>` +
     `<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>\n`;

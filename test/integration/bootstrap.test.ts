@@ -157,3 +157,17 @@ t.test('a bootstrap whose lease was taken over stops writing and answers bootstr
   t.same(row.bootstrap_lease_until, successorLease, "the successor's lease is untouched");
   t.equal(row.gitlab_version, null, 'nothing written after the lease was lost');
 });
+
+t.test('the stored application is found on a later page of GitLab\'s list: no duplicate on re-check', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  for (let i = 0; i < 130; i++) fake.createApplication({ name: `other ${i}`, redirectUri: `https://other-${i}.example.com/cb`, scopes: ['read_user'] });
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
+  const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(again.statusCode, 200);
+  t.same(again.json().repaired, []);
+  t.equal(again.json().oauthApplication.id, first.oauthApplication.id);
+  t.equal(fake.counters.applicationsCreated, 1);
+  t.ok(fake.requests.some((request) => request.path.endsWith('/api/v4/applications')), 'the list was read');
+});
