@@ -85,7 +85,8 @@ export function parseGitlabErrorBody(body: unknown): {
     if (typeof b.error === 'string') out.error = b.error;
     if (typeof b.error_description === 'string') out.errorDescription = b.error_description;
     if (typeof b.scope === 'string') out.scope = b.scope;
-    out.message = messageText(b.message) || out.errorDescription || out.error || JSON.stringify(body);
+    // Only GitLab's own message fields: a raw body could carry anything into details and events.
+    out.message = messageText(b.message) || out.errorDescription || out.error || '';
     return out;
   }
   if (typeof body === 'string') return { message: body.replace(/\s+/g, ' ').trim() };

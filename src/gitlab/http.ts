@@ -1,14 +1,14 @@
 // The one outbound HTTP client for GitLab instances whose URL a stranger typed in: SSRF guard at
 // connect time, per-CA TLS agents, no redirects or retries, a total deadline and a response cap.
-import { createHash, X509Certificate } from 'node:crypto';
 import dns from 'node:dns';
-import tls from 'node:tls';
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { AddressNotAllowedError, createGuardedLookup, isIpLiteral, isPublicAddress } from './address-guard.js';
+import { createAgentPool } from './agents.js';
 import { GitlabApiError, parseGitlabErrorBody, parseRetryAfter, redact, transportErrorToAppError } from './errors.js';
 
+export { assertPemCertificate } from './agents.js';
 export { GitlabApiError, toAppError } from './errors.js';
 
 /** What the client logs with: a pino logger or a Fastify request logger. */
@@ -70,40 +70,10 @@ export interface GitlabHttp {
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-
 export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const lookup = createGuardedLookup(options.lookup ?? dns.lookup, options.allowPrivateNetworks);
-  const agents = new Map<string, Agent>();
-
-  function agentFor(caCertificate: string | null | undefined): Agent {
-    const key = caCertificate ? createHash('sha256').update(caCertificate).digest('hex') : '';
-    const cached = agents.get(key);
-    if (cached) return cached;
-    if (caCertificate) {
-      try {
-        new X509Certificate(caCertificate);
-      } catch {
-        throw new AppError('validation_failed', 'caCertificate is not a PEM certificate');
-      }
-    }
-    const base = buildConnector({
-      lookup: lookup as unknown as typeof dns.lookup,
-      timeout: options.timeoutMs,
-      ...(caCertificate ? { ca: [...tls.rootCertificates, caCertificate] } : {}),
-    });
-    // IP literals never reach `lookup`: judge them here, before any socket exists.
-    const connect: buildConnector.connector = (connectOptions, callback) => {
-      if (!options.allowPrivateNetworks && isIpLiteral(connectOptions.hostname) && !isPublicAddress(connectOptions.hostname)) {
-        callback(new AddressNotAllowedError(connectOptions.hostname), null);
-        return;
-      }
-      base(connectOptions, callback);
-    };
-    const agent = new Agent({ connect, maxResponseSize: maxResponseBytes });
-    agents.set(key, agent);
-    return agent;
-  }
+  const agents = createAgentPool({ lookup: lookup as unknown as typeof dns.lookup, allowPrivateNetworks: options.allowPrivateNetworks, timeoutMs: options.timeoutMs, maxResponseBytes });
 
   function assertUrlAllowed(raw: string): URL {
     let url: URL;
@@ -195,7 +165,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
         ...(body !== undefined ? { body } : {}),
         redirect: 'manual',
         signal,
-        dispatcher: agentFor(req.caCertificate),
+        dispatcher: agents.agentFor(req.caCertificate),
       });
       status = response.status;
       if (status >= 300 && status < 400) {
@@ -268,7 +238,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
         ...(requestInit as Parameters<typeof undiciFetch>[1]),
         redirect: 'manual',
         signal,
-        dispatcher: agentFor(caCertificate),
+        dispatcher: agents.agentFor(caCertificate),
       });
       log.info({ gitlab: { ...logged, status: response.status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
       return response as unknown as Response;
@@ -293,10 +263,6 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
       );
       if (refused) throw new AppError('url_not_allowed', `${hostname} resolves to an address that is not public; such addresses are not allowed`);
     },
-    async close() {
-      const all = [...agents.values()];
-      agents.clear();
-      await Promise.all(all.map((agent) => agent.close()));
-    },
+    close: () => agents.close(),
   };
 }

@@ -35,7 +35,7 @@ const fastifyCodes: Record<string, ErrorCode> = {
 };
 
 /** Maps an error that is not an AppError; undefined means it is ours to hide behind internal_error. */
-function toAppError(error: FastifyError): AppError | undefined {
+function fastifyErrorToAppError(error: FastifyError): AppError | undefined {
   if (error.validation) {
     const errors = error.validation.map((issue) => ({ field: fieldOf(issue, error.validationContext), message: issue.message ?? 'is not valid' }));
     const summary = errors.map((issue) => `${issue.field} ${issue.message}`).join('; ');
@@ -50,9 +50,11 @@ function toAppError(error: FastifyError): AppError | undefined {
 export default fp(
   async function errorsPlugin(app: FastifyInstance) {
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      const appError = isAppError(error) ? error : toAppError(error);
+      const appError = isAppError(error) ? error : fastifyErrorToAppError(error);
       if (appError) {
-        if (appError.status >= 500) request.log.warn({ code: appError.code }, appError.message);
+        // An internal_error raised on purpose carries what caused it: that is what operators need.
+        if (appError.code === 'internal_error') request.log.error({ err: appError.cause ?? appError }, appError.message);
+        else if (appError.status >= 500) request.log.warn({ code: appError.code }, appError.message);
         return sendProblem(reply, appError);
       }
       request.log.error({ err: error }, 'unhandled error');

@@ -1,7 +1,6 @@
 // POST /instances/bootstrap: sets an instance up on GitLab with an admin token used for this call only.
 // Idempotent and resumable (each step reuses what exists), one at a time per instance (a lease in the
 // database), and every step recorded as an instance event.
-import { X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Config } from '../../config.js';
 import type { Sealer } from '../../crypto/sealer.js';
@@ -9,7 +8,7 @@ import { claimInstanceForBootstrap, insertInstanceEvent, updateLeasedInstance } 
 import type { DB, EventOutcome, Instance, InstanceUpdate } from '../../db/types.js';
 import { AppError } from '../../errors.js';
 import type { GitlabApi } from '../../gitlab/api.js';
-import { toAppError, type GitlabHttp, type GitlabLog } from '../../gitlab/http.js';
+import { assertPemCertificate, toAppError, type GitlabHttp, type GitlabLog } from '../../gitlab/http.js';
 import type { BootstrapResultBody } from '../../schemas/instances.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { loginUrlOf } from '../instances.service.js';
@@ -62,22 +61,13 @@ async function inStep<T>(step: BootstrapStep, work: () => Promise<T> | T): Promi
   }
 }
 
-function checkCaCertificate(pem: string | undefined): void {
-  if (pem === undefined) return;
-  try {
-    new X509Certificate(pem);
-  } catch {
-    throw new AppError('validation_failed', 'caCertificate is not a PEM certificate', { errors: [{ field: 'body.caCertificate', message: 'must be a PEM certificate' }] });
-  }
-}
-
 const eventOutcome = { created: 'succeeded', kept: 'skipped', repaired: 'repaired' } as const satisfies Record<Ensured<unknown>['outcome'], EventOutcome>;
 
 export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInput, actor: string) {
   const { db, config, sealer, gitlab: api, clock, log } = deps;
   const url = normalizeInstanceUrl(input.url);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
-  checkCaCertificate(input.caCertificate);
+  if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = clock();
   const leaseUntil = new Date(now.getTime() + leaseMs(config.gitlabTimeoutMs));
   const claimed = await claimInstanceForBootstrap(db, url, now, leaseUntil);
