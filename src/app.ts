@@ -66,6 +66,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
+    trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

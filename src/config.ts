@@ -28,6 +28,11 @@ export const EnvSchema = Type.Object({
   BOOTSTRAP_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'bootstrap calls per client address per minute' }),
   BOT_TOKEN_ROTATE_DAYS: Type.Integer({ minimum: 1, maximum: 300, default: 30, description: 'rotate the bot token when it expires within this many days' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 168, description: 'lifetime of a login session in hours' }),
+  TRUST_PROXY: Type.String({
+    pattern: '^(true|false|[0-9a-fA-F:./]+(,[0-9a-fA-F:./]+)*)$',
+    default: 'false',
+    description: "whose X-Forwarded-For to believe for the client address: 'false', 'true' (any), or the proxies' addresses/CIDRs",
+  }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -36,16 +41,22 @@ export type Env = Static<typeof EnvSchema>;
 
 export class ConfigError extends Error {}
 
-function parseCidrs(list: string): string[] {
+function parseCidrs(list: string, variable: string): string[] {
   const cidrs = list.split(',').map((entry) => entry.trim()).filter(Boolean);
   for (const cidr of cidrs) {
     const [address, prefix, extra] = cidr.split('/');
     const family = isIP(address ?? '');
     const maxPrefix = family === 6 ? 128 : 32;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
-    if (family === 0 || !prefixOk || extra !== undefined) throw new ConfigError(`EGRESS_IPS: "${cidr}" is not an IP address or CIDR`);
+    if (family === 0 || !prefixOk || extra !== undefined) throw new ConfigError(`${variable}: "${cidr}" is not an IP address or CIDR`);
   }
   return cidrs;
+}
+
+/** Fastify's trustProxy: a boolean, or the proxies' addresses. */
+function parseTrustProxy(value: string): boolean | string[] {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return parseCidrs(value, 'TRUST_PROXY');
 }
 
 /** Validates the environment; throws a ConfigError whose message is one line naming the variable. */
@@ -71,7 +82,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     encryptionKey: valid.ENCRYPTION_KEY,
     previousEncryptionKeys: valid.PREVIOUS_ENCRYPTION_KEYS?.split(',') ?? [],
     internalApiTokens: valid.INTERNAL_API_TOKENS?.split(',') ?? [],
-    egressIps: parseCidrs(valid.EGRESS_IPS),
+    egressIps: parseCidrs(valid.EGRESS_IPS, 'EGRESS_IPS'),
     frontendUrl: valid.FRONTEND_URL?.replace(/\/$/, ''),
     botUsername: valid.BOT_USERNAME,
     oauthScopes: valid.OAUTH_SCOPES.split(' '),
@@ -81,6 +92,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     bootstrapRateLimitPerMinute: valid.BOOTSTRAP_RATE_LIMIT_PER_MINUTE,
     botTokenRotateDays: valid.BOT_TOKEN_ROTATE_DAYS,
     sessionTtlHours: valid.SESSION_TTL_HOURS,
+    trustProxy: parseTrustProxy(valid.TRUST_PROXY),
     logLevel: valid.LOG_LEVEL,
     production,
   };

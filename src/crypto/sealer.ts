@@ -8,7 +8,6 @@ export interface Sealer {
   /** `purpose` is bound as associated data, so a value sealed for one column cannot be moved to another. */
   seal(plaintext: string, purpose: string): string;
   open(sealed: string, purpose: string): string;
-  readonly keyId: string;
 }
 
 export class SealError extends Error {}
@@ -27,7 +26,6 @@ export function createSealer(currentKey: Buffer, retiredKeys: Buffer[] = []): Se
   const keys = new Map([currentKey, ...retiredKeys].map((key) => [keyIdOf(key), key] as const));
   const keyId = keyIdOf(currentKey);
   return {
-    keyId,
     seal(plaintext, purpose) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv).setAAD(Buffer.from(purpose));

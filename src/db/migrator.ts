@@ -5,13 +5,10 @@ import { FileMigrationProvider, Migrator, type Kysely } from 'kysely';
 
 export const MIGRATIONS_DIR = path.join(import.meta.dirname, '../../migrations');
 
-export function createMigrator(db: Kysely<unknown>): Migrator {
-  return new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }) });
-}
-
 /** Brings the schema to the latest migration; throws the first failure. */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const { error, results } = await createMigrator(db).migrateToLatest();
+  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }) });
+  const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
 }

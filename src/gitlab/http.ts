@@ -59,9 +59,8 @@ export interface GitlabHttp {
   /** Same agents and guard, any status, no error mapping of answers (for oauth4webapi's customFetch). */
   fetch: GuardedFetch;
   /** Synchronous check of scheme and IP-literal host; throws AppError url_not_allowed / invalid_url. */
-  assertUrlAllowed(url: string): void;
   /**
-   * assertUrlAllowed, then resolves a host name and refuses it when an address is not public, so a
+   * Scheme, user info and IP-literal checks, then resolves a host name and refuses it when an address is not public, so a
    * refused URL is refused before anything is stored. Connections still check at connect time (a
    * name may resolve differently later). Failures to resolve are left to the first real call.
    */
@@ -252,9 +251,6 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
   return {
     request,
     fetch: guardedFetch,
-    assertUrlAllowed(url: string) {
-      assertUrlAllowed(url);
-    },
     async assertUrlResolvesAllowed(raw: string) {
       const { hostname } = assertUrlAllowed(raw);
       if (options.allowPrivateNetworks || isIpLiteral(hostname)) return;

@@ -8,6 +8,7 @@ import { Me, UserGitlabToken } from '../schemas/auth.js';
 import { BootstrapRequest, BootstrapResult, LookupResult } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
+import { SESSION_COOKIE } from './session-auth.js';
 import { SERVICE_VERSION } from '../version.js';
 
 /** Every named model; each becomes #/components/schemas/<$id>. */
@@ -24,8 +25,6 @@ export const sharedSchemas: TSchema[] = [
   DeprovisionRequest,
   DeprovisionResult,
 ];
-
-export const SESSION_COOKIE = 'gc_session';
 
 /** Route schema flag for a body that may be left out (Fastify's swagger marks every body required). */
 export const OPTIONAL_BODY = 'x-optional-body';

@@ -8,9 +8,9 @@ import type { Config } from '../config.js';
 import { bearerTokenOf } from '../crypto/tokens.js';
 import { AppError } from '../errors.js';
 import { findSession, type SessionContext } from '../services/sessions.service.js';
-import { SESSION_COOKIE } from './openapi.js';
 
-export { SESSION_COOKIE };
+/** The session cookie, named in the OpenAPI document's security scheme too. */
+export const SESSION_COOKIE = 'gc_session';
 /** Binds a login to the browser that started it: random value in the cookie, its hash in login_states. */
 export const LOGIN_BINDING_COOKIE = 'gc_login';
 export const LOGIN_BINDING_MAX_AGE_SECONDS = 600;

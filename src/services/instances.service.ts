@@ -11,7 +11,7 @@ export function loginUrlOf(config: Config, instanceId: string): string {
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
-export function visibleStatus(instance: Instance, now: Date): LookupResultBody['status'] {
+function visibleStatus(instance: Instance, now: Date): LookupResultBody['status'] {
   if (instance.status === 'removed') return 'unregistered';
   if (instance.status === 'bootstrapping' && (!instance.bootstrap_lease_until || instance.bootstrap_lease_until <= now)) return 'failed';
   return instance.status;

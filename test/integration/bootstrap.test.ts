@@ -129,6 +129,14 @@ t.test('10 concurrent calls for one new instance across two processes create exa
   t.equal(fake.counters.personalAccessTokensCreated, 1);
 });
 
+t.test('behind a trusted proxy the limit is per forwarded client address', async (t) => {
+  const { app } = await buildTestApp(t, { BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '1', TRUST_PROXY: 'true' });
+  const call = (client: string) => app.inject({ method: 'POST', url: '/instances/bootstrap', headers: { 'x-forwarded-for': client }, payload: { url: 'ftp://nowhere', adminToken: 'x' } });
+  t.equal((await call('198.51.100.1')).json().code, 'invalid_url');
+  t.equal((await call('198.51.100.1')).json().code, 'rate_limited', 'the same client is limited');
+  t.equal((await call('198.51.100.2')).json().code, 'invalid_url', 'another client is not');
+});
+
 t.test('bootstrap calls are rate limited per client address', async (t) => {
   const { app } = await buildTestApp(t, { BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '2' });
   for (let i = 0; i < 2; i++) t.equal((await postBootstrap(app, { url: 'ftp://nowhere', adminToken: 'x' })).json().code, 'invalid_url');

@@ -21,6 +21,12 @@ t.test('defaults follow the contract', async (t) => {
   t.equal(config.gitlabTimeoutMs, 10000);
   t.equal(config.sessionTtlHours, 168);
   t.equal(config.logLevel, 'info');
+  t.equal(config.trustProxy, false);
+});
+
+t.test('TRUST_PROXY takes a boolean or the proxies\' addresses', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,192.168.1.1' }).trustProxy, ['10.0.0.0/8', '192.168.1.1']);
 });
 
 t.test('values are parsed and derived', async (t) => {
@@ -58,6 +64,8 @@ const bad: [env: Record<string, string>, message: RegExp][] = [
   [{ GITLAB_TIMEOUT_MS: '5' }, /^GITLAB_TIMEOUT_MS: /],
   [{ SESSION_TTL_HOURS: '0' }, /^SESSION_TTL_HOURS: /],
   [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+  [{ TRUST_PROXY: 'yes please' }, /^TRUST_PROXY: /],
+  [{ TRUST_PROXY: '10.0.0.0/99' }, /^TRUST_PROXY: "10.0.0.0\/99"/],
   [{ INTERNAL_API_TOKENS: 'short' }, /^INTERNAL_API_TOKENS: /],
   [{ BOT_USERNAME: 'has space' }, /^BOT_USERNAME: /],
   [{ NODE_ENV: 'production' }, /^ENCRYPTION_KEY: required when NODE_ENV=production$/],

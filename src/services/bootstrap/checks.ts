@@ -29,7 +29,7 @@ export function judgeProbe(url: string, openid: Outcome<OpenIdConfiguration>, an
 }
 
 /** "17.8.1-ee" → [17, 8]. */
-export function parseVersion(version: string): [number, number] | undefined {
+function parseVersion(version: string): [number, number] | undefined {
   const match = /^(\d+)\.(\d+)/.exec(version);
   return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
