@@ -2,13 +2,13 @@
 // never retried blindly: GitLab revokes the whole token family when a revoked token is rotated.
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../config.js';
+import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { insertInstanceEvent } from '../db/instances.repo.js';
 import type { DB, Instance } from '../db/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
-import { SEAL_BOT_TOKEN } from './bootstrap/resources.js';
 
 const DAY_MS = 86_400_000;
 /** GitLab caps a rotated token at one year; stay clear of the boundary. */

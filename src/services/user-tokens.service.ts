@@ -4,12 +4,12 @@
 // others then read its result.
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
+import { SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { findInstanceById } from '../db/instances.repo.js';
 import type { DB, User } from '../db/types.js';
 import { findUserById, lockUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
 import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
-import { ACCESS_TOKEN_PURPOSE, REFRESH_TOKEN_PURPOSE } from './login.service.js';
 
 /** A token with less than this left is refreshed first (GitLab's tokens live 2 hours)... */
 export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
@@ -46,14 +46,14 @@ async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: 
   const now = app.clock();
   // A changed token means another caller refreshed while we waited for the lock: GitLab's newest answer is the one to use.
   if (user.access_token_sealed !== seenAccessTokenSealed || !isStale(user, now)) {
-    return { token: { accessToken: app.sealer.open(user.access_token_sealed, ACCESS_TOKEN_PURPOSE), expiresAt: user.access_token_expires_at } };
+    return { token: { accessToken: app.sealer.open(user.access_token_sealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.access_token_expires_at } };
   }
   if (!user.refresh_token_sealed) return { refused: 'no refresh token is stored' };
   const instance = await findInstanceById(trx, user.instance_id);
   if (!instance || instance.status === 'removed') throw new AppError('instance_not_ready', 'The user\'s instance has been removed');
   let tokens;
   try {
-    tokens = await refreshTokens(app, instance, app.sealer.open(user.refresh_token_sealed, REFRESH_TOKEN_PURPOSE));
+    tokens = await refreshTokens(app, instance, app.sealer.open(user.refresh_token_sealed, SEAL_USER_REFRESH_TOKEN));
   } catch (error) {
     if (error instanceof RefreshRefusedError) {
       await markReauthorizationRequired(trx, id, now);
@@ -62,9 +62,9 @@ async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: 
     throw error;
   }
   await storeUserTokens(trx, id, {
-    accessTokenSealed: app.sealer.seal(tokens.accessToken, ACCESS_TOKEN_PURPOSE),
+    accessTokenSealed: app.sealer.seal(tokens.accessToken, SEAL_USER_ACCESS_TOKEN),
     // GitLab always rotates the refresh token; should one ever be missing, the old one is kept.
-    refreshTokenSealed: tokens.refreshToken === null ? user.refresh_token_sealed : app.sealer.seal(tokens.refreshToken, REFRESH_TOKEN_PURPOSE),
+    refreshTokenSealed: tokens.refreshToken === null ? user.refresh_token_sealed : app.sealer.seal(tokens.refreshToken, SEAL_USER_REFRESH_TOKEN),
     accessTokenExpiresAt: tokens.expiresAt,
     accessTokenObtainedAt: tokens.obtainedAt,
     now,
@@ -75,7 +75,7 @@ async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: 
 export async function userGitlabToken(app: FastifyInstance, id: string): Promise<UserGitlabToken> {
   const seen = usable(await findUserById(app.db, id), id);
   if (!isStale(seen, app.clock())) {
-    return { accessToken: app.sealer.open(seen.access_token_sealed, ACCESS_TOKEN_PURPOSE), expiresAt: seen.access_token_expires_at };
+    return { accessToken: app.sealer.open(seen.access_token_sealed, SEAL_USER_ACCESS_TOKEN), expiresAt: seen.access_token_expires_at };
   }
   // Only `trx` inside: on PGlite (one connection) a query on app.db here would wait forever.
   const outcome = await app.db.transaction().execute((trx) => refreshUnderLock(app, trx, id, seen.access_token_sealed));
