@@ -9,8 +9,8 @@ import type { DB, Instance } from '../db/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
+import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
 
-const DAY_MS = 86_400_000;
 /** GitLab caps a rotated token at one year; stay clear of the boundary. */
 const ROTATED_LIFETIME_DAYS = 360;
 
@@ -47,7 +47,7 @@ export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor:
       return { token: current, expiresAt: instance.bot_token_expires_at?.toISOString() ?? null };
     }
     const target: GitlabTarget = { url: instance.url, caCertificate: instance.ca_certificate, log };
-    const expiresOn = new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS).toISOString().slice(0, 10);
+    const expiresOn = dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS));
     let rotated;
     try {
       rotated = await gitlab.rotateSelf(target, current, expiresOn);
@@ -58,7 +58,7 @@ export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor:
       const failure = dead ? new AppError('bot_token_unusable', 'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it') : toAppError(error);
       return { failure };
     }
-    const expiresAt = rotated.expires_at ? new Date(`${rotated.expires_at}T00:00:00Z`) : null;
+    const expiresAt = rotated.expires_at ? gitlabDateToInstant(rotated.expires_at) : null;
     await trx
       .updateTable('instances')
       .set({ bot_token_id: rotated.id, bot_token_sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), bot_token_expires_at: expiresAt, updated_at: now })

@@ -3,11 +3,11 @@
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
+import { DAY_MS, gitlabDateToInstant } from '../../src/time.js';
 import { buildTestApp, LogCapture, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
 import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
 
-const DAY_MS = 86_400_000;
 const auth = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 
 /** A bootstrapped instance; the app and the fake share one clock the test can move. */
@@ -87,7 +87,7 @@ t.test('near expiry 10 concurrent callers on two processes cause one rotation an
   t.not(newToken!.token, oldToken.token);
   t.ok(fake.personalAccessTokens.get(oldToken.id)!.revoked, 'the old token is revoked');
   for (const response of responses) t.same(response.json(), { token: newToken!.token, expiresAt: `${newToken!.expiresAt}T00:00:00.000Z` });
-  t.ok(new Date(`${newToken!.expiresAt}T00:00:00Z`).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
+  t.ok(gitlabDateToInstant(newToken!.expiresAt!).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
   t.equal(events.filter((event: { step: string }) => event.step === 'bot_token_rotate').length, 1);
 });
