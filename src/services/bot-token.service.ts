@@ -1,10 +1,10 @@
 // The bot's token for the review workers, rotated through GitLab before it expires. A rotation is
 // never retried blindly: GitLab revokes the whole token family when a revoked token is rotated.
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import type { Sealer } from '../crypto/sealer.js';
-import { insertInstanceEvent } from '../db/instances.repo.js';
+import { insertInstanceEvent, lockInstanceById, storeBotToken } from '../db/instances.repo.js';
 import type { DB, Instance } from '../db/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
@@ -23,10 +23,6 @@ export interface BotTokenDeps {
   log: GitlabLog;
 }
 
-function lockReadyInstance(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
-  return trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-}
-
 function needsRotation(instance: Instance, now: Date, rotateDays: number): boolean {
   return instance.bot_token_expires_at !== null && instance.bot_token_expires_at.getTime() - now.getTime() < rotateDays * DAY_MS;
 }
@@ -38,7 +34,7 @@ function needsRotation(instance: Instance, now: Date, rotateDays: number): boole
 export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor: string): Promise<{ token: string; expiresAt: string | null }> {
   const { db, config, sealer, gitlab, clock, log } = deps;
   const outcome = await db.transaction().execute(async (trx) => {
-    const instance = await lockReadyInstance(trx, instanceId);
+    const instance = await lockInstanceById(trx, instanceId);
     if (!instance) throw new AppError('instance_not_found', `No instance ${instanceId}`);
     if (instance.status !== 'ready' || !instance.bot_token_sealed) throw new AppError('instance_not_ready', `Instance ${instanceId} is ${instance.status}`);
     const now = clock();
@@ -59,11 +55,7 @@ export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor:
       return { failure };
     }
     const expiresAt = rotated.expires_at ? gitlabDateToInstant(rotated.expires_at) : null;
-    await trx
-      .updateTable('instances')
-      .set({ bot_token_id: rotated.id, bot_token_sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), bot_token_expires_at: expiresAt, updated_at: now })
-      .where('id', '=', instance.id)
-      .execute();
+    await storeBotToken(trx, instance.id, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
     await insertInstanceEvent(trx, { instance_id: instance.id, step: 'bot_token_rotate', outcome: 'succeeded', actor, detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, error_code: null });
     return { token: rotated.token!, expiresAt: expiresAt?.toISOString() ?? null };
   });

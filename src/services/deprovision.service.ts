@@ -1,8 +1,11 @@
 // DELETE /internal/instances/:id: takes an instance out of service. With an admin token it also cleans
 // GitLab up (OAuth application deleted, bot token revoked, bot blocked), each step an event.
 import type { Kysely } from 'kysely';
-import { findInstanceById, insertInstanceEvent } from '../db/instances.repo.js';
+import { findInstanceById, insertInstanceEvent, markInstanceRemoved } from '../db/instances.repo.js';
+import { deleteInstanceLoginStates } from '../db/login-states.repo.js';
+import { revokeInstanceSessions } from '../db/sessions.repo.js';
 import type { DB, Instance } from '../db/types.js';
+import { wipeInstanceUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
@@ -72,26 +75,10 @@ export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: str
   const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor) : null;
   const now = clock();
   await db.transaction().execute(async (trx) => {
-    await trx.updateTable('sessions').set({ revoked_at: now }).where('instance_id', '=', instance.id).where('revoked_at', 'is', null).execute();
-    await trx.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, updated_at: now }).where('instance_id', '=', instance.id).execute();
-    await trx.deleteFrom('login_states').where('instance_id', '=', instance.id).execute();
-    await trx
-      .updateTable('instances')
-      .set({
-        status: 'removed',
-        bot_token_id: null,
-        bot_token_sealed: null,
-        bot_token_expires_at: null,
-        oauth_application_id: null,
-        oauth_client_id: null,
-        oauth_client_secret_sealed: null,
-        oauth_scopes: null,
-        oauth_redirect_uri: null,
-        bootstrap_lease_until: null,
-        updated_at: now,
-      })
-      .where('id', '=', instance.id)
-      .execute();
+    await revokeInstanceSessions(trx, instance.id, now);
+    await wipeInstanceUserTokens(trx, instance.id, now);
+    await deleteInstanceLoginStates(trx, instance.id);
+    await markInstanceRemoved(trx, instance.id, now);
     await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
   });
   return { instanceId: instance.id, status: 'removed' as const, gitlab };
