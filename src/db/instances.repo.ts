@@ -82,3 +82,12 @@ export async function markInstanceRemoved(db: Executor, id: string, now: Date): 
     .where('id', '=', id)
     .execute();
 }
+
+/** GitLab refused the bot token (401): drop it, keep the instance ready (logins still work), and say why. */
+export async function markBotTokenUnusable(db: Executor, id: string, failure: { detail: string; now: Date }): Promise<void> {
+  await db
+    .updateTable('instances')
+    .set({ bot_token_sealed: null, last_error_step: 'bot_token', last_error_code: 'bot_token_unusable', last_error_detail: failure.detail, updated_at: failure.now })
+    .where('id', '=', id)
+    .execute();
+}

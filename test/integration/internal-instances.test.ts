@@ -92,18 +92,63 @@ t.test('near expiry 10 concurrent callers on two processes cause one rotation an
   t.equal(events.filter((event: { step: string }) => event.step === 'bot_token_rotate').length, 1);
 });
 
-t.test('a bot token GitLab no longer accepts is not rotated blindly: 409 bot_token_unusable', async (t) => {
+t.test('a bot token GitLab no longer accepts is not rotated blindly: 409 bot_token_unusable, then at once without asking GitLab', async (t) => {
   const { app, instance, fake, clock, botToken } = await bootstrapped(t);
   fake.revokePersonalAccessToken(botToken()[0]!.id);
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const botTokenCall = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const response = await botTokenCall();
   t.equal(response.statusCode, 409);
   t.equal(response.json().code, 'bot_token_unusable');
   t.equal(fake.requests.filter((request) => request.path.endsWith('/rotate')).length, 1, 'one attempt, no retry');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
   t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'bot_token_unusable' });
+
+  const requests = fake.requests.length;
+  const again = await botTokenCall();
+  t.same([again.statusCode, again.json().code], [409, 'bot_token_unusable'], 'still 409');
+  t.equal(fake.requests.length, requests, 'no request to GitLab at all');
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  t.match(details, { status: 'ready', lastError: { step: 'bot_token', code: 'bot_token_unusable' } }, 'still ready for logins, the failure on record');
+  const row = await app.db.selectFrom('instances').select(['bot_token_sealed']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  t.equal(row.bot_token_sealed, null, 'the dead token is dropped');
+
   const repaired = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
   t.same(repaired.json().repaired, ['bot_token'], 'a new bootstrap repairs it');
+  const afterRepair = await botTokenCall();
+  t.equal(afterRepair.statusCode, 200);
+  t.equal(afterRepair.json().token, botToken()[0]!.token, 'the repaired token is served');
+});
+
+t.test('a rotation GitLab fails (500) near expiry serves the current token and records the failure', async (t) => {
+  const { app, instance, fake, clock, botToken } = await bootstrapped(t);
+  const current = botToken()[0]!;
+  fake.injectFault({ method: 'POST', path: '/api/v4/personal_access_tokens/self/rotate', status: 500 });
+  clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(response.statusCode, 200, response.body);
+  t.same(response.json(), { token: current.token, expiresAt: `${current.expiresAt}T00:00:00.000Z` }, 'the current token, which still works');
+  t.equal(fake.counters.personalAccessTokensRotated, 0);
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error', detail: /still served/ });
+
+  const next = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(next.statusCode, 200);
+  t.not(next.json().token, current.token, 'the next call rotates once GitLab works again');
+  t.equal(fake.counters.personalAccessTokensRotated, 1);
+});
+
+t.test('a rotation GitLab refuses (400, shorter maximum lifetime) after the token expired is an error, recorded', async (t) => {
+  const { app, instance, fake, clock, botToken } = await bootstrapped(t);
+  fake.injectFault({ method: 'POST', path: '/api/v4/personal_access_tokens/self/rotate', status: 400, body: { message: '400 Bad request - Expiration date must be before 2026-01-01' } });
+  const expired = botToken()[0]!;
+  clock.now = gitlabDateToInstant(expired.expiresAt!);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(response.statusCode, 502, response.body);
+  t.equal(response.json().code, 'gitlab_error');
+  t.notMatch(response.body, expired.token, 'not the expired token');
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error' });
 });
 
 t.test('deprovision without an admin token: sessions revoked, secrets wiped, removed, GitLab untouched', async (t) => {
