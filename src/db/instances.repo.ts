@@ -49,9 +49,12 @@ export function claimInstanceForBootstrap(db: Executor, url: string, now: Date, 
     .executeTakeFirst();
 }
 
-/** Reads the instance under a row lock (inside a transaction): bot token rotations and removals queue here. */
+/**
+ * Reads the instance under a row lock (inside a transaction), or fails at once with lock_not_available
+ * (55P03) when another transaction holds it: callers wait through retryWhileRowLocked, not on a connection.
+ */
 export function lockInstanceById(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
-  return trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst();
 }
 
 export async function storeBotToken(db: Executor, id: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<void> {

@@ -42,9 +42,12 @@ export function findUserById(db: Executor, id: string): Promise<User | undefined
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Reads the user under a row lock (inside a transaction): concurrent refreshers queue here. */
+/**
+ * Reads the user under a row lock (inside a transaction), or fails at once with lock_not_available
+ * (55P03) when another refresher holds it: callers wait through retryWhileRowLocked, not on a connection.
+ */
 export function lockUserById(trx: Transaction<DB>, id: string): Promise<User | undefined> {
-  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst();
 }
 
 export async function storeUserTokens(

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { findInstanceById, insertInstanceEvent, lockInstanceById, markBotTokenUnusable, storeBotToken } from '../db/instances.repo.js';
+import { retryWhileRowLocked } from '../db/row-lock.js';
 import type { DB, Instance } from '../db/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
@@ -57,14 +58,14 @@ function stored(sealer: Sealer, instance: WithBotToken): BotToken {
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
 /**
- * Under the row lock: rotate only if nobody else did while we waited and rotation is still due.
+ * Under the row lock: rotate only if nobody else did since our plain read and rotation is still due.
  * A failure is returned, not thrown, so that what it recorded is committed.
  */
 async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: string, seenSealed: string, actor: string): Promise<LockedOutcome> {
   const { config, sealer, gitlab, clock, log } = deps;
   const instance = withBotToken(await lockInstanceById(trx, id), id);
   const now = clock();
-  // A changed token means another caller rotated while we waited for the lock.
+  // A changed token means another caller rotated between our read and our lock.
   if (instance.bot_token_sealed !== seenSealed || !needsRotation(instance, now, config.botTokenRotateDays)) return { served: stored(sealer, instance) };
 
   const current = sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN);
@@ -100,14 +101,17 @@ async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: str
 
 /**
  * Returns the bot token, rotating it first when it expires within BOT_TOKEN_ROTATE_DAYS. Only then is
- * the row locked: concurrent callers, in any process, wait for one rotation and then read its result.
+ * the row locked: concurrent callers, in any process, wait (off the pool) for one rotation and then
+ * read its result.
  */
 export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor: string): Promise<BotToken> {
   const { db, config, sealer, clock } = deps;
-  const seen = withBotToken(await findInstanceById(db, instanceId), instanceId);
-  if (!needsRotation(seen, clock(), config.botTokenRotateDays)) return stored(sealer, seen);
-  // Only `trx` inside: on PGlite (one connection) a query on db here would wait forever.
-  const outcome = await db.transaction().execute((trx) => rotateUnderLock(deps, trx, instanceId, seen.bot_token_sealed, actor));
+  const outcome = await retryWhileRowLocked(async (): Promise<LockedOutcome> => {
+    const seen = withBotToken(await findInstanceById(db, instanceId), instanceId);
+    if (!needsRotation(seen, clock(), config.botTokenRotateDays)) return { served: stored(sealer, seen) };
+    // Only `trx` inside: on PGlite (one connection) a query on db here would wait forever.
+    return db.transaction().execute((trx) => rotateUnderLock(deps, trx, instanceId, seen.bot_token_sealed, actor));
+  }, { gitlabTimeoutMs: config.gitlabTimeoutMs });
   if ('failure' in outcome) throw outcome.failure;
   return outcome.served;
 }
