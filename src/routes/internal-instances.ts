@@ -95,13 +95,13 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'deprovisionInstance',
       summary: 'Take an instance out of service',
       description:
-        "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed.",
+        "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed. While a bootstrap of the instance is running, `409 bootstrap_in_progress` and nothing is changed.",
       params: InstanceIdParams,
       body: ref<DeprovisionRequestBody>('DeprovisionRequest'),
       [OPTIONAL_BODY]: true,
       response: {
         200: ref<DeprovisionResultBody>('DeprovisionResult'),
-        ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'bootstrap_in_progress', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
       },
     },
     // The body is optional: no body means no admin token.
@@ -109,7 +109,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.body ??= {};
     },
     handler: async (request) =>
-      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, request.body.adminToken, actorOf(request.ip)),
+      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log, gitlabTimeoutMs: app.config.gitlabTimeoutMs }, request.params.id, request.body.adminToken, actorOf(request.ip)),
   });
 };
 

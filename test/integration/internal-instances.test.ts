@@ -188,6 +188,33 @@ t.test('deprovision with an admin token also deletes the application, revokes th
   t.equal(fake.users.get(instance.bot.userId)!.state, 'active');
 });
 
+t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_progress and changes nothing', async (t) => {
+  const { app, instance, fake, admin, clock } = await bootstrapped(t);
+  const user = fake.createUser({ username: 'bob' });
+  const { sessionToken } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: user.id });
+  // A running bootstrap, by the app's clock: its lease ends a minute from now.
+  const leaseUntil = new Date(clock.now.getTime() + 60_000);
+  await app.db.updateTable('instances').set({ bootstrap_lease_until: leaseUntil }).where('id', '=', instance.instanceId).execute();
+  const before = await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const counters = { ...fake.counters };
+  const eventCount = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events.length;
+  const events = await eventCount();
+
+  for (const payload of [undefined, { adminToken: admin.token }]) {
+    const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, ...(payload ? { payload } : {}) });
+    t.same([response.statusCode, response.json().code], [409, 'bootstrap_in_progress'], payload ? 'with an admin token' : 'without');
+  }
+  t.same(await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), before, 'the row is untouched');
+  t.same(fake.counters, counters, 'nothing changed on GitLab');
+  t.equal(await eventCount(), events, 'no event');
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200, 'the session still works');
+
+  clock.now = new Date(leaseUntil.getTime() + 1);
+  const afterLease = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
+  t.equal(afterLease.statusCode, 200, 'once the lease is over (a bootstrap that died), the removal goes ahead');
+  t.equal(afterLease.json().status, 'removed');
+});
+
 t.test('deprovision with a bad admin token changes nothing', async (t) => {
   const { app, instance, fake } = await bootstrapped(t);
   const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, payload: { adminToken: 'glpat-not-a-token' } });
