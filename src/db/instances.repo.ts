@@ -1,8 +1,6 @@
 // All SQL on instances and instance_events.
-import type { Kysely, Transaction } from 'kysely';
-import type { DB, Instance, InstanceUpdate, NewInstanceEvent } from './types.js';
-
-type Executor = Kysely<DB> | Transaction<DB>;
+import type { Transaction } from 'kysely';
+import type { DB, Executor, Instance, InstanceUpdate, NewInstanceEvent } from './types.js';
 
 export function findInstanceByUrl(db: Executor, url: string): Promise<Instance | undefined> {
   return db.selectFrom('instances').selectAll().where('url', '=', url).executeTakeFirst();
@@ -50,4 +48,50 @@ export function claimInstanceForBootstrap(db: Executor, url: string, now: Date, 
     )
     .returningAll()
     .executeTakeFirst();
+}
+
+/**
+ * Reads the instance under a row lock (inside a transaction), or fails at once with lock_not_available
+ * (55P03) when another transaction holds it: callers wait through retryWhileRowLocked, not on a connection.
+ */
+export function lockInstanceById(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
+  return trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst();
+}
+
+export async function storeBotToken(db: Executor, id: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<void> {
+  await db
+    .updateTable('instances')
+    .set({ bot_token_id: token.tokenId, bot_token_sealed: token.sealed, bot_token_expires_at: token.expiresAt, updated_at: token.now })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Takes the instance out of service: status removed, every secret and GitLab resource reference wiped, any lease dropped. */
+export async function markInstanceRemoved(db: Executor, id: string, now: Date): Promise<void> {
+  await db
+    .updateTable('instances')
+    .set({
+      status: 'removed',
+      bot_token_id: null,
+      bot_token_sealed: null,
+      bot_token_expires_at: null,
+      oauth_application_id: null,
+      oauth_client_id: null,
+      oauth_client_secret_sealed: null,
+      oauth_scopes: null,
+      oauth_redirect_uri: null,
+      bootstrap_lease_until: null,
+      updated_at: now,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** GitLab refused the bot token (401): drop it, keep the instance ready (logins still work), and say why. */
+export async function markBotTokenUnusable(db: Executor, id: string, failure: { detail: string; now: Date }): Promise<void> {
+  await db
+    .updateTable('instances')
+    .set({ bot_token_sealed: null, last_error_step: 'bot_token', last_error_code: 'bot_token_unusable', last_error_detail: failure.detail, updated_at: failure.now })
+    .where('id', '=', id)
+    .execute();
 }

@@ -1,8 +1,5 @@
 // All SQL on login_states: written at the start of a login, consumed once by its callback.
-import type { Kysely, Transaction } from 'kysely';
-import type { DB, LoginState, NewLoginState } from './types.js';
-
-type Executor = Kysely<DB> | Transaction<DB>;
+import type { Executor, LoginState, NewLoginState } from './types.js';
 
 export async function insertLoginState(db: Executor, state: NewLoginState): Promise<void> {
   await db.insertInto('login_states').values(state).execute();
@@ -23,4 +20,9 @@ export function consumeLoginState(db: Executor, stateHash: string, now: Date): P
 /** Expired states are useless and hold a sealed PKCE verifier: drop them. */
 export async function deleteExpiredLoginStates(db: Executor, now: Date): Promise<void> {
   await db.deleteFrom('login_states').where('expires_at', '<=', now).execute();
+}
+
+/** A removed instance's pending logins can never complete. */
+export async function deleteInstanceLoginStates(db: Executor, instanceId: string): Promise<void> {
+  await db.deleteFrom('login_states').where('instance_id', '=', instanceId).execute();
 }

@@ -1,8 +1,5 @@
-// All SQL on sessions: created at login, found by the hash of their token, revoked at logout.
-import type { Kysely, Transaction } from 'kysely';
-import type { DB } from './types.js';
-
-type Executor = Kysely<DB> | Transaction<DB>;
+// All SQL on sessions: created at login, found by the hash of their token, revoked at logout or removal.
+import type { Executor } from './types.js';
 
 export async function insertSession(
   db: Executor,
@@ -47,4 +44,8 @@ export async function revokeSessionByHash(db: Executor, tokenHash: string, now: 
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+export async function revokeInstanceSessions(db: Executor, instanceId: string, now: Date): Promise<void> {
+  await db.updateTable('sessions').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
 }

@@ -1,5 +1,5 @@
 // Kysely table types: the one description of the schema that the repositories query.
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** bigint columns come back from pg as strings. */
@@ -107,3 +107,6 @@ export type User = Selectable<UsersTable>;
 export type Session = Selectable<SessionsTable>;
 export type LoginState = Selectable<LoginStatesTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
+
+/** What every repository function takes first: the database, or a transaction on it. */
+export type Executor = Kysely<DB> | Transaction<DB>;

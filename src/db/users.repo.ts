@@ -1,8 +1,6 @@
 // All SQL on users: the upsert at login, reads, and the locked read-modify-write of their GitLab tokens.
-import type { Kysely, Transaction } from 'kysely';
-import type { DB, User } from './types.js';
-
-type Executor = Kysely<DB> | Transaction<DB>;
+import type { Transaction } from 'kysely';
+import type { DB, Executor, User } from './types.js';
 
 export interface UserLogin {
   instanceId: string;
@@ -44,9 +42,12 @@ export function findUserById(db: Executor, id: string): Promise<User | undefined
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Reads the user under a row lock (inside a transaction): concurrent refreshers queue here. */
+/**
+ * Reads the user under a row lock (inside a transaction), or fails at once with lock_not_available
+ * (55P03) when another refresher holds it: callers wait through retryWhileRowLocked, not on a connection.
+ */
 export function lockUserById(trx: Transaction<DB>, id: string): Promise<User | undefined> {
-  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst();
 }
 
 export async function storeUserTokens(
@@ -69,4 +70,9 @@ export async function storeUserTokens(
 
 export async function markReauthorizationRequired(db: Executor, id: string, now: Date): Promise<void> {
   await db.updateTable('users').set({ reauthorization_required: true, updated_at: now }).where('id', '=', id).execute();
+}
+
+/** Wipes the GitLab tokens of every user of an instance (the instance is removed). */
+export async function wipeInstanceUserTokens(db: Executor, instanceId: string, now: Date): Promise<void> {
+  await db.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, updated_at: now }).where('instance_id', '=', instanceId).execute();
 }

@@ -78,7 +78,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getBotToken',
       summary: 'The bot token for review workers',
       description:
-        'Returns the bot token. When it expires within BOT_TOKEN_ROTATE_DAYS it is first rotated through GitLab (once, whatever the number of concurrent callers) and the rotation recorded. A token GitLab no longer accepts is never rotated blindly: `409 bot_token_unusable` asks for a new bootstrap.',
+        'Returns the bot token. When it expires within BOT_TOKEN_ROTATE_DAYS it is first rotated through GitLab (once, whatever the number of concurrent callers) and the rotation recorded. When the rotation fails otherwise (GitLab error or timeout) and the current token has not expired yet, the current token is returned and the failure recorded. A token GitLab no longer accepts is never rotated blindly: it is dropped, and `409 bot_token_unusable` (at once, without asking GitLab again) asks for a new bootstrap.',
       params: InstanceIdParams,
       response: {
         200: ref<BotTokenBody>('BotToken'),
@@ -95,13 +95,13 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'deprovisionInstance',
       summary: 'Take an instance out of service',
       description:
-        "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed.",
+        "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed. While a bootstrap of the instance is running, `409 bootstrap_in_progress` and nothing is changed.",
       params: InstanceIdParams,
       body: ref<DeprovisionRequestBody>('DeprovisionRequest'),
       [OPTIONAL_BODY]: true,
       response: {
         200: ref<DeprovisionResultBody>('DeprovisionResult'),
-        ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'bootstrap_in_progress', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
       },
     },
     // The body is optional: no body means no admin token.
@@ -109,7 +109,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.body ??= {};
     },
     handler: async (request) =>
-      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, request.body.adminToken, actorOf(request.ip)),
+      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log, gitlabTimeoutMs: app.config.gitlabTimeoutMs }, request.params.id, request.body.adminToken, actorOf(request.ip)),
   });
 };
 

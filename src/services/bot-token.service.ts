@@ -2,15 +2,16 @@
 // never retried blindly: GitLab revokes the whole token family when a revoked token is rotated.
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../config.js';
+import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import type { Sealer } from '../crypto/sealer.js';
-import { insertInstanceEvent } from '../db/instances.repo.js';
+import { findInstanceById, insertInstanceEvent, lockInstanceById, markBotTokenUnusable, storeBotToken } from '../db/instances.repo.js';
+import { retryWhileRowLocked } from '../db/row-lock.js';
 import type { DB, Instance } from '../db/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
-import { SEAL_BOT_TOKEN } from './bootstrap/resources.js';
+import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
 
-const DAY_MS = 86_400_000;
 /** GitLab caps a rotated token at one year; stay clear of the boundary. */
 const ROTATED_LIFETIME_DAYS = 360;
 
@@ -23,52 +24,94 @@ export interface BotTokenDeps {
   log: GitlabLog;
 }
 
-function lockReadyInstance(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
-  return trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+export interface BotToken {
+  token: string;
+  expiresAt: string | null;
+}
+
+type WithBotToken = Instance & { bot_token_sealed: string };
+
+/** A ready instance without a token lost it to a 401: only a new bootstrap gives it one again. */
+function withBotToken(instance: Instance | undefined, id: string): WithBotToken {
+  if (!instance) throw new AppError('instance_not_found', `No instance ${id}`);
+  if (instance.status !== 'ready') throw new AppError('instance_not_ready', `Instance ${id} is ${instance.status}`);
+  if (!instance.bot_token_sealed) throw unusable();
+  return instance as WithBotToken;
+}
+
+function unusable(): AppError {
+  return new AppError('bot_token_unusable', 'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it');
 }
 
 function needsRotation(instance: Instance, now: Date, rotateDays: number): boolean {
   return instance.bot_token_expires_at !== null && instance.bot_token_expires_at.getTime() - now.getTime() < rotateDays * DAY_MS;
 }
 
+function hasExpired(instance: Instance, now: Date): boolean {
+  return instance.bot_token_expires_at !== null && instance.bot_token_expires_at.getTime() <= now.getTime();
+}
+
+function stored(sealer: Sealer, instance: WithBotToken): BotToken {
+  return { token: sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN), expiresAt: instance.bot_token_expires_at?.toISOString() ?? null };
+}
+
+type LockedOutcome = { served: BotToken } | { failure: AppError };
+
 /**
- * Returns the bot token, rotating it first when it expires within BOT_TOKEN_ROTATE_DAYS. The row lock
- * makes concurrent callers, in any process, wait for one rotation and then read its result.
+ * Under the row lock: rotate only if nobody else did since our plain read and rotation is still due.
+ * A failure is returned, not thrown, so that what it recorded is committed.
  */
-export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor: string): Promise<{ token: string; expiresAt: string | null }> {
-  const { db, config, sealer, gitlab, clock, log } = deps;
-  const outcome = await db.transaction().execute(async (trx) => {
-    const instance = await lockReadyInstance(trx, instanceId);
-    if (!instance) throw new AppError('instance_not_found', `No instance ${instanceId}`);
-    if (instance.status !== 'ready' || !instance.bot_token_sealed) throw new AppError('instance_not_ready', `Instance ${instanceId} is ${instance.status}`);
-    const now = clock();
-    const current = sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN);
-    if (!needsRotation(instance, now, config.botTokenRotateDays)) {
-      return { token: current, expiresAt: instance.bot_token_expires_at?.toISOString() ?? null };
-    }
-    const target: GitlabTarget = { url: instance.url, caCertificate: instance.ca_certificate, log };
-    const expiresOn = new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS).toISOString().slice(0, 10);
-    let rotated;
-    try {
-      rotated = await gitlab.rotateSelf(target, current, expiresOn);
-    } catch (error) {
-      // A 401 means the token is already dead (revoked, expired, or rotated by a call whose answer was
-      // lost): rotating again would revoke the whole family, so only a new bootstrap can repair it.
-      const dead = error instanceof GitlabApiError && error.status === 401;
-      const failure = dead ? new AppError('bot_token_unusable', 'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it') : toAppError(error);
+async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: string, seenSealed: string, actor: string): Promise<LockedOutcome> {
+  const { config, sealer, gitlab, clock, log } = deps;
+  const instance = withBotToken(await lockInstanceById(trx, id), id);
+  const now = clock();
+  // A changed token means another caller rotated between our read and our lock.
+  if (instance.bot_token_sealed !== seenSealed || !needsRotation(instance, now, config.botTokenRotateDays)) return { served: stored(sealer, instance) };
+
+  const current = sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN);
+  const target: GitlabTarget = { url: instance.url, caCertificate: instance.ca_certificate, log };
+  const event = { instance_id: instance.id, step: 'bot_token_rotate', actor };
+  let rotated;
+  try {
+    rotated = await gitlab.rotateSelf(target, current, dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
+  } catch (error) {
+    if (error instanceof GitlabApiError && error.status === 401) {
+      // The token is dead (revoked, expired, or rotated by a call whose answer was lost). Rotating it
+      // again would revoke the whole family, so it is dropped: later calls fail fast without asking
+      // GitLab, and a new bootstrap, which creates a token when none is stored, repairs it.
+      const failure = unusable();
+      await markBotTokenUnusable(trx, instance.id, { detail: failure.message, now });
+      await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: failure.message, error_code: failure.code });
       return { failure };
     }
-    const expiresAt = rotated.expires_at ? new Date(`${rotated.expires_at}T00:00:00Z`) : null;
-    await trx
-      .updateTable('instances')
-      .set({ bot_token_id: rotated.id, bot_token_sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), bot_token_expires_at: expiresAt, updated_at: now })
-      .where('id', '=', instance.id)
-      .execute();
-    await insertInstanceEvent(trx, { instance_id: instance.id, step: 'bot_token_rotate', outcome: 'succeeded', actor, detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, error_code: null });
-    return { token: rotated.token!, expiresAt: expiresAt?.toISOString() ?? null };
-  });
-  if (!outcome.failure) return { token: outcome.token, expiresAt: outcome.expiresAt };
-  // Recorded outside the transaction, which rolled nothing back but must not hold the failure.
-  await insertInstanceEvent(db, { instance_id: instanceId, step: 'bot_token_rotate', outcome: 'failed', actor, detail: outcome.failure.message, error_code: outcome.failure.code });
-  throw outcome.failure;
+    // GitLab failed otherwise (5xx, timeout, an expiry beyond its maximum lifetime): the current token
+    // still works until it expires, so it is served, and the next call tries the rotation again.
+    const failure = toAppError(error);
+    const expired = hasExpired(instance, now);
+    await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: expired ? failure.message : `${failure.message}; the current token is still served`, error_code: failure.code });
+    if (expired) return { failure };
+    log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
+    return { served: stored(sealer, instance) };
+  }
+  const expiresAt = rotated.expires_at ? gitlabDateToInstant(rotated.expires_at) : null;
+  await storeBotToken(trx, instance.id, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
+  await insertInstanceEvent(trx, { ...event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, error_code: null });
+  return { served: { token: rotated.token!, expiresAt: expiresAt?.toISOString() ?? null } };
+}
+
+/**
+ * Returns the bot token, rotating it first when it expires within BOT_TOKEN_ROTATE_DAYS. Only then is
+ * the row locked: concurrent callers, in any process, wait (off the pool) for one rotation and then
+ * read its result.
+ */
+export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor: string): Promise<BotToken> {
+  const { db, config, sealer, clock } = deps;
+  const outcome = await retryWhileRowLocked(async (): Promise<LockedOutcome> => {
+    const seen = withBotToken(await findInstanceById(db, instanceId), instanceId);
+    if (!needsRotation(seen, clock(), config.botTokenRotateDays)) return { served: stored(sealer, seen) };
+    // Only `trx` inside: on PGlite (one connection) a query on db here would wait forever.
+    return db.transaction().execute((trx) => rotateUnderLock(deps, trx, instanceId, seen.bot_token_sealed, actor));
+  }, { gitlabTimeoutMs: config.gitlabTimeoutMs });
+  if ('failure' in outcome) throw outcome.failure;
+  return outcome.served;
 }

@@ -1,8 +1,12 @@
 // DELETE /internal/instances/:id: takes an instance out of service. With an admin token it also cleans
 // GitLab up (OAuth application deleted, bot token revoked, bot blocked), each step an event.
 import type { Kysely } from 'kysely';
-import { findInstanceById, insertInstanceEvent } from '../db/instances.repo.js';
+import { findInstanceById, insertInstanceEvent, lockInstanceById, markInstanceRemoved } from '../db/instances.repo.js';
+import { deleteInstanceLoginStates } from '../db/login-states.repo.js';
+import { retryWhileRowLocked } from '../db/row-lock.js';
+import { revokeInstanceSessions } from '../db/sessions.repo.js';
 import type { DB, Instance } from '../db/types.js';
+import { wipeInstanceUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
@@ -12,6 +16,7 @@ export interface DeprovisionDeps {
   gitlab: GitlabApi;
   clock: () => Date;
   log: GitlabLog;
+  gitlabTimeoutMs: number;
 }
 
 export interface GitlabCleanup {
@@ -60,39 +65,41 @@ async function cleanUpGitlab(deps: DeprovisionDeps, instance: Instance, adminTok
   return { oauthApplicationDeleted: oauthApplicationDeleted!, botTokenRevoked: botTokenRevoked!, botBlocked: botBlocked! };
 }
 
+/** A running bootstrap (its lease, by our clock, not over) would recreate what a removal wipes. */
+function refuseDuringBootstrap(instance: Instance, now: Date): void {
+  if (instance.bootstrap_lease_until !== null && instance.bootstrap_lease_until.getTime() > now.getTime()) {
+    throw new AppError('bootstrap_in_progress', 'A bootstrap of this instance is running; remove it once the bootstrap has finished');
+  }
+}
+
 /**
  * With an admin token GitLab is cleaned up first; if that fails nothing here changes, so the call can
  * be repeated. Then, in one transaction: sessions revoked, users' tokens and pending logins wiped,
- * the instance's secrets wiped and its status set to removed.
+ * the instance's secrets wiped and its status set to removed. Refused while a bootstrap holds the
+ * lease: checked before GitLab is touched, and again under the row lock, which a bootstrap's claim
+ * also needs, so none can start between the check and the removal.
  */
 export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: string, adminToken: string | undefined, actor: string) {
-  const { db, clock } = deps;
+  const { db, clock, gitlabTimeoutMs } = deps;
   const instance = await findInstanceById(db, instanceId);
   if (!instance) throw new AppError('instance_not_found', `No instance ${instanceId}`);
+  refuseDuringBootstrap(instance, clock());
   const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor) : null;
-  const now = clock();
-  await db.transaction().execute(async (trx) => {
-    await trx.updateTable('sessions').set({ revoked_at: now }).where('instance_id', '=', instance.id).where('revoked_at', 'is', null).execute();
-    await trx.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, updated_at: now }).where('instance_id', '=', instance.id).execute();
-    await trx.deleteFrom('login_states').where('instance_id', '=', instance.id).execute();
-    await trx
-      .updateTable('instances')
-      .set({
-        status: 'removed',
-        bot_token_id: null,
-        bot_token_sealed: null,
-        bot_token_expires_at: null,
-        oauth_application_id: null,
-        oauth_client_id: null,
-        oauth_client_secret_sealed: null,
-        oauth_scopes: null,
-        oauth_redirect_uri: null,
-        bootstrap_lease_until: null,
-        updated_at: now,
-      })
-      .where('id', '=', instance.id)
-      .execute();
-    await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
-  });
+  // The row lock may be held by a bot token rotation, for as long as its GitLab call: wait off the pool.
+  await retryWhileRowLocked(
+    () =>
+      db.transaction().execute(async (trx) => {
+        const locked = await lockInstanceById(trx, instance.id);
+        if (!locked) throw new AppError('instance_not_found', `No instance ${instanceId}`);
+        const now = clock();
+        refuseDuringBootstrap(locked, now);
+        await revokeInstanceSessions(trx, instance.id, now);
+        await wipeInstanceUserTokens(trx, instance.id, now);
+        await deleteInstanceLoginStates(trx, instance.id);
+        await markInstanceRemoved(trx, instance.id, now);
+        await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
+      }),
+    { gitlabTimeoutMs },
+  );
   return { instanceId: instance.id, status: 'removed' as const, gitlab };
 }

@@ -3,10 +3,9 @@
 // cannot serve them), and every request goes through the guarded GitLab HTTP client.
 import * as o from 'oauth4webapi';
 import type { FastifyInstance } from 'fastify';
+import { SEAL_OAUTH_CLIENT_SECRET } from '../crypto/seal-purposes.js';
 import { AppError } from '../errors.js';
 import type { Instance } from '../db/types.js';
-
-export const CLIENT_SECRET_PURPOSE = 'oauth_client_secret';
 
 export interface InstanceOauth {
   as: o.AuthorizationServer;
@@ -48,7 +47,7 @@ export function instanceOauth(app: FastifyInstance, instance: Instance): Instanc
     // Protocol time checks (ID token exp) follow the app's clock, which tests may move.
     [o.clockSkew]: Math.round((app.clock().getTime() - Date.now()) / 1000),
   };
-  const clientAuth = o.ClientSecretBasic(app.sealer.open(instance.oauth_client_secret_sealed, CLIENT_SECRET_PURPOSE));
+  const clientAuth = o.ClientSecretBasic(app.sealer.open(instance.oauth_client_secret_sealed, SEAL_OAUTH_CLIENT_SECRET));
   const options: o.TokenEndpointRequestOptions = {
     [o.customFetch]: (url, init) => app.gitlabHttp.fetch(url, { ...init, caCertificate: instance.ca_certificate }),
     [o.allowInsecureRequests]: app.config.allowHttp,

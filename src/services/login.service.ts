@@ -3,6 +3,7 @@
 import * as o from 'oauth4webapi';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { SEAL_PKCE_VERIFIER, SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { hashSecret, randomSecret, sameSecret, SECRET_PATTERN } from '../crypto/tokens.js';
 import { findInstanceById } from '../db/instances.repo.js';
 import { consumeLoginState, deleteExpiredLoginStates, insertLoginState } from '../db/login-states.repo.js';
@@ -15,9 +16,6 @@ import { authorizationEndpoint, exchangeCode } from './gitlab-oauth.js';
 import { validateReturnTo } from './return-to.js';
 import { createSession } from './sessions.service.js';
 
-export const PKCE_VERIFIER_PURPOSE = 'pkce_verifier';
-export const ACCESS_TOKEN_PURPOSE = 'user_access_token';
-export const REFRESH_TOKEN_PURPOSE = 'user_refresh_token';
 const LOGIN_STATE_TTL_MS = 10 * 60 * 1000;
 
 async function readyInstance(app: FastifyInstance, id: string): Promise<Instance> {
@@ -52,7 +50,7 @@ export async function startLogin(
     state_hash: hashSecret(state),
     instance_id: instance.id,
     browser_binding_hash: hashSecret(binding),
-    code_verifier_sealed: app.sealer.seal(codeVerifier, PKCE_VERIFIER_PURPOSE),
+    code_verifier_sealed: app.sealer.seal(codeVerifier, SEAL_PKCE_VERIFIER),
     nonce,
     return_to: returnTo ?? null,
     expires_at: new Date(now.getTime() + LOGIN_STATE_TTL_MS),
@@ -109,7 +107,7 @@ export async function completeLogin(app: FastifyInstance, input: CallbackInput):
   }
 
   const instance = await readyInstance(app, loginState.instance_id);
-  const codeVerifier = app.sealer.open(loginState.code_verifier_sealed, PKCE_VERIFIER_PURPOSE);
+  const codeVerifier = app.sealer.open(loginState.code_verifier_sealed, SEAL_PKCE_VERIFIER);
   const tokens = await exchangeCode(app, instance, { code: input.code, state: input.state, codeVerifier, nonce: loginState.nonce });
   const user = await gitlabUserOf(app, instance, tokens.accessToken, input.log);
   if (tokens.subject !== null && tokens.subject !== String(user.id)) {
@@ -124,8 +122,8 @@ export async function completeLogin(app: FastifyInstance, input: CallbackInput):
       name: user.name,
       email: user.email ?? null,
       avatarUrl: user.avatar_url ?? null,
-      accessTokenSealed: app.sealer.seal(tokens.accessToken, ACCESS_TOKEN_PURPOSE),
-      refreshTokenSealed: tokens.refreshToken === null ? null : app.sealer.seal(tokens.refreshToken, REFRESH_TOKEN_PURPOSE),
+      accessTokenSealed: app.sealer.seal(tokens.accessToken, SEAL_USER_ACCESS_TOKEN),
+      refreshTokenSealed: tokens.refreshToken === null ? null : app.sealer.seal(tokens.refreshToken, SEAL_USER_REFRESH_TOKEN),
       accessTokenExpiresAt: tokens.expiresAt,
       accessTokenObtainedAt: tokens.obtainedAt,
       now,

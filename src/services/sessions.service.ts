@@ -1,10 +1,9 @@
 // Sessions: a random 256-bit token handed to the browser (cookie) or to an API client (bearer); only
 // its sha256 is stored, so a database dump grants no session.
-import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../config.js';
 import { hashSecret, randomSecret, SECRET_PATTERN } from '../crypto/tokens.js';
 import { findLiveSession, insertSession, revokeSessionByHash } from '../db/sessions.repo.js';
-import type { DB } from '../db/types.js';
+import type { Executor } from '../db/types.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -18,7 +17,7 @@ export interface SessionContext {
 
 /** Creates a session and returns its token (the only time the token exists in clear). */
 export async function createSession(
-  db: Kysely<DB> | Transaction<DB>,
+  db: Executor,
   config: Config,
   input: { userId: string; instanceId: string; now: Date },
 ): Promise<{ token: string; expiresAt: Date }> {
@@ -29,7 +28,7 @@ export async function createSession(
 }
 
 /** The live session of a token, or undefined (unknown, malformed, expired, revoked). */
-export async function findSession(db: Kysely<DB>, token: string, now: Date): Promise<SessionContext | undefined> {
+export async function findSession(db: Executor, token: string, now: Date): Promise<SessionContext | undefined> {
   if (!SECRET_PATTERN.test(token)) return undefined;
   const tokenHash = hashSecret(token);
   const row = await findLiveSession(db, tokenHash, now);
@@ -43,7 +42,7 @@ export async function findSession(db: Kysely<DB>, token: string, now: Date): Pro
   };
 }
 
-export async function revokeSession(db: Kysely<DB>, token: string, now: Date): Promise<boolean> {
+export async function revokeSession(db: Executor, token: string, now: Date): Promise<boolean> {
   if (!SECRET_PATTERN.test(token)) return false;
   return revokeSessionByHash(db, hashSecret(token), now);
 }

@@ -1,15 +1,16 @@
 // A user's GitLab access token for internal services, refreshed through GitLab when (nearly) expired.
 // GitLab refresh tokens are single-use, so the refresh runs under a row lock on the user: of many
 // concurrent callers, in one process or many sharing the database, exactly one refreshes and the
-// others then read its result.
+// others, waiting off the pool (db/row-lock.ts), then read its result.
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
+import { SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { findInstanceById } from '../db/instances.repo.js';
+import { retryWhileRowLocked } from '../db/row-lock.js';
 import type { DB, User } from '../db/types.js';
 import { findUserById, lockUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
 import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
-import { ACCESS_TOKEN_PURPOSE, REFRESH_TOKEN_PURPOSE } from './login.service.js';
 
 /** A token with less than this left is refreshed first (GitLab's tokens live 2 hours)... */
 export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
@@ -40,20 +41,20 @@ function usable(user: User | undefined, id: string): User & { access_token_seale
 
 type LockedOutcome = { token: UserGitlabToken } | { refused: string };
 
-/** Under the row lock: refresh only if nobody else did while we waited, and the token is still stale. */
+/** Under the row lock: refresh only if nobody else did since our plain read, and the token is still stale. */
 async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: string, seenAccessTokenSealed: string): Promise<LockedOutcome> {
   const user = usable(await lockUserById(trx, id), id);
   const now = app.clock();
-  // A changed token means another caller refreshed while we waited for the lock: GitLab's newest answer is the one to use.
+  // A changed token means another caller refreshed between our read and our lock: GitLab's newest answer is the one to use.
   if (user.access_token_sealed !== seenAccessTokenSealed || !isStale(user, now)) {
-    return { token: { accessToken: app.sealer.open(user.access_token_sealed, ACCESS_TOKEN_PURPOSE), expiresAt: user.access_token_expires_at } };
+    return { token: { accessToken: app.sealer.open(user.access_token_sealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.access_token_expires_at } };
   }
   if (!user.refresh_token_sealed) return { refused: 'no refresh token is stored' };
   const instance = await findInstanceById(trx, user.instance_id);
   if (!instance || instance.status === 'removed') throw new AppError('instance_not_ready', 'The user\'s instance has been removed');
   let tokens;
   try {
-    tokens = await refreshTokens(app, instance, app.sealer.open(user.refresh_token_sealed, REFRESH_TOKEN_PURPOSE));
+    tokens = await refreshTokens(app, instance, app.sealer.open(user.refresh_token_sealed, SEAL_USER_REFRESH_TOKEN));
   } catch (error) {
     if (error instanceof RefreshRefusedError) {
       await markReauthorizationRequired(trx, id, now);
@@ -62,9 +63,9 @@ async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: 
     throw error;
   }
   await storeUserTokens(trx, id, {
-    accessTokenSealed: app.sealer.seal(tokens.accessToken, ACCESS_TOKEN_PURPOSE),
+    accessTokenSealed: app.sealer.seal(tokens.accessToken, SEAL_USER_ACCESS_TOKEN),
     // GitLab always rotates the refresh token; should one ever be missing, the old one is kept.
-    refreshTokenSealed: tokens.refreshToken === null ? user.refresh_token_sealed : app.sealer.seal(tokens.refreshToken, REFRESH_TOKEN_PURPOSE),
+    refreshTokenSealed: tokens.refreshToken === null ? user.refresh_token_sealed : app.sealer.seal(tokens.refreshToken, SEAL_USER_REFRESH_TOKEN),
     accessTokenExpiresAt: tokens.expiresAt,
     accessTokenObtainedAt: tokens.obtainedAt,
     now,
@@ -73,12 +74,14 @@ async function refreshUnderLock(app: FastifyInstance, trx: Transaction<DB>, id: 
 }
 
 export async function userGitlabToken(app: FastifyInstance, id: string): Promise<UserGitlabToken> {
-  const seen = usable(await findUserById(app.db, id), id);
-  if (!isStale(seen, app.clock())) {
-    return { accessToken: app.sealer.open(seen.access_token_sealed, ACCESS_TOKEN_PURPOSE), expiresAt: seen.access_token_expires_at };
-  }
-  // Only `trx` inside: on PGlite (one connection) a query on app.db here would wait forever.
-  const outcome = await app.db.transaction().execute((trx) => refreshUnderLock(app, trx, id, seen.access_token_sealed));
+  const outcome = await retryWhileRowLocked(async (): Promise<LockedOutcome> => {
+    const seen = usable(await findUserById(app.db, id), id);
+    if (!isStale(seen, app.clock())) {
+      return { token: { accessToken: app.sealer.open(seen.access_token_sealed, SEAL_USER_ACCESS_TOKEN), expiresAt: seen.access_token_expires_at } };
+    }
+    // Only `trx` inside: on PGlite (one connection) a query on app.db here would wait forever.
+    return app.db.transaction().execute((trx) => refreshUnderLock(app, trx, id, seen.access_token_sealed));
+  }, { gitlabTimeoutMs: app.config.gitlabTimeoutMs });
   if ('refused' in outcome) {
     app.log.info({ userId: id }, 'GitLab refused the refresh token; the user must log in again');
     throw new AppError('reauthorization_required', `GitLab refused to refresh the token (${outcome.refused}): the user must log in again`);

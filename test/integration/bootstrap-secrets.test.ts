@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app.js';
-import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../src/services/bootstrap/resources.js';
+import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../src/crypto/seal-purposes.js';
 import type { FaultSpec } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem, instanceRow } from '../helpers/bootstrap.js';

@@ -3,11 +3,11 @@
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
+import { DAY_MS, gitlabDateToInstant } from '../../src/time.js';
 import { buildTestApp, LogCapture, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
 import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
 
-const DAY_MS = 86_400_000;
 const auth = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 
 /** A bootstrapped instance; the app and the fake share one clock the test can move. */
@@ -89,23 +89,68 @@ t.test('near expiry 10 concurrent callers on two processes cause one rotation an
   t.not(newToken!.token, oldToken.token);
   t.ok(fake.personalAccessTokens.get(oldToken.id)!.revoked, 'the old token is revoked');
   for (const response of responses) t.same(response.json(), { token: newToken!.token, expiresAt: `${newToken!.expiresAt}T00:00:00.000Z` });
-  t.ok(new Date(`${newToken!.expiresAt}T00:00:00Z`).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
+  t.ok(gitlabDateToInstant(newToken!.expiresAt!).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
   t.equal(events.filter((event: { step: string }) => event.step === 'bot_token_rotate').length, 1);
 });
 
-t.test('a bot token GitLab no longer accepts is not rotated blindly: 409 bot_token_unusable', async (t) => {
+t.test('a bot token GitLab no longer accepts is not rotated blindly: 409 bot_token_unusable, then at once without asking GitLab', async (t) => {
   const { app, instance, fake, clock, botToken } = await bootstrapped(t);
   fake.revokePersonalAccessToken(botToken()[0]!.id);
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const botTokenCall = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const response = await botTokenCall();
   t.equal(response.statusCode, 409);
   t.equal(response.json().code, 'bot_token_unusable');
   t.equal(fake.requests.filter((request) => request.path.endsWith('/rotate')).length, 1, 'one attempt, no retry');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
   t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'bot_token_unusable' });
+
+  const requests = fake.requests.length;
+  const again = await botTokenCall();
+  t.same([again.statusCode, again.json().code], [409, 'bot_token_unusable'], 'still 409');
+  t.equal(fake.requests.length, requests, 'no request to GitLab at all');
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  t.match(details, { status: 'ready', lastError: { step: 'bot_token', code: 'bot_token_unusable' } }, 'still ready for logins, the failure on record');
+  const row = await app.db.selectFrom('instances').select(['bot_token_sealed']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  t.equal(row.bot_token_sealed, null, 'the dead token is dropped');
+
   const repaired = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
   t.same(repaired.json().repaired, ['bot_token'], 'a new bootstrap repairs it');
+  const afterRepair = await botTokenCall();
+  t.equal(afterRepair.statusCode, 200);
+  t.equal(afterRepair.json().token, botToken()[0]!.token, 'the repaired token is served');
+});
+
+t.test('a rotation GitLab fails (500) near expiry serves the current token and records the failure', async (t) => {
+  const { app, instance, fake, clock, botToken } = await bootstrapped(t);
+  const current = botToken()[0]!;
+  fake.injectFault({ method: 'POST', path: '/api/v4/personal_access_tokens/self/rotate', status: 500 });
+  clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(response.statusCode, 200, response.body);
+  t.same(response.json(), { token: current.token, expiresAt: `${current.expiresAt}T00:00:00.000Z` }, 'the current token, which still works');
+  t.equal(fake.counters.personalAccessTokensRotated, 0);
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error', detail: /still served/ });
+
+  const next = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(next.statusCode, 200);
+  t.not(next.json().token, current.token, 'the next call rotates once GitLab works again');
+  t.equal(fake.counters.personalAccessTokensRotated, 1);
+});
+
+t.test('a rotation GitLab refuses (400, shorter maximum lifetime) after the token expired is an error, recorded', async (t) => {
+  const { app, instance, fake, clock, botToken } = await bootstrapped(t);
+  fake.injectFault({ method: 'POST', path: '/api/v4/personal_access_tokens/self/rotate', status: 400, body: { message: '400 Bad request - Expiration date must be before 2026-01-01' } });
+  const expired = botToken()[0]!;
+  clock.now = gitlabDateToInstant(expired.expiresAt!);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(response.statusCode, 502, response.body);
+  t.equal(response.json().code, 'gitlab_error');
+  t.notMatch(response.body, expired.token, 'not the expired token');
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error' });
 });
 
 t.test('deprovision without an admin token: sessions revoked, secrets wiped, removed, GitLab untouched', async (t) => {
@@ -143,6 +188,33 @@ t.test('deprovision with an admin token also deletes the application, revokes th
   t.equal(again.statusCode, 201, 'a new bootstrap sets it up again');
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
   t.equal(fake.users.get(instance.bot.userId)!.state, 'active');
+});
+
+t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_progress and changes nothing', async (t) => {
+  const { app, instance, fake, admin, clock } = await bootstrapped(t);
+  const user = fake.createUser({ username: 'bob' });
+  const { sessionToken } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: user.id });
+  // A running bootstrap, by the app's clock: its lease ends a minute from now.
+  const leaseUntil = new Date(clock.now.getTime() + 60_000);
+  await app.db.updateTable('instances').set({ bootstrap_lease_until: leaseUntil }).where('id', '=', instance.instanceId).execute();
+  const before = await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const counters = { ...fake.counters };
+  const eventCount = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events.length;
+  const events = await eventCount();
+
+  for (const payload of [undefined, { adminToken: admin.token }]) {
+    const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, ...(payload ? { payload } : {}) });
+    t.same([response.statusCode, response.json().code], [409, 'bootstrap_in_progress'], payload ? 'with an admin token' : 'without');
+  }
+  t.same(await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), before, 'the row is untouched');
+  t.same(fake.counters, counters, 'nothing changed on GitLab');
+  t.equal(await eventCount(), events, 'no event');
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200, 'the session still works');
+
+  clock.now = new Date(leaseUntil.getTime() + 1);
+  const afterLease = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
+  t.equal(afterLease.statusCode, 200, 'once the lease is over (a bootstrap that died), the removal goes ahead');
+  t.equal(afterLease.json().status, 'removed');
 });
 
 t.test('deprovision with a bad admin token changes nothing', async (t) => {

@@ -99,6 +99,31 @@ t.test('20 concurrent calls on two app instances sharing the database cause exac
   t.equal(fake.grantCount('refresh_token'), 2);
 });
 
+t.test(
+  'callers waiting for a refresh hold no database connection: other requests still get one at once',
+  { skip: process.env.TEST_DATABASE_URL ? false : 'PGlite has a single connection: every request queues for it anyway' },
+  async (t) => {
+    const { app, fake, userId, advance } = await loggedInUser(t, { accessTokenTtlSeconds: 1 });
+    advance(3_600_000);
+    // GitLab takes 1.5 s to refresh; 20 callers (twice the pool of 10) queue behind that one refresh.
+    fake.injectFault({ method: 'POST', path: '/oauth/token', delayMs: 1500 });
+    let refreshed = false;
+    const calls = Promise.all(Array.from({ length: 20 }, () => gitlabToken(app, userId))).finally(() => {
+      refreshed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = performance.now();
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    const elapsed = performance.now() - started;
+    t.equal(ready.statusCode, 200);
+    t.notOk(refreshed, 'the refresh was still under way');
+    t.ok(elapsed < 500, `the database answered another request in ${Math.round(elapsed)} ms`);
+    const responses = await calls;
+    t.same(responses.map((response) => response.statusCode), Array(20).fill(200));
+    t.equal(fake.grantCount('refresh_token'), 1, 'still exactly one refresh');
+  },
+);
+
 t.test('invalid_grant on refresh answers 409 reauthorization_required until the user logs in again', async (t) => {
   const { app, fake, instance, gitlabUser, userId, advance } = await loggedInUser(t, { accessTokenTtlSeconds: 1 });
   advance(60_000);

@@ -1,6 +1,7 @@
-// AES-256-GCM sealing of stored secrets: round trip, tamper detection, wrong key, purpose binding, rotation.
+// AES-256-GCM sealing of stored secrets: round trip, tamper detection, wrong key, purpose binding, rotation; the purposes themselves.
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
+import * as purposes from '../../src/crypto/seal-purposes.js';
 import { createSealer, keyIdOf } from '../../src/crypto/sealer.js';
 
 const keyA = randomBytes(32);
@@ -42,4 +43,14 @@ t.test('after rotation old values still open and new values use the new key', as
   const newSealed = rotated.seal('new secret', 'p');
   t.equal(newSealed.split('.')[1], keyIdOf(keyB));
   t.throws(() => createSealer(keyA).open(newSealed, 'p'), /unknown key/, 'the retired key alone cannot open new values');
+});
+
+t.test('the seal purposes keep the exact strings that stored data was sealed with, one per column', async (t) => {
+  t.same(purposes, {
+    SEAL_BOT_TOKEN: 'bot_token',
+    SEAL_OAUTH_CLIENT_SECRET: 'oauth_client_secret',
+    SEAL_USER_ACCESS_TOKEN: 'user_access_token',
+    SEAL_USER_REFRESH_TOKEN: 'user_refresh_token',
+    SEAL_PKCE_VERIFIER: 'pkce_verifier',
+  });
 });

@@ -2,14 +2,13 @@
 // Each ensure* reuses what is there and still good, and creates only what is missing or broken.
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
-import { AppError } from '../../errors.js';
+import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../db/types.js';
+import { AppError } from '../../errors.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 
 export const BOT_TOKEN_NAME = 'gitlab-connect';
-export const SEAL_BOT_TOKEN = 'bot_token';
-export const SEAL_OAUTH_CLIENT_SECRET = 'oauth_client_secret';
 
 export interface GitlabSession {
   api: GitlabApi;
