@@ -1,5 +1,6 @@
 // The bootstrap's checks: is the URL a GitLab of a supported version, and can the admin token set it up.
 import { AppError } from '../../errors.js';
+import { dateOnly } from '../../time.js';
 import type { GitlabPersonalAccessToken, GitlabUser, GitlabVersion, OpenIdConfiguration } from '../../gitlab/api.js';
 import { GitlabApiError, toAppError } from '../../gitlab/http.js';
 import { ADMIN_MODE_SCOPE, ADMIN_TOKEN_SCOPES, MINIMUM_GITLAB_VERSION } from '../gitlab-requirements.js';
@@ -44,10 +45,6 @@ export function judgeVersion(version: string): void {
   }
 }
 
-function today(now: Date): string {
-  return now.toISOString().slice(0, 10);
-}
-
 /**
  * Classifies the admin token from GET /user, GET /personal_access_tokens/self and an admin-only GET
  * (/applications), in the order that names the real problem: unusable token, then the token's own
@@ -67,7 +64,7 @@ export function judgeAdminToken(
   }
   const token = self.value;
   if (token.revoked) throw new AppError('token_revoked', 'The admin token was revoked');
-  if (token.expires_at && token.expires_at <= today(now)) throw new AppError('token_expired', `The admin token expired on ${token.expires_at}`);
+  if (token.expires_at && token.expires_at <= dateOnly(now)) throw new AppError('token_expired', `The admin token expired on ${token.expires_at}`);
   if (!token.active) throw new AppError('token_revoked', 'The admin token is not active');
   const missingScopes = ADMIN_TOKEN_SCOPES.filter((scope) => !token.scopes.includes(scope));
   if (missingScopes.length > 0) {

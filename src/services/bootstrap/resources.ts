@@ -6,6 +6,7 @@ import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purp
 import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../db/types.js';
 import { AppError } from '../../errors.js';
+import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 
 export const BOT_TOKEN_NAME = 'gitlab-connect';
@@ -50,7 +51,7 @@ export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, f
 }
 
 function isUsable(token: GitlabPersonalAccessToken, botUserId: number, now: Date): boolean {
-  const tomorrow = new Date(now.getTime() + 86_400_000).toISOString().slice(0, 10);
+  const tomorrow = dateOnly(new Date(now.getTime() + DAY_MS));
   return token.active && !token.revoked && token.user_id === botUserId && (token.expires_at === null || token.expires_at > tomorrow);
 }
 
@@ -82,7 +83,7 @@ export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, 
   const leftovers = others.filter((token) => token.name === BOT_TOKEN_NAME && token.id !== created.id);
   await Promise.all(leftovers.map((token) => api.revokePersonalAccessToken(target, adminToken, token.id)));
   return {
-    value: { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? new Date(`${created.expires_at}T00:00:00Z`) : null },
+    value: { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null },
     outcome: instance.bot_token_id ? 'repaired' : 'created',
   };
 }
