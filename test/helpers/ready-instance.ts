@@ -5,8 +5,6 @@ import type { Instance } from '../../src/db/types.js';
 import type { FakeApplication, FakeGitlab } from '../fake-gitlab/index.js';
 
 export const LOGIN_SCOPES = 'api read_user openid email';
-/** The fake GitLab is on 127.0.0.1 over http. */
-export const FAKE_GITLAB_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true' };
 
 export async function createReadyInstance(app: App, fake: FakeGitlab): Promise<{ instance: Instance; application: FakeApplication }> {
   const application = fake.createApplication({ name: 'gitlab-connect', redirectUri: app.config.callbackUrl, scopes: LOGIN_SCOPES.split(' '), confidential: true });

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { buildTestApp } from '../helpers/app.js';
-import { Browser, authorizeOnFake, createReadyInstance, FAKE_GITLAB_ENV, login, pathOf } from '../helpers/ready-instance.js';
+import { Browser, authorizeOnFake, createReadyInstance, login, pathOf } from '../helpers/ready-instance.js';
+import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 
 async function setup(t: Test, env: Record<string, string> = {}, deps: Parameters<typeof buildTestApp>[2] = {}) {
@@ -228,7 +229,7 @@ t.test('login works when GitLab names itself by another URL (its external_url is
   const fake = await startFakeGitlab();
   t.teardown(() => fake.close());
   fake.externalUrl = fake.url.replace('127.0.0.1', 'localhost');
-  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '100' });
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   const bootstrap = await app.inject({ method: 'POST', url: '/instances/bootstrap', payload: { url: fake.url, adminToken: fake.seedAdmin().token } });
   t.equal(bootstrap.statusCode, 201, bootstrap.body);
   const row = await app.db.selectFrom('instances').select(['openid_issuer']).where('id', '=', bootstrap.json().instanceId).executeTakeFirstOrThrow();

@@ -2,7 +2,8 @@
 // expiry, and no secret of the login in clear in any table or log line.
 import t, { type Test } from 'tap';
 import { buildTestApp } from '../helpers/app.js';
-import { Browser, createReadyInstance, FAKE_GITLAB_ENV, login } from '../helpers/ready-instance.js';
+import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
+import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 import type { AppDeps } from '../../src/app.js';
 import { hashSecret } from '../../src/crypto/tokens.js';

@@ -5,7 +5,8 @@ import t, { type Test } from 'tap';
 import { buildApp, type App, type Clock } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
 import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
-import { Browser, createReadyInstance, FAKE_GITLAB_ENV, login } from '../helpers/ready-instance.js';
+import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
+import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 
 /**
