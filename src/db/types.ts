@@ -90,12 +90,19 @@ export interface LoginStatesTable {
   created_at: Timestamp;
 }
 
+export interface RateLimitWindowsTable {
+  key: string;
+  window_start: Timestamp;
+  hits: ColumnType<number, number | undefined, number>;
+}
+
 export interface DB {
   instances: InstancesTable;
   instance_events: InstanceEventsTable;
   users: UsersTable;
   sessions: SessionsTable;
   login_states: LoginStatesTable;
+  rate_limit_windows: RateLimitWindowsTable;
 }
 
 export type Instance = Selectable<InstancesTable>;

@@ -5,6 +5,7 @@ import Type from 'typebox';
 import { AppError } from '../errors.js';
 import { InstanceUrlQuery, type BootstrapRequestBody, type BootstrapResultBody, type LookupResultBody } from '../schemas/instances.js';
 import { problemResponses } from '../schemas/problem.js';
+import { databaseRateLimitStore } from '../plugins/rate-limit-store.js';
 import { bootstrapInstance } from '../services/bootstrap/bootstrap.service.js';
 import { lookupInstance } from '../services/instances.service.js';
 
@@ -15,6 +16,8 @@ const bootstrapResultRef = Type.Unsafe<BootstrapResultBody>(Type.Ref('BootstrapR
 const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(rateLimit, {
     global: false,
+    store: databaseRateLimitStore(app.db, app.clock),
+    keyGenerator: (request) => `bootstrap:${request.ip}`,
     errorResponseBuilder: (_request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
       return new AppError('rate_limited', `At most ${context.max} bootstrap calls per minute from one address; retry in ${retryAfter} s`, { retryAfter });
