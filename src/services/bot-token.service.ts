@@ -57,6 +57,22 @@ function stored(sealer: Sealer, instance: WithBotToken): BotToken {
 
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
+const LIFETIME_LIMIT = /must be before (\d{4}-\d{2}-\d{2})/;
+
+/**
+ * Asks for ROTATED_LIFETIME_DAYS. An instance with a shorter maximum lifetime refuses with a 400 that
+ * names its limit, and rotates nothing: asking once more for the day before that limit is safe.
+ */
+async function rotateWithinLifetime(gitlab: GitlabApi, target: GitlabTarget, token: string, now: Date) {
+  try {
+    return await gitlab.rotateSelf(target, token, dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
+  } catch (error) {
+    const limit = error instanceof GitlabApiError && error.status === 400 ? LIFETIME_LIMIT.exec(error.message)?.[1] : undefined;
+    if (!limit) throw error;
+    return gitlab.rotateSelf(target, token, dateOnly(new Date(gitlabDateToInstant(limit).getTime() - DAY_MS)));
+  }
+}
+
 /**
  * Under the row lock: rotate only if nobody else did since our plain read and rotation is still due.
  * A failure is returned, not thrown, so that what it recorded is committed.
@@ -73,7 +89,7 @@ async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: str
   const event = { instance_id: instance.id, step: 'bot_token_rotate', actor };
   let rotated;
   try {
-    rotated = await gitlab.rotateSelf(target, current, dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
+    rotated = await rotateWithinLifetime(gitlab, target, current, now);
   } catch (error) {
     if (error instanceof GitlabApiError && error.status === 401) {
       // The token is dead (revoked, expired, or rotated by a call whose answer was lost). Rotating it
@@ -84,7 +100,7 @@ async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: str
       await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: failure.message, error_code: failure.code });
       return { failure };
     }
-    // GitLab failed otherwise (5xx, timeout, an expiry beyond its maximum lifetime): the current token
+    // GitLab failed otherwise (5xx, timeout): the current token
     // still works until it expires, so it is served, and the next call tries the rotation again.
     const failure = toAppError(error);
     const expired = hasExpired(instance, now);

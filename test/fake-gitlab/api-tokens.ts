@@ -8,7 +8,6 @@ import { ALL_SCOPES, PAT_SCOPES } from './state.js';
 import type { FakePersonalAccessToken } from './types.js';
 
 const API = '/api/v4';
-const MAX_LIFETIME_DAYS = 365;
 const notFound = (): Reply => message(404, '404 Not Found');
 
 /** Grape's CommaSeparatedToArray coercion: `scopes[]=a&scopes[]=b`, a JSON array or "a,b". */
@@ -21,9 +20,9 @@ function parseScopes(value: ParamValue | undefined): string[] | undefined {
 /** Validates an optional YYYY-MM-DD expiry; returns the date, a default, or an error reply. */
 function expiry(ctx: Ctx, defaultDays: number): string | Reply {
   const raw = str(ctx.params, 'expires_at');
-  if (raw === undefined || raw === '') return ctx.fake.dateInDays(defaultDays);
+  if (raw === undefined || raw === '') return ctx.fake.dateInDays(Math.min(defaultDays, ctx.fake.maxTokenLifetimeDays));
   if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(raw))) return validationError(['expires_at is invalid']);
-  const max = ctx.fake.dateInDays(MAX_LIFETIME_DAYS);
+  const max = ctx.fake.dateInDays(ctx.fake.maxTokenLifetimeDays);
   // GitLab answers render_api_error!(msg, http_status || 422); the fake picks 400, the status the docs list.
   if (raw > max) return message(400, `Expiration date must be before ${max}`);
   return raw;
@@ -41,7 +40,7 @@ function createForUser(ctx: Ctx): Reply {
   const problems = [...(name ? [] : ['name is missing']), ...(scopes?.length ? [] : ['scopes is missing'])];
   if (scopes?.some((s) => !ALL_SCOPES.includes(s))) problems.push('scopes does not have a valid value');
   if (problems.length) return validationError(problems);
-  const expiresAt = expiry(ctx, MAX_LIFETIME_DAYS);
+  const expiresAt = expiry(ctx, ctx.fake.maxTokenLifetimeDays);
   if (typeof expiresAt !== 'string') return expiresAt;
   const user = ctx.fake.users.get(Number(ctx.match[1]));
   if (!user) return message(404, '404 User Not Found');

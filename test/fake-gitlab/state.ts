@@ -37,6 +37,8 @@ export class FakeState {
   adminMode: boolean;
   latencyMs: number;
   accessTokenTtlSeconds: number;
+  /** The instance's maximum personal access token lifetime (365 days; Ultimate admins may lower it). */
+  maxTokenLifetimeDays: number;
   now: () => Date;
   readonly revision = 'f4k3g1t1ab';
 
@@ -67,6 +69,7 @@ export class FakeState {
     this.adminMode = options.adminMode ?? false;
     this.latencyMs = options.latencyMs ?? 0;
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 7200;
+    this.maxTokenLifetimeDays = options.maxTokenLifetimeDays ?? 365;
     this.now = options.now ?? (() => new Date());
     this.externalUrl = options.externalUrl;
   }

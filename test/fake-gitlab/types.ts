@@ -15,6 +15,8 @@ export interface FakeGitlabOptions {
   latencyMs?: number;
   /** OAuth access token lifetime; GitLab fixes it at 7200 s, tests shorten it. */
   accessTokenTtlSeconds?: number;
+  /** max_personal_access_token_lifetime in days (default 365). */
+  maxTokenLifetimeDays?: number;
   now?: () => Date;
   /** GitLab's external_url, when it is not the URL the fake is reached at: the OpenID issuer. */
   externalUrl?: string;

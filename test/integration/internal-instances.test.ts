@@ -7,13 +7,14 @@ import { DAY_MS, gitlabDateToInstant } from '../../src/time.js';
 import { buildTestApp, LogCapture, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
 import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
+import type { FakeGitlabOptions } from '../fake-gitlab/index.js';
 
 const auth = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 
 /** A bootstrapped instance; the app and the fake share one clock the test can move. */
-async function bootstrapped(t: Test) {
+async function bootstrapped(t: Test, options: FakeGitlabOptions = {}) {
   const clock = { now: new Date() };
-  const fake = await startTestGitlab(t, { now: () => clock.now });
+  const fake = await startTestGitlab(t, { ...options, now: () => clock.now });
   const admin = fake.seedAdmin();
   const { app, logs } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
   const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
@@ -140,9 +141,23 @@ t.test('a rotation GitLab fails (500) near expiry serves the current token and r
   t.equal(fake.counters.personalAccessTokensRotated, 1);
 });
 
-t.test('a rotation GitLab refuses (400, shorter maximum lifetime) after the token expired is an error, recorded', async (t) => {
+t.test('an instance with a shorter maximum token lifetime gets a rotation within it', async (t) => {
+  const { app, instance, fake, clock, botToken } = await bootstrapped(t, { maxTokenLifetimeDays: 90 });
+  const first = botToken()[0]!;
+  t.equal(first.expiresAt, fake.dateInDays(90), 'the bootstrap got the longest token the instance allows');
+  clock.now = new Date(clock.now.getTime() + 70 * DAY_MS);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(response.statusCode, 200, response.body);
+  const [rotated] = botToken();
+  t.equal(response.json().token, rotated!.token);
+  t.equal(fake.counters.personalAccessTokensRotated, 1);
+  t.equal(rotated!.expiresAt, fake.dateInDays(89), 'the day before the limit GitLab named');
+  t.equal(fake.requests.filter((request) => request.path.endsWith('/rotate') && request.status === 400).length, 1, 'one refusal, then one rotation');
+});
+
+t.test('a rotation that fails after the token expired is an error, recorded', async (t) => {
   const { app, instance, fake, clock, botToken } = await bootstrapped(t);
-  fake.injectFault({ method: 'POST', path: '/api/v4/personal_access_tokens/self/rotate', status: 400, body: { message: '400 Bad request - Expiration date must be before 2026-01-01' } });
+  fake.injectFault({ method: 'POST', path: '/api/v4/personal_access_tokens/self/rotate', status: 500 });
   const expired = botToken()[0]!;
   clock.now = gitlabDateToInstant(expired.expiresAt!);
   const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
