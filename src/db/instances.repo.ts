@@ -61,7 +61,7 @@ export function lockInstanceById(trx: Transaction<DB>, id: string): Promise<Inst
 export async function storeBotToken(db: Executor, id: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<void> {
   await db
     .updateTable('instances')
-    .set({ bot_token_id: token.tokenId, bot_token_sealed: token.sealed, bot_token_expires_at: token.expiresAt, updated_at: token.now })
+    .set({ bot_token_id: token.tokenId, bot_token_sealed: token.sealed, bot_token_expires_at: token.expiresAt, bot_token_issued_at: token.now, updated_at: token.now })
     .where('id', '=', id)
     .execute();
 }

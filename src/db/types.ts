@@ -18,6 +18,7 @@ export interface InstancesTable {
   bot_token_id: BigIntColumn | null;
   bot_token_sealed: string | null;
   bot_token_expires_at: Timestamp | null;
+  bot_token_issued_at: Timestamp | null;
   oauth_application_id: BigIntColumn | null;
   oauth_client_id: string | null;
   oauth_client_secret_sealed: string | null;

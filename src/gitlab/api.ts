@@ -78,12 +78,15 @@ export function createGitlabApi(http: GitlabHttp) {
   /** Every page of a GitLab list (offset pagination: follow x-next-page until it is empty). */
   async function allPages<T>(target: GitlabTarget, path: string, auth: Auth): Promise<T[]> {
     const items: T[] = [];
-    for (let page = '1'; page; ) {
-      const separator = path.includes('?') ? '&' : '?';
+    const separator = path.includes('?') ? '&' : '?';
+    // Counted here, not trusted from the header: the server may be anyone's.
+    for (let page = 1, fetched = 0; page > 0; fetched++) {
+      if (fetched === MAX_PAGES) throw new AppError('gitlab_error', `GitLab lists more than ${MAX_PAGES} pages at ${path}`);
       const response = await send<T[]>(target, 'GET', `${path}${separator}per_page=100&page=${page}`, auth);
+      if (!Array.isArray(response.body)) throw new AppError('gitlab_error', `GitLab did not answer a list at ${path}`);
       items.push(...response.body);
-      page = response.headers.get('x-next-page') ?? '';
-      if (Number(page) > MAX_PAGES) throw new AppError('gitlab_error', `GitLab lists more than ${MAX_PAGES * 100} entries at ${path}`);
+      const next = Number(response.headers.get('x-next-page'));
+      page = Number.isInteger(next) && next > page ? next : 0;
     }
     return items;
   }
@@ -96,7 +99,6 @@ export function createGitlabApi(http: GitlabHttp) {
     tokenSelf: (target: GitlabTarget, token: string) => call<GitlabPersonalAccessToken>(target, 'GET', '/api/v4/personal_access_tokens/self', privateToken(token)),
     usersNamed: (target: GitlabTarget, token: string, username: string) =>
       call<GitlabUser[]>(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, privateToken(token)),
-    user: (target: GitlabTarget, token: string, id: number | string) => call<GitlabUser>(target, 'GET', `/api/v4/users/${id}`, privateToken(token)),
     createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
       call<GitlabUser>(target, 'POST', '/api/v4/users', privateToken(token), user),
     blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token)),
@@ -104,8 +106,9 @@ export function createGitlabApi(http: GitlabHttp) {
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
       call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), body),
     personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<GitlabPersonalAccessToken>(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token)),
-    rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
-      call<GitlabPersonalAccessToken>(target, 'POST', '/api/v4/personal_access_tokens/self/rotate', privateToken(token), { expires_at: expiresAt }),
+    /** A token rotating itself by id: since 16.0 (the `self` form only since 16.10). */
+    rotateOwnToken: (target: GitlabTarget, token: string, id: number | string, expiresAt: string) =>
+      call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), { expires_at: expiresAt }),
     revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token)),
     applications: (target: GitlabTarget, token: string) => allPages<GitlabApplication>(target, '/api/v4/applications', privateToken(token)),
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>

@@ -1,5 +1,6 @@
 // The bot's token for the review workers, rotated through GitLab before it expires. A rotation is
-// never retried blindly: GitLab revokes the whole token family when a revoked token is rotated.
+// never tried blindly: GitLab revokes the whole token family when a revoked token is rotated, so the
+// token is first checked to be live (a rotation whose answer was lost has already revoked it).
 import type { Kysely, Transaction } from 'kysely';
 import type { Config } from '../config.js';
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
@@ -8,7 +9,7 @@ import { findInstanceById, insertInstanceEvent, lockInstanceById, markBotTokenUn
 import { retryWhileRowLocked } from '../db/row-lock.js';
 import type { DB, Instance } from '../db/types.js';
 import { AppError } from '../errors.js';
-import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
+import type { GitlabApi, GitlabPersonalAccessToken, GitlabTarget } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
 
@@ -43,8 +44,25 @@ function unusable(): AppError {
   return new AppError('bot_token_unusable', 'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it');
 }
 
+/**
+ * Due when less than BOT_TOKEN_ROTATE_DAYS are left, or less than half the lifetime GitLab granted:
+ * on an instance that caps tokens below the window, a fresh token must not be due at once.
+ */
 function needsRotation(instance: Instance, now: Date, rotateDays: number): boolean {
-  return instance.bot_token_expires_at !== null && instance.bot_token_expires_at.getTime() - now.getTime() < rotateDays * DAY_MS;
+  if (instance.bot_token_expires_at === null) return false;
+  const expiresAt = instance.bot_token_expires_at.getTime();
+  const lifetime = instance.bot_token_issued_at ? expiresAt - instance.bot_token_issued_at.getTime() : Infinity;
+  return expiresAt - now.getTime() < Math.min(rotateDays * DAY_MS, lifetime / 2);
+}
+
+/** GitLab's rotation default is 7 days: assume it when the expiry it answered cannot be read. */
+function expiryOf(rotated: { expires_at: string | null }, now: Date): Date | null {
+  if (rotated.expires_at === null) return null;
+  try {
+    return gitlabDateToInstant(rotated.expires_at);
+  } catch {
+    return new Date(now.getTime() + 7 * DAY_MS);
+  }
 }
 
 function hasExpired(instance: Instance, now: Date): boolean {
@@ -57,19 +75,33 @@ function stored(sealer: Sealer, instance: WithBotToken): BotToken {
 
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
+/** A rotation holds the lock for up to three GitLab calls (liveness check, rotation, one retry within the lifetime limit). */
+export const rotationLockWait = (gitlabTimeoutMs: number) => ({ gitlabTimeoutMs, slackMs: 2 * gitlabTimeoutMs + 5000 });
+
 const LIFETIME_LIMIT = /must be before (\d{4}-\d{2}-\d{2})/;
 
 /**
  * Asks for ROTATED_LIFETIME_DAYS. An instance with a shorter maximum lifetime refuses with a 400 that
  * names its limit, and rotates nothing: asking once more for the day before that limit is safe.
  */
-async function rotateWithinLifetime(gitlab: GitlabApi, target: GitlabTarget, token: string, now: Date) {
+async function rotateWithinLifetime(gitlab: GitlabApi, target: GitlabTarget, token: string, tokenId: string, now: Date) {
   try {
-    return await gitlab.rotateSelf(target, token, dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
+    return await gitlab.rotateOwnToken(target, token, tokenId, dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
   } catch (error) {
     const limit = error instanceof GitlabApiError && error.status === 400 ? LIFETIME_LIMIT.exec(error.message)?.[1] : undefined;
     if (!limit) throw error;
-    return gitlab.rotateSelf(target, token, dateOnly(new Date(gitlabDateToInstant(limit).getTime() - DAY_MS)));
+    return gitlab.rotateOwnToken(target, token, tokenId, dateOnly(new Date(gitlabDateToInstant(limit).getTime() - DAY_MS)));
+  }
+}
+
+/** The token as GitLab sees it now: a 401, or an inactive token, means it is dead. */
+async function isLive(gitlab: GitlabApi, target: GitlabTarget, token: string): Promise<boolean> {
+  try {
+    const self = await gitlab.tokenSelf(target, token);
+    return self.active && !self.revoked;
+  } catch (error) {
+    if (error instanceof GitlabApiError && error.status === 401) return false;
+    throw error;
   }
 }
 
@@ -87,29 +119,33 @@ async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: str
   const current = sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN);
   const target: GitlabTarget = { url: instance.url, caCertificate: instance.ca_certificate, log };
   const event = { instance_id: instance.id, step: 'bot_token_rotate', actor };
-  let rotated;
+  let rotated: GitlabPersonalAccessToken | 'dead';
   try {
-    rotated = await rotateWithinLifetime(gitlab, target, current, now);
+    const live = instance.bot_token_id !== null && (await isLive(gitlab, target, current));
+    rotated = live ? await rotateWithinLifetime(gitlab, target, current, instance.bot_token_id!, now) : 'dead';
   } catch (error) {
-    if (error instanceof GitlabApiError && error.status === 401) {
-      // The token is dead (revoked, expired, or rotated by a call whose answer was lost). Rotating it
-      // again would revoke the whole family, so it is dropped: later calls fail fast without asking
-      // GitLab, and a new bootstrap, which creates a token when none is stored, repairs it.
-      const failure = unusable();
-      await markBotTokenUnusable(trx, instance.id, { detail: failure.message, now });
-      await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: failure.message, error_code: failure.code });
-      return { failure };
+    if (!(error instanceof GitlabApiError && error.status === 401)) {
+      // GitLab failed otherwise (5xx, timeout): the current token still works until it expires, so it
+      // is served; the next call checks it is live before it tries again.
+      const failure = toAppError(error);
+      const expired = hasExpired(instance, now);
+      await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: expired ? failure.message : `${failure.message}; the current token is still served`, error_code: failure.code });
+      if (expired) return { failure };
+      log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
+      return { served: stored(sealer, instance) };
     }
-    // GitLab failed otherwise (5xx, timeout): the current token
-    // still works until it expires, so it is served, and the next call tries the rotation again.
-    const failure = toAppError(error);
-    const expired = hasExpired(instance, now);
-    await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: expired ? failure.message : `${failure.message}; the current token is still served`, error_code: failure.code });
-    if (expired) return { failure };
-    log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
-    return { served: stored(sealer, instance) };
+    rotated = 'dead';
   }
-  const expiresAt = rotated.expires_at ? gitlabDateToInstant(rotated.expires_at) : null;
+  if (rotated === 'dead') {
+    // Revoked, expired, or rotated by a call whose answer was lost. Rotating it would revoke the whole
+    // family, so it is dropped: later calls fail fast without asking GitLab, and a new bootstrap,
+    // which creates a token when none is stored, repairs it.
+    const failure = unusable();
+    await markBotTokenUnusable(trx, instance.id, { detail: failure.message, now });
+    await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: failure.message, error_code: failure.code });
+    return { failure };
+  }
+  const expiresAt = expiryOf(rotated, now);
   await storeBotToken(trx, instance.id, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
   await insertInstanceEvent(trx, { ...event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, error_code: null });
   return { served: { token: rotated.token!, expiresAt: expiresAt?.toISOString() ?? null } };
@@ -127,7 +163,7 @@ export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor:
     if (!needsRotation(seen, clock(), config.botTokenRotateDays)) return { served: stored(sealer, seen) };
     // Only `trx` inside: on PGlite (one connection) a query on db here would wait forever.
     return db.transaction().execute((trx) => rotateUnderLock(deps, trx, instanceId, seen.bot_token_sealed, actor));
-  }, { gitlabTimeoutMs: config.gitlabTimeoutMs });
+  }, rotationLockWait(config.gitlabTimeoutMs));
   if ('failure' in outcome) throw outcome.failure;
   return outcome.served;
 }

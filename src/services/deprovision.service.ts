@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { findInstanceById, insertInstanceEvent, lockInstanceById, markInstanceRemoved } from '../db/instances.repo.js';
 import { deleteInstanceLoginStates } from '../db/login-states.repo.js';
 import { retryWhileRowLocked } from '../db/row-lock.js';
+import { rotationLockWait } from './bot-token.service.js';
 import { revokeInstanceSessions } from '../db/sessions.repo.js';
 import type { DB, Instance } from '../db/types.js';
 import { wipeInstanceUserTokens } from '../db/users.repo.js';
@@ -99,7 +100,7 @@ export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: str
         await markInstanceRemoved(trx, instance.id, now);
         await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
       }),
-    { gitlabTimeoutMs },
+    rotationLockWait(gitlabTimeoutMs),
   );
   return { instanceId: instance.id, status: 'removed' as const, gitlab };
 }

@@ -1,5 +1,6 @@
 // Shared set-up for tests that talk to the fake GitLab over real HTTP on 127.0.0.1.
 import type { Test } from 'tap';
+import { buildTestApp, TEST_INTERNAL_TOKEN } from './app.js';
 import type { App } from '../../src/app.js';
 import { startFakeGitlab, type FakeGitlab, type FakeGitlabOptions } from '../fake-gitlab/index.js';
 
@@ -24,4 +25,20 @@ export function botSideEffects(fake: FakeGitlab, botUsername = 'review-bot') {
     liveBotTokens: bots.length === 1 ? fake.liveTokensOf(bots[0]!.id).length : -1,
     applications: fake.applications.size,
   };
+}
+
+/** The Authorization header of the internal routes in tests. */
+export const INTERNAL_AUTH = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
+
+/** A bootstrapped instance; the app and the fake share one clock the test can move. */
+export async function bootstrappedInstance(t: Test, options: FakeGitlabOptions = {}) {
+  const clock = { now: new Date() };
+  const fake = await startTestGitlab(t, { ...options, now: () => clock.now });
+  const admin = fake.seedAdmin();
+  const { app, logs } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
+  const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  if (response.statusCode !== 201) throw new Error(response.body);
+  const instance = response.json();
+  const botToken = () => fake.liveTokensOf(instance.bot.userId);
+  return { clock, fake, admin, app, logs, instance, botToken };
 }

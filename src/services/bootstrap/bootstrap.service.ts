@@ -44,6 +44,8 @@ export interface BootstrapInput {
 /** Our lease ran out and another bootstrap took the instance over: stop writing. */
 class LeaseLost extends Error {}
 
+const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
+
 class StepFailure extends Error {
   constructor(
     readonly step: BootstrapStep,
@@ -124,14 +126,17 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
       inStep('bot_token', () => ensureBotToken(session, instance, bot, storedToken.status === 'fulfilled' ? storedToken : undefined)),
       inStep('oauth_application', () => ensureOauthApplication(session, instance, applications.status === 'fulfilled' ? applications.value : [])),
     ]);
+    // What was kept is not written back: a bot token rotation may have replaced it since our read.
     if (botToken.status === 'fulfilled') {
       const { id, sealed, expiresAt } = botToken.value.value;
-      await save({ bot_token_id: id, bot_token_sealed: sealed, bot_token_expires_at: expiresAt });
+      if (botToken.value.outcome !== 'kept') await save({ bot_token_id: id, bot_token_sealed: sealed, bot_token_expires_at: expiresAt, bot_token_issued_at: now });
       await note('bot_token', botToken.value, 'bot token');
     }
     if (application.status === 'fulfilled') {
       const { id, clientId, secretSealed, scopes } = application.value.value;
-      await save({ oauth_application_id: id, oauth_client_id: clientId, oauth_client_secret_sealed: secretSealed, oauth_scopes: scopes, oauth_redirect_uri: config.callbackUrl });
+      if (application.value.outcome !== 'kept') {
+        await save({ oauth_application_id: id, oauth_client_id: clientId, oauth_client_secret_sealed: secretSealed, oauth_scopes: scopes, oauth_redirect_uri: config.callbackUrl });
+      }
       await note('oauth_application', application.value, `OAuth application ${clientId}`);
     }
     for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
@@ -153,14 +158,21 @@ export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInp
       },
     };
   } catch (error) {
-    if (error instanceof LeaseLost) throw new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
+    if (error instanceof LeaseLost) throw takenOver(url);
     // Not GitLab's doing (the database, a bug): no step to blame; the lease runs out by itself.
     if (!(error instanceof StepFailure)) throw error;
     // The address rule belongs to the url step, though it is judged when the probe connects.
     const failure = error.error.code === 'url_not_allowed' ? new StepFailure('url', error.error) : error;
     // A ready instance stays ready: what it has on GitLab may well still work, and logins go on.
-    await save({ status: wasReady ? 'ready' : 'failed', bootstrap_lease_until: null, last_error_step: failure.step, last_error_code: failure.error.code, last_error_detail: failure.error.message });
+    try {
+      await save({ status: wasReady ? 'ready' : 'failed', bootstrap_lease_until: null, last_error_step: failure.step, last_error_code: failure.error.code, last_error_detail: failure.error.message });
+    } catch (saveError) {
+      if (saveError instanceof LeaseLost) throw takenOver(url);
+      throw saveError;
+    }
     await record(failure.step, 'failed', failure.error.message, failure.error.code);
-    throw new AppError(failure.error.code, failure.error.message, { ...failure.error.extras, step: failure.step });
+    const answer = new AppError(failure.error.code, failure.error.message, { ...failure.error.extras, step: failure.step });
+    answer.cause = failure.error.cause;
+    throw answer;
   }
 }
