@@ -60,9 +60,19 @@ function requestIdOf(request: IncomingMessage): string {
 
 export async function buildApp(config: Config, deps: AppDeps = {}) {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const database = deps.database ?? (await openDatabase(config, logger));
-  if (!deps.database) await migrateToLatest(database.db as Kysely<unknown>);
+  if (deps.database) return assembleApp(config, deps, logger, deps.database, false);
+  const database = await openDatabase(config, logger);
+  try {
+    await migrateToLatest(database.db as Kysely<unknown>);
+    return await assembleApp(config, deps, logger, database, true);
+  } catch (error) {
+    // Start-up failed: release the pool (and the embedded database's lock file) we opened.
+    await database.close();
+    throw error;
+  }
+}
 
+async function assembleApp(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
@@ -87,7 +97,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   app.decorate('gitlabHttp', gitlabHttp);
   app.decorate('gitlab', createGitlabApi(gitlabHttp));
   app.addHook('onClose', () => gitlabHttp.close());
-  if (!deps.database) app.addHook('onClose', () => database.close());
+  if (ownsDatabase) app.addHook('onClose', () => database.close());
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -107,5 +117,5 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   return app;
 }
 
-export type App = Awaited<ReturnType<typeof buildApp>>;
+export type App = Awaited<ReturnType<typeof assembleApp>>;
 export type { FastifyInstance };

@@ -3,7 +3,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 
 const secretFields = ['adminToken', 'token', 'accessToken', 'refreshToken', 'clientSecret', 'secret', 'password', 'codeVerifier', 'privateToken'];
 
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["private-token"]',
@@ -14,7 +14,7 @@ export const REDACTED_PATHS = [
 const secretQueryParameter = /code|state|token|secret|verifier/i;
 
 /** The request path with the values of secret-looking query parameters (OAuth code, state) removed. */
-export function redactedUrl(url: string): string {
+function redactedUrl(url: string): string {
   const [path, query] = url.split('?', 2);
   if (query === undefined) return url;
   const params = new URLSearchParams(query);

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createSealer, decodeKey, type Sealer } from './sealer.js';
 
-export const DEVELOPMENT_KEY_FILE = 'development-encryption.key';
+const DEVELOPMENT_KEY_FILE = 'development-encryption.key';
 
 function developmentKey(dataDir: string, log: Logger): Buffer {
   const file = join(dataDir, DEVELOPMENT_KEY_FILE);

@@ -10,7 +10,7 @@ export interface Sealer {
   open(sealed: string, purpose: string): string;
 }
 
-export class SealError extends Error {}
+class SealError extends Error {}
 
 export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update(key).digest('base64url').slice(0, 8);

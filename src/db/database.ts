@@ -15,7 +15,7 @@ export interface Database {
 
 export class DatabaseLockedError extends Error {}
 
-export const PGLITE_LOCK_FILE = 'pglite.lock';
+const PGLITE_LOCK_FILE = 'pglite.lock';
 
 function isRunning(pid: number): boolean {
   try {

@@ -107,12 +107,10 @@ export interface DB {
 }
 
 export type Instance = Selectable<InstancesTable>;
-export type NewInstance = Insertable<InstancesTable>;
 export type InstanceUpdate = Updateable<InstancesTable>;
 export type InstanceEvent = Selectable<InstanceEventsTable>;
 export type NewInstanceEvent = Insertable<InstanceEventsTable>;
 export type User = Selectable<UsersTable>;
-export type Session = Selectable<SessionsTable>;
 export type LoginState = Selectable<LoginStatesTable>;
 export type NewLoginState = Insertable<LoginStatesTable>;
 

@@ -58,11 +58,10 @@ export interface GitlabHttp {
   request<T = unknown>(req: GitlabRequest): Promise<GitlabResponse<T>>;
   /** Same agents and guard, any status, no error mapping of answers (for oauth4webapi's customFetch). */
   fetch: GuardedFetch;
-  /** Synchronous check of scheme and IP-literal host; throws AppError url_not_allowed / invalid_url. */
   /**
-   * Scheme, user info and IP-literal checks, then resolves a host name and refuses it when an address is not public, so a
-   * refused URL is refused before anything is stored. Connections still check at connect time (a
-   * name may resolve differently later). Failures to resolve are left to the first real call.
+   * Scheme, user info and IP-literal checks, then resolves a host name and refuses it when an address
+   * is not public, so a refused URL is refused before anything is stored. Connections still check at
+   * connect time (a name may resolve differently later). Failures to resolve are left to the first call.
    */
   assertUrlResolvesAllowed(url: string): Promise<void>;
   close(): Promise<void>;

@@ -4,12 +4,12 @@ import fp from 'fastify-plugin';
 import { AppError, errorCatalog, isAppError, type ErrorCode, type ProblemExtras } from '../errors.js';
 import type { ProblemBody } from '../schemas/problem.js';
 
-export function problemBody(code: ErrorCode, detail: string, extras: ProblemExtras = {}, requestId?: string): ProblemBody {
+function problemBody(code: ErrorCode, detail: string, extras: ProblemExtras = {}, requestId?: string): ProblemBody {
   const { status, title } = errorCatalog[code];
   return { type: `urn:gitlab-connect:problem:${code}`, title, status, detail, code, ...extras, ...(requestId ? { requestId } : {}) };
 }
 
-export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.extras.retryAfter !== undefined) reply.header('retry-after', String(error.extras.retryAfter));
   return reply
     .code(error.status)

@@ -6,7 +6,7 @@ import { bearerTokenOf, sameSecret } from '../crypto/tokens.js';
 import { AppError } from '../errors.js';
 
 /** A hook that accepts exactly the configured tokens; every configured token is compared, whatever matches. */
-export function internalTokenCheck(tokens: readonly string[]) {
+function internalTokenCheck(tokens: readonly string[]) {
   return async function requireInternalToken(request: FastifyRequest): Promise<void> {
     if (tokens.length === 0) throw new AppError('internal_unauthorized', 'Internal routes are disabled: INTERNAL_API_TOKENS is not set');
     const presented = bearerTokenOf(request.headers.authorization);

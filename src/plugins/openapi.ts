@@ -12,7 +12,7 @@ import { SESSION_COOKIE } from './session-auth.js';
 import { SERVICE_VERSION } from '../version.js';
 
 /** Every named model; each becomes #/components/schemas/<$id>. */
-export const sharedSchemas: TSchema[] = [
+const sharedSchemas: TSchema[] = [
   Problem,
   LookupResult,
   BootstrapRequest,

@@ -11,7 +11,7 @@ export function databaseRateLimitStore(db: Kysely<DB>, clock: () => Date) {
     incr(key: string, callback: IncrCallback, timeWindow: number): void {
       const now = clock().getTime();
       const windowStart = Math.floor(now / timeWindow) * timeWindow;
-      countHit(db, key, new Date(windowStart)).then(
+      countHit(db, key, new Date(windowStart), timeWindow).then(
         (current) => callback(null, { current, ttl: windowStart + timeWindow - now }),
         (error: Error) => callback(error),
       );

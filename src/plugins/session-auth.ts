@@ -13,7 +13,7 @@ import { findSession, type SessionContext } from '../services/sessions.service.j
 export const SESSION_COOKIE = 'gc_session';
 /** Binds a login to the browser that started it: random value in the cookie, its hash in login_states. */
 export const LOGIN_BINDING_COOKIE = 'gc_login';
-export const LOGIN_BINDING_MAX_AGE_SECONDS = 600;
+const LOGIN_BINDING_MAX_AGE_SECONDS = 600;
 
 declare module 'fastify' {
   interface FastifyInstance {

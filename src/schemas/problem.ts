@@ -25,7 +25,7 @@ export const Problem = Type.Object(
 
 export type ProblemBody = Static<typeof Problem>;
 
-export const problemRef = Type.Unsafe<ProblemBody>(Type.Ref('Problem'));
+const problemRef = Type.Unsafe<ProblemBody>(Type.Ref('Problem'));
 
 /** A response map entry per status for the codes a route can answer with. */
 export function problemResponses(...codes: ErrorCode[]) {

@@ -29,7 +29,7 @@ export function authorizationEndpoint(instanceUrl: string): string {
   return `${instanceUrl}/oauth/authorize`;
 }
 
-export function instanceOauth(app: FastifyInstance, instance: Instance): InstanceOauth {
+function instanceOauth(app: FastifyInstance, instance: Instance): InstanceOauth {
   if (!instance.oauth_client_id || !instance.oauth_client_secret_sealed) {
     throw new AppError('instance_not_ready', 'The instance has no OAuth application; run the bootstrap again');
   }
@@ -68,7 +68,7 @@ function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): Gr
 }
 
 /** What GitLab's token endpoint said, for a problem detail (never a token or code). */
-export function describeOauthError(error: unknown): string {
+function describeOauthError(error: unknown): string {
   if (error instanceof o.ResponseBodyError) return `GitLab answered ${error.status} ${error.error}${error.error_description ? `: ${error.error_description.slice(0, 200)}` : ''}`;
   if (error instanceof o.WWWAuthenticateChallengeError) return `GitLab refused the client (${error.status}); the OAuth application may have been deleted or its secret changed`;
   if (error instanceof o.OperationProcessingError) return `GitLab's answer did not validate (${error.code}): ${error.message}`;

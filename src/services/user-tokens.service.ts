@@ -13,7 +13,7 @@ import { AppError } from '../errors.js';
 import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
 
 /** A token with less than this left is refreshed first (GitLab's tokens live 2 hours)... */
-export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
 export interface UserGitlabToken {
   accessToken: string;

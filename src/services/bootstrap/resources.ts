@@ -9,7 +9,7 @@ import { AppError } from '../../errors.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 
-export const BOT_TOKEN_NAME = 'gitlab-connect';
+const BOT_TOKEN_NAME = 'gitlab-connect';
 
 export interface GitlabSession {
   api: GitlabApi;
@@ -88,7 +88,7 @@ export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, 
   };
 }
 
-export function oauthApplicationName(config: Config): string {
+function oauthApplicationName(config: Config): string {
   return `gitlab-connect (${new URL(config.publicUrl).host})`;
 }
 
