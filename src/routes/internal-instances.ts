@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
-import { AppError } from '../errors.js';
 import { registerInternalAuth } from '../plugins/internal-auth.js';
 import { OPTIONAL_BODY } from '../plugins/openapi.js';
 import {
@@ -17,6 +16,7 @@ import { problemResponses } from '../schemas/problem.js';
 import { botTokenFor } from '../services/bot-token.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
 import { instanceDetails, instanceEvent } from '../services/instance-views.js';
+import { foundInstance } from '../services/instances.service.js';
 
 const ref = <T>(name: string) => Type.Unsafe<T>(Type.Ref(name));
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
@@ -26,9 +26,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   registerInternalAuth(app);
   const actorOf = (ip: string) => `internal API from ${ip}`;
   const findOr404 = async (id: string) => {
-    const instance = await findInstanceById(app.db, id);
-    if (!instance) throw new AppError('instance_not_found', `No instance ${id}`);
-    return instance;
+    return foundInstance(await findInstanceById(app.db, id), id);
   };
 
   app.get('/internal/instances', {

@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabPersonalAccessToken, GitlabTarget } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
+import { foundInstance } from './instances.service.js';
 
 /** GitLab caps a rotated token at one year; stay clear of the boundary. */
 const ROTATED_LIFETIME_DAYS = 360;
@@ -33,8 +34,8 @@ export interface BotToken {
 type WithBotToken = Instance & { bot_token_sealed: string };
 
 /** A ready instance without a token lost it to a 401: only a new bootstrap gives it one again. */
-function withBotToken(instance: Instance | undefined, id: string): WithBotToken {
-  if (!instance) throw new AppError('instance_not_found', `No instance ${id}`);
+function withBotToken(found: Instance | undefined, id: string): WithBotToken {
+  const instance = foundInstance(found, id);
   if (instance.status !== 'ready') throw new AppError('instance_not_ready', `Instance ${id} is ${instance.status}`);
   if (!instance.bot_token_sealed) throw unusable();
   return instance as WithBotToken;

@@ -11,6 +11,7 @@ import { wipeInstanceUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
+import { foundInstance } from './instances.service.js';
 
 export interface DeprovisionDeps {
   db: Kysely<DB>;
@@ -82,16 +83,14 @@ function refuseDuringBootstrap(instance: Instance, now: Date): void {
  */
 export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: string, adminToken: string | undefined, actor: string) {
   const { db, clock, gitlabTimeoutMs } = deps;
-  const instance = await findInstanceById(db, instanceId);
-  if (!instance) throw new AppError('instance_not_found', `No instance ${instanceId}`);
+  const instance = foundInstance(await findInstanceById(db, instanceId), instanceId);
   refuseDuringBootstrap(instance, clock());
   const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor) : null;
   // The row lock may be held by a bot token rotation, for as long as its GitLab call: wait off the pool.
   await retryWhileRowLocked(
     () =>
       db.transaction().execute(async (trx) => {
-        const locked = await lockInstanceById(trx, instance.id);
-        if (!locked) throw new AppError('instance_not_found', `No instance ${instanceId}`);
+        const locked = foundInstance(await lockInstanceById(trx, instance.id), instanceId);
         const now = clock();
         refuseDuringBootstrap(locked, now);
         await revokeInstanceSessions(trx, instance.id, now);

@@ -1,10 +1,17 @@
 // Reading instances as the public routes present them.
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
 import { findInstanceByUrl } from '../db/instances.repo.js';
 import type { DB, Instance } from '../db/types.js';
 import type { LookupResultBody } from '../schemas/instances.js';
 import { normalizeInstanceUrl } from './instance-url.js';
+
+/** The instance, or instance_not_found: the one answer for an unknown instance id. */
+export function foundInstance(instance: Instance | undefined, id: string): Instance {
+  if (!instance) throw new AppError('instance_not_found', `No instance ${id}`);
+  return instance;
+}
 
 export function loginUrlOf(config: Config, instanceId: string): string {
   return `${config.publicUrl}/auth/gitlab/start?instance=${encodeURIComponent(instanceId)}`;

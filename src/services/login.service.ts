@@ -15,12 +15,12 @@ import { toAppError } from '../gitlab/http.js';
 import { authorizationEndpoint, exchangeCode } from './gitlab-oauth.js';
 import { validateReturnTo } from './return-to.js';
 import { createSession } from './sessions.service.js';
+import { foundInstance } from './instances.service.js';
 
 const LOGIN_STATE_TTL_MS = 10 * 60 * 1000;
 
 async function readyInstance(app: FastifyInstance, id: string): Promise<Instance> {
-  const instance = await findInstanceById(app.db, id);
-  if (!instance) throw new AppError('instance_not_found', `No instance ${id}`);
+  const instance = foundInstance(await findInstanceById(app.db, id), id);
   if (instance.status !== 'ready') throw new AppError('instance_not_ready', `The instance is ${instance.status}, not ready for login`);
   return instance;
 }
