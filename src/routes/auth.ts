@@ -13,7 +13,7 @@ import {
   sessionTokenOf,
 } from '../plugins/session-auth.js';
 import { CallbackQuery, redirectResponse, StartLoginQuery } from '../schemas/auth.js';
-import { problemResponses } from '../schemas/problem.js';
+import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { completeLogin, startLogin } from '../services/login.service.js';
 import { revokeSession } from '../services/sessions.service.js';
 
@@ -64,7 +64,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'returnTo, FRONTEND_URL or `/`; on failure FRONTEND_URL with `?error=<code>`',
           `${SESSION_COOKIE}: the session cookie (HttpOnly, SameSite=Lax, Path=/, Secure when PUBLIC_URL is https)`,
         ),
-        ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'instance_not_ready', 'token_exchange_failed', 'gitlab_error', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+        ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'instance_not_ready', 'token_exchange_failed', ...GITLAB_FAILURES),
       },
     },
     handler: async (request, reply) => {

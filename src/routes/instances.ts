@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AppError } from '../errors.js';
 import { InstanceUrlQuery, type BootstrapRequestBody, type BootstrapResultBody, type LookupResultBody } from '../schemas/instances.js';
-import { problemResponses } from '../schemas/problem.js';
+import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { databaseRateLimitStore } from '../plugins/rate-limit-store.js';
 import { bootstrapInstance } from '../services/bootstrap/bootstrap.service.js';
 import { lookupInstance } from '../services/instances.service.js';
@@ -51,30 +51,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: bootstrapResultRef,
         201: bootstrapResultRef,
-        ...problemResponses(
-          'invalid_url',
-          'validation_failed',
-          'invalid_json',
-          'bootstrap_in_progress',
-          'payload_too_large',
-          'unsupported_media_type',
-          'url_not_allowed',
-          'not_gitlab',
-          'gitlab_version_unsupported',
-          'token_invalid',
-          'token_expired',
-          'token_revoked',
-          'token_not_admin',
-          'token_missing_scope',
-          'admin_mode_scope_required',
-          'bot_username_taken',
-          'rate_limited',
-          'gitlab_unreachable',
-          'gitlab_tls_error',
-          'gitlab_error',
-          'gitlab_rate_limited',
-          'gitlab_timeout',
-        ),
+        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'admin_mode_scope_required', 'bot_username_taken', 'rate_limited', ...GITLAB_FAILURES),
       },
     },
     handler: async (request, reply) => {

@@ -12,7 +12,7 @@ import {
   type InstanceDetailsBody,
   type InstanceEventBody,
 } from '../schemas/internal.js';
-import { problemResponses } from '../schemas/problem.js';
+import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { botTokenFor } from '../services/bot-token.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
 import { instanceDetails, instanceEvent } from '../services/instance-views.js';
@@ -80,7 +80,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: InstanceIdParams,
       response: {
         200: ref<BotTokenBody>('BotToken'),
-        ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'bot_token_unusable', 'validation_failed', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'bot_token_unusable', 'validation_failed', ...GITLAB_FAILURES),
       },
     },
     handler: async (request) =>
@@ -99,7 +99,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       [OPTIONAL_BODY]: true,
       response: {
         200: ref<DeprovisionResultBody>('DeprovisionResult'),
-        ...problemResponses('internal_unauthorized', 'instance_not_found', 'bootstrap_in_progress', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'bootstrap_in_progress', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', ...GITLAB_FAILURES),
       },
     },
     // The body is optional: no body means no admin token.

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { registerInternalAuth } from '../plugins/internal-auth.js';
 import { UserGitlabTokenParams, type UserGitlabTokenBody } from '../schemas/auth.js';
-import { problemResponses } from '../schemas/problem.js';
+import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { userGitlabToken } from '../services/user-tokens.service.js';
 
 const userGitlabTokenRef = Type.Unsafe<UserGitlabTokenBody>(Type.Ref('UserGitlabToken'));
@@ -22,7 +22,7 @@ const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: UserGitlabTokenParams,
       response: {
         200: userGitlabTokenRef,
-        ...problemResponses('validation_failed', 'internal_unauthorized', 'user_not_found', 'reauthorization_required', 'instance_not_ready', 'gitlab_error', 'gitlab_unreachable', 'gitlab_tls_error', 'gitlab_rate_limited', 'gitlab_timeout'),
+        ...problemResponses('validation_failed', 'internal_unauthorized', 'user_not_found', 'reauthorization_required', 'instance_not_ready', ...GITLAB_FAILURES),
       },
     },
     handler: async (request) => {

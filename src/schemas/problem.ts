@@ -27,6 +27,9 @@ export type ProblemBody = Static<typeof Problem>;
 
 const problemRef = Type.Unsafe<ProblemBody>(Type.Ref('Problem'));
 
+/** What any route that calls GitLab may answer when GitLab fails it. */
+export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];
+
 /** A response map entry per status for the codes a route can answer with. */
 export function problemResponses(...codes: ErrorCode[]) {
   const byStatus = new Map<number, ErrorCode[]>();
