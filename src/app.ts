@@ -9,14 +9,14 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { sealerFromConfig } from './crypto/keys.js';
-import type { Sealer } from './crypto/sealer.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
-import type { DB } from './db/types.js';
-import { createGitlabApi, type GitlabApi } from './gitlab/api.js';
-import { createGitlabHttp, type GitlabHttp } from './gitlab/http.js';
+import { createGitlabApi } from './gitlab/api.js';
+import { createGitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
 import { createLogger } from './logger.js';
+import dependenciesPlugin from './plugins/dependencies.js';
+import type { Clock, ServiceDeps } from './services/deps.js';
 import errorsPlugin from './plugins/errors.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
@@ -28,7 +28,7 @@ import internalUsersRoutes from './routes/internal-users.js';
 import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
 
-export type Clock = () => Date;
+export type { Clock };
 
 export interface AppDeps {
   /** An opened, migrated database; when absent the app opens (and migrates, and closes) its own. */
@@ -37,18 +37,6 @@ export interface AppDeps {
   clock?: Clock;
   /** A custom DNS resolver for the GitLab client (tests resolve names to chosen addresses). */
   lookup?: LookupFunction;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config;
-    db: Kysely<DB>;
-    database: Database;
-    sealer: Sealer;
-    clock: Clock;
-    gitlabHttp: GitlabHttp;
-    gitlab: GitlabApi;
-  }
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -82,11 +70,6 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.decorate('config', config);
-  app.decorate('database', database);
-  app.decorate('db', database.db);
-  app.decorate('sealer', sealerFromConfig(config, logger));
-  app.decorate('clock', deps.clock ?? (() => new Date()));
   const gitlabHttp = createGitlabHttp({
     allowHttp: config.allowHttp,
     allowPrivateNetworks: config.allowPrivateNetworks,
@@ -94,10 +77,20 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     logger,
     ...(deps.lookup ? { lookup: deps.lookup } : {}),
   });
-  app.decorate('gitlabHttp', gitlabHttp);
-  app.decorate('gitlab', createGitlabApi(gitlabHttp));
-  app.addHook('onClose', () => gitlabHttp.close());
-  if (ownsDatabase) app.addHook('onClose', () => database.close());
+  // Built once: every service takes exactly these.
+  const serviceDeps: ServiceDeps = {
+    db: database.db,
+    config,
+    sealer: sealerFromConfig(config, logger),
+    gitlab: createGitlabApi(gitlabHttp),
+    gitlabHttp,
+    clock: deps.clock ?? (() => new Date()),
+  };
+  const close = async () => {
+    await gitlabHttp.close();
+    if (ownsDatabase) await database.close();
+  };
+  await app.register(dependenciesPlugin, { deps: serviceDeps, close });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -1,30 +1,42 @@
 // All SQL on instances and instance_events.
 import type { Transaction } from 'kysely';
-import type { DB, Executor, Instance, InstanceUpdate, NewInstanceEvent } from './types.js';
+import type { Instance, InstanceChanges, InstanceEvent, NewInstanceEvent } from '../domain/types.js';
+import { fromRow, fromRowOrUndefined, toRow } from './rows.js';
+import type { DB, Executor, InstanceUpdate } from './types.js';
 
-export function findInstanceByUrl(db: Executor, url: string): Promise<Instance | undefined> {
-  return db.selectFrom('instances').selectAll().where('url', '=', url).executeTakeFirst();
+export async function findInstanceByUrl(db: Executor, url: string): Promise<Instance | undefined> {
+  return fromRowOrUndefined(await db.selectFrom('instances').selectAll().where('url', '=', url).executeTakeFirst());
 }
 
-export function findInstanceById(db: Executor, id: string): Promise<Instance | undefined> {
-  return db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findInstanceById(db: Executor, id: string): Promise<Instance | undefined> {
+  return fromRowOrUndefined(await db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst());
 }
 
-export function listInstances(db: Executor): Promise<Instance[]> {
-  return db.selectFrom('instances').selectAll().orderBy('created_at').execute();
+export async function listInstances(db: Executor): Promise<Instance[]> {
+  return (await db.selectFrom('instances').selectAll().orderBy('created_at').execute()).map(fromRow);
 }
 
 /** Updates the instance only while the bootstrap lease is still `leaseUntil`; undefined when it is not. */
-export function updateLeasedInstance(db: Executor, id: string, leaseUntil: Date, changes: InstanceUpdate): Promise<Instance | undefined> {
-  return db.updateTable('instances').set(changes).where('id', '=', id).where('bootstrap_lease_until', '=', leaseUntil).returningAll().executeTakeFirst();
+export async function updateLeasedInstance(db: Executor, id: string, leaseUntil: Date, changes: InstanceChanges): Promise<Instance | undefined> {
+  const updated = await db
+    .updateTable('instances')
+    .set(toRow<InstanceUpdate>(changes))
+    .where('id', '=', id)
+    .where('bootstrap_lease_until', '=', leaseUntil)
+    .returningAll()
+    .executeTakeFirst();
+  return fromRowOrUndefined(updated);
 }
 
 export async function insertInstanceEvent(db: Executor, event: NewInstanceEvent): Promise<void> {
-  await db.insertInto('instance_events').values(event).execute();
+  await db
+    .insertInto('instance_events')
+    .values({ instance_id: event.instanceId, step: event.step, outcome: event.outcome, actor: event.actor, detail: event.detail, error_code: event.errorCode })
+    .execute();
 }
 
-export function listInstanceEvents(db: Executor, instanceId: string) {
-  return db.selectFrom('instance_events').selectAll().where('instance_id', '=', instanceId).orderBy('id').execute();
+export async function listInstanceEvents(db: Executor, instanceId: string): Promise<InstanceEvent[]> {
+  return (await db.selectFrom('instance_events').selectAll().where('instance_id', '=', instanceId).orderBy('id').execute()).map(fromRow);
 }
 
 /**
@@ -32,8 +44,8 @@ export function listInstanceEvents(db: Executor, instanceId: string) {
  * previous lease is gone. Undefined when another bootstrap holds the lease. One statement, so two
  * processes racing for the same URL cannot both win. A ready instance stays ready while it is repaired.
  */
-export function claimInstanceForBootstrap(db: Executor, url: string, now: Date, leaseUntil: Date): Promise<Instance | undefined> {
-  return db
+export async function claimInstanceForBootstrap(db: Executor, url: string, now: Date, leaseUntil: Date): Promise<Instance | undefined> {
+  const claimed = await db
     .insertInto('instances')
     .values({ url, status: 'bootstrapping', bootstrap_lease_until: leaseUntil })
     .onConflict((conflict) =>
@@ -48,14 +60,15 @@ export function claimInstanceForBootstrap(db: Executor, url: string, now: Date, 
     )
     .returningAll()
     .executeTakeFirst();
+  return fromRowOrUndefined(claimed);
 }
 
 /**
  * Reads the instance under a row lock (inside a transaction), or fails at once with lock_not_available
  * (55P03) when another transaction holds it: callers wait through retryWhileRowLocked, not on a connection.
  */
-export function lockInstanceById(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
-  return trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst();
+export async function lockInstanceById(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
+  return fromRowOrUndefined(await trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst());
 }
 
 export async function storeBotToken(db: Executor, id: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<void> {

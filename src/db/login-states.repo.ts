@@ -1,13 +1,16 @@
 // All SQL on login_states: written at the start of a login, consumed once by its callback.
-import type { Executor, LoginState, NewLoginState } from './types.js';
+import type { LoginState, NewLoginState } from '../domain/types.js';
+import { fromRowOrUndefined, toRow } from './rows.js';
+import type { Executor, LoginStatesTable } from './types.js';
+import type { Insertable } from 'kysely';
 
 export async function insertLoginState(db: Executor, state: NewLoginState): Promise<void> {
-  await db.insertInto('login_states').values(state).execute();
+  await db.insertInto('login_states').values(toRow<Insertable<LoginStatesTable>>(state)).execute();
 }
 
 /** Marks the state used and returns it, in one statement: of two concurrent callbacks only one gets the row. */
-export function consumeLoginState(db: Executor, stateHash: string, now: Date): Promise<LoginState | undefined> {
-  return db
+export async function consumeLoginState(db: Executor, stateHash: string, now: Date): Promise<LoginState | undefined> {
+  const consumed = await db
     .updateTable('login_states')
     .set({ consumed_at: now })
     .where('state_hash', '=', stateHash)
@@ -15,6 +18,7 @@ export function consumeLoginState(db: Executor, stateHash: string, now: Date): P
     .where('expires_at', '>', now)
     .returningAll()
     .executeTakeFirst();
+  return fromRowOrUndefined(consumed);
 }
 
 /** Expired states are useless and hold a sealed PKCE verifier: drop them. */

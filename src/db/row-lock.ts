@@ -5,7 +5,6 @@
 // caller that finds it taken ends its transaction, waits a little, and starts again from its plain
 // read, which by then usually finds the fresh token and needs no lock at all.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError } from '../errors.js';
 
 /** PostgreSQL's lock_not_available: pg and PGlite both surface it as the error's `code`. */
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -14,6 +13,9 @@ const MAX_WAIT_MS = 200;
 /** Beyond the holder's own GitLab deadline, room for its database work. */
 const DEFAULT_SLACK_MS = 5000;
 
+/** The row stayed locked past the caller's budget; the caller decides what that means for its client. */
+export class RowLockWaitExceeded extends Error {}
+
 export function isLockNotAvailable(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE;
 }
@@ -21,7 +23,7 @@ export function isLockNotAvailable(error: unknown): boolean {
 /**
  * Runs `attempt` until it does not fail with lock_not_available, waiting 25 ms, then twice as long
  * each time up to 200 ms. The holder's GitLab call ends within GITLAB_TIMEOUT_MS, so waiting longer
- * than that (plus slack) means something is stuck: gitlab_timeout. `attempt` must be safe to repeat
+ * than that (plus slack) means something is stuck: RowLockWaitExceeded. `attempt` must be safe to repeat
  * after lock_not_available, i.e. take its NOWAIT lock before doing anything outside the transaction.
  */
 export async function retryWhileRowLocked<T>(attempt: () => Promise<T>, options: { gitlabTimeoutMs: number; slackMs?: number }): Promise<T> {
@@ -32,7 +34,7 @@ export async function retryWhileRowLocked<T>(attempt: () => Promise<T>, options:
     } catch (error) {
       if (!isLockNotAvailable(error)) throw error;
       if (performance.now() + wait > deadline) {
-        throw new AppError('gitlab_timeout', 'Another request has been updating this token for longer than GitLab may take to answer; try again');
+        throw new RowLockWaitExceeded(`The row stayed locked for longer than ${options.gitlabTimeoutMs + (options.slackMs ?? DEFAULT_SLACK_MS)} ms`);
       }
       await sleep(wait);
     }

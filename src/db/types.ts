@@ -1,5 +1,5 @@
 // Kysely table types: the one description of the schema that the repositories query.
-import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { ColumnType, Generated, Kysely, Transaction, Updateable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** bigint columns come back from pg as strings. */
@@ -106,13 +106,7 @@ export interface DB {
   rate_limit_windows: RateLimitWindowsTable;
 }
 
-export type Instance = Selectable<InstancesTable>;
 export type InstanceUpdate = Updateable<InstancesTable>;
-export type InstanceEvent = Selectable<InstanceEventsTable>;
-export type NewInstanceEvent = Insertable<InstanceEventsTable>;
-export type User = Selectable<UsersTable>;
-export type LoginState = Selectable<LoginStatesTable>;
-export type NewLoginState = Insertable<LoginStatesTable>;
 
 /** What every repository function takes first: the database, or a transaction on it. */
 export type Executor = Kysely<DB> | Transaction<DB>;

@@ -1,6 +1,8 @@
 // All SQL on users: the upsert at login, reads, and the locked read-modify-write of their GitLab tokens.
 import type { Transaction } from 'kysely';
-import type { DB, Executor, User } from './types.js';
+import type { User } from '../domain/types.js';
+import { fromRow, fromRowOrUndefined } from './rows.js';
+import type { DB, Executor } from './types.js';
 
 export interface UserLogin {
   instanceId: string;
@@ -17,7 +19,7 @@ export interface UserLogin {
 }
 
 /** Inserts or updates the user of (instance, GitLab user id) with fresh tokens; a login clears reauthorization_required. */
-export function upsertUserAtLogin(db: Executor, login: UserLogin): Promise<User> {
+export async function upsertUserAtLogin(db: Executor, login: UserLogin): Promise<User> {
   const profile = {
     username: login.username,
     name: login.name,
@@ -30,24 +32,25 @@ export function upsertUserAtLogin(db: Executor, login: UserLogin): Promise<User>
     reauthorization_required: false,
     updated_at: login.now,
   };
-  return db
+  const row = await db
     .insertInto('users')
     .values({ instance_id: login.instanceId, gitlab_user_id: login.gitlabUserId, created_at: login.now, ...profile })
     .onConflict((oc) => oc.columns(['instance_id', 'gitlab_user_id']).doUpdateSet(profile))
     .returningAll()
     .executeTakeFirstOrThrow();
+  return fromRow(row);
 }
 
-export function findUserById(db: Executor, id: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findUserById(db: Executor, id: string): Promise<User | undefined> {
+  return fromRowOrUndefined(await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst());
 }
 
 /**
  * Reads the user under a row lock (inside a transaction), or fails at once with lock_not_available
  * (55P03) when another refresher holds it: callers wait through retryWhileRowLocked, not on a connection.
  */
-export function lockUserById(trx: Transaction<DB>, id: string): Promise<User | undefined> {
-  return trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst();
+export async function lockUserById(trx: Transaction<DB>, id: string): Promise<User | undefined> {
+  return fromRowOrUndefined(await trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst());
 }
 
 export async function storeUserTokens(

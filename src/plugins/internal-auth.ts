@@ -19,5 +19,5 @@ function internalTokenCheck(tokens: readonly string[]) {
 
 /** Guards every route of `scope` (call it inside the route plugin, which Fastify encapsulates). */
 export function registerInternalAuth(scope: FastifyInstance): void {
-  scope.addHook('onRequest', internalTokenCheck(scope.config.internalApiTokens));
+  scope.addHook('onRequest', internalTokenCheck(scope.deps.config.internalApiTokens));
 }

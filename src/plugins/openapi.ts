@@ -54,7 +54,7 @@ export default fp(
           description: 'Connects self-managed GitLab instances to the code-review bot: instance lookup and bootstrap, OAuth2 login, and GitLab tokens for internal services.',
           license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
         },
-        servers: [{ url: app.config.publicUrl, description: 'This service' }],
+        servers: [{ url: app.deps.config.publicUrl, description: 'This service' }],
         tags: [
           { name: 'instances', description: 'Recognise and set up a GitLab instance' },
           { name: 'auth', description: 'OAuth2 login against an instance, sessions' },
@@ -74,5 +74,5 @@ export default fp(
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
   },
-  { name: 'openapi', dependencies: ['errors'] },
+  { name: 'openapi', dependencies: ['errors', 'dependencies'] },
 );

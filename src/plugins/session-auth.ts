@@ -6,6 +6,7 @@ import type { CookieSerializeOptions } from '@fastify/cookie';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { bearerTokenOf } from '../crypto/tokens.js';
+import { AUTH_PATHS } from '../auth-paths.js';
 import { AppError } from '../errors.js';
 import { findSession, type SessionContext } from '../services/sessions.service.js';
 
@@ -37,7 +38,7 @@ export function sessionCookieOptions(config: Config, expiresAt?: Date): CookieSe
 }
 
 export function loginBindingCookieOptions(config: Config): CookieSerializeOptions {
-  return { httpOnly: true, sameSite: 'lax', secure: secure(config), path: `${basePath(config)}/auth/gitlab`, maxAge: LOGIN_BINDING_MAX_AGE_SECONDS };
+  return { httpOnly: true, sameSite: 'lax', secure: secure(config), path: `${basePath(config)}${AUTH_PATHS.loginScope}`, maxAge: LOGIN_BINDING_MAX_AGE_SECONDS };
 }
 
 /** The presented session token: the bearer token when there is an Authorization header, else the cookie. */
@@ -63,10 +64,10 @@ export default fp(
     app.decorateRequest('sessionAuth', null);
     app.decorate('requireSession', async function requireSession(request: FastifyRequest) {
       const token = sessionTokenOf(request);
-      const session = token ? await findSession(app.db, token, app.clock()) : undefined;
+      const session = token ? await findSession(app.deps, token) : undefined;
       if (!session) throw new AppError('unauthenticated', token ? 'The session is unknown, expired or revoked' : 'No session cookie or bearer token');
       request.sessionAuth = session;
     });
   },
-  { name: 'session-auth', dependencies: ['@fastify/cookie'] },
+  { name: 'session-auth', dependencies: ['@fastify/cookie', 'dependencies'] },
 );

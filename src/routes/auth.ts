@@ -1,7 +1,7 @@
 // The login routes: start (redirect to the instance's GitLab), callback (session cookie), logout.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Logger } from 'pino';
 import Type from 'typebox';
+import { AUTH_PATHS } from '../auth-paths.js';
 import { isAppError } from '../errors.js';
 import {
   assertSameSiteOrigin,
@@ -18,9 +18,10 @@ import { completeLogin, startLogin } from '../services/login.service.js';
 import { revokeSession } from '../services/sessions.service.js';
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config } = app;
+  const { deps } = app;
+  const { config } = deps;
 
-  app.get('/auth/gitlab/start', {
+  app.get(AUTH_PATHS.start, {
     schema: {
       operationId: 'startLogin',
       tags: ['auth'],
@@ -39,7 +40,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request, reply) => {
-      const { location, binding } = await startLogin(app, {
+      const { location, binding } = await startLogin(deps, {
         instanceId: request.query.instance,
         returnTo: request.query.returnTo,
         binding: request.cookies[LOGIN_BINDING_COOKIE],
@@ -49,7 +50,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   });
 
-  app.get('/auth/gitlab/callback', {
+  app.get(AUTH_PATHS.callback, {
     schema: {
       operationId: 'completeLogin',
       tags: ['auth'],
@@ -69,16 +70,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       try {
-        const result = await completeLogin(app, {
-          code: request.query.code,
-          state: request.query.state,
-          error: request.query.error,
-          binding: request.cookies[LOGIN_BINDING_COOKIE],
-          log: request.log as Logger,
-        });
+        const input = { code: request.query.code, state: request.query.state, error: request.query.error, binding: request.cookies[LOGIN_BINDING_COOKIE] };
+        const result = await completeLogin(deps, input, request.log);
         reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));
         reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
-        return reply.redirect(result.location, 302);
+        return reply.redirect(result.returnTo ?? (config.frontendUrl ? `${config.frontendUrl}/` : '/'), 302);
       } catch (error) {
         if (!config.frontendUrl) throw error;
         const code = isAppError(error) ? error.code : 'internal_error';
@@ -89,7 +85,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   });
 
-  app.post('/auth/logout', {
+  app.post(AUTH_PATHS.logout, {
     schema: {
       operationId: 'logout',
       tags: ['auth'],
@@ -105,7 +101,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request, reply) => {
       assertSameSiteOrigin(config, request);
       const token = sessionTokenOf(request);
-      if (token) await revokeSession(app.db, token, app.clock());
+      if (token) await revokeSession(deps, token);
       clearSessionCookie(reply, config);
       return reply.code(204).send(null);
     },

@@ -1,9 +1,8 @@
 // Liveness, readiness and the OpenAPI document.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { sql } from 'kysely';
 import Type from 'typebox';
-import { AppError } from '../errors.js';
 import { problemResponses } from '../schemas/problem.js';
+import { assertReady } from '../services/readiness.service.js';
 
 const Status = (value: string, description: string) =>
   Type.Object({ status: Type.Literal(value, { description }) }, { additionalProperties: false });
@@ -31,12 +30,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Status('ready', 'The database answers'), ...problemResponses('not_ready') },
     },
     handler: async (request) => {
-      try {
-        await sql`select 1`.execute(app.db);
-      } catch (error) {
-        request.log.warn({ err: error }, 'database unreachable');
-        throw new AppError('not_ready', 'The database cannot be reached');
-      }
+      await assertReady(app.deps, request.log);
       return { status: 'ready' as const };
     },
   });

@@ -1,22 +1,20 @@
 // Public instance routes: lookup and bootstrap.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
 import { AppError } from '../errors.js';
-import { InstanceUrlQuery, type BootstrapRequestBody, type BootstrapResultBody, type LookupResultBody } from '../schemas/instances.js';
+import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult } from '../schemas/instances.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
+import { ref } from '../schemas/ref.js';
 import { databaseRateLimitStore } from '../plugins/rate-limit-store.js';
 import { bootstrapInstance } from '../services/bootstrap/bootstrap.service.js';
 import { lookupInstance } from '../services/instances.service.js';
-
-const lookupResultRef = Type.Unsafe<LookupResultBody>(Type.Ref('LookupResult'));
-const bootstrapRequestRef = Type.Unsafe<BootstrapRequestBody>(Type.Ref('BootstrapRequest'));
-const bootstrapResultRef = Type.Unsafe<BootstrapResultBody>(Type.Ref('BootstrapResult'));
+import { loginUrlOf } from './views.js';
 
 const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { deps } = app;
   await app.register(rateLimit, {
     global: false,
-    store: databaseRateLimitStore(app.db, app.clock),
+    store: databaseRateLimitStore(deps),
     keyGenerator: (request) => `bootstrap:${request.ip}`,
     errorResponseBuilder: (_request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
@@ -33,13 +31,16 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Normalises the URL the user typed and says whether the instance is set up: `next` tells the frontend to bootstrap, wait or send the user to `loginUrl`. No request goes to GitLab.',
       security: [],
       querystring: InstanceUrlQuery,
-      response: { 200: lookupResultRef, ...problemResponses('invalid_url', 'validation_failed') },
+      response: { 200: ref(LookupResult), ...problemResponses('invalid_url', 'validation_failed') },
     },
-    handler: async (request) => lookupInstance(app.db, app.config, request.query.url, app.clock()),
+    handler: async (request) => {
+      const found = await lookupInstance(deps, request.query.url);
+      return found.status === 'ready' && found.instanceId ? { ...found, loginUrl: loginUrlOf(deps.config, found.instanceId) } : found;
+    },
   });
 
   app.post('/instances/bootstrap', {
-    config: { rateLimit: { max: app.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
+    config: { rateLimit: { max: deps.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
     schema: {
       operationId: 'bootstrapInstance',
       tags: ['instances'],
@@ -47,17 +48,16 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description:
         'Checks the instance and the admin token, then creates (or finds) the bot user, its token and the instance-wide OAuth application. `201` on first set-up; `200` when the instance was already ready: every resource is re-checked and only what is missing or broken is re-created (listed in `repaired`). Re-running after a failure resumes; concurrent calls for one instance get `409 bootstrap_in_progress`. The admin token is used for this request only and never stored or logged.',
       security: [],
-      body: bootstrapRequestRef,
+      body: ref(BootstrapRequest),
       response: {
-        200: bootstrapResultRef,
-        201: bootstrapResultRef,
+        200: ref(BootstrapResult),
+        201: ref(BootstrapResult),
         ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'admin_mode_scope_required', 'bot_username_taken', 'rate_limited', ...GITLAB_FAILURES),
       },
     },
     handler: async (request, reply) => {
-      const deps = { db: app.db, config: app.config, sealer: app.sealer, gitlab: app.gitlab, gitlabHttp: app.gitlabHttp, clock: app.clock, log: request.log };
-      const { created, result } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`);
-      return reply.code(created ? 201 : 200).send(result);
+      const { created, instance } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`, request.log);
+      return reply.code(created ? 201 : 200).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
     },
   });
 };

@@ -1,33 +1,23 @@
 // Internal instance routes: status, audit trail, the bot token for review workers, deprovisioning.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
-import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import { registerInternalAuth } from '../plugins/internal-auth.js';
 import { OPTIONAL_BODY } from '../plugins/openapi.js';
-import {
-  InstanceIdParams,
-  type BotTokenBody,
-  type DeprovisionRequestBody,
-  type DeprovisionResultBody,
-  type InstanceDetailsBody,
-  type InstanceEventBody,
-} from '../schemas/internal.js';
+import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent, InstanceIdParams } from '../schemas/internal.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
+import { ref } from '../schemas/ref.js';
 import { botTokenFor } from '../services/bot-token.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
-import { instanceDetails, instanceEvent } from '../services/instance-views.js';
-import { foundInstance } from '../services/instances.service.js';
+import { getInstance, instanceEvents, listAllInstances } from '../services/instances.service.js';
+import { instanceDetails, instanceEvent } from './views.js';
 
-const ref = <T>(name: string) => Type.Unsafe<T>(Type.Ref(name));
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
 const listOf = (name: string, items: TSchema, description: string) => Type.Object({ [name]: Type.Array(items) }, { additionalProperties: false, description });
 
 const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   registerInternalAuth(app);
+  const { deps } = app;
   const actorOf = (ip: string) => `internal API from ${ip}`;
-  const findOr404 = async (id: string) => {
-    return foundInstance(await findInstanceById(app.db, id), id);
-  };
 
   app.get('/internal/instances', {
     schema: {
@@ -35,9 +25,9 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listInstances',
       summary: 'List instances',
       description: 'Every instance with its status, GitLab version, bot, OAuth application id, bot token expiry and last error. No secret.',
-      response: { 200: listOf('instances', ref<InstanceDetailsBody>('InstanceDetails'), 'All instances, oldest first'), ...problemResponses('internal_unauthorized') },
+      response: { 200: listOf('instances', ref(InstanceDetails), 'All instances, oldest first'), ...problemResponses('internal_unauthorized') },
     },
-    handler: async () => ({ instances: (await listInstances(app.db)).map(instanceDetails) }),
+    handler: async () => ({ instances: (await listAllInstances(deps)).map(instanceDetails) }),
   });
 
   app.get('/internal/instances/:id', {
@@ -47,9 +37,9 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'One instance',
       description: 'Status, GitLab version, bot, OAuth application id, bot token expiry and the last error with its step. No secret.',
       params: InstanceIdParams,
-      response: { 200: ref<InstanceDetailsBody>('InstanceDetails'), ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed') },
+      response: { 200: ref(InstanceDetails), ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed') },
     },
-    handler: async (request) => instanceDetails(await findOr404(request.params.id)),
+    handler: async (request) => instanceDetails(await getInstance(deps, request.params.id)),
   });
 
   app.get('/internal/instances/:id/events', {
@@ -60,14 +50,11 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Every bootstrap step, repair, rotation and removal: who, what, when, outcome. Never a secret.',
       params: InstanceIdParams,
       response: {
-        200: listOf('events', ref<InstanceEventBody>('InstanceEvent'), 'Events, oldest first'),
+        200: listOf('events', ref(InstanceEvent), 'Events, oldest first'),
         ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed'),
       },
     },
-    handler: async (request) => {
-      const instance = await findOr404(request.params.id);
-      return { events: (await listInstanceEvents(app.db, instance.id)).map(instanceEvent) };
-    },
+    handler: async (request) => ({ events: (await instanceEvents(deps, request.params.id)).map(instanceEvent) }),
   });
 
   app.post('/internal/instances/:id/bot-token', {
@@ -79,12 +66,14 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Returns the bot token. When it expires within BOT_TOKEN_ROTATE_DAYS it is first rotated through GitLab (once, whatever the number of concurrent callers) and the rotation recorded. When the rotation fails otherwise (GitLab error or timeout) and the current token has not expired yet, the current token is returned and the failure recorded. A token GitLab no longer accepts is never rotated blindly: it is dropped, and `409 bot_token_unusable` (at once, without asking GitLab again) asks for a new bootstrap.',
       params: InstanceIdParams,
       response: {
-        200: ref<BotTokenBody>('BotToken'),
+        200: ref(BotToken),
         ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'bot_token_unusable', 'validation_failed', ...GITLAB_FAILURES),
       },
     },
-    handler: async (request) =>
-      botTokenFor({ db: app.db, config: app.config, sealer: app.sealer, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, actorOf(request.ip)),
+    handler: async (request) => {
+      const { token, expiresAt } = await botTokenFor(deps, request.params.id, actorOf(request.ip), request.log);
+      return { token, expiresAt: expiresAt?.toISOString() ?? null };
+    },
   });
 
   app.delete('/internal/instances/:id', {
@@ -95,10 +84,10 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description:
         "Revokes the instance's sessions, wipes its secrets and sets its status to `removed` (lookup then offers a new bootstrap). With `adminToken` it first deletes the OAuth application, revokes the bot token and blocks the bot on GitLab; if that fails, nothing is changed. While a bootstrap of the instance is running, `409 bootstrap_in_progress` and nothing is changed.",
       params: InstanceIdParams,
-      body: ref<DeprovisionRequestBody>('DeprovisionRequest'),
+      body: ref(DeprovisionRequest),
       [OPTIONAL_BODY]: true,
       response: {
-        200: ref<DeprovisionResultBody>('DeprovisionResult'),
+        200: ref(DeprovisionResult),
         ...problemResponses('internal_unauthorized', 'instance_not_found', 'bootstrap_in_progress', 'validation_failed', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', ...GITLAB_FAILURES),
       },
     },
@@ -106,8 +95,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: async (request) => {
       request.body ??= {};
     },
-    handler: async (request) =>
-      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log, gitlabTimeoutMs: app.config.gitlabTimeoutMs }, request.params.id, request.body.adminToken, actorOf(request.ip)),
+    handler: async (request) => deprovisionInstance(deps, request.params.id, request.body.adminToken, actorOf(request.ip), request.log),
   });
 };
 

@@ -1,12 +1,10 @@
 // Internal user routes: a user's GitLab access token for the review workers.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
 import { registerInternalAuth } from '../plugins/internal-auth.js';
-import { UserGitlabTokenParams, type UserGitlabTokenBody } from '../schemas/auth.js';
+import { UserGitlabToken, UserGitlabTokenParams } from '../schemas/auth.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
+import { ref } from '../schemas/ref.js';
 import { userGitlabToken } from '../services/user-tokens.service.js';
-
-const userGitlabTokenRef = Type.Unsafe<UserGitlabTokenBody>(Type.Ref('UserGitlabToken'));
 
 const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   registerInternalAuth(app);
@@ -21,12 +19,12 @@ const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [{ internalBearer: [] }],
       params: UserGitlabTokenParams,
       response: {
-        200: userGitlabTokenRef,
+        200: ref(UserGitlabToken),
         ...problemResponses('validation_failed', 'internal_unauthorized', 'user_not_found', 'reauthorization_required', 'instance_not_ready', ...GITLAB_FAILURES),
       },
     },
     handler: async (request) => {
-      const token = await userGitlabToken(app, request.params.id);
+      const token = await userGitlabToken(app.deps, request.params.id, request.log);
       return { accessToken: token.accessToken, expiresAt: token.expiresAt?.toISOString() ?? null };
     },
   });

@@ -1,10 +1,8 @@
 // GET /me: who the session belongs to.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Type from 'typebox';
-import type { MeBody } from '../schemas/auth.js';
+import { Me } from '../schemas/auth.js';
 import { problemResponses } from '../schemas/problem.js';
-
-const meRef = Type.Unsafe<MeBody>(Type.Ref('Me'));
+import { ref } from '../schemas/ref.js';
 
 const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me', {
@@ -14,7 +12,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'The logged-in user and their instance',
       description: 'The session is the `gc_session` cookie or `Authorization: Bearer <session token>`; an expired or revoked session is 401.',
       security: [{ sessionCookie: [] }, { sessionBearer: [] }],
-      response: { 200: meRef, ...problemResponses('unauthenticated') },
+      response: { 200: ref(Me), ...problemResponses('unauthenticated') },
     },
     preHandler: app.requireSession,
     handler: async (request) => {

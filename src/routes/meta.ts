@@ -53,11 +53,11 @@ const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Meta, ...problemResponses() },
     },
     handler: async () => ({
-      egressIps: app.config.egressIps,
-      callbackUrl: app.config.callbackUrl,
+      egressIps: app.deps.config.egressIps,
+      callbackUrl: app.deps.config.callbackUrl,
       minimumGitlabVersion: MINIMUM_GITLAB_VERSION,
       adminTokenScopes: [...ADMIN_TOKEN_SCOPES],
-      oauthScopes: app.config.oauthScopes,
+      oauthScopes: app.deps.config.oauthScopes,
       version: SERVICE_VERSION,
     }),
   });

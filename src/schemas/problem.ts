@@ -1,5 +1,6 @@
 // application/problem+json (RFC 9457): the body of every error answer.
 import Type, { type Static } from 'typebox';
+import { ref } from './ref.js';
 import { errorCatalog, type ErrorCode } from '../errors.js';
 
 export const Problem = Type.Object(
@@ -25,7 +26,7 @@ export const Problem = Type.Object(
 
 export type ProblemBody = Static<typeof Problem>;
 
-const problemRef = Type.Unsafe<ProblemBody>(Type.Ref('Problem'));
+const problemRef = ref(Problem);
 
 /** What any route that calls GitLab may answer when GitLab fails it. */
 export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];

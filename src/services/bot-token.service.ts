@@ -1,43 +1,35 @@
 // The bot's token for the review workers, rotated through GitLab before it expires. A rotation is
 // never tried blindly: GitLab revokes the whole token family when a revoked token is rotated, so the
 // token is first checked to be live (a rotation whose answer was lost has already revoked it).
-import type { Kysely, Transaction } from 'kysely';
-import type { Config } from '../config.js';
+import type { Transaction } from 'kysely';
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { findInstanceById, insertInstanceEvent, lockInstanceById, markBotTokenUnusable, storeBotToken } from '../db/instances.repo.js';
-import { retryWhileRowLocked } from '../db/row-lock.js';
-import type { DB, Instance } from '../db/types.js';
+import type { DB } from '../db/types.js';
+import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabPersonalAccessToken, GitlabTarget } from '../gitlab/api.js';
-import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
+import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
+import { isDue, refreshOnce } from './credential-refresh.js';
+import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
 
 /** GitLab caps a rotated token at one year; stay clear of the boundary. */
 const ROTATED_LIFETIME_DAYS = 360;
 
-export interface BotTokenDeps {
-  db: Kysely<DB>;
-  config: Config;
-  sealer: Sealer;
-  gitlab: GitlabApi;
-  clock: () => Date;
-  log: GitlabLog;
-}
-
 export interface BotToken {
   token: string;
-  expiresAt: string | null;
+  expiresAt: Date | null;
 }
 
-type WithBotToken = Instance & { bot_token_sealed: string };
+type WithBotToken = Instance & { botTokenSealed: string };
 
 /** A ready instance without a token lost it to a 401: only a new bootstrap gives it one again. */
 function withBotToken(found: Instance | undefined, id: string): WithBotToken {
   const instance = foundInstance(found, id);
   if (instance.status !== 'ready') throw new AppError('instance_not_ready', `Instance ${id} is ${instance.status}`);
-  if (!instance.bot_token_sealed) throw unusable();
+  if (!instance.botTokenSealed) throw unusable();
   return instance as WithBotToken;
 }
 
@@ -50,10 +42,7 @@ function unusable(): AppError {
  * on an instance that caps tokens below the window, a fresh token must not be due at once.
  */
 function needsRotation(instance: Instance, now: Date, rotateDays: number): boolean {
-  if (instance.bot_token_expires_at === null) return false;
-  const expiresAt = instance.bot_token_expires_at.getTime();
-  const lifetime = instance.bot_token_issued_at ? expiresAt - instance.bot_token_issued_at.getTime() : Infinity;
-  return expiresAt - now.getTime() < Math.min(rotateDays * DAY_MS, lifetime / 2);
+  return isDue({ expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, now, rotateDays * DAY_MS);
 }
 
 /** GitLab's rotation default is 7 days: assume it when the expiry it answered cannot be read. */
@@ -67,17 +56,17 @@ function expiryOf(rotated: { expires_at: string | null }, now: Date): Date | nul
 }
 
 function hasExpired(instance: Instance, now: Date): boolean {
-  return instance.bot_token_expires_at !== null && instance.bot_token_expires_at.getTime() <= now.getTime();
+  return instance.botTokenExpiresAt !== null && instance.botTokenExpiresAt.getTime() <= now.getTime();
 }
 
 function stored(sealer: Sealer, instance: WithBotToken): BotToken {
-  return { token: sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN), expiresAt: instance.bot_token_expires_at?.toISOString() ?? null };
+  return { token: sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), expiresAt: instance.botTokenExpiresAt };
 }
 
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
 /** A rotation holds the lock for up to three GitLab calls (liveness check, rotation, one retry within the lifetime limit). */
-export const rotationLockWait = (gitlabTimeoutMs: number) => ({ gitlabTimeoutMs, slackMs: 2 * gitlabTimeoutMs + 5000 });
+export const ROTATION_GITLAB_CALLS = 3;
 
 const LIFETIME_LIMIT = /must be before (\d{4}-\d{2}-\d{2})/;
 
@@ -107,64 +96,74 @@ async function isLive(gitlab: GitlabApi, target: GitlabTarget, token: string): P
 }
 
 /**
- * Under the row lock: rotate only if nobody else did since our plain read and rotation is still due.
- * A failure is returned, not thrown, so that what it recorded is committed.
+ * GitLab failed otherwise than with a 401 (5xx, timeout): the current token still works until it
+ * expires, so it is served; the next call checks it is live before it tries again.
  */
-async function rotateUnderLock(deps: BotTokenDeps, trx: Transaction<DB>, id: string, seenSealed: string, actor: string): Promise<LockedOutcome> {
-  const { config, sealer, gitlab, clock, log } = deps;
-  const instance = withBotToken(await lockInstanceById(trx, id), id);
-  const now = clock();
-  // A changed token means another caller rotated between our read and our lock.
-  if (instance.bot_token_sealed !== seenSealed || !needsRotation(instance, now, config.botTokenRotateDays)) return { served: stored(sealer, instance) };
-
-  const current = sealer.open(instance.bot_token_sealed, SEAL_BOT_TOKEN);
-  const target: GitlabTarget = { url: instance.url, caCertificate: instance.ca_certificate, log };
-  const event = { instance_id: instance.id, step: 'bot_token_rotate', actor };
-  let rotated: GitlabPersonalAccessToken | 'dead';
-  try {
-    const live = instance.bot_token_id !== null && (await isLive(gitlab, target, current));
-    rotated = live ? await rotateWithinLifetime(gitlab, target, current, instance.bot_token_id!, now) : 'dead';
-  } catch (error) {
-    if (!(error instanceof GitlabApiError && error.status === 401)) {
-      // GitLab failed otherwise (5xx, timeout): the current token still works until it expires, so it
-      // is served; the next call checks it is live before it tries again.
-      const failure = toAppError(error);
-      const expired = hasExpired(instance, now);
-      await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: expired ? failure.message : `${failure.message}; the current token is still served`, error_code: failure.code });
-      if (expired) return { failure };
-      log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
-      return { served: stored(sealer, instance) };
-    }
-    rotated = 'dead';
-  }
-  if (rotated === 'dead') {
-    // Revoked, expired, or rotated by a call whose answer was lost. Rotating it would revoke the whole
-    // family, so it is dropped: later calls fail fast without asking GitLab, and a new bootstrap,
-    // which creates a token when none is stored, repairs it.
-    const failure = unusable();
-    await markBotTokenUnusable(trx, instance.id, { detail: failure.message, now });
-    await insertInstanceEvent(trx, { ...event, outcome: 'failed', detail: failure.message, error_code: failure.code });
-    return { failure };
-  }
-  const expiresAt = expiryOf(rotated, now);
-  await storeBotToken(trx, instance.id, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
-  await insertInstanceEvent(trx, { ...event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, error_code: null });
-  return { served: { token: rotated.token!, expiresAt: expiresAt?.toISOString() ?? null } };
+async function rotationFailed(deps: ServiceDeps, trx: Transaction<DB>, instance: WithBotToken, error: unknown, context: RotationContext): Promise<LockedOutcome> {
+  const failure = toAppError(error);
+  const expired = hasExpired(instance, context.now);
+  const detail = expired ? failure.message : `${failure.message}; the current token is still served`;
+  await insertInstanceEvent(trx, { ...context.event, outcome: 'failed', detail, errorCode: failure.code });
+  if (expired) return { failure };
+  context.log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
+  return { served: stored(deps.sealer, instance) };
 }
 
 /**
- * Returns the bot token, rotating it first when it expires within BOT_TOKEN_ROTATE_DAYS. Only then is
- * the row locked: concurrent callers, in any process, wait (off the pool) for one rotation and then
- * read its result.
+ * Revoked, expired, or rotated by a call whose answer was lost. Rotating it would revoke the whole
+ * family, so it is dropped: later calls fail fast without asking GitLab, and a new bootstrap, which
+ * creates a token when none is stored, repairs it.
  */
-export async function botTokenFor(deps: BotTokenDeps, instanceId: string, actor: string): Promise<BotToken> {
-  const { db, config, sealer, clock } = deps;
-  const outcome = await retryWhileRowLocked(async (): Promise<LockedOutcome> => {
-    const seen = withBotToken(await findInstanceById(db, instanceId), instanceId);
-    if (!needsRotation(seen, clock(), config.botTokenRotateDays)) return { served: stored(sealer, seen) };
-    // Only `trx` inside: on PGlite (one connection) a query on db here would wait forever.
-    return db.transaction().execute((trx) => rotateUnderLock(deps, trx, instanceId, seen.bot_token_sealed, actor));
-  }, rotationLockWait(config.gitlabTimeoutMs));
+async function dropDeadToken(trx: Transaction<DB>, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+  const failure = unusable();
+  await markBotTokenUnusable(trx, instance.id, { detail: failure.message, now: context.now });
+  await insertInstanceEvent(trx, { ...context.event, outcome: 'failed', detail: failure.message, errorCode: failure.code });
+  return { failure };
+}
+
+interface RotationContext {
+  now: Date;
+  log: RequestLog;
+  event: { instanceId: string; step: string; actor: string };
+}
+
+/** Under the row lock, rotation due: rotate a live token and store it. A failure is returned, not thrown, so what it recorded is committed. */
+async function rotateUnderLock(deps: ServiceDeps, trx: Transaction<DB>, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+  const { sealer, gitlab } = deps;
+  const { now } = context;
+  const current = sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN);
+  const target = gitlabTargetOf(instance, context.log);
+  let rotated: GitlabPersonalAccessToken | 'dead';
+  try {
+    const live = instance.botTokenId !== null && (await isLive(gitlab, target, current));
+    rotated = live ? await rotateWithinLifetime(gitlab, target, current, instance.botTokenId!, now) : 'dead';
+  } catch (error) {
+    if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, trx, instance, error, context);
+    rotated = 'dead';
+  }
+  if (rotated === 'dead') return dropDeadToken(trx, instance, context);
+  const expiresAt = expiryOf(rotated, now);
+  await storeBotToken(trx, instance.id, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
+  await insertInstanceEvent(trx, { ...context.event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, errorCode: null });
+  return { served: { token: rotated.token!, expiresAt } };
+}
+
+/**
+ * Returns the bot token, rotating it first when it expires within BOT_TOKEN_ROTATE_DAYS (single-flight
+ * across processes, credential-refresh.ts). Throws instance_not_found, instance_not_ready,
+ * bot_token_unusable, or a GitLab failure code when the rotation failed and the token has expired.
+ */
+export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+  const { db, config, sealer } = deps;
+  const outcome = await refreshOnce<WithBotToken, LockedOutcome>(deps, {
+    read: async () => withBotToken(await findInstanceById(db, instanceId), instanceId),
+    lock: async (trx) => withBotToken(await lockInstanceById(trx, instanceId), instanceId),
+    sealedOf: (instance) => instance.botTokenSealed,
+    isDue: (instance, now) => needsRotation(instance, now, config.botTokenRotateDays),
+    serve: (instance) => ({ served: stored(sealer, instance) }),
+    refresh: (trx, instance, now) => rotateUnderLock(deps, trx, instance, { now, log, event: { instanceId: instance.id, step: 'bot_token_rotate', actor } }),
+    holderGitlabCalls: ROTATION_GITLAB_CALLS,
+  });
   if ('failure' in outcome) throw outcome.failure;
   return outcome.served;
 }

@@ -1,25 +1,16 @@
 // DELETE /internal/instances/:id: takes an instance out of service. With an admin token it also cleans
 // GitLab up (OAuth application deleted, bot token revoked, bot blocked), each step an event.
-import type { Kysely } from 'kysely';
 import { findInstanceById, insertInstanceEvent, lockInstanceById, markInstanceRemoved } from '../db/instances.repo.js';
 import { deleteInstanceLoginStates } from '../db/login-states.repo.js';
-import { retryWhileRowLocked } from '../db/row-lock.js';
-import { rotationLockWait } from './bot-token.service.js';
 import { revokeInstanceSessions } from '../db/sessions.repo.js';
-import type { DB, Instance } from '../db/types.js';
 import { wipeInstanceUserTokens } from '../db/users.repo.js';
+import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
-import type { GitlabApi } from '../gitlab/api.js';
-import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
+import { GitlabApiError, toAppError } from '../gitlab/http.js';
+import { ROTATION_GITLAB_CALLS } from './bot-token.service.js';
+import { inLockedTransaction } from './credential-refresh.js';
+import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
-
-export interface DeprovisionDeps {
-  db: Kysely<DB>;
-  gitlab: GitlabApi;
-  clock: () => Date;
-  log: GitlabLog;
-  gitlabTimeoutMs: number;
-}
 
 export interface GitlabCleanup {
   oauthApplicationDeleted: boolean;
@@ -39,13 +30,13 @@ async function goneIsDone(work: Promise<unknown> | undefined): Promise<boolean> 
   return true;
 }
 
-async function cleanUpGitlab(deps: DeprovisionDeps, instance: Instance, adminToken: string, actor: string): Promise<GitlabCleanup> {
-  const { gitlab, db, log } = deps;
-  const target = { url: instance.url, caCertificate: instance.ca_certificate, log };
+async function cleanUpGitlab(deps: ServiceDeps, instance: Instance, adminToken: string, actor: string, log: RequestLog): Promise<GitlabCleanup> {
+  const { gitlab, db } = deps;
+  const target = gitlabTargetOf(instance, log);
   const steps = [
-    ['deprovision_oauth_application', instance.oauth_application_id ? gitlab.deleteApplication(target, adminToken, instance.oauth_application_id) : undefined],
-    ['deprovision_bot_token', instance.bot_token_id ? gitlab.revokePersonalAccessToken(target, adminToken, instance.bot_token_id) : undefined],
-    ['deprovision_bot_user', instance.bot_user_id ? gitlab.blockUser(target, adminToken, instance.bot_user_id) : undefined],
+    ['deprovision_oauth_application', instance.oauthApplicationId ? gitlab.deleteApplication(target, adminToken, instance.oauthApplicationId) : undefined],
+    ['deprovision_bot_token', instance.botTokenId ? gitlab.revokePersonalAccessToken(target, adminToken, instance.botTokenId) : undefined],
+    ['deprovision_bot_user', instance.botUserId ? gitlab.blockUser(target, adminToken, instance.botUserId) : undefined],
   ] as const;
   const results = await Promise.allSettled(steps.map(([, work]) => goneIsDone(work)));
   for (const [index, [step]] of steps.entries()) {
@@ -53,12 +44,12 @@ async function cleanUpGitlab(deps: DeprovisionDeps, instance: Instance, adminTok
     if (result.status === 'fulfilled' && !result.value) continue;
     const failure = result.status === 'rejected' ? toAppError(result.reason) : undefined;
     await insertInstanceEvent(db, {
-      instance_id: instance.id,
+      instanceId: instance.id,
       step,
       outcome: failure ? 'failed' : 'succeeded',
       actor,
       detail: failure?.message ?? null,
-      error_code: failure?.code ?? null,
+      errorCode: failure?.code ?? null,
     });
   }
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -69,7 +60,7 @@ async function cleanUpGitlab(deps: DeprovisionDeps, instance: Instance, adminTok
 
 /** A running bootstrap (its lease, by our clock, not over) would recreate what a removal wipes. */
 function refuseDuringBootstrap(instance: Instance, now: Date): void {
-  if (instance.bootstrap_lease_until !== null && instance.bootstrap_lease_until.getTime() > now.getTime()) {
+  if (instance.bootstrapLeaseUntil !== null && instance.bootstrapLeaseUntil.getTime() > now.getTime()) {
     throw new AppError('bootstrap_in_progress', 'A bootstrap of this instance is running; remove it once the bootstrap has finished');
   }
 }
@@ -81,25 +72,22 @@ function refuseDuringBootstrap(instance: Instance, now: Date): void {
  * lease: checked before GitLab is touched, and again under the row lock, which a bootstrap's claim
  * also needs, so none can start between the check and the removal.
  */
-export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: string, adminToken: string | undefined, actor: string) {
-  const { db, clock, gitlabTimeoutMs } = deps;
+export async function deprovisionInstance(deps: ServiceDeps, instanceId: string, adminToken: string | undefined, actor: string, log: RequestLog) {
+  const { db, clock } = deps;
   const instance = foundInstance(await findInstanceById(db, instanceId), instanceId);
   refuseDuringBootstrap(instance, clock());
-  const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor) : null;
-  // The row lock may be held by a bot token rotation, for as long as its GitLab call: wait off the pool.
-  await retryWhileRowLocked(
-    () =>
-      db.transaction().execute(async (trx) => {
-        const locked = foundInstance(await lockInstanceById(trx, instance.id), instanceId);
-        const now = clock();
-        refuseDuringBootstrap(locked, now);
-        await revokeInstanceSessions(trx, instance.id, now);
-        await wipeInstanceUserTokens(trx, instance.id, now);
-        await deleteInstanceLoginStates(trx, instance.id);
-        await markInstanceRemoved(trx, instance.id, now);
-        await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
-      }),
-    rotationLockWait(gitlabTimeoutMs),
-  );
+  const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor, log) : null;
+  // The row lock may be held by a bot token rotation, for as long as its GitLab calls: wait off the pool.
+  await inLockedTransaction(deps, ROTATION_GITLAB_CALLS, async (trx) => {
+    const locked = foundInstance(await lockInstanceById(trx, instance.id), instanceId);
+    const now = clock();
+    refuseDuringBootstrap(locked, now);
+    await revokeInstanceSessions(trx, instance.id, now);
+    await wipeInstanceUserTokens(trx, instance.id, now);
+    await deleteInstanceLoginStates(trx, instance.id);
+    await markInstanceRemoved(trx, instance.id, now);
+    const detail = gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is';
+    await insertInstanceEvent(trx, { instanceId: instance.id, step: 'removed', outcome: 'succeeded', actor, detail, errorCode: null });
+  });
   return { instanceId: instance.id, status: 'removed' as const, gitlab };
 }

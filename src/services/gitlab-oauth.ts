@@ -2,10 +2,10 @@
 // built per instance row (GitLab instances are added at runtime, so one client registered at start-up
 // cannot serve them), and every request goes through the guarded GitLab HTTP client.
 import * as o from 'oauth4webapi';
-import type { FastifyInstance } from 'fastify';
 import { SEAL_OAUTH_CLIENT_SECRET } from '../crypto/seal-purposes.js';
+import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
-import type { Instance } from '../db/types.js';
+import type { ServiceDeps } from './deps.js';
 
 export interface InstanceOauth {
   as: o.AuthorizationServer;
@@ -29,13 +29,13 @@ export function authorizationEndpoint(instanceUrl: string): string {
   return `${instanceUrl}/oauth/authorize`;
 }
 
-function instanceOauth(app: FastifyInstance, instance: Instance): InstanceOauth {
-  if (!instance.oauth_client_id || !instance.oauth_client_secret_sealed) {
+function instanceOauth(deps: ServiceDeps, instance: Instance): InstanceOauth {
+  if (!instance.oauthClientId || !instance.oauthClientSecretSealed) {
     throw new AppError('instance_not_ready', 'The instance has no OAuth application; run the bootstrap again');
   }
   const as: o.AuthorizationServer = {
     // GitLab signs ID tokens with its external_url, which an alias or a proxy may make differ from ours.
-    issuer: instance.openid_issuer ?? instance.url,
+    issuer: instance.openidIssuer ?? instance.url,
     authorization_endpoint: authorizationEndpoint(instance.url),
     token_endpoint: `${instance.url}/oauth/token`,
     userinfo_endpoint: `${instance.url}/oauth/userinfo`,
@@ -43,14 +43,14 @@ function instanceOauth(app: FastifyInstance, instance: Instance): InstanceOauth 
     id_token_signing_alg_values_supported: ['RS256'],
   };
   const client: o.Client = {
-    client_id: instance.oauth_client_id,
+    client_id: instance.oauthClientId,
     // Protocol time checks (ID token exp) follow the app's clock, which tests may move.
-    [o.clockSkew]: Math.round((app.clock().getTime() - Date.now()) / 1000),
+    [o.clockSkew]: Math.round((deps.clock().getTime() - Date.now()) / 1000),
   };
-  const clientAuth = o.ClientSecretBasic(app.sealer.open(instance.oauth_client_secret_sealed, SEAL_OAUTH_CLIENT_SECRET));
+  const clientAuth = o.ClientSecretBasic(deps.sealer.open(instance.oauthClientSecretSealed, SEAL_OAUTH_CLIENT_SECRET));
   const options: o.TokenEndpointRequestOptions = {
-    [o.customFetch]: (url, init) => app.gitlabHttp.fetch(url, { ...init, caCertificate: instance.ca_certificate }),
-    [o.allowInsecureRequests]: app.config.allowHttp,
+    [o.customFetch]: (url, init) => deps.gitlabHttp.fetch(url, { ...init, caCertificate: instance.caCertificate }),
+    [o.allowInsecureRequests]: deps.config.allowHttp,
   };
   return { as, client, clientAuth, options };
 }
@@ -81,15 +81,15 @@ function describeOauthError(error: unknown): string {
  * refused or that did not validate is token_exchange_failed.
  */
 export async function exchangeCode(
-  app: FastifyInstance,
+  deps: ServiceDeps,
   instance: Instance,
   input: { code: string; state: string; codeVerifier: string; nonce: string | null },
 ): Promise<GrantedTokens> {
-  const { as, client, clientAuth, options } = instanceOauth(app, instance);
-  const requestedAt = app.clock();
+  const { as, client, clientAuth, options } = instanceOauth(deps, instance);
+  const requestedAt = deps.clock();
   try {
     const params = o.validateAuthResponse(as, client, new URLSearchParams({ code: input.code, state: input.state }), input.state);
-    const response = await o.authorizationCodeGrantRequest(as, client, clientAuth, params, app.config.callbackUrl, input.codeVerifier, options);
+    const response = await o.authorizationCodeGrantRequest(as, client, clientAuth, params, deps.config.callbackUrl, input.codeVerifier, options);
     const processed = await o.processAuthorizationCodeResponse(as, client, response, {
       expectedNonce: input.nonce ?? o.expectNoNonce,
       requireIdToken: input.nonce !== null,
@@ -104,9 +104,10 @@ export async function exchangeCode(
 /** Thrown by refreshTokens when GitLab no longer accepts the refresh token. */
 export class RefreshRefusedError extends Error {}
 
-export async function refreshTokens(app: FastifyInstance, instance: Instance, refreshToken: string): Promise<GrantedTokens> {
-  const { as, client, clientAuth, options } = instanceOauth(app, instance);
-  const requestedAt = app.clock();
+/** Trades a refresh token for new tokens; RefreshRefusedError when GitLab answers invalid_grant, gitlab_error for other refusals. */
+export async function refreshTokens(deps: ServiceDeps, instance: Instance, refreshToken: string): Promise<GrantedTokens> {
+  const { as, client, clientAuth, options } = instanceOauth(deps, instance);
+  const requestedAt = deps.clock();
   try {
     const response = await o.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, options);
     return grantedTokens(await o.processRefreshTokenResponse(as, client, response), requestedAt);

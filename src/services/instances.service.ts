@@ -1,10 +1,8 @@
-// Reading instances as the public routes present them.
-import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
+// Reading instances: the public lookup, and the internal views (one instance, all, an audit trail).
+import { findInstanceById, findInstanceByUrl, listInstanceEvents, listInstances } from '../db/instances.repo.js';
+import type { Instance, InstanceEvent } from '../domain/types.js';
 import { AppError } from '../errors.js';
-import { findInstanceByUrl } from '../db/instances.repo.js';
-import type { DB, Instance } from '../db/types.js';
-import type { LookupResultBody } from '../schemas/instances.js';
+import type { ServiceDeps } from './deps.js';
 import { normalizeInstanceUrl } from './instance-url.js';
 
 /** The instance, or instance_not_found: the one answer for an unknown instance id. */
@@ -13,28 +11,46 @@ export function foundInstance(instance: Instance | undefined, id: string): Insta
   return instance;
 }
 
-export function loginUrlOf(config: Config, instanceId: string): string {
-  return `${config.publicUrl}/auth/gitlab/start?instance=${encodeURIComponent(instanceId)}`;
+export type VisibleStatus = 'unregistered' | 'bootstrapping' | 'failed' | 'ready';
+
+export interface InstanceLookup {
+  /** The normalised URL. */
+  url: string;
+  status: VisibleStatus;
+  next: 'bootstrap' | 'wait' | 'login';
+  /** Set once a bootstrap has started (not for unregistered). */
+  instanceId?: string;
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
-function visibleStatus(instance: Instance, now: Date): LookupResultBody['status'] {
+function visibleStatus(instance: Instance, now: Date): VisibleStatus {
   if (instance.status === 'removed') return 'unregistered';
-  if (instance.status === 'bootstrapping' && (!instance.bootstrap_lease_until || instance.bootstrap_lease_until <= now)) return 'failed';
+  if (instance.status === 'bootstrapping' && (!instance.bootstrapLeaseUntil || instance.bootstrapLeaseUntil <= now)) return 'failed';
   return instance.status;
 }
 
 const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login' } as const;
 
-export async function lookupInstance(db: Kysely<DB>, config: Config, input: string, now: Date): Promise<LookupResultBody> {
+/** What is known of the instance at a URL the user typed; throws invalid_url. No GitLab call. */
+export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
   const url = normalizeInstanceUrl(input);
-  const instance = await findInstanceByUrl(db, url);
-  const status = instance ? visibleStatus(instance, now) : 'unregistered';
-  return {
-    url,
-    status,
-    next: nextStep[status],
-    ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}),
-    ...(instance && status === 'ready' ? { loginUrl: loginUrlOf(config, instance.id) } : {}),
-  };
+  const instance = await findInstanceByUrl(deps.db, url);
+  const status = instance ? visibleStatus(instance, deps.clock()) : 'unregistered';
+  return { url, status, next: nextStep[status], ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}) };
+}
+
+/** One instance; throws instance_not_found. */
+export async function getInstance(deps: ServiceDeps, id: string): Promise<Instance> {
+  return foundInstance(await findInstanceById(deps.db, id), id);
+}
+
+/** Every instance, oldest first. */
+export function listAllInstances(deps: ServiceDeps): Promise<Instance[]> {
+  return listInstances(deps.db);
+}
+
+/** An instance's events, oldest first; throws instance_not_found. */
+export async function instanceEvents(deps: ServiceDeps, id: string): Promise<InstanceEvent[]> {
+  const instance = await getInstance(deps, id);
+  return listInstanceEvents(deps.db, instance.id);
 }

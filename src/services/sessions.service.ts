@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { hashSecret, randomSecret, SECRET_PATTERN } from '../crypto/tokens.js';
 import { findLiveSession, insertSession, revokeSessionByHash } from '../db/sessions.repo.js';
 import type { Executor } from '../db/types.js';
+import type { ServiceDeps } from './deps.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -28,10 +29,10 @@ export async function createSession(
 }
 
 /** The live session of a token, or undefined (unknown, malformed, expired, revoked). */
-export async function findSession(db: Executor, token: string, now: Date): Promise<SessionContext | undefined> {
+export async function findSession(deps: ServiceDeps, token: string): Promise<SessionContext | undefined> {
   if (!SECRET_PATTERN.test(token)) return undefined;
   const tokenHash = hashSecret(token);
-  const row = await findLiveSession(db, tokenHash, now);
+  const row = await findLiveSession(deps.db, tokenHash, deps.clock());
   if (!row) return undefined;
   return {
     sessionId: row.sessionId,
@@ -42,7 +43,8 @@ export async function findSession(db: Executor, token: string, now: Date): Promi
   };
 }
 
-export async function revokeSession(db: Executor, token: string, now: Date): Promise<boolean> {
+/** Revokes the session of a token; false when there was no live one. */
+export async function revokeSession(deps: ServiceDeps, token: string): Promise<boolean> {
   if (!SECRET_PATTERN.test(token)) return false;
-  return revokeSessionByHash(db, hashSecret(token), now);
+  return revokeSessionByHash(deps.db, hashSecret(token), deps.clock());
 }

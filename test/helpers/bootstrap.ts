@@ -25,7 +25,7 @@ export function expectProblem(t: Test, response: LightMyRequestResponse, expecte
 }
 
 export function instanceRow(app: App, url: string) {
-  return app.db.selectFrom('instances').selectAll().where('url', '=', normalizeInstanceUrl(url)).executeTakeFirst();
+  return app.deps.db.selectFrom('instances').selectAll().where('url', '=', normalizeInstanceUrl(url)).executeTakeFirst();
 }
 
 /**
@@ -40,7 +40,7 @@ export async function expectRecordedFailure(t: Test, app: App, url: string, expe
     { status: expected.status ?? 'failed', last_error_step: expected.step, last_error_code: expected.code, bootstrap_lease_until: null },
     `instance ${expected.status ?? 'failed'} at ${expected.step} with ${expected.code}`,
   );
-  const last = await app.db.selectFrom('instance_events').selectAll().where('instance_id', '=', row.id).orderBy('id', 'desc').executeTakeFirstOrThrow();
+  const last = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', row.id).orderBy('id', 'desc').executeTakeFirstOrThrow();
   t.match(last, { step: expected.step, outcome: 'failed', error_code: expected.code }, 'the failure is the latest event');
   return row;
 }

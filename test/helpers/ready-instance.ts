@@ -1,27 +1,28 @@
 // A ready instance without the bootstrap: the OAuth application made directly on the fake GitLab and
 // the instances row written as the bootstrap leaves it. Also a cookie-carrying "browser" for app.inject.
 import type { App } from '../../src/app.js';
-import type { Instance } from '../../src/db/types.js';
+import { fromRow } from '../../src/db/rows.js';
+import type { Instance } from '../../src/domain/types.js';
 import type { FakeApplication, FakeGitlab } from '../fake-gitlab/index.js';
 
 export const LOGIN_SCOPES = 'api read_user openid email';
 
 export async function createReadyInstance(app: App, fake: FakeGitlab): Promise<{ instance: Instance; application: FakeApplication }> {
-  const application = fake.createApplication({ name: 'gitlab-connect', redirectUri: app.config.callbackUrl, scopes: LOGIN_SCOPES.split(' '), confidential: true });
-  const instance = await app.db
+  const application = fake.createApplication({ name: 'gitlab-connect', redirectUri: app.deps.config.callbackUrl, scopes: LOGIN_SCOPES.split(' '), confidential: true });
+  const row = await app.deps.db
     .insertInto('instances')
     .values({
       url: fake.url,
       status: 'ready',
       oauth_application_id: application.id,
       oauth_client_id: application.uid,
-      oauth_client_secret_sealed: app.sealer.seal(application.secret, 'oauth_client_secret'),
+      oauth_client_secret_sealed: app.deps.sealer.seal(application.secret, 'oauth_client_secret'),
       oauth_scopes: LOGIN_SCOPES,
-      oauth_redirect_uri: app.config.callbackUrl,
+      oauth_redirect_uri: app.deps.config.callbackUrl,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { instance, application };
+  return { instance: fromRow(row), application };
 }
 
 export interface SetCookie {

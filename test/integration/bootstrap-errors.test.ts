@@ -13,7 +13,7 @@ t.test('invalid_url: an ftp:// URL is refused with 400 before anything is stored
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   const response = await postBootstrap(app, { url: 'ftp://gitlab.example.com', adminToken: 'glpat-whatever' });
   expectProblem(t, response, { status: 400, code: 'invalid_url' });
-  t.equal(await app.db.selectFrom('instances').select('id').where('url', 'like', '%gitlab.example.com%').executeTakeFirst(), undefined);
+  t.equal(await app.deps.db.selectFrom('instances').select('id').where('url', 'like', '%gitlab.example.com%').executeTakeFirst(), undefined);
 });
 
 t.test('validation_failed: a missing adminToken, an unknown field, a token that cannot be a header and a non-PEM caCertificate', async (t) => {

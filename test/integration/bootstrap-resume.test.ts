@@ -89,7 +89,7 @@ t.test('the token step failed but the application step succeeded: the retry keep
   const [application] = [...fake.applications.values()];
   t.equal(fake.counters.applicationsCreated, 1, 'the application was created in the failed call');
   t.match(failed, { oauth_application_id: String(application!.id), oauth_client_id: application!.uid, oauth_client_secret_sealed: String, bot_token_id: null });
-  const events = await app.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', failed.id).execute();
+  const events = await app.deps.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', failed.id).execute();
   t.ok(events.some((e) => e.step === 'oauth_application' && e.outcome === 'succeeded'), 'the application step is recorded as succeeded');
 
   const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });

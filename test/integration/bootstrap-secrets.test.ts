@@ -11,11 +11,11 @@ import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitl
 
 /** Every row of every table in the public schema, as one JSON text. */
 async function dumpDatabase(t: Test, app: App): Promise<string> {
-  const tables = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = 'public'`.execute(app.db);
+  const tables = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = 'public'`.execute(app.deps.db);
   const names = tables.rows.map((row) => row.table_name).sort();
   t.ok(names.includes('instances') && names.includes('instance_events'), `the dump covers the tables: ${names.join(', ')}`);
   const dump: Record<string, unknown[]> = {};
-  for (const name of names) dump[name] = (await sql`select * from ${sql.table(name)}`.execute(app.db)).rows;
+  for (const name of names) dump[name] = (await sql`select * from ${sql.table(name)}`.execute(app.deps.db)).rows;
   return JSON.stringify(dump);
 }
 
@@ -57,11 +57,11 @@ t.test('the bot token and the client secret are stored sealed and open to the va
   const clientSecret = [...fake.applications.values()][0]!.secret;
   t.type(row.bot_token_sealed, 'string');
   t.type(row.oauth_client_secret_sealed, 'string');
-  t.equal(app.sealer.open(row.bot_token_sealed!, SEAL_BOT_TOKEN), botToken);
-  t.equal(app.sealer.open(row.oauth_client_secret_sealed!, SEAL_OAUTH_CLIENT_SECRET), clientSecret);
+  t.equal(app.deps.sealer.open(row.bot_token_sealed!, SEAL_BOT_TOKEN), botToken);
+  t.equal(app.deps.sealer.open(row.oauth_client_secret_sealed!, SEAL_OAUTH_CLIENT_SECRET), clientSecret);
   t.equal(SEAL_BOT_TOKEN, 'bot_token');
   t.equal(SEAL_OAUTH_CLIENT_SECRET, 'oauth_client_secret');
-  t.throws(() => app.sealer.open(row.bot_token_sealed!, SEAL_OAUTH_CLIENT_SECRET), 'a sealed value opens only for its own column');
+  t.throws(() => app.deps.sealer.open(row.bot_token_sealed!, SEAL_OAUTH_CLIENT_SECRET), 'a sealed value opens only for its own column');
 });
 
 /** Faults whose GitLab answer quotes the admin token back, in each of GitLab's error shapes. */
@@ -102,7 +102,7 @@ for (const echo of echoes) {
 
     const row = (await instanceRow(app, fake.url))!;
     t.match(row, { status: 'failed', last_error_step: echo.failure.step, last_error_code: echo.failure.code });
-    const events = await app.db.selectFrom('instance_events').selectAll().where('instance_id', '=', row.id).execute();
+    const events = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', row.id).execute();
     t.ok(events.some((e) => e.outcome === 'failed' && e.error_code === echo.failure.code), 'the failure is recorded');
 
     expectAbsent(t, 'the problem answer', response.body, { 'admin token': admin.token });

@@ -37,10 +37,10 @@ t.test('first set-up under a relative root creates one bot, one token and one ap
   t.equal(application!.confidential, true);
   t.ok(fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
 
-  const row = await app.db.selectFrom('instances').selectAll().where('id', '=', body.instanceId).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', body.instanceId).executeTakeFirstOrThrow();
   t.match(row, { status: 'ready', gitlab_version: '17.8.1-ee', bot_token_id: String(token!.id), oauth_client_id: application!.uid, bootstrap_lease_until: null });
   t.equal(row.bot_token_expires_at!.toISOString(), `${token!.expiresAt}T00:00:00.000Z`);
-  const events = await app.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', body.instanceId).orderBy('id').execute();
+  const events = await app.deps.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', body.instanceId).orderBy('id').execute();
   t.same(
     events.map((event) => `${event.step}:${event.outcome}`).sort(),
     ['url:succeeded', 'probe:succeeded', 'verify_token:succeeded', 'bot_user:succeeded', 'bot_token:succeeded', 'oauth_application:succeeded', 'ready:succeeded'].sort(),
@@ -162,12 +162,12 @@ t.test('a bootstrap whose lease was taken over stops writing and answers bootstr
   while (slow.seen === 0) await new Promise((resolve) => setImmediate(resolve));
   // Another process's bootstrap takes the instance over (as after our lease ran out).
   const successorLease = new Date(Date.now() + 3_600_000);
-  await app.db.updateTable('instances').set({ bootstrap_lease_until: successorLease }).where('url', '=', fake.url).execute();
+  await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: successorLease }).where('url', '=', fake.url).execute();
 
   const response = await running;
   t.equal(response.statusCode, 409);
   t.equal(response.json().code, 'bootstrap_in_progress');
-  const row = await app.db.selectFrom('instances').selectAll().where('url', '=', fake.url).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('instances').selectAll().where('url', '=', fake.url).executeTakeFirstOrThrow();
   t.same(row.bootstrap_lease_until, successorLease, "the successor's lease is untouched");
   t.equal(row.gitlab_version, null, 'nothing written after the lease was lost');
 });

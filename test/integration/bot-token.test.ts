@@ -53,7 +53,7 @@ t.test('a bot token GitLab no longer accepts is not rotated blindly: 409 bot_tok
   t.equal(fake.requests.length, requests, 'no request to GitLab at all');
   const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
   t.match(details, { status: 'ready', lastError: { step: 'bot_token', code: 'bot_token_unusable' } }, 'still ready for logins, the failure on record');
-  const row = await app.db.selectFrom('instances').select(['bot_token_sealed']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('instances').select(['bot_token_sealed']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
   t.equal(row.bot_token_sealed, null, 'the dead token is dropped');
 
   const repaired = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });

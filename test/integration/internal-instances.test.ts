@@ -60,9 +60,9 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
   t.equal(response.statusCode, 200);
   t.same(response.json(), { instanceId: instance.instanceId, status: 'removed', gitlab: null });
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 401, 'the session is revoked at once');
-  const row = await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
   t.match(row, { status: 'removed', bot_token_sealed: null, oauth_client_secret_sealed: null, oauth_client_id: null });
-  const users = await app.db.selectFrom('users').selectAll().where('instance_id', '=', instance.instanceId).execute();
+  const users = await app.deps.db.selectFrom('users').selectAll().where('instance_id', '=', instance.instanceId).execute();
   t.ok(users.length > 0 && users.every((u) => u.access_token_sealed === null && u.refresh_token_sealed === null), 'user tokens wiped');
   t.same(fake.counters, before, 'nothing changed on GitLab');
   t.match((await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } })).json(), { status: 'unregistered', next: 'bootstrap' });
@@ -91,8 +91,8 @@ t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_p
   const { sessionToken } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: user.id });
   // A running bootstrap, by the app's clock: its lease ends a minute from now.
   const leaseUntil = new Date(clock.now.getTime() + 60_000);
-  await app.db.updateTable('instances').set({ bootstrap_lease_until: leaseUntil }).where('id', '=', instance.instanceId).execute();
-  const before = await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: leaseUntil }).where('id', '=', instance.instanceId).execute();
+  const before = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
   const counters = { ...fake.counters };
   const eventCount = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events.length;
   const events = await eventCount();
@@ -101,7 +101,7 @@ t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_p
     const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, ...(payload ? { payload } : {}) });
     t.same([response.statusCode, response.json().code], [409, 'bootstrap_in_progress'], payload ? 'with an admin token' : 'without');
   }
-  t.same(await app.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), before, 'the row is untouched');
+  t.same(await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), before, 'the row is untouched');
   t.same(fake.counters, counters, 'nothing changed on GitLab');
   t.equal(await eventCount(), events, 'no event');
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200, 'the session still works');
@@ -118,5 +118,5 @@ t.test('deprovision with a bad admin token changes nothing', async (t) => {
   t.equal(response.statusCode, 422);
   t.equal(response.json().code, 'token_invalid');
   t.equal(fake.applications.size, 1);
-  t.match(await app.db.selectFrom('instances').select(['status']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), { status: 'ready' });
+  t.match(await app.deps.db.selectFrom('instances').select(['status']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), { status: 'ready' });
 });

@@ -73,9 +73,9 @@ t.test('full login under a relative root: authorize parameters, PKCE, session co
   const byBearer = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${session!.value}` } });
   t.same(byBearer.json(), byCookie.json());
 
-  const user = await app.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
+  const user = await app.deps.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
   t.equal(user.gitlab_user_id, String(gitlabUser.id));
-  t.equal(app.sealer.open(user.access_token_sealed!, 'user_access_token').length, 64);
+  t.equal(app.deps.sealer.open(user.access_token_sealed!, 'user_access_token').length, 64);
   t.ok(user.access_token_expires_at && user.access_token_expires_at.getTime() > Date.now() + 7000_000);
 });
 
@@ -90,7 +90,7 @@ t.test('a login started on one app completes on another sharing the database', a
 });
 
 const sessionCount = async (app: Awaited<ReturnType<typeof setup>>['app']) =>
-  Number((await app.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number((await app.deps.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
 /** Starts a login in `browser` and approves it on the fake; returns the callback path, not yet visited. */
 async function approvedCallback(browser: Browser, context: Awaited<ReturnType<typeof setup>>) {
@@ -193,14 +193,14 @@ t.test('start refuses every returnTo that could leave this service or the fronte
     const response = await app.inject({ method: 'GET', url: '/auth/gitlab/start', query: { instance: instance.id, returnTo } });
     t.equal(response.statusCode, 302, returnTo);
   }
-  t.equal(await app.db.selectFrom('login_states').select('return_to').where('return_to', 'like', '%evil%').executeTakeFirst(), undefined, 'no refused target was stored');
+  t.equal(await app.deps.db.selectFrom('login_states').select('return_to').where('return_to', 'like', '%evil%').executeTakeFirst(), undefined, 'no refused target was stored');
 });
 
 t.test('start answers 404 for an unknown instance and 409 for one that is not ready', async (t) => {
   const { app } = await setup(t);
   const unknown = await app.inject({ method: 'GET', url: '/auth/gitlab/start?instance=00000000-0000-4000-8000-000000000000' });
   t.same([unknown.statusCode, unknown.json().code], [404, 'instance_not_found']);
-  const pending = await app.db.insertInto('instances').values({ url: 'https://pending.example.com', status: 'bootstrapping' }).returning('id').executeTakeFirstOrThrow();
+  const pending = await app.deps.db.insertInto('instances').values({ url: 'https://pending.example.com', status: 'bootstrapping' }).returning('id').executeTakeFirstOrThrow();
   const notReady = await app.inject({ method: 'GET', url: `/auth/gitlab/start?instance=${pending.id}` });
   t.same([notReady.statusCode, notReady.json().code], [409, 'instance_not_ready']);
   for (const instance of ['nope', 'urn:uuid:00000000-0000-4000-8000-000000000000']) {
@@ -232,7 +232,7 @@ t.test('login works when GitLab names itself by another URL (its external_url is
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   const bootstrap = await app.inject({ method: 'POST', url: '/instances/bootstrap', payload: { url: fake.url, adminToken: fake.seedAdmin().token } });
   t.equal(bootstrap.statusCode, 201, bootstrap.body);
-  const row = await app.db.selectFrom('instances').select(['openid_issuer']).where('id', '=', bootstrap.json().instanceId).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('instances').select(['openid_issuer']).where('id', '=', bootstrap.json().instanceId).executeTakeFirstOrThrow();
   t.equal(row.openid_issuer, fake.externalUrl, 'the issuer GitLab reported is kept');
 
   const user = fake.createUser({ username: 'carol' });

@@ -5,7 +5,7 @@ import { buildTestApp } from '../helpers/app.js';
 t.test('lookup reports each state of an instance', async (t) => {
   const now = new Date('2026-11-25T12:00:00Z');
   const { app } = await buildTestApp(t, {}, { clock: () => now });
-  const db = app.db;
+  const db = app.deps.db;
   const future = new Date(now.getTime() + 60_000);
   const past = new Date(now.getTime() - 60_000);
   const rows = await db

@@ -46,7 +46,7 @@ t.test('logout revokes the session at once and clears the cookie; the cookie is 
   t.match(logout.cookies.find((cookie) => cookie.name === 'gc_session'), { value: '', path: '/', maxAge: 0, httpOnly: true, sameSite: 'Lax' });
   t.equal((await me(app, {}, { gc_session: token })).statusCode, 401, 'the old cookie is refused');
   t.equal((await me(app, { authorization: `Bearer ${token}` })).statusCode, 401, 'and so is the token as bearer');
-  const row = await app.db.selectFrom('sessions').select('revoked_at').where('token_hash', '=', hashSecret(token)).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('sessions').select('revoked_at').where('token_hash', '=', hashSecret(token)).executeTakeFirstOrThrow();
   t.ok(row.revoked_at, 'revoked in the database');
   t.equal((await app.inject({ method: 'POST', url: '/auth/logout', cookies: { gc_session: token } })).statusCode, 204, 'logging out twice is fine');
 });
@@ -89,9 +89,9 @@ t.test('the session cookie is Secure when PUBLIC_URL is https', async (t) => {
 
 t.test('after a login and a token refresh, no table and no log line holds a token, code or verifier in clear', async (t) => {
   const { app, fake, logs, token, instance } = await loggedIn(t, { LOG_LEVEL: 'trace' });
-  const user = await app.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
+  const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
   // Force a refresh so the refreshed pair is checked too.
-  await app.db.updateTable('users').set({ access_token_expires_at: new Date(0) }).where('id', '=', user.id).execute();
+  await app.deps.db.updateTable('users').set({ access_token_expires_at: new Date(0) }).where('id', '=', user.id).execute();
   const refreshed = await app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: { authorization: 'Bearer internal-test-token-0123456789' } });
   t.equal(refreshed.statusCode, 200);
 
@@ -103,14 +103,14 @@ t.test('after a login and a token refresh, no table and no log line holds a toke
   }
   t.equal(Object.keys(secrets).length, 7, 'two token pairs were issued');
 
-  const tables = await app.db
+  const tables = await app.deps.db
     .selectFrom('information_schema.tables' as never)
     .select('table_name' as never)
     .where('table_schema' as never, '=', 'public' as never)
     .execute() as { table_name: string }[];
   t.ok(tables.some((table) => table.table_name === 'login_states'));
   let dump = '';
-  for (const { table_name } of tables) dump += JSON.stringify(await app.db.selectFrom(table_name as never).selectAll().execute());
+  for (const { table_name } of tables) dump += JSON.stringify(await app.deps.db.selectFrom(table_name as never).selectAll().execute());
   t.ok(logs.text.length > 0, 'something was logged');
   for (const [name, secret] of Object.entries(secrets)) {
     t.notOk(dump.includes(secret), `no ${name} in the database`);

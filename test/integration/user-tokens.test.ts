@@ -23,7 +23,7 @@ async function loggedInUser(t: Test, options: { accessTokenTtlSeconds?: number }
   const gitlabUser = fake.createUser({ username: `user${fake.users.size + 1}` });
   const { callback } = await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
   t.equal(callback.statusCode, 302, 'logged in');
-  const user = await app.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
+  const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
   const advance = (ms: number) => {
     now = new Date(now.getTime() + ms);
   };
@@ -44,7 +44,7 @@ t.test('internal routes refuse a missing or wrong token, and everything when INT
   t.equal(basic.statusCode, 401, 'only a bearer token counts');
 
   const { app: closed } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, INTERNAL_API_TOKENS: '' });
-  t.same(closed.config.internalApiTokens, []);
+  t.same(closed.deps.config.internalApiTokens, []);
   const refused = await gitlabToken(closed, userId);
   t.same([refused.statusCode, refused.json().code], [401, 'internal_unauthorized']);
   t.match(refused.json().detail, /INTERNAL_API_TOKENS/);
@@ -135,11 +135,11 @@ t.test('invalid_grant on refresh answers 409 reauthorization_required until the 
   const again = await gitlabToken(app, userId);
   t.same([again.statusCode, again.json().code], [409, 'reauthorization_required'], 'stays 409');
   t.equal(fake.tokenRequests.length, requests, 'without asking GitLab again');
-  const row = await app.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow();
   t.equal(row.reauthorization_required, true);
 
   await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
-  t.equal((await app.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow()).reauthorization_required, false);
+  t.equal((await app.deps.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow()).reauthorization_required, false);
   const afterLogin = await gitlabToken(app, userId);
   t.equal(afterLogin.statusCode, 200, 'a new login clears it');
 });
@@ -150,7 +150,7 @@ t.test('a GitLab failure during refresh is a 502 and leaves the stored tokens us
   fake.injectFault({ method: 'POST', path: '/oauth/token', status: 500 });
   const failed = await gitlabToken(app, userId);
   t.same([failed.statusCode, failed.json().code], [502, 'gitlab_error']);
-  const row = await app.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow();
+  const row = await app.deps.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow();
   t.equal(row.reauthorization_required, false);
   const retried = await gitlabToken(app, userId);
   t.equal(retried.statusCode, 200, 'the next call refreshes');

@@ -1,21 +1,19 @@
 // POST /instances/bootstrap: sets an instance up on GitLab with an admin token used for this call only.
 // Idempotent and resumable (each step reuses what exists), one at a time per instance (a lease in the
-// database), and every step recorded as an instance event.
-import type { Kysely } from 'kysely';
-import type { Config } from '../../config.js';
-import type { Sealer } from '../../crypto/sealer.js';
-import { claimInstanceForBootstrap, insertInstanceEvent, updateLeasedInstance } from '../../db/instances.repo.js';
-import type { DB, EventOutcome, Instance, InstanceUpdate } from '../../db/types.js';
+// database), and every step recorded as an instance event. Four stages: claim, probe and verify,
+// ensure resources, finish (or fail).
+import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
+import type { Instance } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
-import type { GitlabApi } from '../../gitlab/api.js';
-import { assertPemCertificate, toAppError, type GitlabHttp, type GitlabLog } from '../../gitlab/http.js';
-import type { BootstrapResultBody } from '../../schemas/instances.js';
+import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
+import { assertPemCertificate } from '../../gitlab/http.js';
+import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
-import { loginUrlOf } from '../instances.service.js';
-import { judgeAdminToken, judgeProbe, judgeVersion } from './checks.js';
-import { ensureBotToken, ensureBotUser, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
+import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
 
-export type BootstrapStep = 'url' | 'probe' | 'verify_token' | 'bot_user' | 'bot_token' | 'oauth_application' | 'ready';
+export type { BootstrapStep } from './run.js';
 
 /** At most this many sequential GitLab round trips (see the bench): the lease outlasts them all at their timeout. */
 const MAX_SEQUENTIAL_CALLS = 8;
@@ -25,154 +23,147 @@ function leaseMs(timeoutMs: number): number {
   return Math.max(5 * 60_000, MAX_SEQUENTIAL_CALLS * timeoutMs);
 }
 
-export interface BootstrapDeps {
-  db: Kysely<DB>;
-  config: Config;
-  sealer: Sealer;
-  gitlab: GitlabApi;
-  gitlabHttp: GitlabHttp;
-  clock: () => Date;
-  log: GitlabLog;
-}
-
 export interface BootstrapInput {
   url: string;
   adminToken: string;
   caCertificate?: string | undefined;
 }
 
-/** Our lease ran out and another bootstrap took the instance over: stop writing. */
-class LeaseLost extends Error {}
+/** A ready instance, as the bootstrap leaves it. */
+export interface BootstrappedInstance {
+  instanceId: string;
+  url: string;
+  status: 'ready';
+  gitlabVersion: string;
+  bot: { userId: number; username: string };
+  oauthApplication: { id: number; clientId: string; scopes: string[] };
+  /** What a re-check of a ready instance re-created; a first set-up repairs nothing. */
+  repaired: RepairableStep[];
+}
+
+/** What the probe and the admin token checks learnt, and the reads the later stages need. */
+interface Verified {
+  gitlabVersion: string;
+  namedBots: Outcome<GitlabUser[]>;
+  applications: GitlabApplication[];
+  /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
+  storedToken: GitlabPersonalAccessToken | undefined;
+}
 
 const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
 
-class StepFailure extends Error {
-  constructor(
-    readonly step: BootstrapStep,
-    readonly error: AppError,
-  ) {
-    super(error.message);
-  }
-}
-
-async function inStep<T>(step: BootstrapStep, work: () => Promise<T> | T): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw new StepFailure(step, toAppError(error));
-  }
-}
-
-const eventOutcome = { created: 'succeeded', kept: 'skipped', repaired: 'repaired' } as const satisfies Record<Ensured<unknown>['outcome'], EventOutcome>;
-
-export async function bootstrapInstance(deps: BootstrapDeps, input: BootstrapInput, actor: string) {
-  const { db, config, sealer, gitlab: api, clock, log } = deps;
+/** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
+async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): Promise<BootstrapRun> {
   const url = normalizeInstanceUrl(input.url);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
-  const now = clock();
-  const leaseUntil = new Date(now.getTime() + leaseMs(config.gitlabTimeoutMs));
-  const claimed = await claimInstanceForBootstrap(db, url, now, leaseUntil);
+  const now = deps.clock();
+  const leaseUntil = new Date(now.getTime() + leaseMs(deps.config.gitlabTimeoutMs));
+  const claimed = await claimInstanceForBootstrap(deps.db, url, now, leaseUntil);
   if (!claimed) throw new AppError('bootstrap_in_progress', `A bootstrap of ${url} is already running; look the instance up again shortly`);
+  return new BootstrapRun(deps, claimed, { actor, leaseUntil, now });
+}
 
-  const wasReady = claimed.status === 'ready';
-  let instance: Instance = claimed;
-  const caCertificate = input.caCertificate ?? claimed.ca_certificate;
-  const session: GitlabSession = { api, target: { url, caCertificate, log }, adminToken: input.adminToken, config, sealer, now };
-  const { target, adminToken } = session;
-  const record = (step: BootstrapStep, outcome: EventOutcome, detail: string | null, errorCode: string | null = null) =>
-    insertInstanceEvent(db, { instance_id: instance.id, step, outcome, actor, detail, error_code: errorCode });
-  // Every write is fenced by our lease, so a bootstrap that outlived it cannot overwrite its successor.
-  const save = async (changes: InstanceUpdate) => {
-    const updated = await updateLeasedInstance(db, instance.id, leaseUntil, { ...changes, updated_at: clock() });
-    if (!updated) throw new LeaseLost();
-    instance = updated;
-  };
-  const repaired: BootstrapResultBody['repaired'] = [];
-  const note = async (step: BootstrapResultBody['repaired'][number], ensured: Ensured<unknown>, what: string) => {
-    if (ensured.outcome === 'repaired') repaired.push(step);
-    await record(step, eventOutcome[ensured.outcome], `${what} ${ensured.outcome}`);
-  };
+/** Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for every read the later stages need. */
+async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
+  const { api, target, adminToken, config, now } = session;
+  await run.record('url', 'succeeded', target.url);
+  const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
+  await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
 
+  const botTokenId = run.instance.botTokenId;
+  const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
+    api.version(target, adminToken),
+    api.currentUser(target, { privateToken: adminToken }),
+    api.tokenSelf(target, adminToken),
+    api.applications(target, adminToken),
+    api.usersNamed(target, adminToken, config.botUsername),
+    botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
+  ]);
+  if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
+  await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
+  if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
+  const gitlabVersion = version.value.version;
+  const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+  await run.save({ gitlabVersion, caCertificate: target.caCertificate, openidIssuer });
+  await run.record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
+  await run.record('verify_token', 'succeeded', 'administrator token with the api scope');
+  return {
+    gitlabVersion,
+    namedBots,
+    applications: applications.status === 'fulfilled' ? applications.value : [],
+    storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
+  };
+}
+
+/**
+ * Stage 3: the bot user, then its token and the OAuth application. The last two do not depend on each
+ * other: one round trip for both, and whichever succeeded is kept even when the other failed, so a
+ * retry resumes. What was kept is not written back: a bot token rotation may have replaced it since.
+ */
+async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
+  const { namedBots } = verified;
+  if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
+  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
+  await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
+  await run.note('bot_user', bot, `bot user ${bot.value.username}`);
+
+  const [botToken, application] = await Promise.allSettled([
+    inStep('bot_token', () => ensureBotToken(session, run.instance, bot, verified.storedToken)),
+    inStep('oauth_application', () => ensureOauthApplication(session, run.instance, verified.applications)),
+  ]);
+  if (botToken.status === 'fulfilled') {
+    const { id, sealed, expiresAt } = botToken.value.value;
+    if (botToken.value.outcome !== 'kept') await run.save({ botTokenId: String(id), botTokenSealed: sealed, botTokenExpiresAt: expiresAt, botTokenIssuedAt: session.now });
+    await run.note('bot_token', botToken.value, 'bot token');
+  }
+  if (application.status === 'fulfilled') {
+    const { id, clientId, secretSealed, scopes } = application.value.value;
+    if (application.value.outcome !== 'kept') {
+      await run.save({ oauthApplicationId: String(id), oauthClientId: clientId, oauthClientSecretSealed: secretSealed, oauthScopes: scopes, oauthRedirectUri: session.config.callbackUrl });
+    }
+    await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
+  }
+  for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
+  return bot.value;
+}
+
+/** Stage 4: the lease released, the instance ready. */
+async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
+  await run.save({ status: 'ready', bootstrapLeaseUntil: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  const repaired = run.wasReady ? run.repaired : [];
+  await run.record('ready', 'succeeded', run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
+  const instance: Instance = run.instance;
+  return {
+    instanceId: instance.id,
+    url: instance.url,
+    status: 'ready',
+    gitlabVersion: verified.gitlabVersion,
+    bot: { userId: bot.id, username: bot.username },
+    oauthApplication: { id: Number(instance.oauthApplicationId), clientId: instance.oauthClientId!, scopes: run.deps.config.oauthScopes },
+    repaired,
+  };
+}
+
+/**
+ * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
+ * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
+ * (with the failed `step` in extras), and the GitLab failure codes. The admin token is never stored.
+ */
+export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+  const run = await claim(deps, input, actor);
+  const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log };
+  const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
   try {
-    await record('url', 'succeeded', url);
-    const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
-    await inStep('probe', () => judgeProbe(url, openid, anonymousVersion));
-
-    // One round trip for every read the later steps need.
-    const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
-      api.version(target, adminToken),
-      api.currentUser(target, { privateToken: adminToken }),
-      api.tokenSelf(target, adminToken),
-      api.applications(target, adminToken),
-      api.usersNamed(target, adminToken, config.botUsername),
-      instance.bot_token_id ? api.personalAccessToken(target, adminToken, instance.bot_token_id) : Promise.reject(new Error('no stored token')),
-    ]);
-    if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
-    await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
-    const gitlabVersion = await inStep('probe', () => (version.status === 'fulfilled' ? version.value.version : Promise.reject(version.reason)));
-    const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
-    await save({ gitlab_version: gitlabVersion, ca_certificate: caCertificate, openid_issuer: openidIssuer });
-    await record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
-    await record('verify_token', 'succeeded', 'administrator token with the api scope');
-
-    const bot = await inStep('bot_user', () => (namedBots.status === 'fulfilled' ? ensureBotUser(session, instance, namedBots.value) : Promise.reject(namedBots.reason)));
-    await save({ bot_user_id: bot.value.id, bot_username: bot.value.username });
-    await note('bot_user', bot, `bot user ${bot.value.username}`);
-
-    // The token and the application do not depend on each other: one round trip for both, and
-    // whichever succeeded is kept even when the other failed, so a retry resumes.
-    const [botToken, application] = await Promise.allSettled([
-      inStep('bot_token', () => ensureBotToken(session, instance, bot, storedToken.status === 'fulfilled' ? storedToken : undefined)),
-      inStep('oauth_application', () => ensureOauthApplication(session, instance, applications.status === 'fulfilled' ? applications.value : [])),
-    ]);
-    // What was kept is not written back: a bot token rotation may have replaced it since our read.
-    if (botToken.status === 'fulfilled') {
-      const { id, sealed, expiresAt } = botToken.value.value;
-      if (botToken.value.outcome !== 'kept') await save({ bot_token_id: id, bot_token_sealed: sealed, bot_token_expires_at: expiresAt, bot_token_issued_at: now });
-      await note('bot_token', botToken.value, 'bot token');
-    }
-    if (application.status === 'fulfilled') {
-      const { id, clientId, secretSealed, scopes } = application.value.value;
-      if (application.value.outcome !== 'kept') {
-        await save({ oauth_application_id: id, oauth_client_id: clientId, oauth_client_secret_sealed: secretSealed, oauth_scopes: scopes, oauth_redirect_uri: config.callbackUrl });
-      }
-      await note('oauth_application', application.value, `OAuth application ${clientId}`);
-    }
-    for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
-
-    await save({ status: 'ready', bootstrap_lease_until: null, last_error_step: null, last_error_code: null, last_error_detail: null });
-    await record('ready', 'succeeded', repaired.length ? `repaired: ${repaired.join(', ')}` : null);
-    return {
-      created: !wasReady,
-      result: {
-        instanceId: instance.id,
-        url,
-        status: 'ready' as const,
-        gitlabVersion,
-        bot: { userId: bot.value.id, username: bot.value.username },
-        oauthApplication: { id: Number(instance.oauth_application_id), clientId: instance.oauth_client_id!, scopes: config.oauthScopes },
-        loginUrl: loginUrlOf(config, instance.id),
-        // What a re-check of a ready instance re-created; a first set-up repairs nothing.
-        repaired: wasReady ? repaired : [],
-      },
-    };
+    const verified = await probeAndVerify(run, session);
+    const bot = await ensureResources(run, session, verified);
+    return { created: !run.wasReady, instance: await finish(run, verified, bot) };
   } catch (error) {
-    if (error instanceof LeaseLost) throw takenOver(url);
+    if (error instanceof LeaseLost) throw takenOver(run.instance.url);
     // Not GitLab's doing (the database, a bug): no step to blame; the lease runs out by itself.
     if (!(error instanceof StepFailure)) throw error;
-    // The address rule belongs to the url step, though it is judged when the probe connects.
-    const failure = error.error.code === 'url_not_allowed' ? new StepFailure('url', error.error) : error;
-    // A ready instance stays ready: what it has on GitLab may well still work, and logins go on.
-    try {
-      await save({ status: wasReady ? 'ready' : 'failed', bootstrap_lease_until: null, last_error_step: failure.step, last_error_code: failure.error.code, last_error_detail: failure.error.message });
-    } catch (saveError) {
-      if (saveError instanceof LeaseLost) throw takenOver(url);
-      throw saveError;
-    }
-    await record(failure.step, 'failed', failure.error.message, failure.error.code);
-    const answer = new AppError(failure.error.code, failure.error.message, { ...failure.error.extras, step: failure.step });
-    answer.cause = failure.error.cause;
-    throw answer;
+    throw await run.fail(error).catch((saveError: unknown) => {
+      throw saveError instanceof LeaseLost ? takenOver(run.instance.url) : saveError;
+    });
   }
 }

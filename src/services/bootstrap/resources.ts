@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import type { Sealer } from '../../crypto/sealer.js';
-import type { Instance } from '../../db/types.js';
+import type { Instance } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
@@ -47,7 +47,7 @@ export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, f
     admin: false,
     note: `Created by gitlab-connect (${config.publicUrl})`,
   });
-  return { value: created, outcome: instance.bot_user_id ? 'repaired' : 'created' };
+  return { value: created, outcome: instance.botUserId ? 'repaired' : 'created' };
 }
 
 function isUsable(token: GitlabPersonalAccessToken, botUserId: number, now: Date): boolean {
@@ -66,12 +66,11 @@ export interface BotToken {
  * allowed expiry (none given: GitLab applies its maximum) and revokes any other live token of ours
  * that a lost answer may have left behind, so exactly one stays live.
  */
-export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, bot: Ensured<GitlabUser>, stored: PromiseSettledResult<GitlabPersonalAccessToken> | undefined): Promise<Ensured<BotToken>> {
+export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, bot: Ensured<GitlabUser>, stored: GitlabPersonalAccessToken | undefined): Promise<Ensured<BotToken>> {
   const { api, target, adminToken, sealer, now } = gitlab;
   const botId = bot.value.id;
-  if (stored?.status === 'fulfilled' && instance.bot_token_sealed && isUsable(stored.value, botId, now)) {
-    const expiresAt = instance.bot_token_expires_at;
-    return { value: { id: stored.value.id, sealed: instance.bot_token_sealed, expiresAt }, outcome: 'kept' };
+  if (stored && instance.botTokenSealed && isUsable(stored, botId, now)) {
+    return { value: { id: stored.id, sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt }, outcome: 'kept' };
   }
   const created = await api.createUserToken(target, adminToken, botId, {
     name: BOT_TOKEN_NAME,
@@ -84,7 +83,7 @@ export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, 
   await Promise.all(leftovers.map((token) => api.revokePersonalAccessToken(target, adminToken, token.id)));
   return {
     value: { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null },
-    outcome: instance.bot_token_id ? 'repaired' : 'created',
+    outcome: instance.botTokenId ? 'repaired' : 'created',
   };
 }
 
@@ -106,10 +105,10 @@ export interface OauthApplication {
 export async function ensureOauthApplication(gitlab: GitlabSession, instance: Instance, applications: GitlabApplication[]): Promise<Ensured<OauthApplication>> {
   const { api, target, adminToken, config, sealer } = gitlab;
   const scopes = config.oauthScopes.join(' ');
-  const stored = applications.find((app) => String(app.id) === instance.oauth_application_id);
-  const usable = stored && stored.application_id === instance.oauth_client_id && stored.callback_url === config.callbackUrl && instance.oauth_scopes === scopes && instance.oauth_client_secret_sealed;
+  const stored = applications.find((app) => String(app.id) === instance.oauthApplicationId);
+  const usable = stored && stored.application_id === instance.oauthClientId && stored.callback_url === config.callbackUrl && instance.oauthScopes === scopes && instance.oauthClientSecretSealed;
   if (stored && usable) {
-    return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauth_client_secret_sealed!, scopes }, outcome: 'kept' };
+    return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauthClientSecretSealed!, scopes }, outcome: 'kept' };
   }
   const name = oauthApplicationName(config);
   const created = await api.createApplication(target, adminToken, { name, redirect_uri: config.callbackUrl, scopes, confidential: true });
@@ -117,6 +116,6 @@ export async function ensureOauthApplication(gitlab: GitlabSession, instance: In
   await Promise.all(stale.map((app) => api.deleteApplication(target, adminToken, app.id)));
   return {
     value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(created.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes },
-    outcome: instance.oauth_application_id ? 'repaired' : 'created',
+    outcome: instance.oauthApplicationId ? 'repaired' : 'created',
   };
 }

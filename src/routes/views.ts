@@ -1,0 +1,40 @@
+// How the routes present what services return: dates as ISO strings, GitLab ids as numbers, no secret,
+// and the login URL of an instance.
+import { AUTH_PATHS } from '../auth-paths.js';
+import type { Config } from '../config.js';
+import type { Instance, InstanceEvent } from '../domain/types.js';
+import type { InstanceDetailsBody, InstanceEventBody } from '../schemas/internal.js';
+
+const numberOrNull = (value: string | null) => (value === null ? null : Number(value));
+
+/** The absolute URL of GET /auth/gitlab/start for an instance. */
+export function loginUrlOf(config: Config, instanceId: string): string {
+  return `${config.publicUrl}${AUTH_PATHS.start}?instance=${encodeURIComponent(instanceId)}`;
+}
+
+export function instanceDetails(instance: Instance): InstanceDetailsBody {
+  return {
+    id: instance.id,
+    url: instance.url,
+    status: instance.status,
+    gitlabVersion: instance.gitlabVersion,
+    bot: instance.botUserId && instance.botUsername ? { userId: Number(instance.botUserId), username: instance.botUsername } : null,
+    oauthApplicationId: numberOrNull(instance.oauthApplicationId),
+    botTokenExpiresAt: instance.botTokenExpiresAt?.toISOString() ?? null,
+    lastError: instance.lastErrorCode ? { step: instance.lastErrorStep ?? 'unknown', code: instance.lastErrorCode, detail: instance.lastErrorDetail } : null,
+    createdAt: instance.createdAt.toISOString(),
+    updatedAt: instance.updatedAt.toISOString(),
+  };
+}
+
+export function instanceEvent(event: InstanceEvent): InstanceEventBody {
+  return {
+    id: String(event.id),
+    step: event.step,
+    outcome: event.outcome,
+    actor: event.actor,
+    detail: event.detail,
+    errorCode: event.errorCode,
+    createdAt: event.createdAt.toISOString(),
+  };
+}

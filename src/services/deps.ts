@@ -1,0 +1,31 @@
+// What every service takes first: the dependencies buildApp assembles once. The request logger is not
+// among them: it is passed with each call, so log lines carry the request id.
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Sealer } from '../crypto/sealer.js';
+import type { DB } from '../db/types.js';
+import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
+import type { GitlabHttp, GitlabLog } from '../gitlab/http.js';
+
+/** The current time; tests inject one they can move. */
+export type Clock = () => Date;
+
+export interface ServiceDeps {
+  db: Kysely<DB>;
+  config: Config;
+  sealer: Sealer;
+  /** The typed GitLab REST calls. */
+  gitlab: GitlabApi;
+  /** The guarded transport under them (address policy, OAuth fetch adapter). */
+  gitlabHttp: GitlabHttp;
+  clock: Clock;
+}
+
+/** The per-request logger a service logs to (Fastify's request.log satisfies it). */
+export type RequestLog = Pick<Logger, 'info' | 'warn' | 'error'>;
+
+/** The one way to address an instance's GitLab: its URL, the CA it trusts, and the request's logger. */
+export function gitlabTargetOf(instance: { url: string; caCertificate: string | null }, log: GitlabLog): GitlabTarget {
+  return { url: instance.url, caCertificate: instance.caCertificate, log };
+}
