@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AppError } from '../errors.js';
+import { InvalidCaCertificateError } from '../gitlab/http.js';
 import { InstanceUrlQuery, type BootstrapRequestBody, type BootstrapResultBody, type LookupResultBody } from '../schemas/instances.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { databaseRateLimitStore } from '../plugins/rate-limit-store.js';
@@ -56,10 +57,18 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       const deps = { db: app.db, config: app.config, sealer: app.sealer, gitlab: app.gitlab, gitlabHttp: app.gitlabHttp, clock: app.clock, log: request.log };
-      const { created, result } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`);
+      const { created, result } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`).catch(nameCaCertificateField);
       return reply.code(created ? 201 : 200).send(result);
     },
   });
 };
 
 export default instancesRoutes;
+
+/** The GitLab client refuses a non-PEM CA without knowing HTTP fields; this route names its field. */
+function nameCaCertificateField(error: unknown): never {
+  if (error instanceof InvalidCaCertificateError) {
+    throw new AppError('validation_failed', 'caCertificate is not a PEM certificate', { errors: [{ field: 'body.caCertificate', message: 'must be a PEM certificate' }] });
+  }
+  throw error;
+}
