@@ -3,7 +3,6 @@
 import { AppError } from '../errors.js';
 import { AddressNotAllowedError } from './address-guard.js';
 
-const DETAIL_MESSAGE_MAX = 200;
 const DEFAULT_RETRY_AFTER_SECONDS = 60;
 /** A GitLab cannot make callers wait longer than this, whatever its Retry-After says. */
 export const MAX_RETRY_AFTER_SECONDS = 3600;
@@ -141,19 +140,18 @@ export function parseGitlabErrorBody(body: unknown): {
   return { message: '' };
 }
 
-function truncate(text: string, max = DETAIL_MESSAGE_MAX): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
+/**
+ * The detail of a GitLab refusal in our own words only: GitLab's text never reaches a problem detail,
+ * an event or a log, since a hostile GitLab could echo a token in a spelling redaction misses.
+ */
 function gitlabDetail(e: GitlabApiError): string {
-  const base = `GitLab answered ${e.status} to ${e.method} ${e.path}`;
-  return e.message ? `${base}: ${truncate(e.message)}` : base;
+  return `GitLab answered ${e.status} to ${e.method} ${e.path}`;
 }
 
 /** The default mapping of a GitlabApiError; callers layer context-specific rules on top. */
 function apiErrorToAppError(e: GitlabApiError): AppError {
   if (e.status >= 300 && e.status < 400) {
-    return new AppError('gitlab_error', `GitLab answered with a redirect to ${e.location ?? '(no location)'} (${e.method} ${e.path})`);
+    return new AppError('gitlab_error', `GitLab answered ${e.status} (a redirect, not followed) to ${e.method} ${e.path}`);
   }
   if (e.status === 429) {
     const retryAfter = e.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS;

@@ -164,10 +164,10 @@ t.test('non-2xx answers become GitlabApiError and map to the default codes', asy
   const expired = (await failure(open, { url: `${base}/401-expired` })).error as GitlabApiError;
   t.match(expired.errorDescription, /^Token is expired/);
   const echo = await failure(open, { url: `${base}/404-echo`, bearerToken: BEARER });
-  t.equal(echo.mapped.message, 'GitLab answered 404 to GET /404-echo: 404 Token [redacted] and [redacted] Not Found');
+  t.equal(echo.mapped.message, 'GitLab answered 404 to GET /404-echo', "the detail is in our words only, none of GitLab's text");
+  t.equal((echo.error as GitlabApiError).message, '404 Token [redacted] and [redacted] Not Found', 'the GitlabApiError keeps the redacted text for callers to classify');
   const html = await failure(open, { url: `${base}/500-html` });
-  t.match(html.mapped.message, /^GitLab answered 500 to GET \/500-html: <html><body>We are sorry/);
-  t.ok(html.mapped.message.length <= 'GitLab answered 500 to GET /500-html: '.length + 201, 'message truncated to 200');
+  t.equal(html.mapped.message, 'GitLab answered 500 to GET /500-html');
   const dated = (await failure(open, { url: `${base}/429-date` })).error as GitlabApiError;
   t.ok(dated.retryAfter !== undefined && dated.retryAfter >= 118 && dated.retryAfter <= 120, 'HTTP-date Retry-After in seconds');
   t.equal(toAppError(new GitlabApiError({ status: 429, message: '', method: 'GET', path: '/x' })).extras.retryAfter, 60);
@@ -177,7 +177,7 @@ t.test('a redirect is not followed and maps to gitlab_error', async (t) => {
   const { error, mapped } = await failure(open, { url: `${base}/redirect` });
   t.match(error, { status: 302, location: `${base}/target` });
   t.equal(mapped.code, 'gitlab_error');
-  t.equal(mapped.message, `GitLab answered with a redirect to ${base}/target (GET /redirect)`);
+  t.equal(mapped.message, 'GitLab answered 302 (a redirect, not followed) to GET /redirect');
   t.equal(hits.get('/target') ?? 0, 0, 'the redirect target received no request');
   const raw = await open.fetch(`${base}/redirect`);
   t.equal(raw.status, 302, 'the guarded fetch returns the 3xx as is');
