@@ -1,5 +1,5 @@
 // The undici agents that carry every GitLab call: the SSRF guard at connect time (resolved names and IP
-// literals), one agent per private CA, and a response size cap.
+// literals), one agent per private CA, and the one response size cap.
 import { createHash, X509Certificate } from 'node:crypto';
 import type dns from 'node:dns';
 import tls from 'node:tls';
@@ -10,12 +10,23 @@ import { AddressNotAllowedError, isIpLiteral, isPublicAddress } from './address-
 /** One agent per CA; callers choose the CA, so the cache is bounded (least recently used goes first). */
 const MAX_CACHED_AGENTS = 64;
 
-/** Refuses a caCertificate that is not a PEM certificate, before any connection is made with it. */
+/**
+ * A CA certificate that is not a PEM certificate. A 400 `validation_failed` on its own; the route
+ * that took the certificate names its request field (the GitLab client knows no HTTP fields).
+ */
+export class InvalidCaCertificateError extends AppError {
+  constructor() {
+    super('validation_failed', 'The CA certificate is not a PEM certificate');
+    this.name = 'InvalidCaCertificateError';
+  }
+}
+
+/** Refuses a CA certificate that is not a PEM certificate (InvalidCaCertificateError), before any connection uses it. */
 export function assertPemCertificate(pem: string): void {
   try {
     new X509Certificate(pem);
   } catch {
-    throw new AppError('validation_failed', 'caCertificate is not a PEM certificate', { errors: [{ field: 'body.caCertificate', message: 'must be a PEM certificate' }] });
+    throw new InvalidCaCertificateError();
   }
 }
 
@@ -24,10 +35,18 @@ export interface AgentPoolOptions {
   lookup: typeof dns.lookup;
   allowPrivateNetworks: boolean;
   timeoutMs: number;
+  /** The one response size cap: bytes of a body, on the wire (and decoded, since only identity is accepted). */
   maxResponseBytes: number;
 }
 
-export function createAgentPool(options: AgentPoolOptions) {
+export interface AgentPool {
+  /** The agent that trusts Node's roots plus the given CA; throws InvalidCaCertificateError for a non-PEM CA. */
+  agentFor(caCertificate: string | null | undefined): Agent;
+  close(): Promise<void>;
+}
+
+/** Agents built on demand per CA, at most MAX_CACHED_AGENTS kept. */
+export function createAgentPool(options: AgentPoolOptions): AgentPool {
   const agents = new Map<string, Agent>();
 
   function agentFor(caCertificate: string | null | undefined): Agent {

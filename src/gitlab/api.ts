@@ -1,5 +1,17 @@
-// The GitLab REST calls this service makes, typed, over the guarded client. One place for every path.
+// The GitLab REST calls this service makes, over the guarded client, each answer checked against its
+// schema (answers.ts) before use. One place for every path.
+import Type from 'typebox';
 import { AppError } from '../errors.js';
+import {
+  answerCheck,
+  GitlabApplicationSchema,
+  GitlabPersonalAccessTokenSchema,
+  GitlabUserSchema,
+  GitlabVersionSchema,
+  httpUrlOrNull,
+  type AnswerCheck,
+  type GitlabUser,
+} from './answers.js';
 import type { GitlabHttp, GitlabLog } from './http.js';
 
 /** A bound on list walking: an instance with more OAuth applications than this is not ours to scan. */
@@ -12,41 +24,18 @@ export interface GitlabTarget {
   log?: GitlabLog;
 }
 
-export interface GitlabUser {
-  id: number;
-  username: string;
-  name: string;
-  state: string;
-  email?: string;
-  avatar_url?: string | null;
-  is_admin?: boolean;
-  bot?: boolean;
-}
+export type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
 
-export interface GitlabPersonalAccessToken {
-  id: number;
-  name: string;
-  revoked: boolean;
-  active: boolean;
-  scopes: string[];
-  user_id: number;
-  expires_at: string | null;
-  token?: string;
-}
+const checkUser = answerCheck(GitlabUserSchema);
+const checkUsers = answerCheck(Type.Array(GitlabUserSchema, { maxItems: 100 }));
+const checkToken = answerCheck(GitlabPersonalAccessTokenSchema);
+const checkTokens = answerCheck(Type.Array(GitlabPersonalAccessTokenSchema, { maxItems: 100 }));
+const checkApplication = answerCheck(GitlabApplicationSchema);
+const checkApplications = answerCheck(Type.Array(GitlabApplicationSchema, { maxItems: 100 }));
+const checkVersion = answerCheck(GitlabVersionSchema);
 
-export interface GitlabApplication {
-  id: number;
-  application_id: string;
-  application_name: string;
-  callback_url: string;
-  confidential: boolean;
-  secret?: string;
-}
-
-export interface GitlabVersion {
-  version: string;
-  revision: string;
-}
+/** A user as served onwards: an avatar URL that is not http(s) is dropped. */
+const servedUser = (user: GitlabUser): GitlabUser => ({ ...user, avatar_url: httpUrlOrNull(user.avatar_url) });
 
 export interface OpenIdConfiguration {
   issuer: string;
@@ -55,6 +44,9 @@ export interface OpenIdConfiguration {
   jwks_uri: string;
   [field: string]: unknown;
 }
+
+/** How an operation is named in errors: method and path, without the query (it may carry a username). */
+const operationOf = (method: string, path: string) => `${method} ${path.split('?')[0]}`;
 
 type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
 
@@ -69,22 +61,23 @@ export function createGitlabApi(http: GitlabHttp) {
       ...(json === undefined ? {} : { json }),
     });
   }
-  async function call<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown): Promise<T> {
-    return (await send<T>(target, method, path, auth, json)).body;
+  /** One call whose answer is checked (`check`) or, for answers the service never reads, ignored (null). */
+  async function call<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, check: AnswerCheck<T> | null, json?: unknown): Promise<T> {
+    const { body } = await send<unknown>(target, method, path, auth, json);
+    return check ? check(operationOf(method, path), body) : (body as T);
   }
   /** A personal access token in the PRIVATE-TOKEN header: the admin's, or the bot's own. */
   const privateToken = (token: string) => ({ privateToken: token });
 
   /** Every page of a GitLab list (offset pagination: follow x-next-page until it is empty). */
-  async function allPages<T>(target: GitlabTarget, path: string, auth: Auth): Promise<T[]> {
+  async function allPages<T>(target: GitlabTarget, path: string, auth: Auth, check: AnswerCheck<T[]>): Promise<T[]> {
     const items: T[] = [];
     const separator = path.includes('?') ? '&' : '?';
     // Counted here, not trusted from the header: the server may be anyone's.
     for (let page = 1, fetched = 0; page > 0; fetched++) {
       if (fetched === MAX_PAGES) throw new AppError('gitlab_error', `GitLab lists more than ${MAX_PAGES} pages at ${path}`);
-      const response = await send<T[]>(target, 'GET', `${path}${separator}per_page=100&page=${page}`, auth);
-      if (!Array.isArray(response.body)) throw new AppError('gitlab_error', `GitLab did not answer a list at ${path}`);
-      items.push(...response.body);
+      const response = await send<unknown>(target, 'GET', `${path}${separator}per_page=100&page=${page}`, auth);
+      items.push(...check(operationOf('GET', path), response.body));
       const next = Number(response.headers.get('x-next-page'));
       page = Number.isInteger(next) && next > page ? next : 0;
     }
@@ -92,30 +85,30 @@ export function createGitlabApi(http: GitlabHttp) {
   }
 
   return {
-    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}),
-    anonymousVersion: (target: GitlabTarget) => call<GitlabVersion>(target, 'GET', '/api/v4/version', {}),
-    version: (target: GitlabTarget, token: string) => call<GitlabVersion>(target, 'GET', '/api/v4/version', privateToken(token)),
-    currentUser: (target: GitlabTarget, auth: Auth) => call<GitlabUser>(target, 'GET', '/api/v4/user', auth),
-    tokenSelf: (target: GitlabTarget, token: string) => call<GitlabPersonalAccessToken>(target, 'GET', '/api/v4/personal_access_tokens/self', privateToken(token)),
+    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}, null),
+    anonymousVersion: (target: GitlabTarget) => call(target, 'GET', '/api/v4/version', {}, checkVersion),
+    version: (target: GitlabTarget, token: string) => call(target, 'GET', '/api/v4/version', privateToken(token), checkVersion),
+    currentUser: async (target: GitlabTarget, auth: Auth) => servedUser(await call(target, 'GET', '/api/v4/user', auth, checkUser)),
+    tokenSelf: (target: GitlabTarget, token: string) => call(target, 'GET', '/api/v4/personal_access_tokens/self', privateToken(token), checkToken),
     usersNamed: (target: GitlabTarget, token: string, username: string) =>
-      call<GitlabUser[]>(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, privateToken(token)),
+      call(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, privateToken(token), checkUsers),
     createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
-      call<GitlabUser>(target, 'POST', '/api/v4/users', privateToken(token), user),
-    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token)),
-    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token)),
+      call(target, 'POST', '/api/v4/users', privateToken(token), checkUser, user),
+    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token), null),
+    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token), null),
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
-      call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), body),
-    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<GitlabPersonalAccessToken>(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token)),
+      call(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), checkToken, body),
+    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token), checkToken),
     /** A token rotating itself by id: since 16.0 (the `self` form only since 16.10). */
     rotateOwnToken: (target: GitlabTarget, token: string, id: number | string, expiresAt: string) =>
-      call<GitlabPersonalAccessToken>(target, 'POST', `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), { expires_at: expiresAt }),
-    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token)),
-    applications: (target: GitlabTarget, token: string) => allPages<GitlabApplication>(target, '/api/v4/applications', privateToken(token)),
+      call(target, 'POST', `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
+    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token), null),
+    applications: (target: GitlabTarget, token: string) => allPages(target, '/api/v4/applications', privateToken(token), checkApplications),
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
-      allPages<GitlabPersonalAccessToken>(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token)),
+      allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
-      call<GitlabApplication>(target, 'POST', '/api/v4/applications', privateToken(token), body),
-    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<null>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token)),
+      call(target, 'POST', '/api/v4/applications', privateToken(token), checkApplication, body),
+    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token), null),
   };
 }
 

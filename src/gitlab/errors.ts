@@ -3,8 +3,9 @@
 import { AppError } from '../errors.js';
 import { AddressNotAllowedError } from './address-guard.js';
 
-const DETAIL_MESSAGE_MAX = 200;
 const DEFAULT_RETRY_AFTER_SECONDS = 60;
+/** A GitLab cannot make callers wait longer than this, whatever its Retry-After says. */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
 
 /** A non-2xx answer from GitLab. Fields are exported so callers can add context-specific mapping. */
 export class GitlabApiError extends Error {
@@ -51,14 +52,60 @@ export function redact(text: string, secrets: (string | undefined)[]): string {
   return out;
 }
 
-/** `Retry-After` as seconds (delta-seconds or HTTP-date); undefined when absent or unreadable. */
+/**
+ * `Retry-After` (RFC 9110 §10.2.3: delta-seconds or HTTP-date) as whole seconds in
+ * [0, MAX_RETRY_AFTER_SECONDS]; undefined when absent or unreadable.
+ */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed), MAX_RETRY_AFTER_SECONDS);
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, Math.ceil((date - now) / 1000)));
+}
+
+/** Where a 3xx points, as origin and path with secrets redacted; undefined when absent. */
+function redirectTarget(location: string | null, base: URL, secrets: (string | undefined)[]): string | undefined {
+  if (!location) return undefined;
+  try {
+    const target = new URL(location, base);
+    return redact(`${target.origin}${target.pathname}`, secrets);
+  } catch {
+    return '(an unreadable location)';
+  }
+}
+
+/**
+ * The GitlabApiError for a non-2xx answer: GitLab's error fields (see parseGitlabErrorBody) with the
+ * call's secrets redacted, Retry-After read and bounded, a redirect's target kept for the detail.
+ */
+export function gitlabApiErrorOf(answer: {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: unknown;
+  method: string;
+  path: string;
+  base: URL;
+  secrets: (string | undefined)[];
+}): GitlabApiError {
+  const { status, method, path, secrets } = answer;
+  if (status >= 300 && status < 400) {
+    const where = redirectTarget(answer.headers.get('location'), answer.base, secrets);
+    return new GitlabApiError({ status, method, path, message: `GitLab answered with a redirect to ${where ?? '(no location)'}`, ...(where ? { location: where } : {}) });
+  }
+  const shape = parseGitlabErrorBody(answer.body);
+  const retryAfter = parseRetryAfter(answer.headers.get('retry-after'));
+  return new GitlabApiError({
+    status,
+    method,
+    path,
+    message: redact(shape.message, secrets),
+    ...(shape.error !== undefined ? { error: redact(shape.error, secrets) } : {}),
+    ...(shape.errorDescription !== undefined ? { errorDescription: redact(shape.errorDescription, secrets) } : {}),
+    ...(shape.scope !== undefined ? { scope: shape.scope } : {}),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+  });
 }
 
 function messageText(value: unknown): string {
@@ -93,19 +140,18 @@ export function parseGitlabErrorBody(body: unknown): {
   return { message: '' };
 }
 
-function truncate(text: string, max = DETAIL_MESSAGE_MAX): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
+/**
+ * The detail of a GitLab refusal in our own words only: GitLab's text never reaches a problem detail,
+ * an event or a log, since a hostile GitLab could echo a token in a spelling redaction misses.
+ */
 function gitlabDetail(e: GitlabApiError): string {
-  const base = `GitLab answered ${e.status} to ${e.method} ${e.path}`;
-  return e.message ? `${base}: ${truncate(e.message)}` : base;
+  return `GitLab answered ${e.status} to ${e.method} ${e.path}`;
 }
 
 /** The default mapping of a GitlabApiError; callers layer context-specific rules on top. */
 function apiErrorToAppError(e: GitlabApiError): AppError {
   if (e.status >= 300 && e.status < 400) {
-    return new AppError('gitlab_error', `GitLab answered with a redirect to ${e.location ?? '(no location)'} (${e.method} ${e.path})`);
+    return new AppError('gitlab_error', `GitLab answered ${e.status} (a redirect, not followed) to ${e.method} ${e.path}`);
   }
   if (e.status === 429) {
     const retryAfter = e.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS;

@@ -1,27 +1,27 @@
-// The one outbound HTTP client for GitLab instances whose URL a stranger typed in: SSRF guard at
-// connect time, per-CA TLS agents, no redirects or retries, a total deadline and a response cap.
+// The one outbound HTTP client for GitLab instances whose URL a stranger typed in: it assembles the
+// address policy, the guarded agents, the transport, the REST request and the OAuth fetch adapter.
 import dns from 'node:dns';
-import { fetch as undiciFetch } from 'undici';
 import type { Logger } from 'pino';
-import { AppError } from '../errors.js';
-import { AddressNotAllowedError, createGuardedLookup, isIpLiteral, isPublicAddress } from './address-guard.js';
+import { createGuardedLookup } from './address-guard.js';
 import { createAgentPool } from './agents.js';
-import { GitlabApiError, parseGitlabErrorBody, parseRetryAfter, redact, transportErrorToAppError } from './errors.js';
+import { gitlabApiErrorOf, redact } from './errors.js';
+import { createOauthFetch, type GuardedFetch } from './oauth-fetch.js';
+import { createTransport, type GitlabLog, type Transport } from './transport.js';
+import { createUrlPolicy, type UrlPolicy } from './url-policy.js';
 
-export { assertPemCertificate } from './agents.js';
+export { assertPemCertificate, InvalidCaCertificateError } from './agents.js';
 export { GitlabApiError, toAppError } from './errors.js';
-
-/** What the client logs with: a pino logger or a Fastify request logger. */
-export type GitlabLog = Pick<Logger, 'info' | 'warn'>;
+export type { GuardedFetch } from './oauth-fetch.js';
+export type { GitlabLog } from './transport.js';
 
 export interface GitlabHttpOptions {
   /** http:// URLs are refused unless true. */
   allowHttp: boolean;
   /** Non-public addresses are refused unless true. */
   allowPrivateNetworks: boolean;
-  /** Total deadline per call, headers and body. */
+  /** Total deadline per call, headers and body, in milliseconds. */
   timeoutMs: number;
-  /** Default 1 MiB. */
+  /** The one response size cap, in bytes; default 1 MiB. */
   maxResponseBytes?: number;
   /** Seam for tests: a custom resolver. */
   lookup?: typeof dns.lookup;
@@ -29,13 +29,12 @@ export interface GitlabHttpOptions {
 }
 
 export interface GitlabRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Absolute URL, built from the instance base (which may carry a path prefix). */
   url: string;
   privateToken?: string;
   bearerToken?: string;
   json?: unknown;
-  form?: Record<string, string>;
   /** PEM of a private CA, trusted in addition to Node's default roots for this call. */
   caCertificate?: string | null;
   log?: GitlabLog;
@@ -47,11 +46,6 @@ export interface GitlabResponse<T = unknown> {
   /** Parsed JSON, the text when not JSON, null when empty (204). */
   body: T;
 }
-
-export type GuardedFetch = (
-  input: string | URL | Request,
-  init?: RequestInit & { caCertificate?: string | null },
-) => Promise<Response>;
 
 export interface GitlabHttp {
   /** Resolves for 2xx only; a non-2xx answer rejects with GitlabApiError, a transport failure with AppError. */
@@ -68,196 +62,66 @@ export interface GitlabHttp {
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
-  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const lookup = createGuardedLookup(options.lookup ?? dns.lookup, options.allowPrivateNetworks);
-  const agents = createAgentPool({ lookup: lookup as unknown as typeof dns.lookup, allowPrivateNetworks: options.allowPrivateNetworks, timeoutMs: options.timeoutMs, maxResponseBytes });
 
-  function assertUrlAllowed(raw: string): URL {
-    let url: URL;
+/** Parsed JSON when the content type says JSON and it parses, else the text; null when empty. */
+function parseBody(text: string, contentType: string | null): unknown {
+  if (text === '') return null;
+  if (contentType && /[/+]json\b/i.test(contentType)) {
     try {
-      url = new URL(raw);
+      return JSON.parse(text) as unknown;
     } catch {
-      throw new AppError('invalid_url', 'The GitLab URL is not a valid absolute URL');
-    }
-    if (url.username || url.password) throw new AppError('url_not_allowed', 'URLs with user info are not allowed');
-    if (url.protocol === 'http:' && !options.allowHttp) {
-      throw new AppError('url_not_allowed', `http:// is not allowed for ${url.host}; use https://`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new AppError('url_not_allowed', `The scheme ${url.protocol} is not allowed`);
-    }
-    // WHATWG URL has already turned 2130706433 or 0x7f.1 into 127.0.0.1.
-    if (!options.allowPrivateNetworks && isIpLiteral(url.hostname) && !isPublicAddress(url.hostname)) {
-      throw new AppError('url_not_allowed', `${url.hostname} is not a public address; such addresses are not allowed`);
-    }
-    return url;
-  }
-
-  function deadline(timeoutMs: number, other?: AbortSignal | null): AbortSignal {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    return other ? AbortSignal.any([timeout, other]) : timeout;
-  }
-
-  async function readCapped(response: Awaited<ReturnType<typeof undiciFetch>>, host: string): Promise<string> {
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > maxResponseBytes) {
-      await response.body?.cancel().catch(() => {});
-      throw new AppError('gitlab_error', `The response from ${host} is too large`);
-    }
-    if (!response.body) return '';
-    const reader = response.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxResponseBytes) {
-        await reader.cancel().catch(() => {});
-        throw new AppError('gitlab_error', `The response from ${host} is too large`);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  function parseBody(text: string, contentType: string | null): unknown {
-    if (text === '') return null;
-    if (contentType && /[/+]json\b/i.test(contentType)) {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        return text;
-      }
-    }
-    return text;
-  }
-
-  async function request<T = unknown>(req: GitlabRequest): Promise<GitlabResponse<T>> {
-    const log = req.log ?? options.logger;
-    const url = assertUrlAllowed(req.url);
-    const tokens = [req.privateToken, req.bearerToken];
-    const path = redact(url.pathname, tokens);
-    const started = performance.now();
-    const logged = { method: req.method, host: url.host, path };
-    const signal = deadline(options.timeoutMs);
-
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'gitlab-connect' };
-    if (req.privateToken) headers['private-token'] = req.privateToken;
-    if (req.bearerToken) headers.authorization = `Bearer ${req.bearerToken}`;
-    let body: string | undefined;
-    if (req.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(req.json);
-    } else if (req.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(req.form).toString();
-    }
-
-    let status: number | undefined;
-    try {
-      const response = await undiciFetch(url, {
-        method: req.method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        redirect: 'manual',
-        signal,
-        dispatcher: agents.agentFor(req.caCertificate),
-      });
-      status = response.status;
-      if (status >= 300 && status < 400) {
-        await response.body?.cancel().catch(() => {});
-        const location = response.headers.get('location');
-        let where: string | undefined;
-        if (location) {
-          try {
-            const target = new URL(location, url);
-            where = redact(`${target.origin}${target.pathname}`, tokens);
-          } catch {
-            where = '(an unreadable location)';
-          }
-        }
-        log.info({ gitlab: { ...logged, status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
-        throw new GitlabApiError({
-          status,
-          message: `GitLab answered with a redirect to ${where ?? '(no location)'}`,
-          method: req.method,
-          path,
-          ...(where ? { location: where } : {}),
-        });
-      }
-      const text = await readCapped(response, url.host);
-      const parsed = parseBody(text, response.headers.get('content-type'));
-      log.info({ gitlab: { ...logged, status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
-      if (status >= 200 && status < 300) {
-        return { status, headers: response.headers as unknown as Headers, body: parsed as T };
-      }
-      const shape = parseGitlabErrorBody(parsed);
-      const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
-      throw new GitlabApiError({
-        status,
-        method: req.method,
-        path,
-        message: redact(shape.message, tokens),
-        ...(shape.error !== undefined ? { error: redact(shape.error, tokens) } : {}),
-        ...(shape.errorDescription !== undefined ? { errorDescription: redact(shape.errorDescription, tokens) } : {}),
-        ...(shape.scope !== undefined ? { scope: shape.scope } : {}),
-        ...(retryAfter !== undefined ? { retryAfter } : {}),
-      });
-    } catch (error) {
-      if (error instanceof GitlabApiError) throw error;
-      const mapped = transportErrorToAppError(error, { host: url.host, timedOut: signal.aborted });
-      const durationMs = Math.round(performance.now() - started);
-      log.warn({ gitlab: { ...logged, ...(status !== undefined ? { status } : {}), durationMs, code: mapped.code } }, 'gitlab call failed');
-      throw mapped;
+      return text;
     }
   }
+  return text;
+}
 
-  const guardedFetch: GuardedFetch = async (input, init = {}) => {
-    const { caCertificate, ...rest } = init;
-    const log = options.logger;
-    let target: string | URL;
-    let requestInit: RequestInit = rest;
-    if (typeof input === 'string' || input instanceof URL) {
-      target = input;
-    } else {
-      // A Request from Node's global fetch is not an undici-package Request: carry its parts over.
-      target = input.url;
-      requestInit = { method: input.method, headers: input.headers, body: input.body, signal: input.signal, ...rest };
-      if (requestInit.body) (requestInit as { duplex?: string }).duplex = 'half';
+function requestHeaders(req: GitlabRequest): Record<string, string> {
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'gitlab-connect' };
+  if (req.privateToken) headers['private-token'] = req.privateToken;
+  if (req.bearerToken) headers.authorization = `Bearer ${req.bearerToken}`;
+  if (req.json !== undefined) headers['content-type'] = 'application/json';
+  return headers;
+}
+
+/** A GitLab REST call: 2xx answers parsed, anything else a GitlabApiError with GitLab's fields redacted. */
+function createRequest(policy: UrlPolicy, transport: Transport, logger: Logger) {
+  return async function request<T = unknown>(req: GitlabRequest): Promise<GitlabResponse<T>> {
+    const url = policy.assertUrlAllowed(req.url);
+    const secrets = [req.privateToken, req.bearerToken];
+    const path = redact(url.pathname, secrets);
+    const answer = await transport.exchange({
+      method: req.method,
+      url,
+      headers: requestHeaders(req),
+      ...(req.json !== undefined ? { body: JSON.stringify(req.json) } : {}),
+      caCertificate: req.caCertificate,
+      path,
+      log: req.log ?? logger,
+    });
+    const body = parseBody(answer.bytes.toString('utf8'), answer.headers.get('content-type'));
+    if (answer.status >= 200 && answer.status < 300) {
+      return { status: answer.status, headers: answer.headers as unknown as Headers, body: body as T };
     }
-    const url = assertUrlAllowed(String(target));
-    const signal = deadline(options.timeoutMs, requestInit.signal);
-    const started = performance.now();
-    const logged = { method: (requestInit.method ?? 'GET').toUpperCase(), host: url.host, path: url.pathname };
-    try {
-      const response = await undiciFetch(url, {
-        ...(requestInit as Parameters<typeof undiciFetch>[1]),
-        redirect: 'manual',
-        signal,
-        dispatcher: agents.agentFor(caCertificate),
-      });
-      log.info({ gitlab: { ...logged, status: response.status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
-      return response as unknown as Response;
-    } catch (error) {
-      const mapped = transportErrorToAppError(error, { host: url.host, timedOut: signal.aborted });
-      log.warn({ gitlab: { ...logged, durationMs: Math.round(performance.now() - started), code: mapped.code } }, 'gitlab call failed');
-      throw mapped;
-    }
+    throw gitlabApiErrorOf({ status: answer.status, headers: answer.headers, body, method: req.method, path, base: url, secrets });
   };
+}
 
+/** Builds the client; `close()` closes every agent it opened. */
+export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
+  const lookup = createGuardedLookup(options.lookup ?? dns.lookup, options.allowPrivateNetworks);
+  const agents = createAgentPool({
+    lookup: lookup as unknown as typeof dns.lookup,
+    allowPrivateNetworks: options.allowPrivateNetworks,
+    timeoutMs: options.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  });
+  const policy = createUrlPolicy({ allowHttp: options.allowHttp, allowPrivateNetworks: options.allowPrivateNetworks, lookup: lookup as unknown as typeof dns.lookup });
+  const transport = createTransport({ agents, timeoutMs: options.timeoutMs });
   return {
-    request,
-    fetch: guardedFetch,
-    async assertUrlResolvesAllowed(raw: string) {
-      const { hostname } = assertUrlAllowed(raw);
-      if (options.allowPrivateNetworks || isIpLiteral(hostname)) return;
-      const refused = await new Promise<boolean>((resolve) =>
-        lookup(hostname, { all: true }, (error) => resolve(error instanceof AddressNotAllowedError)),
-      );
-      if (refused) throw new AppError('url_not_allowed', `${hostname} resolves to an address that is not public; such addresses are not allowed`);
-    },
+    request: createRequest(policy, transport, options.logger),
+    fetch: createOauthFetch(policy, transport, options.logger),
+    assertUrlResolvesAllowed: (url) => policy.assertUrlResolvesAllowed(url),
     close: () => agents.close(),
   };
 }

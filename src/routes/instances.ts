@@ -6,7 +6,7 @@ import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult } fro
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { databaseRateLimitStore } from '../plugins/rate-limit-store.js';
-import { bootstrapInstance } from '../services/bootstrap/bootstrap.service.js';
+import { bootstrapInstance, InvalidCaCertificateError } from '../services/bootstrap/bootstrap.service.js';
 import { lookupInstance } from '../services/instances.service.js';
 import { loginUrlOf } from './views.js';
 
@@ -56,10 +56,18 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request, reply) => {
-      const { created, instance } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`, request.log);
+      const { created, instance } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`, request.log).catch(nameCaCertificateField);
       return reply.code(created ? 201 : 200).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
     },
   });
 };
 
 export default instancesRoutes;
+
+/** The GitLab client refuses a non-PEM CA without knowing HTTP fields; this route names its field. */
+function nameCaCertificateField(error: unknown): never {
+  if (error instanceof InvalidCaCertificateError) {
+    throw new AppError('validation_failed', 'caCertificate is not a PEM certificate', { errors: [{ field: 'body.caCertificate', message: 'must be a PEM certificate' }] });
+  }
+  throw error;
+}

@@ -5,6 +5,7 @@ import * as o from 'oauth4webapi';
 import { SEAL_OAUTH_CLIENT_SECRET } from '../crypto/seal-purposes.js';
 import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
+import { checkedExpiresIn } from '../gitlab/answers.js';
 import type { ServiceDeps } from './deps.js';
 
 export interface InstanceOauth {
@@ -57,7 +58,8 @@ function instanceOauth(deps: ServiceDeps, instance: Instance): InstanceOauth {
 
 function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): GrantedTokens {
   // Expiry by our own clock at the moment we asked: safe against a GitLab clock that runs ahead.
-  const expiresAt = typeof response.expires_in === 'number' ? new Date(requestedAt.getTime() + response.expires_in * 1000) : null;
+  const expiresIn = checkedExpiresIn(response.expires_in);
+  const expiresAt = expiresIn === undefined ? null : new Date(requestedAt.getTime() + expiresIn * 1000);
   return {
     accessToken: response.access_token,
     refreshToken: typeof response.refresh_token === 'string' ? response.refresh_token : null,

@@ -30,13 +30,14 @@ export function pickFault(fake: FakeState, method: string, path: string, fullPat
 
 /** Only a delay: the request is then handled normally. */
 export function isDelayOnly(fault: InjectedFault): boolean {
-  return fault.delayMs !== undefined && !fault.drop && fault.status === undefined && fault.body === undefined && fault.headers === undefined;
+  return fault.delayMs !== undefined && !fault.drop && fault.status === undefined && fault.body === undefined && fault.rawBody === undefined && fault.headers === undefined;
 }
 
 export function faultReply(fake: FakeState, fault: InjectedFault): Reply {
   const status = fault.status ?? 500;
   const headers: Record<string, string> = {};
   let body: string;
+  if (fault.rawBody !== undefined) return { status, headers: lowerKeys(fault.headers ?? {}), body: fault.rawBody };
   if (fault.body === undefined && status === 429) {
     // Rack::Attack's throttle answer: plain text plus RateLimit-* headers (facts §8, pitfall 14).
     const reset = Math.floor(fake.now().getTime() / 1000) + 60;

@@ -20,7 +20,7 @@ export interface Ctx {
 export interface Reply {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
 }
 
 export type Handler = (ctx: Ctx) => Reply | Promise<Reply>;

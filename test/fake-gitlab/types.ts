@@ -101,6 +101,8 @@ export interface FaultSpec {
   times?: number;
   status?: number;
   body?: string | object;
+  /** Bytes sent as they are (with `headers`), instead of `body`: see malicious.ts. */
+  rawBody?: Buffer;
   headers?: Record<string, string>;
   delayMs?: number;
   /** Destroy the socket without answering. */

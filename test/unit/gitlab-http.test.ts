@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import * as oauth from 'oauth4webapi';
 import { pino } from 'pino';
 import { AppError } from '../../src/errors.js';
-import { isPublicAddress } from '../../src/gitlab/address-guard.js';
 import { createGitlabHttp, GitlabApiError, toAppError } from '../../src/gitlab/http.js';
 import type { GitlabHttpOptions, GitlabRequest } from '../../src/gitlab/http.js';
 
@@ -132,13 +131,13 @@ t.test('2xx answers are parsed: JSON, 204 as null, text as string', async (t) =>
   t.equal(r3.body, 'GitLab OK');
 });
 
-t.test('JSON and form bodies are sent with their content type', async (t) => {
+t.test('JSON bodies are sent with their content type, and every call asks for identity encoding', async (t) => {
   await open.request({ method: 'POST', url: `${base}/echo`, json: { username: 'bot' } });
   t.equal(lastRequest?.headers['content-type'], 'application/json');
   t.equal(lastRequest?.body, '{"username":"bot"}');
-  await open.request({ method: 'PUT', url: `${base}/echo`, form: { grant_type: 'refresh_token', a: 'b c' } });
-  t.equal(lastRequest?.headers['content-type'], 'application/x-www-form-urlencoded');
-  t.equal(lastRequest?.body, 'grant_type=refresh_token&a=b+c');
+  t.equal(lastRequest?.headers['accept-encoding'], 'identity');
+  await open.fetch(`${base}/json`, { headers: { 'accept-encoding': 'gzip' } });
+  t.equal(lastRequest?.headers['accept-encoding'], 'identity', 'the OAuth fetch adapter too, whatever the caller asked');
 });
 
 t.test('non-2xx answers become GitlabApiError and map to the default codes', async (t) => {
@@ -165,10 +164,10 @@ t.test('non-2xx answers become GitlabApiError and map to the default codes', asy
   const expired = (await failure(open, { url: `${base}/401-expired` })).error as GitlabApiError;
   t.match(expired.errorDescription, /^Token is expired/);
   const echo = await failure(open, { url: `${base}/404-echo`, bearerToken: BEARER });
-  t.equal(echo.mapped.message, 'GitLab answered 404 to GET /404-echo: 404 Token [redacted] and [redacted] Not Found');
+  t.equal(echo.mapped.message, 'GitLab answered 404 to GET /404-echo', "the detail is in our words only, none of GitLab's text");
+  t.equal((echo.error as GitlabApiError).message, '404 Token [redacted] and [redacted] Not Found', 'the GitlabApiError keeps the redacted text for callers to classify');
   const html = await failure(open, { url: `${base}/500-html` });
-  t.match(html.mapped.message, /^GitLab answered 500 to GET \/500-html: <html><body>We are sorry/);
-  t.ok(html.mapped.message.length <= 'GitLab answered 500 to GET /500-html: '.length + 201, 'message truncated to 200');
+  t.equal(html.mapped.message, 'GitLab answered 500 to GET /500-html');
   const dated = (await failure(open, { url: `${base}/429-date` })).error as GitlabApiError;
   t.ok(dated.retryAfter !== undefined && dated.retryAfter >= 118 && dated.retryAfter <= 120, 'HTTP-date Retry-After in seconds');
   t.equal(toAppError(new GitlabApiError({ status: 429, message: '', method: 'GET', path: '/x' })).extras.retryAfter, 60);
@@ -178,7 +177,7 @@ t.test('a redirect is not followed and maps to gitlab_error', async (t) => {
   const { error, mapped } = await failure(open, { url: `${base}/redirect` });
   t.match(error, { status: 302, location: `${base}/target` });
   t.equal(mapped.code, 'gitlab_error');
-  t.equal(mapped.message, `GitLab answered with a redirect to ${base}/target (GET /redirect)`);
+  t.equal(mapped.message, 'GitLab answered 302 (a redirect, not followed) to GET /redirect');
   t.equal(hits.get('/target') ?? 0, 0, 'the redirect target received no request');
   const raw = await open.fetch(`${base}/redirect`);
   t.equal(raw.status, 302, 'the guarded fetch returns the 3xx as is');
@@ -187,10 +186,8 @@ t.test('a redirect is not followed and maps to gitlab_error', async (t) => {
 
 t.test('deadlines: no answer and a slow body both map to gitlab_timeout', async (t) => {
   const quick = client({ timeoutMs: 200 });
-  const started = Date.now();
   t.equal((await failure(quick, { url: `${base}/hang` })).mapped.code, 'gitlab_timeout');
   t.equal((await failure(quick, { url: `${base}/slow-body` })).mapped.code, 'gitlab_timeout');
-  t.ok(Date.now() - started < 1500, 'each call stopped near its 200 ms deadline');
 });
 
 t.test('a dropped connection and a refused port map to gitlab_unreachable', async (t) => {
@@ -313,14 +310,6 @@ t.test("the guarded fetch works as oauth4webapi's customFetch", async (t) => {
   t.equal(as.token_endpoint, `${base}/oauth/token`);
   const strict = client({ allowPrivateNetworks: false });
   await t.rejects(oauth.discoveryRequest(issuer, { ...options, [oauth.customFetch]: strict.fetch }), { code: 'url_not_allowed' });
-});
-
-t.test('address classification', async (t) => {
-  const refused = ['0.0.0.0', '100.64.0.1', '172.16.5.4', '192.168.1.1', '198.18.0.1', '224.0.0.1', '240.0.0.1', '255.255.255.255',
-    '::', '::1', 'fc00::1', 'fe80::1%eth0', 'ff02::1', '::ffff:10.0.0.1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::', '2001:db8::1', 'not-an-ip'];
-  const allowed = ['1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
-  for (const a of refused) t.equal(isPublicAddress(a), false, `${a} is not public`);
-  for (const a of allowed) t.equal(isPublicAddress(a), true, `${a} is public`);
 });
 
 t.test('toAppError keeps AppErrors and logs never carry tokens', async (t) => {

@@ -14,6 +14,7 @@ import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSessi
 import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
 
 export type { BootstrapStep } from './run.js';
+export { InvalidCaCertificateError } from '../../gitlab/http.js';
 
 /** At most this many sequential GitLab round trips (see the bench): the lease outlasts them all at their timeout. */
 const MAX_SEQUENTIAL_CALLS = 8;

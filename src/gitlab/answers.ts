@@ -1,0 +1,86 @@
+// Schemas of the GitLab answers this service uses, compiled once: a malformed answer from a hostile or
+// broken GitLab becomes 502 gitlab_error naming the operation, never a 500 or a stored oddity.
+import Type, { type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { AppError } from '../errors.js';
+
+/** GitLab ids are positive integers; anything past 2^53 cannot be a real one nor round-trip in JSON. */
+const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const Text = (maxLength: number) => Type.String({ maxLength });
+const GitlabDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
+
+export const GitlabUserSchema = Type.Object({
+  id: Id,
+  username: Type.String({ minLength: 1, maxLength: 255 }),
+  name: Text(255),
+  state: Text(64),
+  email: Type.Optional(Text(255)),
+  avatar_url: Type.Optional(Type.Union([Text(2048), Type.Null()])),
+  is_admin: Type.Optional(Type.Boolean()),
+  bot: Type.Optional(Type.Boolean()),
+});
+
+export const GitlabPersonalAccessTokenSchema = Type.Object({
+  id: Id,
+  name: Text(255),
+  revoked: Type.Boolean(),
+  active: Type.Boolean(),
+  scopes: Type.Array(Text(64), { maxItems: 64 }),
+  user_id: Id,
+  expires_at: Type.Union([GitlabDate, Type.Null()]),
+  token: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+});
+
+export const GitlabApplicationSchema = Type.Object({
+  id: Id,
+  application_id: Text(255),
+  application_name: Text(255),
+  callback_url: Text(4096),
+  confidential: Type.Boolean(),
+  secret: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+});
+
+export const GitlabVersionSchema = Type.Object({ version: Text(64), revision: Text(64) });
+
+export type GitlabUser = Static<typeof GitlabUserSchema>;
+export type GitlabPersonalAccessToken = Static<typeof GitlabPersonalAccessTokenSchema>;
+export type GitlabApplication = Static<typeof GitlabApplicationSchema>;
+export type GitlabVersion = Static<typeof GitlabVersionSchema>;
+
+/** A compiled check of one answer shape: returns the value typed, or throws 502 gitlab_error naming `operation`. */
+export type AnswerCheck<T> = (operation: string, value: unknown) => T;
+
+/** Compiles `schema` once; the returned check's error detail carries our schema's words, never GitLab's text. */
+export function answerCheck<S extends TSchema>(schema: S): AnswerCheck<Static<S>> {
+  const validator = Compile(schema);
+  return (operation, value) => {
+    if (validator.Check(value)) return value as Static<S>;
+    const [first] = validator.Errors(value);
+    const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unexpected shape';
+    throw new AppError('gitlab_error', `GitLab's answer to ${operation} is not valid (${where})`);
+  };
+}
+
+/** URLs served to browsers from GitLab data must be http(s): anything else (`javascript:`, `data:`) is dropped. */
+export function httpUrlOrNull(value: string | null | undefined): string | null {
+  if (!value) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** GitLab fixes OAuth access tokens at 2 h; a lifetime over a year is no real answer (and would overflow a Date). */
+export const MAX_EXPIRES_IN_SECONDS = 366 * 24 * 3600;
+
+/**
+ * An OAuth token answer's `expires_in` (RFC 6749 §5.1, seconds), checked: undefined stays undefined,
+ * anything but an integer in [1, MAX_EXPIRES_IN_SECONDS] throws 502 gitlab_error.
+ */
+export function checkedExpiresIn(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_EXPIRES_IN_SECONDS) return value;
+  throw new AppError('gitlab_error', `GitLab's answer to POST /oauth/token is not valid (expires_in must be whole seconds up to ${MAX_EXPIRES_IN_SECONDS})`);
+}

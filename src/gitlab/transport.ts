@@ -1,0 +1,103 @@
+// One exchange with a GitLab instance over the guarded agents: identity encoding only, a total
+// deadline, no redirects followed, the body read whole under the agent's size cap, one log line.
+import { fetch as undiciFetch, type Headers as UndiciHeaders } from 'undici';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { AgentPool } from './agents.js';
+import { transportErrorToAppError } from './errors.js';
+
+/** What the client logs with: a pino logger or a Fastify request logger. */
+export type GitlabLog = Pick<Logger, 'info' | 'warn'>;
+
+export interface Exchange {
+  method: string;
+  url: URL;
+  headers: Record<string, string> | Headers;
+  body?: string | URLSearchParams;
+  caCertificate?: string | null | undefined;
+  /** The path as logged and named in errors (secrets already redacted). */
+  path: string;
+  log: GitlabLog;
+  /** A caller's own abort signal, combined with the deadline. */
+  signal?: AbortSignal | null | undefined;
+}
+
+export interface ExchangeResult {
+  status: number;
+  headers: UndiciHeaders;
+  /** The whole body, at most the agent's maxResponseBytes; empty for 3xx. */
+  bytes: Buffer;
+}
+
+export interface Transport {
+  /** Sends one request; resolves with any status; a transport failure rejects with AppError (see errors.ts). */
+  exchange(call: Exchange): Promise<ExchangeResult>;
+}
+
+/** The log line of a GitLab call: method, host, path, status, duration, code; never a token. */
+export function logGitlabCall(log: GitlabLog, call: Exchange, outcome: { status?: number; startedAt: number; code?: string }): void {
+  const gitlab = {
+    method: call.method,
+    host: call.url.host,
+    path: call.path,
+    ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+    durationMs: Math.round(performance.now() - outcome.startedAt),
+    ...(outcome.code !== undefined ? { code: outcome.code } : {}),
+  };
+  if (outcome.code === undefined) log.info({ gitlab }, 'gitlab call');
+  else log.warn({ gitlab }, 'gitlab call failed');
+}
+
+/**
+ * Compressed answers are refused, not inflated: every call asks for `identity`, and any other
+ * content-encoding is a GitLab fault, so the agent's size cap on wire bytes is also the cap on what
+ * is decoded (a 200 KB gzip body inflating to 200 MB never gets inflated).
+ */
+function assertIdentityEncoding(headers: UndiciHeaders, host: string): void {
+  const encoding = (headers.get('content-encoding') ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw new AppError('gitlab_error', `${host} answered with a compressed body (content-encoding ${encoding.slice(0, 40)}) although identity was asked for`);
+  }
+}
+
+/** Builds the transport over an agent pool; `timeoutMs` bounds headers and body together. */
+export function createTransport(options: { agents: AgentPool; timeoutMs: number }): Transport {
+  async function exchange(call: Exchange): Promise<ExchangeResult> {
+    const startedAt = performance.now();
+    const deadline = AbortSignal.timeout(options.timeoutMs);
+    const signal = call.signal ? AbortSignal.any([deadline, call.signal]) : deadline;
+    const headers = new Headers(call.headers);
+    headers.set('accept-encoding', 'identity');
+    let status: number | undefined;
+    try {
+      const response = await undiciFetch(call.url, {
+        method: call.method,
+        headers: Object.fromEntries(headers),
+        ...(call.body !== undefined ? { body: call.body } : {}),
+        redirect: 'manual',
+        signal,
+        dispatcher: options.agents.agentFor(call.caCertificate),
+      });
+      status = response.status;
+      if (status >= 300 && status < 400) {
+        await response.body?.cancel().catch(() => {});
+        logGitlabCall(call.log, call, { status, startedAt });
+        return { status, headers: response.headers, bytes: Buffer.alloc(0) };
+      }
+      try {
+        assertIdentityEncoding(response.headers, call.url.host);
+      } catch (error) {
+        await response.body?.cancel().catch(() => {});
+        throw error;
+      }
+      const bytes = Buffer.from(await response.arrayBuffer());
+      logGitlabCall(call.log, call, { status, startedAt });
+      return { status, headers: response.headers, bytes };
+    } catch (error) {
+      const mapped = transportErrorToAppError(error, { host: call.url.host, timedOut: deadline.aborted });
+      logGitlabCall(call.log, call, { ...(status !== undefined ? { status } : {}), startedAt, code: mapped.code });
+      throw mapped;
+    }
+  }
+  return { exchange };
+}
