@@ -17,7 +17,8 @@ import { createGitlabApi, type GitlabApi } from './gitlab/api.js';
 import { createGitlabHttp, type GitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
 import { createLogger } from './logger.js';
-import errorsPlugin from './plugins/errors.js';
+import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
+import lifecyclePlugin from './plugins/lifecycle.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
 import authRoutes from './routes/auth.js';
@@ -79,6 +80,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -103,6 +105,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   });
 
   await app.register(errorsPlugin);
+  await app.register(lifecyclePlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
   await app.register(cookie);
   await app.register(sessionAuthPlugin);
