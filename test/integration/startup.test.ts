@@ -143,13 +143,12 @@ t.test('SIGTERM turns readiness to 503 at once while the listener still serves f
 
 t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the process exits 1 instead of waiting on GitLab', slow, async (t) => {
   // A "GitLab" that accepts connections and never answers; the GitLab timeout is far longer than the test.
-  const arrived: Promise<void> = new Promise((resolve) => {
-    const silent = createTcpServer(() => resolve()).listen(0, '127.0.0.1');
-    t.teardown(() => silent.close());
-    silent.on('listening', () => (silentPort = (silent.address() as AddressInfo).port));
-  });
-  let silentPort = 0;
-  await new Promise((resolve) => setImmediate(resolve));
+  let connected: () => void = () => {};
+  const arrived = new Promise<void>((resolve) => (connected = resolve));
+  const silent = createTcpServer(() => connected());
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  const silentPort = (silent.address() as AddressInfo).port;
   const port = await freePort();
   const server = startServer({
     PORT: String(port),
