@@ -17,7 +17,8 @@ import type { LookupFunction } from './gitlab/address-guard.js';
 import { createLogger } from './logger.js';
 import dependenciesPlugin from './plugins/dependencies.js';
 import type { Clock, ServiceDeps } from './services/deps.js';
-import errorsPlugin from './plugins/errors.js';
+import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
+import lifecyclePlugin from './plugins/lifecycle.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
 import authRoutes from './routes/auth.js';
@@ -67,6 +68,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -96,6 +98,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   });
 
   await app.register(errorsPlugin);
+  await app.register(lifecyclePlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
   await app.register(cookie);
   await app.register(sessionAuthPlugin);

@@ -34,6 +34,9 @@ export const EnvSchema = Type.Object({
     default: 'false',
     description: "whose X-Forwarded-For to believe for the client address: 'false', 'true' (any), or the proxies' addresses/CIDRs",
   }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000, description: "PostgreSQL's statement_timeout; the client gives up 2 s later" }),
+  SHUTDOWN_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 3000, description: 'after SIGTERM, how long readiness answers 503 before the listener closes' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 20000, description: 'after a signal, the deadline for drain and in-flight work before the process exits' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -94,6 +97,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
     botTokenRotateDays: valid.BOT_TOKEN_ROTATE_DAYS,
     sessionTtlHours: valid.SESSION_TTL_HOURS,
     trustProxy: parseTrustProxy(valid.TRUST_PROXY),
+    databaseStatementTimeoutMs: valid.DATABASE_STATEMENT_TIMEOUT_MS,
+    shutdownDrainMs: valid.SHUTDOWN_DRAIN_MS,
+    shutdownTimeoutMs: valid.SHUTDOWN_TIMEOUT_MS,
     logLevel: valid.LOG_LEVEL,
     production,
   };

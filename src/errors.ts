@@ -9,6 +9,7 @@ export const errorCatalog = {
   invalid_return_to: { status: 400, title: 'returnTo is not an allowed address' },
   invalid_state: { status: 400, title: 'The login state is unknown, expired, used or from another browser' },
   oauth_denied: { status: 400, title: 'The login was refused on GitLab' },
+  malformed_request: { status: 400, title: 'The HTTP request is malformed' },
   unauthenticated: { status: 401, title: 'No valid session' },
   internal_unauthorized: { status: 401, title: 'Missing or unknown internal API token' },
   cross_site_request: { status: 403, title: 'Cross-site request refused' },
@@ -16,6 +17,7 @@ export const errorCatalog = {
   instance_not_found: { status: 404, title: 'No such instance' },
   user_not_found: { status: 404, title: 'No such user' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'The request did not arrive in time' },
   bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
@@ -32,13 +34,16 @@ export const errorCatalog = {
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
   admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },
+  client_error: { status: 400, title: 'The request cannot be served (the status says why)' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  request_headers_too_large: { status: 431, title: 'The request headers are too large' },
   internal_error: { status: 500, title: 'Internal error' },
   gitlab_unreachable: { status: 502, title: 'GitLab cannot be reached' },
   gitlab_tls_error: { status: 502, title: "GitLab's TLS certificate cannot be verified" },
   gitlab_error: { status: 502, title: 'GitLab answered with an error' },
   token_exchange_failed: { status: 502, title: 'GitLab refused the authorization code' },
   not_ready: { status: 503, title: 'The service is not ready' },
+  database_unavailable: { status: 503, title: 'The database cannot be reached' },
   gitlab_rate_limited: { status: 503, title: 'GitLab is rate limiting this service' },
   gitlab_timeout: { status: 504, title: 'GitLab did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
@@ -58,11 +63,12 @@ export class AppError extends Error {
   readonly status: number;
   readonly extras: ProblemExtras;
 
-  constructor(code: ErrorCode, detail: string, extras: ProblemExtras = {}) {
+  /** `status` defaults to the catalogue's; only `client_error` carries another 4xx of its own. */
+  constructor(code: ErrorCode, detail: string, extras: ProblemExtras = {}, status: number = errorCatalog[code].status) {
     super(detail);
     this.name = 'AppError';
     this.code = code;
-    this.status = errorCatalog[code].status;
+    this.status = status;
     this.extras = extras;
   }
 }

@@ -1,11 +1,15 @@
 // Opens the database: PostgreSQL when DATABASE_URL is set, else an embedded PGlite under DATA_DIR.
 // Both are a pg.Pool under Kysely's PostgresDialect, so they share one dialect and pg's exact types.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { lockDataDirectory } from './data-dir-lock.js';
 import type { DB } from './types.js';
+
+export { DatabaseLockedError } from './data-dir-lock.js';
+export { isDatabaseUnavailable } from './faults.js';
 
 export interface Database {
   db: Kysely<DB>;
@@ -13,37 +17,31 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export class DatabaseLockedError extends Error {}
-
-const PGLITE_LOCK_FILE = 'pglite.lock';
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Bounds on every PostgreSQL query, in milliseconds. */
+export interface PostgresTimeouts {
+  /** PostgreSQL's statement_timeout: the server cancels a statement running longer (SQLSTATE 57014). */
+  statementTimeoutMs: number;
 }
 
-/** PGlite loses data silently when two processes open one directory: hold a lock file naming our pid. */
-function lockDataDirectory(directory: string): () => void {
-  const lockFile = join(directory, PGLITE_LOCK_FILE);
-  try {
-    writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const holder = Number(readFileSync(lockFile, 'utf8'));
-    if (holder !== process.pid && isRunning(holder)) {
-      throw new DatabaseLockedError(`DATA_DIR ${directory} is in use by process ${holder}; the embedded database allows one process (set DATABASE_URL to share PostgreSQL)`);
-    }
-    writeFileSync(lockFile, String(process.pid));
-  }
-  return () => rmSync(lockFile, { force: true });
-}
+export const DEFAULT_POSTGRES_TIMEOUTS: PostgresTimeouts = { statementTimeoutMs: 10_000 };
 
-export function openPostgres(connectionString: string, log: Logger, max = 10): Database {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000 });
+/** The client gives up this long after the server should have cancelled: a partition or a stalled peer. */
+const CLIENT_MARGIN_MS = 2_000;
+
+/**
+ * A pool on PostgreSQL with TCP keepalive (a dead peer is noticed), a server-side statement timeout and a
+ * client-side query timeout (a partition without resets cannot hang a request for its whole length).
+ */
+export function openPostgres(connectionString: string, log: Logger, max = 10, timeouts: PostgresTimeouts = DEFAULT_POSTGRES_TIMEOUTS): Database {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    statement_timeout: timeouts.statementTimeoutMs,
+    query_timeout: timeouts.statementTimeoutMs + CLIENT_MARGIN_MS,
+  });
   // A connection that dies (server restart, network) must not crash the process: the pool replaces it.
   const onConnectionError = (error: Error) => log.warn({ err: error }, 'PostgreSQL connection failed');
   pool.on('error', onConnectionError);
@@ -58,10 +56,10 @@ export async function openPglite(dataDir: string): Promise<Database> {
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   const inMemory = dataDir === 'memory://';
   const directory = resolve(dataDir, 'pglite');
-  let unlock = () => {};
+  let unlock = async () => {};
   if (!inMemory) {
     mkdirSync(directory, { recursive: true });
-    unlock = lockDataDirectory(resolve(dataDir));
+    unlock = await lockDataDirectory(resolve(dataDir));
   }
   try {
     const pglite = await PGlite.create(inMemory ? undefined : directory);
@@ -73,15 +71,17 @@ export async function openPglite(dataDir: string): Promise<Database> {
       async close() {
         await db.destroy();
         await pglite.close();
-        unlock();
+        await unlock();
       },
     };
   } catch (error) {
-    unlock();
+    await unlock();
     throw error;
   }
 }
 
-export function openDatabase(options: { databaseUrl?: string; dataDir: string }, log: Logger): Promise<Database> {
-  return options.databaseUrl ? Promise.resolve(openPostgres(options.databaseUrl, log)) : openPglite(options.dataDir);
+export function openDatabase(options: { databaseUrl?: string; dataDir: string; databaseStatementTimeoutMs?: number }, log: Logger): Promise<Database> {
+  if (!options.databaseUrl) return openPglite(options.dataDir);
+  const timeouts = { statementTimeoutMs: options.databaseStatementTimeoutMs ?? DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs };
+  return Promise.resolve(openPostgres(options.databaseUrl, log, 10, timeouts));
 }

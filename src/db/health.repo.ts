@@ -1,8 +1,19 @@
-// The readiness probe's one query.
+// The readiness probe's one query, bounded: a stalled database must not stall readiness.
 import { sql } from 'kysely';
 import type { Executor } from './types.js';
 
-/** Resolves when the database answers a trivial query; rejects with the driver's error otherwise. */
-export async function pingDatabase(db: Executor): Promise<void> {
-  await sql`select 1`.execute(db);
+/**
+ * Resolves when the database answers a trivial query within `timeoutMs` (milliseconds); rejects with the
+ * driver's error, or with a timeout error when it stays silent (a partition without resets).
+ */
+export async function pingDatabase(db: Executor, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Database did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([sql`select 1`.execute(db), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

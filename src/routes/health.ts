@@ -25,12 +25,12 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getReadiness',
       tags: ['service'],
       summary: 'Readiness',
-      description: 'Answers 200 when the database answers, 503 `not_ready` while it cannot be reached.',
+      description: 'Answers 200 when the database answers within 2 s; 503 `not_ready` while it cannot, and from the moment a shutdown begins.',
       security: [],
       response: { 200: Status('ready', 'The database answers'), ...problemResponses('not_ready') },
     },
     handler: async (request) => {
-      await assertReady(app.deps, request.log);
+      await assertReady(app.deps, app.lifecycle.draining, request.log);
       return { status: 'ready' as const };
     },
   });

@@ -1,28 +1,49 @@
-// A TCP proxy a test can stop and start, to make a server unreachable and then reachable again.
+// A TCP proxy a test can stop and start, reset or stall, to make a server unreachable, cut or silent.
 import net from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Closes the listener and destroys every connection: the server is unreachable (connection refused). */
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Open connections and new ones stay up but carry nothing either way: a partition without resets. */
+  stall(): void;
+  /** Every open connection and each new one is reset (TCP RST). */
+  reset(): void;
+  /** Back to forwarding for new connections (stalled ones stay stalled, reset ones are gone). */
+  forward(): void;
 }
+
+type Mode = 'forward' | 'stall' | 'reset';
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
   let port = 0;
+  let mode: Mode = 'forward';
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  const stallAll = () => {
+    for (const socket of sockets) {
+      socket.unpipe();
+      socket.pause();
+    }
+  };
+  const onClient = (client: net.Socket) => {
+    track(client);
+    if (mode === 'reset') return void client.resetAndDestroy();
+    if (mode === 'stall') return void client.pause();
+    const upstream = net.connect(targetPort, targetHost);
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+  };
   const start = () =>
     new Promise<void>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect(targetPort, targetHost);
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.on('close', () => sockets.delete(socket));
-          socket.on('error', () => socket.destroy());
-        }
-        client.pipe(upstream).pipe(client);
-      });
+      server = net.createServer(onClient);
       server.listen(port, '127.0.0.1', () => {
         port = (server!.address() as net.AddressInfo).port;
         resolve();
@@ -34,5 +55,23 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       server?.close(() => resolve());
     });
   await start();
-  return { get port() { return port; }, start, stop, close: stop };
+  return {
+    get port() {
+      return port;
+    },
+    start,
+    stop,
+    close: stop,
+    stall() {
+      mode = 'stall';
+      stallAll();
+    },
+    reset() {
+      mode = 'reset';
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+    forward() {
+      mode = 'forward';
+    },
+  };
 }
