@@ -37,8 +37,9 @@ function startServer(env: Record<string, string>): Started {
   return { child, output: () => output, exited };
 }
 
+/** Polls /healthz every 100 ms; a cold start (tsx compiling, PGlite initialising) on a loaded machine may take a minute. */
 async function waitForHealthy(port: number, started: Started): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
+  for (let attempt = 0; attempt < 900; attempt++) {
     if (started.child.exitCode !== null) throw new Error(`server exited: ${started.output()}`);
     const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false);
     if (healthy) return;

@@ -115,7 +115,7 @@ t.test(
     });
     await held.reached;
     // Were the waiters holding connections, /readyz would queue behind the held refresh: bound that wait.
-    const ready = await Promise.race([app.inject({ method: 'GET', url: '/readyz' }), setTimeout(30_000, 'no connection for /readyz')]);
+    const ready = await Promise.race([app.inject({ method: 'GET', url: '/readyz' }), setTimeout(30_000, 'no connection for /readyz', { ref: false })]);
     t.equal(typeof ready === 'string' ? ready : ready.statusCode, 200, 'the database answered another request while the refresh was held');
     t.notOk(refreshed, 'the refresh was still under way');
     held.release();
