@@ -1,4 +1,5 @@
 // Token authentication and authorization as GitLab's API guard does it, with its exact 401/403 bodies.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Ctx, Reply } from './http.js';
 import { message, oauthError } from './http.js';
 import type { FakeState } from './state.js';
@@ -32,17 +33,17 @@ function insufficientScope(): Reply {
 }
 
 /** Where the token came from decides what it may be: PRIVATE-TOKEN is a PAT, Bearer is OAuth first, then PAT. */
-function findCredential(ctx: Ctx): { value: string; oauthFirst: boolean } | null {
-  const privateToken = ctx.headers['private-token'];
+export function findCredential(headers: IncomingHttpHeaders, query: URLSearchParams): { value: string; oauthFirst: boolean } | null {
+  const privateToken = headers['private-token'];
   if (typeof privateToken === 'string' && privateToken) return { value: privateToken, oauthFirst: false };
-  const authorization = ctx.headers.authorization;
+  const authorization = headers.authorization;
   if (typeof authorization === 'string') {
     const m = /^Bearer\s+(.+)$/i.exec(authorization.trim());
     if (m?.[1]) return { value: m[1], oauthFirst: true };
   }
-  const queryPrivate = ctx.query.get('private_token');
+  const queryPrivate = query.get('private_token');
   if (queryPrivate) return { value: queryPrivate, oauthFirst: false };
-  const queryAccess = ctx.query.get('access_token');
+  const queryAccess = query.get('access_token');
   if (queryAccess) return { value: queryAccess, oauthFirst: true };
   return null;
 }
@@ -53,7 +54,7 @@ function findCredential(ctx: Ctx): { value: string; oauthFirst: boolean } | null
  */
 export function authenticate(ctx: Ctx, allowedScopes: string[]): AuthResult {
   const fake = ctx.fake;
-  const credential = findCredential(ctx);
+  const credential = findCredential(ctx.headers, ctx.query);
   if (!credential) return { ok: false, reply: unauthorized() };
 
   let oauth: FakeOauthToken | null = null;

@@ -52,7 +52,7 @@ t.test('relative root: everything lives under it, outside is an HTML 404, unknow
   await outside.text();
   const unknown = await call(fake, '/api/v4/nothing-here', { token });
   t.same([unknown.status, unknown.json], [404, { error: '404 Not Found' }]);
-  t.same(fake.requests.at(-1), { method: 'GET', path: '/gitlab/api/v4/nothing-here', status: 404 });
+  t.same(fake.requests.at(-1), { method: 'GET', path: '/gitlab/api/v4/nothing-here', status: 404, token });
 });
 
 t.test('auth errors have GitLab\'s exact shapes', async (t) => {
@@ -191,6 +191,25 @@ t.test('faults hit the n-th matching request only; 429 is plain text; drop close
   t.equal(fake.requests.at(-1)?.status, 0);
   fake.injectFault({ path: '/api/v4/version', body: { message: 'boom' }, status: 502 });
   t.same((await call(fake, '/api/v4/version', { token })).json, { message: 'boom' });
+});
+
+t.test('a held request waits until the test releases it; the log names the token each request carried', async (t) => {
+  const fake = await startFakeGitlab();
+  t.teardown(() => fake.close());
+  const { token } = fake.seedAdmin();
+  const held = fake.injectFault({ method: 'GET', path: '/api/v4/user', hold: true });
+  let answered = false;
+  const pending = call(fake, '/api/v4/user', { token }).then((response) => {
+    answered = true;
+    return response;
+  });
+  await held.reached;
+  t.same((await call(fake, '/api/v4/version', { token })).status, 200, 'other requests are served meanwhile');
+  t.equal(answered, false, 'the held request has no answer yet');
+  held.release();
+  t.equal((await pending).status, 200, 'released, it is answered normally');
+  t.equal(fake.requestsWith(token).length, 2);
+  t.equal(fake.requestsWith('glpat-other').length, 0);
 });
 
 t.test('HTTPS with the generated CA verifies; with the other CA it fails', async (t) => {

@@ -28,9 +28,9 @@ export function pickFault(fake: FakeState, method: string, path: string, fullPat
   return picked;
 }
 
-/** Only a delay: the request is then handled normally. */
+/** Only a delay or a hold: the request is then handled normally. */
 export function isDelayOnly(fault: InjectedFault): boolean {
-  return fault.delayMs !== undefined && !fault.drop && fault.status === undefined && fault.body === undefined && fault.rawBody === undefined && fault.headers === undefined;
+  return (fault.delayMs !== undefined || fault.hold === true) && !fault.drop && fault.status === undefined && fault.body === undefined && fault.rawBody === undefined && fault.headers === undefined;
 }
 
 export function faultReply(fake: FakeState, fault: InjectedFault): Reply {

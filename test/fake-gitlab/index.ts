@@ -34,6 +34,8 @@ export async function startFakeGitlab(options: FakeGitlabOptions = {}): Promise<
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   fake.url = `${options.tls ? 'https' : 'http'}://${hostInUrl}:${port}${relativeRoot}`;
   fake.close = () => new Promise<void>((resolve, reject) => {
+    // Held requests end with their (already dropped) sockets.
+    for (const fault of fake.faults) fault.release();
     server.close((error) => (error ? reject(error) : resolve()));
     // Keep-alive sockets of clients under test must not hold the test open.
     server.closeAllConnections();

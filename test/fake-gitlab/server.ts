@@ -4,6 +4,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applicationRoutes } from './api-applications.js';
+import { findCredential } from './auth.js';
 import { tokenRoutes } from './api-tokens.js';
 import { userRoutes } from './api-users.js';
 import { faultReply, isDelayOnly, pickFault } from './faults.js';
@@ -57,7 +58,7 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
-    const log = { method, path: url.pathname, status: 0 };
+    const log = { method, path: url.pathname, status: 0, token: findCredential(req.headers, url.searchParams)?.value ?? null };
     fake.requests.push(log);
     try {
       if (fake.latencyMs > 0) await sleep(fake.latencyMs);
@@ -68,6 +69,10 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
       }
       const fault = pickFault(fake, method, path, url.pathname);
       if (fault?.delayMs) await sleep(fault.delayMs);
+      if (fault?.hold) {
+        fault.arrived();
+        await fault.released;
+      }
       if (fault?.drop) {
         req.socket.destroy();
         return;

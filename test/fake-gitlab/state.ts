@@ -207,9 +207,18 @@ export class FakeState {
   }
 
   injectFault(spec: FaultSpec): InjectedFault {
-    const fault: InjectedFault = { ...spec, seen: 0, applied: 0 };
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let arrived = (): void => undefined;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    const fault: InjectedFault = { ...spec, seen: 0, applied: 0, release, reached, released, arrived };
     this.faults.push(fault);
     return fault;
+  }
+
+  /** Requests that carried `token`: what a caller sent with a given credential. */
+  requestsWith(token: string): RequestLogEntry[] {
+    return this.requests.filter((request) => request.token === token);
   }
 
   clearFaults(): void {

@@ -107,6 +107,8 @@ export interface FaultSpec {
   delayMs?: number;
   /** Destroy the socket without answering. */
   drop?: boolean;
+  /** Hold the request until the test calls `release()` on the injected fault (never, for a GitLab that never answers). */
+  hold?: boolean;
 }
 
 export interface InjectedFault extends FaultSpec {
@@ -114,6 +116,13 @@ export interface InjectedFault extends FaultSpec {
   seen: number;
   /** Requests this fault was applied to. */
   applied: number;
+  /** Lets every held request (and any later one) go on; the fake's close() releases too. */
+  release(): void;
+  /** Resolves once a held request arrived: the point a test acts "while GitLab is answering". */
+  reached: Promise<void>;
+  /** Internal to the fake: resolved by release(); arrived() resolves `reached`. */
+  released: Promise<void>;
+  arrived(): void;
 }
 
 export interface RequestLogEntry {
@@ -121,6 +130,8 @@ export interface RequestLogEntry {
   path: string;
   /** 0 when the connection was dropped by a fault. */
   status: number;
+  /** The token the request carried (PRIVATE-TOKEN, Bearer, or the query forms), so tests can count its uses. */
+  token: string | null;
 }
 
 export type AuthorizeDecision = 'approve' | 'deny';

@@ -35,7 +35,7 @@ t.test('first set-up under a relative root creates one bot, one token and one ap
   t.equal(application!.redirectUri, 'http://connect.test/auth/gitlab/callback');
   t.same(application!.scopes, ['api', 'read_user', 'openid', 'email']);
   t.equal(application!.confidential, true);
-  t.ok(fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
+  t.ok(fake.requests.length > 0 && fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
 
   const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', body.instanceId).executeTakeFirstOrThrow();
   t.match(row, { status: 'ready', gitlab_version: '17.8.1-ee', bot_token_id: String(token!.id), oauth_client_id: application!.uid, bootstrap_lease_until: null });
@@ -154,15 +154,17 @@ t.test('bootstrap calls are rate limited per client address, counted across proc
 });
 
 t.test('a bootstrap whose lease was taken over stops writing and answers bootstrap_in_progress', async (t) => {
-  const fake = await startTestGitlab(t);
+  const clock = { now: new Date('2031-03-01T10:00:00Z') };
+  const fake = await startTestGitlab(t, { now: () => clock.now });
   const admin = fake.seedAdmin();
-  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  const slow = fake.injectFault({ method: 'GET', path: '/api/v4/user', delayMs: 300 });
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
+  const held = fake.injectFault({ method: 'GET', path: '/api/v4/user', hold: true });
   const running = postBootstrap(app, { url: fake.url, adminToken: admin.token });
-  while (slow.seen === 0) await new Promise((resolve) => setImmediate(resolve));
+  await held.reached;
   // Another process's bootstrap takes the instance over (as after our lease ran out).
-  const successorLease = new Date(Date.now() + 3_600_000);
+  const successorLease = new Date(clock.now.getTime() + 3_600_000);
   await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: successorLease }).where('url', '=', fake.url).execute();
+  held.release();
 
   const response = await running;
   t.equal(response.statusCode, 409);
@@ -170,6 +172,38 @@ t.test('a bootstrap whose lease was taken over stops writing and answers bootstr
   const row = await app.deps.db.selectFrom('instances').selectAll().where('url', '=', fake.url).executeTakeFirstOrThrow();
   t.same(row.bootstrap_lease_until, successorLease, "the successor's lease is untouched");
   t.equal(row.gitlab_version, null, 'nothing written after the lease was lost');
+});
+
+t.test('a bootstrap that finds a live lease is refused before it sends anything to GitLab', async (t) => {
+  const fake = await startTestGitlab(t);
+  const winner = fake.seedAdmin();
+  const loser = fake.seedAdmin({ username: 'root2' });
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const held = fake.injectFault({ method: 'GET', path: '/api/v4/user', hold: true });
+  const running = postBootstrap(app, { url: fake.url, adminToken: winner.token });
+  await held.reached;
+
+  const refused = await postBootstrap(app, { url: fake.url, adminToken: loser.token });
+  t.same([refused.statusCode, refused.json().code], [409, 'bootstrap_in_progress']);
+  t.equal(fake.requestsWith(loser.token).length, 0, "the loser never sent its admin token to GitLab");
+  held.release();
+  t.equal((await running).statusCode, 201, 'the running bootstrap finishes');
+});
+
+t.test('repair: an OAuth application whose callback was changed on GitLab is replaced, and the outdated one deleted', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
+  fake.applications.get(first.oauthApplication.id)!.redirectUri = 'https://elsewhere.example/callback';
+
+  const repaired = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(repaired.statusCode, 200, repaired.body);
+  t.same(repaired.json().repaired, ['oauth_application']);
+  t.not(repaired.json().oauthApplication.id, first.oauthApplication.id);
+  t.equal(fake.counters.applicationsDeleted, 1, 'one application deleted on GitLab');
+  t.notOk(fake.applications.has(first.oauthApplication.id), 'the outdated one');
+  t.same([...fake.applications.keys()], [repaired.json().oauthApplication.id], 'only the new one is left');
 });
 
 t.test('the stored application is found on a later page of GitLab\'s list: no duplicate on re-check', async (t) => {

@@ -109,13 +109,18 @@ t.test('a rotation that fails after the token expired is an error, recorded', as
 });
 
 
-t.test('a token capped below the rotation window is rotated at half its lifetime, not on every call', async (t) => {
-  const { app, instance, fake, clock } = await bootstrapped(t, { maxTokenLifetimeDays: 20 });
+t.test('a token capped below the rotation window is due at half its lifetime, not before, and not again at once', async (t) => {
+  const { app, instance, fake, clock, botToken } = await bootstrapped(t, { maxTokenLifetimeDays: 20 });
+  const issued = botToken()[0]!;
   const call = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
-  t.equal((await call()).statusCode, 200);
-  t.equal(fake.counters.personalAccessTokensRotated, 0, 'a fresh 20-day token is not due, though the window is 30 days');
-  clock.now = new Date(clock.now.getTime() + 11 * DAY_MS);
+  // The clock moves between the bootstrap and the first call: 9 of ~20 days gone, 11 left, less than
+  // the 30-day window but more than half the lifetime.
+  clock.now = new Date(clock.now.getTime() + 9 * DAY_MS);
+  t.equal((await call()).json().token, issued.token);
+  t.equal(fake.counters.personalAccessTokensRotated, 0, 'not due while more than half its lifetime is left');
+  clock.now = new Date(clock.now.getTime() + 2 * DAY_MS);
   const rotated = await call();
+  t.not(rotated.json().token, issued.token);
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'due once less than half its lifetime is left');
   for (let i = 0; i < 3; i++) t.equal((await call()).json().token, rotated.json().token);
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'the rotated token is not due at once');

@@ -95,7 +95,9 @@ interface Run {
 }
 
 function runMigrateCli(env: Record<string, string>): Promise<Run> {
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  // NODE_V8_COVERAGE is not passed on: the child compiles src/ with tsx, tap's processes with its own
+  // loader, and c8 merges V8 ranges per file before source-mapping, so mixing the two garbles both.
+  const { DATABASE_URL: _ignored, NODE_V8_COVERAGE: _notCounted, ...inherited } = process.env;
   return new Promise((resolve) => {
     const child = execFile(process.execPath, ['--import', 'tsx', 'src/db/migrate-cli.ts'], { cwd: root, env: { ...inherited, ...env } }, (_error, stdout, stderr) =>
       resolve({ code: child.exitCode, stdout, stderr }),

@@ -35,7 +35,8 @@ t.test('list, details and events describe the instance and never carry a secret'
   const events = await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth });
   t.same(
     events.json().events.map((event: { step: string; outcome: string }) => event.step),
-    ['url', 'probe', 'verify_token', 'bot_user', 'bot_token', 'oauth_application', 'ready'].filter((step) => events.body.includes(`"${step}"`)),
+    ['url', 'probe', 'verify_token', 'bot_user', 'bot_token', 'oauth_application', 'ready'],
+    'every step of the bootstrap, in order',
   );
   t.match(events.json().events[0], { step: 'url', outcome: 'succeeded', actor: /^bootstrap from /, createdAt: String });
   const [application] = [...fake.applications.values()];
@@ -77,7 +78,7 @@ t.test('deprovision with an admin token also deletes the application, revokes th
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 0);
   t.equal(fake.users.get(instance.bot.userId)!.state, 'blocked');
   const steps = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events.map((e: { step: string; outcome: string }) => `${e.step}:${e.outcome}`);
-  t.match(steps.slice(-4).sort(), ['deprovision_bot_token:succeeded', 'deprovision_bot_user:succeeded', 'deprovision_oauth_application:succeeded', 'removed:succeeded']);
+  t.same(steps.slice(-4).sort(), ['deprovision_bot_token:succeeded', 'deprovision_bot_user:succeeded', 'deprovision_oauth_application:succeeded', 'removed:succeeded']);
 
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 201, 'a new bootstrap sets it up again');
@@ -110,6 +111,28 @@ t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_p
   const afterLease = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
   t.equal(afterLease.statusCode, 200, 'once the lease is over (a bootstrap that died), the removal goes ahead');
   t.equal(afterLease.json().status, 'removed');
+});
+
+t.test('a bootstrap that claims the instance while deprovision cleans GitLab up makes the removal answer 409', async (t) => {
+  const { app, instance, fake, admin } = await bootstrapped(t);
+  // Deprovision passes its first lease check, then waits on GitLab deleting the application...
+  const cleanup = fake.injectFault({ method: 'DELETE', path: /^\/api\/v4\/applications\/\d+$/, hold: true });
+  const removal = app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, payload: { adminToken: admin.token } });
+  await cleanup.reached;
+  // ...while a bootstrap claims the instance and is itself still talking to GitLab.
+  const probe = fake.injectFault({ method: 'GET', path: '/api/v4/user', hold: true });
+  const bootstrap = postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  await probe.reached;
+  cleanup.release();
+
+  const removed = await removal;
+  t.same([removed.statusCode, removed.json().code], [409, 'bootstrap_in_progress'], 're-checked under the row lock');
+  const row = await app.deps.db.selectFrom('instances').select(['status']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  t.not(row.status, 'removed', 'the instance was not removed under the running bootstrap');
+  probe.release();
+  const repaired = await bootstrap;
+  t.equal(repaired.statusCode, 200, repaired.body);
+  t.same(repaired.json().repaired.sort(), ['bot_token', 'bot_user', 'oauth_application'], 'the bootstrap repairs what the cleanup removed');
 });
 
 t.test('deprovision with a bad admin token changes nothing', async (t) => {

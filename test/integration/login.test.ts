@@ -6,6 +6,7 @@ import { buildTestApp } from '../helpers/app.js';
 import { Browser, authorizeOnFake, createReadyInstance, login, pathOf } from '../helpers/ready-instance.js';
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
+import { userWithEmail } from '../fake-gitlab/entities.js';
 
 async function setup(t: Test, env: Record<string, string> = {}, deps: Parameters<typeof buildTestApp>[2] = {}) {
   const fake = await startFakeGitlab({ relativeRoot: '/gitlab' });
@@ -17,7 +18,9 @@ async function setup(t: Test, env: Record<string, string> = {}, deps: Parameters
 }
 
 t.test('full login under a relative root: authorize parameters, PKCE, session cookie, /me by cookie and bearer', async (t) => {
-  const { app, fake, instance, application, gitlabUser } = await setup(t);
+  // The app's clock stands still: expiries are exact.
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const { app, fake, instance, application, gitlabUser } = await setup(t, {}, { clock: () => now });
   const browser = new Browser();
 
   const start = await browser.get(app, `/auth/gitlab/start?instance=${instance.id}&returnTo=${encodeURIComponent('/welcome?tab=1')}`);
@@ -58,7 +61,7 @@ t.test('full login under a relative root: authorize parameters, PKCE, session co
   const session = callback.cookies.find((cookie) => cookie.name === 'gc_session');
   t.match(session, { path: '/', httpOnly: true, sameSite: 'Lax', value: /^[A-Za-z0-9_-]{43}$/ });
   t.notOk(session?.secure);
-  t.ok(session?.expires && Math.abs(session.expires.getTime() - Date.now() - 168 * 3_600_000) < 60_000, 'expires after SESSION_TTL_HOURS');
+  t.equal(session?.expires?.toISOString(), new Date(now.getTime() + 168 * 3_600_000).toISOString(), 'expires after SESSION_TTL_HOURS');
   const cleared = callback.cookies.find((cookie) => cookie.name === 'gc_login');
   t.match(cleared, { value: '', maxAge: 0, path: '/auth/gitlab' }, 'the binding cookie is cleared');
 
@@ -76,7 +79,7 @@ t.test('full login under a relative root: authorize parameters, PKCE, session co
   const user = await app.deps.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
   t.equal(user.gitlab_user_id, String(gitlabUser.id));
   t.equal(app.deps.sealer.open(user.access_token_sealed!, 'user_access_token').length, 64);
-  t.ok(user.access_token_expires_at && user.access_token_expires_at.getTime() > Date.now() + 7000_000);
+  t.same(user.access_token_expires_at, new Date(now.getTime() + 7200_000), "GitLab's expires_in from the moment we asked");
 });
 
 t.test('a login started on one app completes on another sharing the database', async (t) => {
@@ -136,6 +139,54 @@ t.test('a callback fails with invalid_state, and creates no session, for a reuse
 
   t.equal(await sessionCount(app), sessions, 'no session was created');
   t.equal(context.fake.grantCount('authorization_code'), 1, 'no code was exchanged after the first');
+});
+
+t.test('the login state is single-use: a replay from the same browser, binding cookie kept, is invalid_state', async (t) => {
+  const context = await setup(t);
+  const { app, fake } = context;
+  const browser = new Browser();
+  const callbackPath = await approvedCallback(browser, context);
+  const binding = browser.cookies.get('gc_login')!;
+  t.equal((await browser.get(app, callbackPath)).statusCode, 302, 'the first use succeeds');
+  const sessions = await sessionCount(app);
+  const tokenRequests = fake.tokenRequests.length;
+
+  // The same browser still holding its binding cookie (a replay from its history, or a copied cookie).
+  browser.cookies.set('gc_login', binding);
+  const replay = await browser.get(app, callbackPath);
+  t.equal(replay.statusCode, 400, replay.body);
+  t.match(replay.json(), { code: 'invalid_state', detail: /already used/ }, 'refused as a used state, not for the binding');
+  t.equal(fake.tokenRequests.length, tokenRequests, 'the code was not sent to GitLab again');
+  t.equal(await sessionCount(app), sessions, 'no second session');
+});
+
+t.test("an ID token for another user than GitLab's GET /user names is refused: token_exchange_failed, no session", async (t) => {
+  const context = await setup(t);
+  const { app, fake } = context;
+  const mallory = fake.createUser({ username: 'mallory' });
+  const sessions = await sessionCount(app);
+  // A hostile GitLab: the ID token says alice (the approving user), GET /user answers mallory.
+  fake.injectFault({ method: 'GET', path: '/api/v4/user', status: 200, body: userWithEmail(fake, mallory, false) });
+  const browser = new Browser();
+  const callback = await browser.get(app, await approvedCallback(browser, context));
+  t.equal(callback.statusCode, 502, callback.body);
+  t.match(callback.json(), { code: 'token_exchange_failed', detail: /another user/ });
+  t.equal(await sessionCount(app), sessions, 'no session');
+  t.equal(await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', context.instance.id).executeTakeFirst(), undefined, 'no user stored');
+});
+
+t.test('expired login states are purged when a login starts; live ones are kept', async (t) => {
+  let now = new Date('2030-05-01T12:00:00Z');
+  const context = await setup(t, {}, { clock: () => now });
+  const { app } = context;
+  const states = async () => (await app.deps.db.selectFrom('login_states').select('expires_at').where('instance_id', '=', context.instance.id).orderBy('created_at').execute()).map((row) => row.expires_at.toISOString());
+  await new Browser().get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  now = new Date(now.getTime() + 5 * 60_000);
+  await new Browser().get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  t.same(await states(), ['2030-05-01T12:10:00.000Z', '2030-05-01T12:15:00.000Z'], 'both live: kept');
+  now = new Date('2030-05-01T12:10:00Z');
+  await new Browser().get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
+  t.same(await states(), ['2030-05-01T12:15:00.000Z', '2030-05-01T12:20:00.000Z'], 'the one that expired at this instant is gone');
 });
 
 t.test('GitLab refusing the login answers oauth_denied; a refused code exchange answers token_exchange_failed', async (t) => {

@@ -42,6 +42,7 @@ t.test('every operation has an operationId, tags, a summary, a description and d
       }
     }
   }
+  t.ok(operationIds.size >= 17, `the loop above saw every operation (${operationIds.size})`);
   t.ok(document.components.schemas.Problem, 'Problem is a named component');
   t.ok(document.components.schemas.LookupResult, 'LookupResult is a named component');
   t.ok(document.components.schemas.Me, 'Me is a named component');

@@ -31,7 +31,9 @@ interface Started {
 }
 
 function startServer(env: Record<string, string>): Started {
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  // NODE_V8_COVERAGE is not passed on: the child compiles src/ with tsx, tap's processes with its own
+  // loader, and c8 merges V8 ranges per file before source-mapping, so mixing the two garbles both.
+  const { DATABASE_URL: _ignored, NODE_V8_COVERAGE: _notCounted, ...inherited } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...inherited, ...env } });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -40,6 +42,7 @@ function startServer(env: Record<string, string>): Started {
   return { child, output: () => output, exited };
 }
 
+/** Polls /healthz every 100 ms; a cold start (tsx compiling, PGlite initialising) on a loaded machine may take a minute. */
 async function waitForHealthy(port: number, started: Started): Promise<void> {
   for (let attempt = 0; attempt < 1800; attempt++) {
     if (started.child.exitCode !== null) throw new Error(`server exited: ${started.output()}`);
