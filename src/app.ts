@@ -16,7 +16,8 @@ import type { DB } from './db/types.js';
 import { createGitlabApi, type GitlabApi } from './gitlab/api.js';
 import { createGitlabHttp, type GitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
-import { createLogger } from './logger.js';
+import { createInstanceLookupCache, type InstanceLookupCache } from './cache/instance-lookup-cache.js';
+import { createLogger, OneLinePerRequest } from './logger.js';
 import errorsPlugin from './plugins/errors.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
@@ -48,6 +49,7 @@ declare module 'fastify' {
     clock: Clock;
     gitlabHttp: GitlabHttp;
     gitlab: GitlabApi;
+    instanceLookups: InstanceLookupCache;
   }
 }
 
@@ -76,6 +78,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
+    logController: new OneLinePerRequest(),
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
@@ -84,7 +87,10 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
 
   app.decorate('config', config);
   app.decorate('database', database);
-  app.decorate('db', database.db);
+  const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
+  app.decorate('instanceLookups', instanceLookups);
+  app.addHook('onClose', () => instanceLookups.close());
+  app.decorate('db', instanceLookups.plugin ? database.db.withPlugin(instanceLookups.plugin) : database.db);
   app.decorate('sealer', sealerFromConfig(config, logger));
   app.decorate('clock', deps.clock ?? (() => new Date()));
   const gitlabHttp = createGitlabHttp({
@@ -98,9 +104,12 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   app.decorate('gitlab', createGitlabApi(gitlabHttp));
   app.addHook('onClose', () => gitlabHttp.close());
   if (ownsDatabase) app.addHook('onClose', () => database.close());
-  app.addHook('onSend', async (request, reply) => {
+  // Sync hooks: an async hook costs a promise and a microtask turn on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
+
 
   await app.register(errorsPlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });

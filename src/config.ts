@@ -33,6 +33,8 @@ export const EnvSchema = Type.Object({
     default: 'false',
     description: "whose X-Forwarded-For to believe for the client address: 'false', 'true' (any), or the proxies' addresses/CIDRs",
   }),
+  LOOKUP_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 1000000, default: 10000, description: 'instance URLs the lookup cache keeps per process; 0 turns it off' }),
+  LOOKUP_CACHE_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300, description: 'a cached lookup is re-read after this long even when no change was announced' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -93,6 +95,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     botTokenRotateDays: valid.BOT_TOKEN_ROTATE_DAYS,
     sessionTtlHours: valid.SESSION_TTL_HOURS,
     trustProxy: parseTrustProxy(valid.TRUST_PROXY),
+    lookupCacheSize: valid.LOOKUP_CACHE_SIZE,
+    lookupCacheMaxAgeMs: valid.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000,
     logLevel: valid.LOG_LEVEL,
     production,
   };

@@ -10,6 +10,10 @@ import type { DB } from './types.js';
 export interface Database {
   db: Kysely<DB>;
   kind: 'postgres' | 'pglite';
+  /** PostgreSQL: where a connection outside the pool (LISTEN) connects. */
+  connectionString?: string;
+  /** PGlite: LISTEN inside the process; resolves to the function that stops listening. */
+  listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -49,7 +53,7 @@ export function openPostgres(connectionString: string, log: Logger, max = 10): D
   pool.on('error', onConnectionError);
   pool.on('connect', (client) => client.on('error', onConnectionError));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return { db, kind: 'postgres', connectionString, close: () => db.destroy() };
 }
 
 /** `dataDir` of 'memory://' keeps the database in memory (tests). */
@@ -70,6 +74,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     return {
       db,
       kind: 'pglite',
+      listen: (channel, onPayload) => pglite.listen(channel, onPayload),
       async close() {
         await db.destroy();
         await pglite.close();

@@ -2,10 +2,6 @@
 import type { Transaction } from 'kysely';
 import type { DB, Executor, Instance, InstanceUpdate, NewInstanceEvent } from './types.js';
 
-export function findInstanceByUrl(db: Executor, url: string): Promise<Instance | undefined> {
-  return db.selectFrom('instances').selectAll().where('url', '=', url).executeTakeFirst();
-}
-
 export function findInstanceById(db: Executor, id: string): Promise<Instance | undefined> {
   return db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
 }

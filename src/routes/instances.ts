@@ -35,7 +35,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: InstanceUrlQuery,
       response: { 200: lookupResultRef, ...problemResponses('invalid_url', 'validation_failed') },
     },
-    handler: async (request) => lookupInstance(app.db, app.config, request.query.url, app.clock()),
+    handler: async (request) => lookupInstance(app.instanceLookups, app.config, request.query.url, app.clock()),
   });
 
   app.post('/instances/bootstrap', {

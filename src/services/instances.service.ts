@@ -1,9 +1,9 @@
 // Reading instances as the public routes present them.
-import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { findInstanceByUrl } from '../db/instances.repo.js';
-import type { DB, Instance } from '../db/types.js';
+import type { InstanceLookups } from '../cache/instance-lookup-cache.js';
+import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
+import type { Instance } from '../db/types.js';
 import type { LookupResultBody } from '../schemas/instances.js';
 import { normalizeInstanceUrl } from './instance-url.js';
 
@@ -18,17 +18,18 @@ export function loginUrlOf(config: Config, instanceId: string): string {
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
-function visibleStatus(instance: Instance, now: Date): LookupResultBody['status'] {
+function visibleStatus(instance: InstanceLookupRow, now: Date): LookupResultBody['status'] {
   if (instance.status === 'removed') return 'unregistered';
-  if (instance.status === 'bootstrapping' && (!instance.bootstrap_lease_until || instance.bootstrap_lease_until <= now)) return 'failed';
+  if (instance.status === 'bootstrapping' && (!instance.bootstrapLeaseUntil || instance.bootstrapLeaseUntil <= now)) return 'failed';
   return instance.status;
 }
 
 const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login' } as const;
 
-export async function lookupInstance(db: Kysely<DB>, config: Config, input: string, now: Date): Promise<LookupResultBody> {
+/** What GET /instances/lookup answers for `input` (normalised first); reads through the lookup cache. */
+export async function lookupInstance(lookups: InstanceLookups, config: Config, input: string, now: Date): Promise<LookupResultBody> {
   const url = normalizeInstanceUrl(input);
-  const instance = await findInstanceByUrl(db, url);
+  const instance = await lookups.find(url);
   const status = instance ? visibleStatus(instance, now) : 'unregistered';
   return {
     url,
