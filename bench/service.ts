@@ -23,6 +23,9 @@ export interface RunningService {
   port: number;
   /** Milliseconds from spawn to the first 200 on /healthz. */
   startupMs: number;
+  pid: number;
+  /** CPU time the process had used when /healthz first answered (ms): start-up cost without the machine's load. */
+  startupCpuMs: number;
   /** The resident set size of the process now (MB), from /proc. */
   rssMb(): number;
   /** What the service printed on stderr (start-up failures, warnings). */
@@ -40,6 +43,12 @@ export function buildService(): void {
 function inheritedEnv(): NodeJS.ProcessEnv {
   const { DATABASE_URL: _chosenPerService, ...rest } = process.env;
   return rest;
+}
+
+/** User + system CPU time a process has used so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function rssMbOf(pid: number): number {
@@ -141,11 +150,12 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
     throw error;
   }
   const startupMs = performance.now() - spawnedAt;
-  return { baseUrl, port, startupMs, rssMb: () => rssMbOf(child.pid!), stderr: () => stderr, stop };
+  return { baseUrl, port, pid: child.pid!, startupMs, startupCpuMs: cpuMsOf(child.pid!), rssMb: () => rssMbOf(child.pid!), stderr: () => stderr, stop };
 }
 
 export interface RunningAnchor {
   baseUrl: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -160,6 +170,7 @@ export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
   });
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
