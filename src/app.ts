@@ -89,7 +89,6 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   app.decorate('database', database);
   const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
   app.decorate('instanceLookups', instanceLookups);
-  app.addHook('onClose', () => instanceLookups.close());
   app.decorate('db', instanceLookups.plugin ? database.db.withPlugin(instanceLookups.plugin) : database.db);
   app.decorate('sealer', sealerFromConfig(config, logger));
   app.decorate('clock', deps.clock ?? (() => new Date()));
@@ -104,12 +103,13 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   app.decorate('gitlab', createGitlabApi(gitlabHttp));
   app.addHook('onClose', () => gitlabHttp.close());
   if (ownsDatabase) app.addHook('onClose', () => database.close());
+  // onClose hooks run last-added first: the listener stops before the database closes.
+  app.addHook('onClose', () => instanceLookups.close());
   // Sync hooks: an async hook costs a promise and a microtask turn on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
   });
-
 
   await app.register(errorsPlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
