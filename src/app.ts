@@ -21,6 +21,7 @@ import { createLogger, OneLinePerRequest } from './logger.js';
 import errorsPlugin from './plugins/errors.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
+import { sharedSerializers } from './plugins/shared-serializers.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import instancesRoutes from './routes/instances.js';
@@ -82,6 +83,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers() } },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
