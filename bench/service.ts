@@ -98,7 +98,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () => string, timeoutMs = 60_000): Promise<void> {
+async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () => string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}: ${stderr().trim()}`);
