@@ -42,19 +42,11 @@ export async function measureThroughput(baseUrl: string, name: string, path: str
   };
 }
 
-/** A fixed-width table of the results, and the lookup/healthz ratio when both were measured. */
-export function formatThroughput(results: ThroughputResult[], ratio?: { numerator: string; denominator: string }): string {
+/** A fixed-width table of the results. */
+export function formatThroughput(results: ThroughputResult[]): string {
   const header = ['route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests'];
   const rows = results.map((r) => [`${r.name} (${r.method} ${r.path})`, r.requestsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.non2xx), String(r.errors), String(r.total)]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
-  const lines = [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)];
-  if (ratio) {
-    const top = results.find((r) => r.name === ratio.numerator);
-    const bottom = results.find((r) => r.name === ratio.denominator);
-    if (top && bottom && bottom.requestsPerSecond > 0) {
-      lines.push('', `${ratio.numerator}/${ratio.denominator} throughput ratio: ${(top.requestsPerSecond / bottom.requestsPerSecond).toFixed(2)}`);
-    }
-  }
-  return lines.join('\n');
+  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }

@@ -1,8 +1,7 @@
-// The login round trip (start → fake GitLab authorize → callback → /me) at 100 ms per GitLab call, and
-// the throughput of POST /internal/users/:id/gitlab-token for a user whose token is still fresh.
+// The login round trip (start → fake GitLab authorize → callback → /me) at 100 ms per GitLab call; it
+// leaves a logged-in user whose session and fresh token the throughput rounds then use.
 import { startFakeGitlab, type FakeGitlab } from '../test/fake-gitlab/index.js';
 import { GITLAB_LATENCY_MS, median } from './bootstrap-latency.js';
-import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
 
 export const BENCH_INTERNAL_TOKEN = 'bench-internal-token-0123456789';
 
@@ -40,7 +39,16 @@ async function bootstrapInstance(baseUrl: string, fake: FakeGitlab): Promise<str
   return ((await response.json()) as { instanceId: string }).instanceId;
 }
 
-export async function measureLogin(baseUrl: string, throughput: ThroughputOptions, runs = 20): Promise<string> {
+export interface LoginOutcome {
+  report: string;
+  userId: string;
+  sessionCookie: string;
+  /** Stops the fake GitLab (after the rounds: the user's token stays fresh without it). */
+  close(): Promise<void>;
+}
+
+/** Bootstraps an instance on a fake GitLab, then logs in `runs` times as a browser does. */
+export async function measureLogin(baseUrl: string, runs = 20): Promise<LoginOutcome> {
   const fake = await startFakeGitlab({ relativeRoot: '/login-bench' });
   try {
     const instanceId = await bootstrapInstance(baseUrl, fake);
@@ -48,27 +56,22 @@ export async function measureLogin(baseUrl: string, throughput: ThroughputOption
     fake.latencyMs = GITLAB_LATENCY_MS;
     const durations: number[] = [];
     const requestsBefore = fake.requests.length;
-    let userId = '';
+    let last = { sessionCookie: '', userId: '' };
     for (let run = 0; run < runs; run++) {
       const started = performance.now();
-      ({ userId } = await loginOnce(baseUrl, instanceId));
+      last = await loginOnce(baseUrl, instanceId);
       durations.push(performance.now() - started);
     }
     const gitlabCallsPerLogin = (fake.requests.length - requestsBefore) / runs;
     fake.latencyMs = 0;
-    const tokenRoute = await measureThroughput(baseUrl, 'gitlab-token (fresh)', `/internal/users/${userId}/gitlab-token`, {
-      ...throughput,
-      method: 'POST',
-      headers: { authorization: `Bearer ${BENCH_INTERNAL_TOKEN}` },
-    });
-    return [
+    const report = [
       `login round trips: ${runs}, GitLab answering every call after ${GITLAB_LATENCY_MS} ms (the authorize step included)`,
       `median ${median(durations).toFixed(0)} ms (min ${Math.min(...durations).toFixed(0)}, max ${Math.max(...durations).toFixed(0)})`,
       `GitLab requests per login: ${gitlabCallsPerLogin.toFixed(1)} (sequential round trips implied: ${(median(durations) / GITLAB_LATENCY_MS).toFixed(1)})`,
-      '',
-      formatThroughput([tokenRoute]),
     ].join('\n');
-  } finally {
+    return { report, ...last, close: () => fake.close() };
+  } catch (error) {
     await fake.close();
+    throw error;
   }
 }

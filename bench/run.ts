@@ -1,72 +1,93 @@
-// `npm run bench`: builds the service, starts the built server on a fresh PostgreSQL database, measures,
-// prints, and always stops the server and drops the database. It only measures: no number fails it.
-// Sections are separate functions in bench/ files; later ones (bootstrap latency, login round trip)
-// slot into `sections` below with the same running service.
-import { formatBootstrapLatency, measureBootstrapLatency } from './bootstrap-latency.js';
-import { formatThroughput, measureThroughput } from './http-throughput.js';
+// `npm run bench`: builds what `npm start` runs, then on a fresh PostgreSQL database measures the service
+// against a bare node:http + pg anchor (bench/anchor.ts) in interleaved rounds, and once more on the
+// embedded default. It only measures: no number fails it. Ends with one summary line, ratios first.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatBootstrapLatency, measureBootstrapLatency, median } from './bootstrap-latency.js';
+import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
 import { BENCH_INTERNAL_TOKEN, measureLogin } from './login-roundtrip.js';
-import { buildService, createBenchDatabase, startBuiltService, type BenchDatabase, type RunningService } from './service.js';
+import { cpuRatio, formatRounds, medianRatio, p99Ratio, runRounds, type Target } from './rounds.js';
+import { buildService, createBenchDatabase, seedInstances, startAnchor, startBuiltService, type RunningService } from './service.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const durationSeconds = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
+const durationSeconds = Number(process.env.BENCH_DURATION_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
-
-interface BenchContext {
-  service: RunningService;
-  database: BenchDatabase;
-}
-
-type Section = { title: string; run(context: BenchContext): Promise<string> };
-
-const BENCH_INSTANCE_URL = 'https://gitlab.bench.example';
-
-const httpThroughput: Section = {
-  title: `HTTP throughput (${connections} connections, ${durationSeconds} s per route)`,
-  async run({ service, database }) {
-    await database.query(`insert into instances (url, status) values ($1, 'ready')`, [BENCH_INSTANCE_URL]);
-    // The lookup under load must be the 'ready' path (one indexed read), not the unregistered one.
-    const probe = (await (await fetch(`${service.baseUrl}/instances/lookup?url=gitlab.bench.example`)).json()) as { status?: string };
-    const note = probe.status === 'ready' ? '' : `\nnote: lookup answered status ${String(probe.status)}, not ready: the figures measure another path\n`;
-    const options = { connections, durationSeconds };
-    const lookup = await measureThroughput(service.baseUrl, 'lookup', '/instances/lookup?url=gitlab.bench.example', options);
-    const healthz = await measureThroughput(service.baseUrl, 'healthz', '/healthz', options);
-    return formatThroughput([lookup, healthz], { numerator: 'lookup', denominator: 'healthz' }) + note;
-  },
-};
-
-const bootstrapLatency: Section = {
-  title: 'Bootstrap latency (POST /instances/bootstrap, median of 10)',
-  run: async ({ service }) => formatBootstrapLatency(await measureBootstrapLatency(service.baseUrl)),
-};
-
-const login: Section = {
-  title: 'Login round trip (median of 20) and POST /internal/users/:id/gitlab-token throughput',
-  run: async ({ service }) => measureLogin(service.baseUrl, { connections, durationSeconds }),
-};
-
-const sections: Section[] = [httpThroughput, bootstrapLatency, login];
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /** The fake GitLabs listen on loopback over http, which the production defaults refuse. */
 const SERVICE_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000', INTERNAL_API_TOKENS: BENCH_INTERNAL_TOKEN };
 
+const write = (text: string) => process.stdout.write(text);
+const section = (title: string, body: string) => write(`\n## ${title}\n\n${body}\n`);
+
+/** Lookup throughput on the embedded default (PGlite in the process): a figure, no goal. */
+async function measureEmbedded(options: ThroughputOptions): Promise<{ requestsPerSecond: number; table: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-bench-'));
+  let service: RunningService | undefined;
+  try {
+    service = await startBuiltService(undefined, { ...SERVICE_ENV, DATA_DIR: dataDir });
+    const result = await measureThroughput(service.baseUrl, 'lookup (embedded)', '/instances/lookup?url=gitlab.example.com', options);
+    return { requestsPerSecond: result.requestsPerSecond, table: `${formatThroughput([result])}\nstart-up (first start, creates the database): ${service.startupMs.toFixed(0)} ms` };
+  } finally {
+    await service?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
-  if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) throw new Error('BENCH_DURATION_SECONDS must be a positive number');
+  if (![durationSeconds, rounds].every((value) => Number.isInteger(value) && value > 0)) throw new Error('BENCH_DURATION_SECONDS and BENCH_ROUNDS must be positive integers');
   buildService();
   const database = await createBenchDatabase(serverUrl);
-  let service: RunningService | undefined;
+  const stoppers: Array<() => Promise<void>> = [database.drop];
   const cleanUp = async () => {
-    await service?.stop();
-    await database.drop();
+    for (const stop of stoppers.splice(0).reverse()) await stop().catch(() => {});
   };
   const onSignal = () => void cleanUp().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    service = await startBuiltService(database.url, SERVICE_ENV);
-    process.stdout.write(`\nbench: built service at ${service.baseUrl}, database ${database.name}, node ${process.version}\n`);
-    for (const section of sections) {
-      process.stdout.write(`\n## ${section.title}\n\n${await section.run({ service, database })}\n`);
-    }
+    // The first start migrates; the second, timed, starts on a migrated database as a redeploy does.
+    const cached = await startBuiltService(database.url, SERVICE_ENV);
+    stoppers.push(cached.stop);
+    const lookupUrl = await seedInstances(database);
+    const uncached = await startBuiltService(database.url, { ...SERVICE_ENV, LOOKUP_CACHE_SIZE: '0' });
+    stoppers.push(uncached.stop);
+    const anchor = await startAnchor(database.url);
+    stoppers.push(anchor.stop);
+    write(`\nbench: node ${process.version}, database ${database.name}, ${connections} connections, ${durationSeconds} s per run, ${rounds} interleaved rounds\n`);
+
+    section('Bootstrap latency (POST /instances/bootstrap, median of 10)', formatBootstrapLatency(await measureBootstrapLatency(cached.baseUrl)));
+    const login = await measureLogin(cached.baseUrl);
+    stoppers.push(login.close);
+    section('Login round trip (median of 20)', login.report);
+
+    const lookupPath = `/instances/lookup?url=${encodeURIComponent(lookupUrl)}`;
+    const targets: Target[] = [
+      { name: 'anchor', pid: anchor.pid, baseUrl: anchor.baseUrl, path: `/?url=${encodeURIComponent(lookupUrl)}` },
+      { name: 'lookup', pid: uncached.pid, baseUrl: uncached.baseUrl, path: lookupPath },
+      { name: 'lookup cached', pid: cached.pid, baseUrl: cached.baseUrl, path: lookupPath },
+      { name: 'gitlab-token', pid: cached.pid, baseUrl: cached.baseUrl, path: `/internal/users/${login.userId}/gitlab-token`, method: 'POST', headers: { authorization: `Bearer ${BENCH_INTERNAL_TOKEN}` } },
+      { name: 'me', pid: cached.pid, baseUrl: cached.baseUrl, path: '/me', headers: { cookie: login.sessionCookie } },
+    ];
+    const options = { connections, durationSeconds };
+    const results = await runRounds(targets, rounds, options);
+    section('Throughput against the anchor (request logging on, NODE_ENV=production)', formatRounds(results, 'anchor'));
+    const rss = { uncached: uncached.rssMb(), cached: cached.rssMb() };
+    section('Start and memory', `start-up to the first /healthz 200 on a migrated database: ${uncached.startupMs.toFixed(0)} ms (CPU time used by then: ${uncached.startupCpuMs.toFixed(0)} ms)\nRSS after the load: ${rss.uncached.toFixed(0)} MB (cache off), ${rss.cached.toFixed(0)} MB (cache on)`);
+    await cleanUp();
+
+    const embedded = await measureEmbedded(options);
+    section('Embedded default (PGlite), lookup', embedded.table);
+
+    const ratio = (name: string) => medianRatio(results, name, 'anchor').toFixed(2);
+    const cpu = (name: string) => cpuRatio(results, name, 'anchor').toFixed(2);
+    write(
+      `\nsummary: lookup ${ratio('lookup')}x anchor (goal 0.8; per CPU ${cpu('lookup')}x), lookup p99 ${p99Ratio(results, 'lookup', 'anchor').toFixed(2)}x anchor's (goal <= 2), ` +
+        `lookup cached ${ratio('lookup cached')}x (goal 2; per CPU ${cpu('lookup cached')}x), gitlab-token ${ratio('gitlab-token')}x (goal 0.8; per CPU ${cpu('gitlab-token')}x), me ${ratio('me')}x (goal 0.6; per CPU ${cpu('me')}x); ` +
+        `start ${uncached.startupMs.toFixed(0)} ms (goal 300; CPU ${uncached.startupCpuMs.toFixed(0)} ms), RSS ${Math.max(rss.uncached, rss.cached).toFixed(0)} MB (goal 128), ` +
+        `anchor ${median(results.get('anchor')!.map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s\n`,
+    );
   } finally {
     await cleanUp();
     process.off('SIGINT', onSignal);

@@ -2,6 +2,7 @@
 // (`node dist/src/server.js`) on a free port, with a way to tear both down.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -20,15 +21,39 @@ export interface BenchDatabase {
 export interface RunningService {
   baseUrl: string;
   port: number;
+  /** Milliseconds from spawn to the first 200 on /healthz. */
+  startupMs: number;
+  pid: number;
+  /** CPU time the process had used when /healthz first answered (ms): start-up cost without the machine's load. */
+  startupCpuMs: number;
+  /** The resident set size of the process now (MB), from /proc. */
+  rssMb(): number;
   /** What the service printed on stderr (start-up failures, warnings). */
   stderr(): string;
   stop(): Promise<void>;
 }
 
-/** `npm run build`: the benchmark measures the compiled service, as the container runs it. */
+/** The build `npm start` does (only when a source changed): the bench measures what `npm start` runs. */
 export function buildService(): void {
-  const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error(`npm run build failed (exit ${result.status})`);
+  const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`the build failed (exit ${result.status})`);
+}
+
+/** The bench's environment without DATABASE_URL: each service is told its database explicitly. */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _chosenPerService, ...rest } = process.env;
+  return rest;
+}
+
+/** User + system CPU time a process has used so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function rssMbOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
 function withDatabase(serverUrl: string, name: string): string {
@@ -73,30 +98,34 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () => string, timeoutMs = 60_000): Promise<void> {
+async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () => string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}: ${stderr().trim()}`);
     const healthy = await fetch(`${baseUrl}/healthz`).then((response) => response.ok, () => false);
     if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error(`the service did not answer /healthz within ${timeoutMs} ms: ${stderr().trim()}`);
 }
 
-/** Starts `node dist/src/server.js` on DATABASE_URL (it migrates at start-up) and waits for /healthz. */
-export async function startBuiltService(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningService> {
+/**
+ * Starts `node dist/src/server.js` (what `npm start` runs) and waits for /healthz. With a database URL
+ * it serves PostgreSQL (and migrates at start-up); with `undefined`, the embedded default under `env.DATA_DIR`.
+ */
+export async function startBuiltService(databaseUrl: string | undefined, env: Record<string, string> = {}): Promise<RunningService> {
   const port = await freePort();
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     cwd: ROOT,
     // Logs go to /dev/null: they still cost what they cost in production, but nobody reads them here.
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
-      ...process.env,
+      ...inheritedEnv(),
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
-      DATABASE_URL: databaseUrl,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       LOG_LEVEL: 'info',
@@ -120,5 +149,43 @@ export async function startBuiltService(databaseUrl: string, env: Record<string,
     await stop();
     throw error;
   }
-  return { baseUrl, port, stderr: () => stderr, stop };
+  const startupMs = performance.now() - spawnedAt;
+  return { baseUrl, port, pid: child.pid!, startupMs, startupCpuMs: cpuMsOf(child.pid!), rssMb: () => rssMbOf(child.pid!), stderr: () => stderr, stop };
+}
+
+export interface RunningAnchor {
+  baseUrl: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts bench/anchor.ts (bare node:http + pg) on `databaseUrl` and waits until it listens. */
+export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/anchor.ts', databaseUrl, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the anchor exited with ${code}`)));
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * 10 000 instances in the service's table and the same URLs in the anchor's, so both look up one row
+ * among as many; `https://gitlab-0.bench.example` is the one the bench asks for.
+ */
+export async function seedInstances(database: BenchDatabase, count = 10_000): Promise<string> {
+  await database.query(`insert into instances (url, status) select 'https://gitlab-' || n || '.bench.example', 'ready' from generate_series(0, $1 - 1) n`, [count]);
+  await database.query(`create table anchor_instances (id uuid primary key default gen_random_uuid(), url text not null unique, status text not null)`);
+  await database.query(`insert into anchor_instances (url, status) select url, status from instances`);
+  await database.query('analyze');
+  return 'https://gitlab-0.bench.example';
 }

@@ -14,13 +14,15 @@ import { migrateToLatest } from './db/migrator.js';
 import { createGitlabApi } from './gitlab/api.js';
 import { createGitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
-import { createLogger } from './logger.js';
+import { createInstanceLookupCache } from './cache/instance-lookup-cache.js';
+import { createLogger, OneLinePerRequest } from './logger.js';
 import dependenciesPlugin from './plugins/dependencies.js';
 import type { Clock, ServiceDeps } from './services/deps.js';
 import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
+import { sharedSerializers } from './plugins/shared-serializers.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import instancesRoutes from './routes/instances.js';
@@ -65,13 +67,16 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
+    logController: new OneLinePerRequest(),
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers() } },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
   const gitlabHttp = createGitlabHttp({
     allowHttp: config.allowHttp,
     allowPrivateNetworks: config.allowPrivateNetworks,
@@ -81,7 +86,9 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   });
   // Built once: every service takes exactly these.
   const serviceDeps: ServiceDeps = {
-    db: database.db,
+    // A write to instances through this process empties its lookup cache at once.
+    db: instanceLookups.plugin ? database.db.withPlugin(instanceLookups.plugin) : database.db,
+    instanceLookups,
     config,
     sealer: sealerFromConfig(config, logger),
     gitlab: createGitlabApi(gitlabHttp),
@@ -89,12 +96,16 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     clock: deps.clock ?? (() => new Date()),
   };
   const close = async () => {
+    // The listener stops before the database closes.
+    await instanceLookups.close();
     await gitlabHttp.close();
     if (ownsDatabase) await database.close();
   };
   await app.register(dependenciesPlugin, { deps: serviceDeps, close });
-  app.addHook('onSend', async (request, reply) => {
+  // Sync hooks: an async hook costs a promise and a microtask turn on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 
   await app.register(errorsPlugin);

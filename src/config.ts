@@ -37,6 +37,8 @@ export const EnvSchema = Type.Object({
   DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000, description: "PostgreSQL's statement_timeout; the client gives up 2 s later" }),
   SHUTDOWN_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 3000, description: 'after SIGTERM, how long readiness answers 503 before the listener closes' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 20000, description: 'after a signal, the deadline for drain and in-flight work before the process exits' }),
+  LOOKUP_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 1000000, default: 10000, description: 'instance URLs the lookup cache keeps per process; 0 turns it off' }),
+  LOOKUP_CACHE_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300, description: 'a cached lookup is re-read after this long even when no change was announced' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -100,6 +102,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseStatementTimeoutMs: valid.DATABASE_STATEMENT_TIMEOUT_MS,
     shutdownDrainMs: valid.SHUTDOWN_DRAIN_MS,
     shutdownTimeoutMs: valid.SHUTDOWN_TIMEOUT_MS,
+    lookupCacheSize: valid.LOOKUP_CACHE_SIZE,
+    lookupCacheMaxAgeMs: valid.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000,
     logLevel: valid.LOG_LEVEL,
     production,
   };

@@ -14,6 +14,10 @@ export { isDatabaseUnavailable } from './faults.js';
 export interface Database {
   db: Kysely<DB>;
   kind: 'postgres' | 'pglite';
+  /** PostgreSQL: where a connection outside the pool (LISTEN) connects. */
+  connectionString?: string;
+  /** PGlite: LISTEN inside the process; resolves to the function that stops listening. */
+  listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -47,7 +51,7 @@ export function openPostgres(connectionString: string, log: Logger, max = 10, ti
   pool.on('error', onConnectionError);
   pool.on('connect', (client) => client.on('error', onConnectionError));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return { db, kind: 'postgres', connectionString, close: () => db.destroy() };
 }
 
 /** `dataDir` of 'memory://' keeps the database in memory (tests). */
@@ -68,6 +72,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
     return {
       db,
       kind: 'pglite',
+      listen: (channel, onPayload) => pglite.listen(channel, onPayload),
       async close() {
         await db.destroy();
         await pglite.close();

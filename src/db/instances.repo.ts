@@ -4,10 +4,6 @@ import type { Instance, InstanceChanges, InstanceEvent, NewInstanceEvent } from 
 import { fromRow, fromRowOrUndefined, toRow } from './rows.js';
 import type { DB, Executor, InstanceUpdate } from './types.js';
 
-export async function findInstanceByUrl(db: Executor, url: string): Promise<Instance | undefined> {
-  return fromRowOrUndefined(await db.selectFrom('instances').selectAll().where('url', '=', url).executeTakeFirst());
-}
-
 export async function findInstanceById(db: Executor, id: string): Promise<Instance | undefined> {
   return fromRowOrUndefined(await db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst());
 }

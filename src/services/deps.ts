@@ -2,6 +2,7 @@
 // among them: it is passed with each call, so log lines carry the request id.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { InstanceLookupCache } from '../cache/instance-lookup-cache.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/sealer.js';
 import type { DB } from '../db/types.js';
@@ -13,6 +14,8 @@ export type Clock = () => Date;
 
 export interface ServiceDeps {
   db: Kysely<DB>;
+  /** The public lookup's read of an instance by URL, through the per-process cache. */
+  instanceLookups: InstanceLookupCache;
   config: Config;
   sealer: Sealer;
   /** The typed GitLab REST calls. */

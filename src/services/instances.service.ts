@@ -1,5 +1,7 @@
-// Reading instances: the public lookup, and the internal views (one instance, all, an audit trail).
-import { findInstanceById, findInstanceByUrl, listInstanceEvents, listInstances } from '../db/instances.repo.js';
+// Reading instances: the public lookup (through the lookup cache), and the internal views (one instance,
+// all, an audit trail).
+import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
+import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
@@ -23,7 +25,7 @@ export interface InstanceLookup {
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
-function visibleStatus(instance: Instance, now: Date): VisibleStatus {
+function visibleStatus(instance: InstanceLookupRow, now: Date): VisibleStatus {
   if (instance.status === 'removed') return 'unregistered';
   if (instance.status === 'bootstrapping' && (!instance.bootstrapLeaseUntil || instance.bootstrapLeaseUntil <= now)) return 'failed';
   return instance.status;
@@ -34,7 +36,7 @@ const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping
 /** What is known of the instance at a URL the user typed; throws invalid_url. No GitLab call. */
 export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
   const url = normalizeInstanceUrl(input);
-  const instance = await findInstanceByUrl(deps.db, url);
+  const instance = await deps.instanceLookups.find(url);
   const status = instance ? visibleStatus(instance, deps.clock()) : 'unregistered';
   return { url, status, next: nextStep[status], ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}) };
 }

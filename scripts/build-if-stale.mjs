@@ -1,0 +1,49 @@
+// Compiles TypeScript to dist/ only when a source is newer than the last build, so `npm start` runs
+// plain JavaScript and costs one directory walk (~20 ms) when dist/ is up to date. Runs as `prepare`
+// (after npm install) and `prestart`. Plain .mjs on purpose: it must run before anything is compiled.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const stamp = join(root, 'dist', '.build-stamp');
+const inputs = ['src', 'migrations', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+
+/** The newest modification time (ms) under `path`, a file or a directory. */
+function newestMtime(path) {
+  const stats = statSync(path);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  let newest = stats.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+function typescriptCompiler() {
+  try {
+    return createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    return undefined;
+  }
+}
+
+function main() {
+  // An image's runtime stage installs without sources or dev dependencies: there is nothing to build.
+  if (!existsSync(join(root, 'src'))) return;
+  const present = inputs.map((input) => join(root, input)).filter((path) => existsSync(path));
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= Math.max(...present.map(newestMtime))) return;
+  const tsc = typescriptCompiler();
+  if (!tsc) {
+    process.stderr.write('build: dist/ is stale and TypeScript is not installed (run npm install)\n');
+    process.exit(1);
+  }
+  process.stderr.write('build: compiling TypeScript to dist/\n');
+  // A clean build: a migration deleted from migrations/ must not linger in dist/migrations.
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+}
+
+main();

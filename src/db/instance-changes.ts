@@ -1,0 +1,131 @@
+// Where this process hears of writes to instances: LISTEN on the channel the instances trigger
+// notifies (migration 20261201010000), over a dedicated connection that reconnects, and a Kysely plugin
+// that reports this process's own writes synchronously (read-your-writes before the NOTIFY arrives).
+import type { KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Database } from './database.js';
+
+export const INSTANCE_CHANGES_CHANNEL = 'instance_changes';
+
+export interface InstanceChangeHandlers {
+  /** A write touched the instance at `url` (an empty string: any instance, e.g. a truncate). */
+  changed(url: string): void;
+  /** The listener is (again) receiving every notification: what was cached before may be stale. */
+  listening(): void;
+  /** The listener lost its connection: notifications may be missed until listening() again. */
+  deaf(): void;
+}
+
+export interface ListenerOptions {
+  /** A connection silent for this long is probed with `select 1` (ms). */
+  heartbeatMs: number;
+  /** Waits between reconnection attempts grow from 100 ms up to this (ms). */
+  maxBackoffMs: number;
+}
+
+/**
+ * Starts listening and returns a function that stops. PostgreSQL: a pg.Client outside the pool
+ * (LISTEN is per session; it cannot go through a transaction-pooling PgBouncer). PGlite: its own
+ * in-process listen. Never throws: failures are logged and retried while not stopped.
+ */
+export function listenForInstanceChanges(database: Database, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
+  if (database.listen) {
+    const unlisten = database.listen(INSTANCE_CHANGES_CHANNEL, handlers.changed).then((stop) => (handlers.listening(), stop));
+    return async () => (await unlisten)();
+  }
+  if (!database.connectionString) return async () => {};
+  return listenOverPostgres(database.connectionString, log, handlers, options);
+}
+
+function listenOverPostgres(connectionString: string, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let backoffMs = 100;
+
+  const lost = (dead: pg.Client, reason: unknown) => {
+    if (client !== dead) return;
+    client = undefined;
+    clearInterval(heartbeat);
+    handlers.deaf();
+    dead.end().catch(() => {});
+    if (stopped) return;
+    log.warn({ err: reason }, 'instance change listener lost its connection; lookups bypass the cache until it is back');
+    retry = setTimeout(connect, backoffMs);
+    backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
+  };
+
+  async function connect() {
+    const candidate = new pg.Client({ connectionString, keepAlive: true, connectionTimeoutMillis: options.heartbeatMs });
+    candidate.on('notification', (message) => handlers.changed(message.payload ?? ''));
+    candidate.on('error', (error) => lost(candidate, error));
+    candidate.on('end', () => lost(candidate, new Error('connection ended')));
+    client = candidate;
+    try {
+      await candidate.connect();
+      await candidate.query(`listen ${INSTANCE_CHANGES_CHANNEL}`);
+    } catch (error) {
+      return lost(candidate, error);
+    }
+    if (stopped || client !== candidate) return;
+    backoffMs = 100;
+    // A half-open connection gives no error: a probe that does not answer within the period is a loss.
+    heartbeat = setInterval(() => {
+      const probe = candidate.query('select 1');
+      const timeout = setTimeout(() => lost(candidate, new Error('heartbeat unanswered')), options.heartbeatMs);
+      probe.then(() => clearTimeout(timeout), (error: unknown) => (clearTimeout(timeout), lost(candidate, error)));
+    }, options.heartbeatMs);
+    heartbeat.unref();
+    handlers.listening();
+  }
+
+  void connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const current = client;
+    client = undefined;
+    clearInterval(heartbeat);
+    await current?.end().catch(() => {});
+  };
+}
+
+const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode']);
+
+function mentionsInstancesTable(node: unknown): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  const candidate = node as { kind?: string; table?: { identifier?: { name?: string } } };
+  if (candidate.kind === 'TableNode') return candidate.table?.identifier?.name === 'instances';
+  return Object.values(node).some(mentionsInstancesTable);
+}
+
+/** The table a write targets (`into`, `table`, `from`), not tables its subqueries only read. */
+function writesInstances(node: RootOperationNode): boolean {
+  if (!WRITE_KINDS.has(node.kind)) return false;
+  const target = node as { into?: OperationNode; table?: OperationNode; from?: OperationNode };
+  return mentionsInstancesTable(target.into ?? target.table ?? target.from);
+}
+
+/**
+ * Calls `onWrite` when a query built through this Kysely instance writes to instances: once when it
+ * is sent and once when it has answered, so a lookup read that raced the write is not kept.
+ * Raw `sql` statements are not seen; the NOTIFY trigger covers them (and other processes).
+ */
+export function instanceWritesPlugin(onWrite: () => void): KyselyPlugin {
+  const writes = new WeakSet<object>();
+  return {
+    transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
+      if (writesInstances(node)) {
+        writes.add(queryId);
+        onWrite();
+      }
+      return node;
+    },
+    async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (writes.has(queryId)) onWrite();
+      return result;
+    },
+  };
+}

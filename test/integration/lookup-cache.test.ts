@@ -1,0 +1,124 @@
+// The lookup cache: answers without reading the database, stays coherent across two processes on one
+// PostgreSQL (LISTEN/NOTIFY), catches up after its listener reconnects, stays bounded (LRU), and on the
+// embedded default invalidates inside the process.
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import pino from 'pino';
+import t, { type Test } from 'tap';
+import { buildApp, type App } from '../../src/app.js';
+import { openPglite, openPostgres } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+const serverUrl = process.env.TEST_DATABASE_URL;
+const needsServer = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
+const quiet = pino({ level: 'silent' });
+
+/** The staleness bound the README states: a change is answered by every replica within 1 s. */
+const STALENESS_BOUND_MS = 1000;
+
+async function statusOf(app: App, url: string): Promise<string> {
+  const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
+  return (response.json() as { status: string }).status;
+}
+
+/** Polls until `check` holds or `boundMs` has passed; returns whether it held. */
+async function eventually(check: () => Promise<boolean> | boolean, boundMs: number): Promise<boolean> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Writes with triggers off (session_replication_role = replica): no NOTIFY, so only a cache miss sees it. */
+async function writeUnannounced(databaseUrl: string, statement: string, values: unknown[]): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('set session_replication_role = replica');
+    await client.query(statement, values);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Process A (the test file's app) and process B: another app with its own pool on the same database. */
+async function twoProcesses(t: Test, env: Record<string, string> = {}, databaseUrlOfB?: string) {
+  const { app: a, testDatabase } = await buildTestApp(t, env);
+  const databaseOfB = openPostgres(databaseUrlOfB ?? testDatabase.url!, quiet);
+  const b = await buildApp(testConfig(env), { database: databaseOfB, logger: quiet });
+  t.teardown(async () => {
+    await b.close();
+    await databaseOfB.close();
+  });
+  await eventually(() => b.deps.instanceLookups.serving, 5000);
+  return { a, b, url: testDatabase.url! };
+}
+
+t.test('process B answers from its cache, and a status written on process A reaches it within the bound', needsServer, async (t) => {
+  const { a, b, url } = await twoProcesses(t);
+  // Unannounced, so no late notification of the insert can drop B's entry behind the test's back.
+  await writeUnannounced(url, `insert into instances (url, status, bootstrap_lease_until) values ($1, 'bootstrapping', now() + interval '10 minutes')`, ['https://cached.example.com']);
+  t.equal(await statusOf(b, 'cached.example.com'), 'bootstrapping');
+
+  await writeUnannounced(url, `update instances set status = 'failed' where url = $1`, ['https://cached.example.com']);
+  t.equal(await statusOf(b, 'cached.example.com'), 'bootstrapping', 'an unannounced write is not seen: B answered from its cache');
+
+  await a.deps.db.updateTable('instances').set({ status: 'ready' }).where('url', '=', 'https://cached.example.com').execute();
+  t.ok(await eventually(async () => (await statusOf(b, 'cached.example.com')) === 'ready', STALENESS_BOUND_MS), 'B answers ready once A wrote it');
+});
+
+t.test('an unknown URL is cached as unknown on B until a write to it is announced', needsServer, async (t) => {
+  const { a, b, url } = await twoProcesses(t);
+  t.equal(await statusOf(b, 'later.example.com'), 'unregistered');
+  await writeUnannounced(url, `insert into instances (url, status) values ($1, 'failed')`, ['https://later.example.com']);
+  t.equal(await statusOf(b, 'later.example.com'), 'unregistered', 'B answered from its negative entry');
+
+  await a.deps.db.updateTable('instances').set({ status: 'ready' }).where('url', '=', 'https://later.example.com').execute();
+  t.ok(await eventually(async () => (await statusOf(b, 'later.example.com')) === 'ready', STALENESS_BOUND_MS), 'the announced write drops the negative entry');
+});
+
+t.test('the cache keeps at most LOOKUP_CACHE_SIZE URLs, the least recently used going first', needsServer, async (t) => {
+  const { b, url } = await twoProcesses(t, { LOOKUP_CACHE_SIZE: '2' });
+  for (const host of ['one', 'two', 'three']) t.equal(await statusOf(b, `${host}.example.com`), 'unregistered');
+  await writeUnannounced(url, `insert into instances (url, status) values ($1, 'ready'), ($2, 'ready')`, ['https://one.example.com', 'https://three.example.com']);
+  t.equal(await statusOf(b, 'one.example.com'), 'ready', 'the oldest entry was evicted: read again from the database');
+  t.equal(await statusOf(b, 'three.example.com'), 'unregistered', 'the newest entry is still served from the cache');
+});
+
+t.test('after its listener reconnects, B drops what it cached before (a missed notification is caught up)', needsServer, async (t) => {
+  const target = new URL(serverUrl!);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+  t.teardown(() => proxy.close());
+  const viaProxy = new URL((await testFileDatabase()).url!);
+  viaProxy.port = String(proxy.port);
+  const { a, b, url } = await twoProcesses(t, {}, viaProxy.toString());
+  // Unannounced, so no late notification of the insert can drop B's entry behind the test's back.
+  await writeUnannounced(url, `insert into instances (url, status) values ($1, 'ready')`, ['https://flaky.example.com']);
+  t.equal(await statusOf(b, 'flaky.example.com'), 'ready', 'cached on B');
+
+  await proxy.stop();
+  t.ok(await eventually(() => !b.deps.instanceLookups.serving, 5000), 'B notices that its listener lost the connection');
+  await a.deps.db.updateTable('instances').set({ status: 'failed' }).where('url', '=', 'https://flaky.example.com').execute();
+  await proxy.start();
+  t.ok(await eventually(() => b.deps.instanceLookups.serving, 10_000), 'B listens again');
+  t.equal(await statusOf(b, 'flaky.example.com'), 'failed', 'the change made while B was deaf is answered');
+});
+
+t.test('on the embedded default a write is seen by the next lookups in the process', async (t) => {
+  const database = await openPglite('memory://');
+  await migrateToLatest(database.db as Kysely<unknown>);
+  const app = await buildApp(testConfig(), { database, logger: quiet });
+  t.teardown(async () => {
+    await app.close();
+    await database.close();
+  });
+  t.ok(await eventually(() => app.deps.instanceLookups.serving, 5000), 'the in-process listener is on');
+  t.equal(await statusOf(app, 'embedded.example.com'), 'unregistered');
+  // Raw SQL on the database handle: only the trigger's NOTIFY can tell the cache.
+  await sql`insert into instances (url, status) values ('https://embedded.example.com', 'ready')`.execute(database.db);
+  t.ok(await eventually(async () => (await statusOf(app, 'embedded.example.com')) === 'ready', STALENESS_BOUND_MS));
+});
