@@ -17,7 +17,9 @@ import { createGitlabApi, type GitlabApi } from './gitlab/api.js';
 import { createGitlabHttp, type GitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics/registry.js';
 import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
 import authRoutes from './routes/auth.js';
@@ -27,6 +29,7 @@ import internalInstancesRoutes from './routes/internal-instances.js';
 import internalUsersRoutes from './routes/internal-users.js';
 import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
+import { instancesByStatus } from './services/metrics.service.js';
 
 export type Clock = () => Date;
 
@@ -87,7 +90,9 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   app.decorate('db', database.db);
   app.decorate('sealer', sealerFromConfig(config, logger));
   app.decorate('clock', deps.clock ?? (() => new Date()));
+  const metrics = createMetrics(() => instancesByStatus(database.db));
   const gitlabHttp = createGitlabHttp({
+    onCall: metrics.gitlabCall,
     allowHttp: config.allowHttp,
     allowPrivateNetworks: config.allowPrivateNetworks,
     timeoutMs: config.gitlabTimeoutMs,
@@ -107,6 +112,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(cookie);
   await app.register(sessionAuthPlugin);
   await app.register(openapiPlugin);
+  await app.register(metricsPlugin, { metrics });
   await app.register(healthRoutes);
   await app.register(metaRoutes);
   await app.register(instancesRoutes);

@@ -26,6 +26,17 @@ export interface GitlabHttpOptions {
   /** Seam for tests: a custom resolver. */
   lookup?: typeof dns.lookup;
   logger: Logger;
+  /** Told of every finished call (the metrics count them); must not throw. */
+  onCall?: (call: GitlabCallReport) => void;
+}
+
+/** One finished GitLab call: `path` is the URL path without query, `status` the HTTP status when an answer came, `code` the error code of a transport failure, `grantType` an OAuth form's grant_type. */
+export interface GitlabCallReport {
+  method: string;
+  path: string;
+  status?: number;
+  code?: string;
+  grantType?: string;
 }
 
 export interface GitlabRequest {
@@ -142,6 +153,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
     const started = performance.now();
     const logged = { method: req.method, host: url.host, path };
     const signal = deadline(options.timeoutMs);
+    const report = (outcome: { status?: number; code?: string }) => options.onCall?.({ method: req.method, path: url.pathname, ...outcome });
 
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'gitlab-connect' };
     if (req.privateToken) headers['private-token'] = req.privateToken;
@@ -179,6 +191,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
           }
         }
         log.info({ gitlab: { ...logged, status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
+        report({ status });
         throw new GitlabApiError({
           status,
           message: `GitLab answered with a redirect to ${where ?? '(no location)'}`,
@@ -190,6 +203,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
       const text = await readCapped(response, url.host);
       const parsed = parseBody(text, response.headers.get('content-type'));
       log.info({ gitlab: { ...logged, status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
+      report({ status });
       if (status >= 200 && status < 300) {
         return { status, headers: response.headers as unknown as Headers, body: parsed as T };
       }
@@ -210,6 +224,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
       const mapped = transportErrorToAppError(error, { host: url.host, timedOut: signal.aborted });
       const durationMs = Math.round(performance.now() - started);
       log.warn({ gitlab: { ...logged, ...(status !== undefined ? { status } : {}), durationMs, code: mapped.code } }, 'gitlab call failed');
+      report({ code: mapped.code });
       throw mapped;
     }
   }
@@ -231,6 +246,8 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
     const signal = deadline(options.timeoutMs, requestInit.signal);
     const started = performance.now();
     const logged = { method: (requestInit.method ?? 'GET').toUpperCase(), host: url.host, path: url.pathname };
+    const grantType = requestInit.body instanceof URLSearchParams ? requestInit.body.get('grant_type') ?? undefined : undefined;
+    const report = (outcome: { status?: number; code?: string }) => options.onCall?.({ method: logged.method, path: url.pathname, ...outcome, ...(grantType ? { grantType } : {}) });
     try {
       const response = await undiciFetch(url, {
         ...(requestInit as Parameters<typeof undiciFetch>[1]),
@@ -239,10 +256,12 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
         dispatcher: agents.agentFor(caCertificate),
       });
       log.info({ gitlab: { ...logged, status: response.status, durationMs: Math.round(performance.now() - started) } }, 'gitlab call');
+      report({ status: response.status });
       return response as unknown as Response;
     } catch (error) {
       const mapped = transportErrorToAppError(error, { host: url.host, timedOut: signal.aborted });
       log.warn({ gitlab: { ...logged, durationMs: Math.round(performance.now() - started), code: mapped.code } }, 'gitlab call failed');
+      report({ code: mapped.code });
       throw mapped;
     }
   };
