@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
-import { registerInternalAuth } from '../plugins/internal-auth.js';
+import { internalActorOf, registerInternalAuth } from '../plugins/internal-auth.js';
 import { OPTIONAL_BODY } from '../plugins/openapi.js';
 import {
   InstanceIdParams,
@@ -24,7 +24,6 @@ const listOf = (name: string, items: TSchema, description: string) => Type.Objec
 
 const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   registerInternalAuth(app);
-  const actorOf = (ip: string) => `internal API from ${ip}`;
   const findOr404 = async (id: string) => {
     return foundInstance(await findInstanceById(app.db, id), id);
   };
@@ -84,7 +83,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request) =>
-      botTokenFor({ db: app.db, config: app.config, sealer: app.sealer, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, actorOf(request.ip)),
+      botTokenFor({ db: app.db, config: app.config, sealer: app.sealer, gitlab: app.gitlab, clock: app.clock, log: request.log }, request.params.id, internalActorOf(request)),
   });
 
   app.delete('/internal/instances/:id', {
@@ -107,7 +106,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.body ??= {};
     },
     handler: async (request) =>
-      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log, gitlabTimeoutMs: app.config.gitlabTimeoutMs }, request.params.id, request.body.adminToken, actorOf(request.ip)),
+      deprovisionInstance({ db: app.db, gitlab: app.gitlab, clock: app.clock, log: request.log, gitlabTimeoutMs: app.config.gitlabTimeoutMs }, request.params.id, request.body.adminToken, internalActorOf(request)),
   });
 };
 

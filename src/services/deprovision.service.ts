@@ -11,6 +11,7 @@ import { wipeInstanceUserTokens } from '../db/users.repo.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi } from '../gitlab/api.js';
 import { GitlabApiError, toAppError, type GitlabLog } from '../gitlab/http.js';
+import { describeLeftovers, gitlabLeftovers } from './gitlab-leftovers.js';
 import { foundInstance } from './instances.service.js';
 
 export interface DeprovisionDeps {
@@ -86,6 +87,7 @@ export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: str
   const instance = foundInstance(await findInstanceById(db, instanceId), instanceId);
   refuseDuringBootstrap(instance, clock());
   const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor) : null;
+  const leftOnGitlab = gitlab ? null : gitlabLeftovers(instance, clock());
   // The row lock may be held by a bot token rotation, for as long as its GitLab call: wait off the pool.
   await retryWhileRowLocked(
     () =>
@@ -97,9 +99,9 @@ export async function deprovisionInstance(deps: DeprovisionDeps, instanceId: str
         await wipeInstanceUserTokens(trx, instance.id, now);
         await deleteInstanceLoginStates(trx, instance.id);
         await markInstanceRemoved(trx, instance.id, now);
-        await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is', error_code: null });
+        await insertInstanceEvent(trx, { instance_id: instance.id, step: 'removed', outcome: 'succeeded', actor, detail: leftOnGitlab ? describeLeftovers(leftOnGitlab) : 'removed; GitLab cleaned up', error_code: null });
       }),
     rotationLockWait(gitlabTimeoutMs),
   );
-  return { instanceId: instance.id, status: 'removed' as const, gitlab };
+  return { instanceId: instance.id, status: 'removed' as const, gitlab, leftOnGitlab };
 }
