@@ -6,7 +6,7 @@ const sandbox = await startSandbox({
   port: Number(process.env.PORT ?? 3000),
   gitlabPort: Number(process.env.GITLAB_PORT ?? 8929),
   frontendUrl: process.env.FRONTEND_URL ?? 'http://localhost:5173',
-  logLevel: process.env.LOG_LEVEL ?? 'info',
+  logLevel: process.env.LOG_LEVEL ?? 'warn',
 });
 const sessionToken = await loginThroughFake(sandbox.loginUrl);
 const me = (await (await fetch(`${sandbox.serviceUrl}/me`, { headers: { authorization: `Bearer ${sessionToken}` } })).json()) as { user: { id: string } };

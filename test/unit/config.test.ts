@@ -88,5 +88,5 @@ t.test('INTERNAL_API_TOKENS: name:token entries are named, bare tokens get token
   ]);
   t.same(config.internalApiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
   t.throws(() => loadConfig({ INTERNAL_API_TOKENS: 'ci:aaaaaaaaaaaaaaaa,ci:bbbbbbbbbbbbbbbb' }), new ConfigError('INTERNAL_API_TOKENS: the name "ci" is given twice'));
-  t.throws(() => loadConfig({ INTERNAL_API_TOKENS: 'ci:a-short-token-12' }), new ConfigError('INTERNAL_API_TOKENS: the token named "ci" is shorter than 16 characters'));
+  t.throws(() => loadConfig({ INTERNAL_API_TOKENS: 'internal-ci:tok123456' }), new ConfigError('INTERNAL_API_TOKENS: the token named "internal-ci" is shorter than 16 characters'));
 });
