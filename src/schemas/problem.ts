@@ -1,6 +1,7 @@
 // application/problem+json (RFC 9457): the body of every error answer.
 import Type, { type Static } from 'typebox';
 import { errorCatalog, type ErrorCode } from '../errors.js';
+import { problemExample } from './examples.js';
 
 export const Problem = Type.Object(
   {
@@ -42,7 +43,12 @@ export function problemResponses(...codes: ErrorCode[]) {
       status,
       {
         description: `Problem: ${statusCodes.join(', ')}`,
-        content: { 'application/problem+json': { schema: problemRef } },
+        content: {
+          'application/problem+json': {
+            schema: problemRef,
+            examples: Object.fromEntries(statusCodes.map((code) => [code, { summary: errorCatalog[code].title, value: problemExample(code) }])),
+          },
+        },
       },
     ]),
   );
