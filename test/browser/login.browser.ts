@@ -78,7 +78,7 @@ for (const host of ['127.0.0.1', 'localhost']) {
     await operation.locator('.try-out__btn').click();
     await operation.locator('tr[data-param-name="url"] input').fill(sandbox.gitlabUrl);
     await operation.locator('.execute').click();
-    const status = operation.locator('.live-responses-table .response-col_status').first();
+    const status = operation.locator('.live-responses-table tbody .response-col_status').first();
     await status.waitFor({ timeout: 30_000 });
     t.match((await status.innerText()).trim(), /^200\b/, 'the page called its own origin');
     t.match(await operation.locator('.live-responses-table .microlight').first().innerText(), /"status": "ready"/);
