@@ -20,6 +20,8 @@ import dependenciesPlugin from './plugins/dependencies.js';
 import type { Clock, ServiceDeps } from './services/deps.js';
 import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
+import { createMetrics } from './metrics/registry.js';
+import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
 import { sharedSerializers } from './plugins/shared-serializers.js';
@@ -30,6 +32,7 @@ import internalInstancesRoutes from './routes/internal-instances.js';
 import internalUsersRoutes from './routes/internal-users.js';
 import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
+import { instancesByStatus } from './services/metrics.service.js';
 
 export type { Clock };
 
@@ -77,7 +80,9 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
+  const metrics = createMetrics(() => instancesByStatus(database.db));
   const gitlabHttp = createGitlabHttp({
+    onCall: metrics.gitlabCall,
     allowHttp: config.allowHttp,
     allowPrivateNetworks: config.allowPrivateNetworks,
     timeoutMs: config.gitlabTimeoutMs,
@@ -114,6 +119,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(cookie);
   await app.register(sessionAuthPlugin);
   await app.register(openapiPlugin);
+  await app.register(metricsPlugin, { metrics });
   await app.register(healthRoutes);
   await app.register(metaRoutes);
   await app.register(instancesRoutes);

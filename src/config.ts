@@ -18,7 +18,12 @@ export const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'embedded database and development key' }),
   ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: base64Key, description: '32 random bytes, base64' })),
   PREVIOUS_ENCRYPTION_KEYS: Type.Optional(Type.String({ pattern: `^${base64Key.slice(1, -1)}(,${base64Key.slice(1, -1)})*$`, description: 'comma-separated retired keys that still decrypt' })),
-  INTERNAL_API_TOKENS: Type.Optional(Type.String({ pattern: '^[^,\\s]{16,}(,[^,\\s]{16,})*$', description: 'comma-separated bearer tokens, 16 characters at least' })),
+  INTERNAL_API_TOKENS: Type.Optional(
+    Type.String({
+      pattern: '^[^,\\s]{16,}(,[^,\\s]{16,})*$',
+      description: "comma-separated bearer tokens, each 'name:token' or a bare token (named token-1, token-2… by position); tokens 16 characters at least",
+    }),
+  ),
   EGRESS_IPS: Type.String({ default: '', description: 'comma-separated CIDRs' }),
   FRONTEND_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: "the frontend's origin" })),
   BOT_USERNAME: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$', default: 'review-bot', description: 'bot username on each instance' }),
@@ -65,6 +70,28 @@ function parseTrustProxy(value: string): boolean | string[] {
   return parseCidrs(value, 'TRUST_PROXY');
 }
 
+/** An internal caller: the name the audit trail records, and its bearer token. */
+export interface InternalCaller {
+  name: string;
+  token: string;
+}
+
+const NAMED_TOKEN = /^([A-Za-z0-9_.-]{1,64}):(.*)$/;
+
+/** INTERNAL_API_TOKENS entries: `name:token`, or a bare token named `token-<position>` (a bare token must not look like `name:…`). */
+export function parseInternalCallers(list: string | undefined): InternalCaller[] {
+  const callers = (list?.split(',') ?? []).map((entry, index) => {
+    const named = NAMED_TOKEN.exec(entry);
+    if (!named) return { name: `token-${index + 1}`, token: entry };
+    if (named[2]!.length < 16) throw new ConfigError(`INTERNAL_API_TOKENS: the token named "${named[1]}" is shorter than 16 characters`);
+    return { name: named[1]!, token: named[2]! };
+  });
+  const names = callers.map((caller) => caller.name);
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated) throw new ConfigError(`INTERNAL_API_TOKENS: the name "${repeated}" is given twice`);
+  return callers;
+}
+
 /** Validates the environment; throws a ConfigError whose message is one line naming the variable. */
 export function loadConfig(env: Record<string, string | undefined>) {
   const known = Object.fromEntries(Object.keys(EnvSchema.properties).filter((key) => env[key] !== undefined && env[key] !== '').map((key) => [key, env[key]]));
@@ -87,7 +114,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     dataDir: valid.DATA_DIR,
     encryptionKey: valid.ENCRYPTION_KEY,
     previousEncryptionKeys: valid.PREVIOUS_ENCRYPTION_KEYS?.split(',') ?? [],
-    internalApiTokens: valid.INTERNAL_API_TOKENS?.split(',') ?? [],
+    internalApiTokens: parseInternalCallers(valid.INTERNAL_API_TOKENS).map((caller) => caller.token),
+    internalCallers: parseInternalCallers(valid.INTERNAL_API_TOKENS),
     egressIps: parseCidrs(valid.EGRESS_IPS, 'EGRESS_IPS'),
     frontendUrl: valid.FRONTEND_URL?.replace(/\/$/, ''),
     botUsername: valid.BOT_USERNAME,

@@ -6,13 +6,13 @@ import { createGuardedLookup } from './address-guard.js';
 import { createAgentPool } from './agents.js';
 import { gitlabApiErrorOf, redact } from './errors.js';
 import { createOauthFetch, type GuardedFetch } from './oauth-fetch.js';
-import { createTransport, type GitlabLog, type Transport } from './transport.js';
+import { createTransport, type GitlabCallReport, type GitlabLog, type Transport } from './transport.js';
 import { createUrlPolicy, type UrlPolicy } from './url-policy.js';
 
 export { assertPemCertificate, InvalidCaCertificateError } from './agents.js';
 export { GitlabApiError, toAppError } from './errors.js';
 export type { GuardedFetch } from './oauth-fetch.js';
-export type { GitlabLog } from './transport.js';
+export type { GitlabCallReport, GitlabLog } from './transport.js';
 
 export interface GitlabHttpOptions {
   /** http:// URLs are refused unless true. */
@@ -26,6 +26,8 @@ export interface GitlabHttpOptions {
   /** Seam for tests: a custom resolver. */
   lookup?: typeof dns.lookup;
   logger: Logger;
+  /** Told of every finished call (the metrics count them); must not throw. */
+  onCall?: (call: GitlabCallReport) => void;
 }
 
 export interface GitlabRequest {
@@ -117,7 +119,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   });
   const policy = createUrlPolicy({ allowHttp: options.allowHttp, allowPrivateNetworks: options.allowPrivateNetworks, lookup: lookup as unknown as typeof dns.lookup });
-  const transport = createTransport({ agents, timeoutMs: options.timeoutMs });
+  const transport = createTransport({ agents, timeoutMs: options.timeoutMs, ...(options.onCall ? { onCall: options.onCall } : {}) });
   return {
     request: createRequest(policy, transport, options.logger),
     fetch: createOauthFetch(policy, transport, options.logger),

@@ -60,8 +60,36 @@ function assertIdentityEncoding(headers: UndiciHeaders, host: string): void {
   }
 }
 
-/** Builds the transport over an agent pool; `timeoutMs` bounds headers and body together. */
-export function createTransport(options: { agents: AgentPool; timeoutMs: number }): Transport {
+/** One finished GitLab call: `path` is the URL path without query, `status` the HTTP status when an answer came, `code` the error code of a transport failure, `grantType` an OAuth form's grant_type. */
+export interface GitlabCallReport {
+  method: string;
+  path: string;
+  status?: number;
+  code?: string;
+  grantType?: string;
+}
+
+function grantTypeOf(body: Exchange['body']): string | undefined {
+  if (body === undefined) return undefined;
+  const form = typeof body === 'string' ? new URLSearchParams(body) : body;
+  return form.get('grant_type') ?? undefined;
+}
+
+/** Builds the transport over an agent pool; `timeoutMs` bounds headers and body together; `onCall` is told of every finished call (the metrics count them) and must not throw. */
+export function createTransport(options: { agents: AgentPool; timeoutMs: number; onCall?: (call: GitlabCallReport) => void }): Transport {
+  function finished(call: Exchange, outcome: { status?: number; startedAt: number; code?: string }): void {
+    logGitlabCall(call.log, call, outcome);
+    if (!options.onCall) return;
+    const grantType = grantTypeOf(call.body);
+    options.onCall({
+      method: call.method,
+      path: call.url.pathname,
+      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      ...(outcome.code !== undefined ? { code: outcome.code } : {}),
+      ...(grantType ? { grantType } : {}),
+    });
+  }
+
   async function exchange(call: Exchange): Promise<ExchangeResult> {
     const startedAt = performance.now();
     const deadline = AbortSignal.timeout(options.timeoutMs);
@@ -81,7 +109,7 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number 
       status = response.status;
       if (status >= 300 && status < 400) {
         await response.body?.cancel().catch(() => {});
-        logGitlabCall(call.log, call, { status, startedAt });
+        finished(call, { status, startedAt });
         return { status, headers: response.headers, bytes: Buffer.alloc(0) };
       }
       try {
@@ -91,11 +119,11 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number 
         throw error;
       }
       const bytes = Buffer.from(await response.arrayBuffer());
-      logGitlabCall(call.log, call, { status, startedAt });
+      finished(call, { status, startedAt });
       return { status, headers: response.headers, bytes };
     } catch (error) {
       const mapped = transportErrorToAppError(error, { host: call.url.host, timedOut: deadline.aborted });
-      logGitlabCall(call.log, call, { ...(status !== undefined ? { status } : {}), startedAt, code: mapped.code });
+      finished(call, { ...(status !== undefined ? { status } : {}), startedAt, code: mapped.code });
       throw mapped;
     }
   }

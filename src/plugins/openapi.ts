@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
 import { Me, UserGitlabToken } from '../schemas/auth.js';
+import { requestExamples, responseExamples } from '../schemas/examples.js';
 import { BootstrapRequest, BootstrapResult, LookupResult } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
@@ -29,7 +30,27 @@ const sharedSchemas: TSchema[] = [
 /** Route schema flag for a body that may be left out (Fastify's swagger marks every body required). */
 export const OPTIONAL_BODY = 'x-optional-body';
 
-type Operations = Record<string, Record<string, { requestBody?: { required?: boolean }; [OPTIONAL_BODY]?: boolean }>>;
+interface Media {
+  examples?: unknown;
+}
+type Operations = Record<
+  string,
+  Record<string, { operationId?: string; requestBody?: { required?: boolean; content?: Record<string, Media> }; responses?: Record<string, { content?: Record<string, Media> }>; [OPTIONAL_BODY]?: boolean }>
+>;
+
+/** Puts the examples of schemas/examples.ts on each operation's request body and success answers. */
+function addExamples<T extends { paths?: unknown }>(document: T): T {
+  for (const item of Object.values((document.paths ?? {}) as Operations)) {
+    for (const operation of Object.values(item)) {
+      const id = operation.operationId ?? '';
+      for (const media of Object.values(operation.requestBody?.content ?? {})) media.examples = requestExamples[id];
+      for (const [status, examples] of Object.entries(responseExamples[id] ?? {})) {
+        for (const media of Object.values(operation.responses?.[status]?.content ?? {})) media.examples = examples;
+      }
+    }
+  }
+  return document;
+}
 
 function markOptionalBodies<T extends { paths?: unknown }>(document: T): T {
   for (const item of Object.values((document.paths ?? {}) as Operations)) {
@@ -54,7 +75,8 @@ export default fp(
           description: 'Connects self-managed GitLab instances to the code-review bot: instance lookup and bootstrap, OAuth2 login, and GitLab tokens for internal services.',
           license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
         },
-        servers: [{ url: app.deps.config.publicUrl, description: 'This service' }],
+        // Relative: /docs "Try it out" calls the origin the page was loaded from (localhost or 127.0.0.1 alike).
+        servers: [{ url: '/', description: `This service (deployed at ${app.deps.config.publicUrl})` }],
         tags: [
           { name: 'instances', description: 'Recognise and set up a GitLab instance' },
           { name: 'auth', description: 'OAuth2 login against an instance, sessions' },
@@ -69,7 +91,7 @@ export default fp(
           },
         },
       },
-      transformObject: (document) => ('openapiObject' in document ? markOptionalBodies(document.openapiObject) : document.swaggerObject),
+      transformObject: (document) => ('openapiObject' in document ? addExamples(markOptionalBodies(document.openapiObject)) : document.swaggerObject),
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });

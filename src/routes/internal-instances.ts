@@ -1,7 +1,7 @@
 // Internal instance routes: status, audit trail, the bot token for review workers, deprovisioning.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
-import { registerInternalAuth } from '../plugins/internal-auth.js';
+import { internalActorOf, registerInternalAuth } from '../plugins/internal-auth.js';
 import { OPTIONAL_BODY } from '../plugins/openapi.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent, InstanceIdParams } from '../schemas/internal.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
@@ -17,7 +17,6 @@ const listOf = (name: string, items: TSchema, description: string) => Type.Objec
 const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   registerInternalAuth(app);
   const { deps } = app;
-  const actorOf = (ip: string) => `internal API from ${ip}`;
 
   app.get('/internal/instances', {
     schema: {
@@ -71,7 +70,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request) => {
-      const { token, expiresAt } = await botTokenFor(deps, request.params.id, actorOf(request.ip), request.log);
+      const { token, expiresAt } = await botTokenFor(deps, request.params.id, internalActorOf(request), request.log);
       return { token, expiresAt: expiresAt?.toISOString() ?? null };
     },
   });
@@ -95,7 +94,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     preValidation: async (request) => {
       request.body ??= {};
     },
-    handler: async (request) => deprovisionInstance(deps, request.params.id, request.body.adminToken, actorOf(request.ip), request.log),
+    handler: async (request) => deprovisionInstance(deps, request.params.id, request.body.adminToken, internalActorOf(request), request.log),
   });
 };
 

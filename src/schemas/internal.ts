@@ -75,6 +75,24 @@ export const DeprovisionResult = Type.Object(
       ],
       { description: 'What was cleaned up on GitLab (null without an admin token)' },
     ),
+    leftOnGitlab: Type.Union(
+      [
+        Type.Object(
+          {
+            botTokenId: Type.Union([Type.Integer(), Type.Null()], { description: "The bot token's id on GitLab" }),
+            botTokenLive: Type.Boolean({ description: 'The bot token still works on GitLab (until botTokenExpiresAt): revoke it' }),
+            botTokenExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the bot token expires' }),
+            oauthApplicationId: Type.Union([Type.Integer(), Type.Null()], { description: "The OAuth application's id on GitLab" }),
+            botUserId: Type.Union([Type.Integer(), Type.Null()], { description: "The bot user's id on GitLab" }),
+            botUsername: Type.Union([Type.String(), Type.Null()], { description: "The bot user's username" }),
+            howToRemove: Type.Array(Type.String(), { description: 'The GitLab API calls an administrator makes to remove them' }),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      { description: 'Without an admin token: what stays on GitLab and how to remove it (null when GitLab was cleaned up)' },
+    ),
   },
   { $id: 'DeprovisionResult', additionalProperties: false, description: 'The instance is out of service' },
 );

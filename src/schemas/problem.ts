@@ -2,6 +2,7 @@
 import Type, { type Static } from 'typebox';
 import { ref } from './ref.js';
 import { errorCatalog, type ErrorCode } from '../errors.js';
+import { problemExample } from './examples.js';
 
 export const Problem = Type.Object(
   {
@@ -43,7 +44,12 @@ export function problemResponses(...codes: ErrorCode[]) {
       status,
       {
         description: `Problem: ${statusCodes.join(', ')}`,
-        content: { 'application/problem+json': { schema: problemRef } },
+        content: {
+          'application/problem+json': {
+            schema: problemRef,
+            examples: Object.fromEntries(statusCodes.map((code) => [code, { summary: errorCatalog[code].title, value: problemExample(code) }])),
+          },
+        },
       },
     ]),
   );

@@ -10,6 +10,7 @@ import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { ROTATION_GITLAB_CALLS } from './bot-token.service.js';
 import { inLockedTransaction } from './credential-refresh.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
+import { describeLeftovers, gitlabLeftovers } from './gitlab-leftovers.js';
 import { foundInstance } from './instances.service.js';
 
 export interface GitlabCleanup {
@@ -77,6 +78,7 @@ export async function deprovisionInstance(deps: ServiceDeps, instanceId: string,
   const instance = foundInstance(await findInstanceById(db, instanceId), instanceId);
   refuseDuringBootstrap(instance, clock());
   const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor, log) : null;
+  const leftOnGitlab = gitlab ? null : gitlabLeftovers(instance, clock());
   // The row lock may be held by a bot token rotation, for as long as its GitLab calls: wait off the pool.
   await inLockedTransaction(deps, ROTATION_GITLAB_CALLS, async (trx) => {
     const locked = foundInstance(await lockInstanceById(trx, instance.id), instanceId);
@@ -86,8 +88,8 @@ export async function deprovisionInstance(deps: ServiceDeps, instanceId: string,
     await wipeInstanceUserTokens(trx, instance.id, now);
     await deleteInstanceLoginStates(trx, instance.id);
     await markInstanceRemoved(trx, instance.id, now);
-    const detail = gitlab ? 'removed; GitLab cleaned up' : 'removed; GitLab left as it is';
+    const detail = leftOnGitlab ? describeLeftovers(leftOnGitlab) : 'removed; GitLab cleaned up';
     await insertInstanceEvent(trx, { instanceId: instance.id, step: 'removed', outcome: 'succeeded', actor, detail, errorCode: null });
   });
-  return { instanceId: instance.id, status: 'removed' as const, gitlab };
+  return { instanceId: instance.id, status: 'removed' as const, gitlab, leftOnGitlab };
 }

@@ -66,6 +66,43 @@ t.test('every variable compose gives the service and migrate is one the configur
   t.match(service.DATABASE_URL, /@postgres:5432\//, 'the service talks to the postgres service');
 });
 
+/** The variable names of the README's configuration table (its rows start with a backticked name). */
+function readmeVariables(): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.split(/^## Configuration$/m)[1]!.split(/^## /m)[0]!;
+  return [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]!);
+}
+
+/** Set by the image (HOST, PORT, NODE_ENV) or meaningless with the compose postgres (DATA_DIR). */
+const NOT_FROM_COMPOSE = ['HOST', 'PORT', 'NODE_ENV', 'DATA_DIR'];
+
+t.test("every variable of the README's configuration table passes through compose, with the README's default", async (t) => {
+  const variables = readmeVariables();
+  t.same([...variables].sort(), [...knownVariables].sort(), 'the README table lists exactly the configuration schema');
+  const service = compose.services['gitlab-connect']!.environment as Record<string, string>;
+  for (const variable of variables.filter((name) => !NOT_FROM_COMPOSE.includes(name))) {
+    t.ok(variable in service, `compose passes ${variable} through`);
+    if (variable === 'DATABASE_URL') continue;
+    t.match(service[variable], new RegExp(`^\\$\\{${variable}[:?-]`), `${variable} is read from the environment`);
+    const fallback = /:-(.*)\}$/.exec(service[variable] ?? '')?.[1];
+    const schemaDefault = (EnvSchema.properties as Record<string, { default?: unknown }>)[variable]!.default;
+    if (fallback !== undefined && fallback !== '' && schemaDefault !== undefined && variable !== 'PUBLIC_URL') t.equal(fallback, String(schemaDefault), `${variable}'s compose default is the service's`);
+  }
+  for (const name of NOT_FROM_COMPOSE) t.notOk(name in service, `${name} is left to the image`);
+});
+
+t.test('engines, the Dockerfile Node image and the dependencies agree on the Node version', async (t) => {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+  t.equal(manifest.engines.node, '>=20.19', 'Node 20.19 and later');
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
+  const needNewer = Object.entries(lock.packages)
+    // A range whose every alternative starts at Node 21 or later refuses Node 20 (`>=22 || >=20.19 <21` accepts it).
+    .filter(([path, entry]) => path && entry.engines?.node?.split('||').every((part) => /^\s*>=?\s*v?(2[1-9]|[3-9]\d)/.test(part)))
+    .map(([path, entry]) => `${path} ${entry.engines!.node}`);
+  t.same(needNewer, [], 'no installed package asks for a Node newer than 20');
+  for (const stage of instructions.filter((line) => /^FROM\s/i.test(line))) t.match(stage, /^FROM node:(2[0-9])-slim\b/, 'the image runs a Node the engines accept');
+});
+
 t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root user, the built entry point', async (t) => {
   const stages = instructions.filter((line) => /^FROM\s/i.test(line));
   t.equal(stages.length, 2, 'a build stage and a runtime stage');

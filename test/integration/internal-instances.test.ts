@@ -59,7 +59,22 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
 
   const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
   t.equal(response.statusCode, 200);
-  t.same(response.json(), { instanceId: instance.instanceId, status: 'removed', gitlab: null });
+  const bot = fake.usersNamed('review-bot')[0]!;
+  const [botToken] = fake.liveTokensOf(bot.id);
+  const application = [...fake.applications.values()][0]!;
+  t.match(response.json(), {
+    instanceId: instance.instanceId,
+    status: 'removed',
+    gitlab: null,
+    leftOnGitlab: { botTokenId: botToken!.id, botTokenLive: true, oauthApplicationId: application.id, botUserId: bot.id, botUsername: 'review-bot' },
+  });
+  t.same(
+    response.json().leftOnGitlab.howToRemove.map((step: string) => step.split(' with ')[0]),
+    [`DELETE ${fake.url}/api/v4/personal_access_tokens/${botToken!.id}`, `DELETE ${fake.url}/api/v4/applications/${application.id}`, `POST ${fake.url}/api/v4/users/${bot.id}/block`],
+    'how to remove each leftover',
+  );
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.match(events.at(-1), { step: 'removed', actor: /^internal API caller token-1 from /, detail: new RegExp(`left on GitLab: bot token ${botToken!.id} \\(live`) });
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 401, 'the session is revoked at once');
   const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
   t.match(row, { status: 'removed', bot_token_sealed: null, oauth_client_secret_sealed: null, oauth_client_id: null });
@@ -142,4 +157,14 @@ t.test('deprovision with a bad admin token changes nothing', async (t) => {
   t.equal(response.json().code, 'token_invalid');
   t.equal(fake.applications.size, 1);
   t.match(await app.deps.db.selectFrom('instances').select(['status']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), { status: 'ready' });
+});
+
+t.test('the audit trail names the internal caller by its INTERNAL_API_TOKENS name', async (t) => {
+  const { instance } = await bootstrapped(t);
+  const { app } = await buildTestApp(t, { INTERNAL_API_TOKENS: 'review-workers:named-token-0123456789,bare-token-0123456789' });
+  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: { authorization: 'Bearer named-token-0123456789' } });
+  t.equal(response.statusCode, 200, response.body);
+  const events = await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: { authorization: 'Bearer bare-token-0123456789' } });
+  t.equal(events.statusCode, 200, 'the bare token still works');
+  t.match(events.json().events.at(-1), { step: 'removed', actor: 'internal API caller review-workers from 127.0.0.1' });
 });

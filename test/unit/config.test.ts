@@ -79,3 +79,14 @@ t.test('a bad value stops start-up with one line naming the variable', async (t)
     t.notMatch(error.message, /\n/, 'one line');
   }
 });
+
+t.test('INTERNAL_API_TOKENS: name:token entries are named, bare tokens get token-<position>, names are unique', async (t) => {
+  const config = loadConfig({ INTERNAL_API_TOKENS: 'review-workers:aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb' });
+  t.same(config.internalCallers, [
+    { name: 'review-workers', token: 'aaaaaaaaaaaaaaaa' },
+    { name: 'token-2', token: 'bbbbbbbbbbbbbbbb' },
+  ]);
+  t.same(config.internalApiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+  t.throws(() => loadConfig({ INTERNAL_API_TOKENS: 'ci:aaaaaaaaaaaaaaaa,ci:bbbbbbbbbbbbbbbb' }), new ConfigError('INTERNAL_API_TOKENS: the name "ci" is given twice'));
+  t.throws(() => loadConfig({ INTERNAL_API_TOKENS: 'internal-ci:tok123456' }), new ConfigError('INTERNAL_API_TOKENS: the token named "internal-ci" is shorter than 16 characters'));
+});

@@ -1,0 +1,162 @@
+// The Postman collection's flow: which operation runs in which order, with what request, and the tests
+// Postman runs on each answer (status, problem `code`, values carried on: instanceId, the session cookie,
+// the user id). Cookie auth stays a cookie: the login's redirects fill Postman's cookie jar.
+
+export interface FlowStep {
+  /** operationId in openapi/openapi.json: the step borrows its description and saved examples. */
+  operationId: string;
+  name: string;
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path (and query) after {{baseUrl}}, with {{variables}}. */
+  path: string;
+  auth?: 'internal' | 'none';
+  body?: unknown;
+  headers?: Record<string, string>;
+  prerequest?: string[];
+  tests: string[];
+}
+
+const status = (code: number) => `pm.test('HTTP ${code}', () => pm.response.to.have.status(${code}));`;
+const problem = (code: number, name: string) => [
+  status(code),
+  `pm.test('problem ${name}', () => { pm.expect(pm.response.headers.get('Content-Type')).to.match(/^application\\/problem\\+json/); pm.expect(pm.response.json().code).to.eql('${name}'); });`,
+];
+
+export const flow: FlowStep[] = [
+  { operationId: 'getLiveness', name: 'Liveness', method: 'GET', path: '/healthz', tests: [status(200), "pm.test('ok', () => pm.expect(pm.response.json().status).to.eql('ok'));"] },
+  { operationId: 'lookupInstance', name: 'Lookup: a URL that cannot be GitLab', method: 'GET', path: '/instances/lookup?url=ftp%3A%2F%2Fgitlab.example.com', tests: problem(400, 'invalid_url') },
+  {
+    operationId: 'lookupInstance',
+    name: 'Lookup: the sandbox GitLab',
+    method: 'GET',
+    path: '/instances/lookup?url={{gitlabUrl}}',
+    tests: [status(200), "pm.test('a known status', () => pm.expect(pm.response.json().status).to.be.oneOf(['unregistered', 'ready']));"],
+  },
+  {
+    operationId: 'bootstrapInstance',
+    name: 'Bootstrap: a wrong admin token',
+    method: 'POST',
+    path: '/instances/bootstrap',
+    body: { url: '{{gitlabUrl}}', adminToken: 'glpat-not-a-token-of-this-gitlab' },
+    tests: problem(422, 'token_invalid'),
+  },
+  {
+    operationId: 'bootstrapInstance',
+    name: 'Bootstrap',
+    method: 'POST',
+    path: '/instances/bootstrap',
+    body: { url: '{{gitlabUrl}}', adminToken: '{{adminToken}}' },
+    tests: [
+      "pm.test('HTTP 201 (first set-up) or 200 (already set up)', () => pm.expect(pm.response.code).to.be.oneOf([200, 201]));",
+      "const result = pm.response.json();",
+      "pm.test('ready, with a loginUrl', () => { pm.expect(result.status).to.eql('ready'); pm.expect(result.loginUrl).to.include(result.instanceId); });",
+      "pm.environment.set('instanceId', result.instanceId);",
+    ],
+  },
+  {
+    operationId: 'startLogin',
+    name: "Login: start, the fake GitLab's authorize, the callback, lands on returnTo",
+    method: 'GET',
+    path: '/auth/gitlab/start?instance={{instanceId}}&returnTo=%2Fmeta',
+    tests: [
+      status(200),
+      "pm.test('landed on returnTo (/meta)', () => pm.expect(pm.response.json().callbackUrl).to.match(/\\/auth\\/gitlab\\/callback$/));",
+      "pm.test('the session cookie is in the jar', (done) => pm.cookies.jar().get(pm.environment.get('baseUrl'), 'gc_session', (error, value) => { pm.expect(error).to.eql(null); pm.expect(value).to.match(/^[A-Za-z0-9_-]{43}$/); pm.environment.set('sessionToken', value); done(); }));",
+    ],
+  },
+  {
+    operationId: 'getMe',
+    name: 'Me, by the session cookie',
+    method: 'GET',
+    path: '/me',
+    tests: [
+      status(200),
+      "const me = pm.response.json();",
+      "pm.test('alice, through this instance', () => { pm.expect(me.user.username).to.eql('alice'); pm.expect(me.instance.id).to.eql(pm.environment.get('instanceId')); });",
+      "pm.environment.set('userId', me.user.id);",
+    ],
+  },
+  { operationId: 'listInstances', name: 'Internal: without a token', method: 'GET', path: '/internal/instances', tests: problem(401, 'internal_unauthorized') },
+  {
+    operationId: 'listInstances',
+    name: 'Internal: list instances',
+    method: 'GET',
+    path: '/internal/instances',
+    auth: 'internal',
+    tests: [status(200), "pm.test('lists the instance', () => pm.expect(pm.response.json().instances.map((i) => i.id)).to.include(pm.environment.get('instanceId')));"],
+  },
+  {
+    operationId: 'getInstance',
+    name: 'Internal: the instance',
+    method: 'GET',
+    path: '/internal/instances/{{instanceId}}',
+    auth: 'internal',
+    tests: [status(200), "pm.test('ready', () => pm.expect(pm.response.json().status).to.eql('ready'));"],
+  },
+  {
+    operationId: 'listInstanceEvents',
+    name: "Internal: the instance's audit trail",
+    method: 'GET',
+    path: '/internal/instances/{{instanceId}}/events',
+    auth: 'internal',
+    tests: [status(200), "pm.test('starts with the bootstrap', () => pm.expect(pm.response.json().events[0].actor).to.match(/^bootstrap from /));"],
+  },
+  {
+    operationId: 'getBotToken',
+    name: 'Internal: the bot token',
+    method: 'POST',
+    path: '/internal/instances/{{instanceId}}/bot-token',
+    auth: 'internal',
+    tests: [status(200), "pm.test('a personal access token', () => pm.expect(pm.response.json().token).to.match(/^glpat-/));"],
+  },
+  {
+    operationId: 'getUserGitlabToken',
+    name: "Internal: the user's GitLab token",
+    method: 'POST',
+    path: '/internal/users/{{userId}}/gitlab-token',
+    auth: 'internal',
+    tests: [status(200), "pm.test('an access token', () => pm.expect(pm.response.json().accessToken).to.be.a('string').and.not.empty);"],
+  },
+  {
+    operationId: 'getMetrics',
+    name: 'Metrics',
+    method: 'GET',
+    path: '/metrics',
+    auth: 'internal',
+    tests: [status(200), "pm.test('counts the login', () => pm.expect(pm.response.text()).to.match(/^gitlab_connect_logins_total\\{outcome=\"success\",code=\"none\"\\} [1-9]/m));"],
+  },
+  {
+    operationId: 'logout',
+    name: 'Logout, by the session cookie',
+    method: 'POST',
+    path: '/auth/logout',
+    tests: [status(204), "pm.test('the cookie is cleared', (done) => pm.cookies.jar().get(pm.environment.get('baseUrl'), 'gc_session', (error, value) => { pm.expect(value || '').to.eql(''); done(); }));"],
+  },
+  {
+    operationId: 'getMe',
+    name: 'Me, with the logged-out session token: revoked',
+    method: 'GET',
+    path: '/me',
+    headers: { Authorization: 'Bearer {{sessionToken}}' },
+    tests: problem(401, 'unauthenticated'),
+  },
+  {
+    operationId: 'deprovisionInstance',
+    name: 'Internal: remove the instance, cleaning up GitLab',
+    method: 'DELETE',
+    path: '/internal/instances/{{instanceId}}',
+    auth: 'internal',
+    body: { adminToken: '{{adminToken}}' },
+    tests: [
+      status(200),
+      "pm.test('removed, GitLab cleaned up', () => { const body = pm.response.json(); pm.expect(body.status).to.eql('removed'); pm.expect(body.gitlab).to.eql({ oauthApplicationDeleted: true, botTokenRevoked: true, botBlocked: true }); });",
+    ],
+  },
+  {
+    operationId: 'lookupInstance',
+    name: 'Lookup after removal',
+    method: 'GET',
+    path: '/instances/lookup?url={{gitlabUrl}}',
+    tests: [status(200), "pm.test('unregistered again', () => pm.expect(pm.response.json()).to.include({ status: 'unregistered', next: 'bootstrap' }));"],
+  },
+];

@@ -1,0 +1,62 @@
+// npm run sandbox: the fake GitLab and the service wired together, one instance bootstrapped, a user
+// logged in, and everything a frontend developer needs printed with a ready curl per route. Ctrl-C stops both.
+import { loginThroughFake, startSandbox, type Sandbox } from './sandbox/sandbox.js';
+
+const sandbox = await startSandbox({
+  port: Number(process.env.PORT ?? 3000),
+  gitlabPort: Number(process.env.GITLAB_PORT ?? 8929),
+  frontendUrl: process.env.FRONTEND_URL ?? 'http://localhost:5173',
+  logLevel: process.env.LOG_LEVEL ?? 'warn',
+});
+const sessionToken = await loginThroughFake(sandbox.loginUrl);
+const me = (await (await fetch(`${sandbox.serviceUrl}/me`, { headers: { authorization: `Bearer ${sessionToken}` } })).json()) as { user: { id: string } };
+
+function curls(s: Sandbox, session: string, userId: string): string[] {
+  const url = s.serviceUrl;
+  const internal = `-H 'authorization: Bearer ${s.internalToken}'`;
+  const json = `-H 'content-type: application/json'`;
+  return [
+    `curl -s ${url}/healthz`,
+    `curl -s ${url}/readyz`,
+    `curl -s ${url}/meta`,
+    `curl -s '${url}/instances/lookup?url=${encodeURIComponent(s.gitlabUrl)}'`,
+    `curl -s -X POST ${url}/instances/bootstrap ${json} -d '{"url":"${s.gitlabUrl}","adminToken":"${s.adminToken}"}'`,
+    `curl -s -i '${s.loginUrl}'    # or open it in a browser: the fake GitLab logs you in as alice`,
+    `curl -s ${url}/me -H 'authorization: Bearer ${session}'    # or the gc_session cookie`,
+    `curl -s ${url}/internal/instances ${internal}`,
+    `curl -s ${url}/internal/instances/${s.instanceId} ${internal}`,
+    `curl -s ${url}/internal/instances/${s.instanceId}/events ${internal}`,
+    `curl -s -X POST ${url}/internal/instances/${s.instanceId}/bot-token ${internal}`,
+    `curl -s -X POST ${url}/internal/users/${userId}/gitlab-token ${internal}`,
+    `curl -s ${url}/metrics ${internal}`,
+    `curl -s -X POST ${url}/auth/logout -H 'authorization: Bearer ${session}'`,
+    `curl -s -X DELETE ${url}/internal/instances/${s.instanceId} ${internal} ${json} -d '{"adminToken":"${s.adminToken}"}'`,
+  ];
+}
+
+process.stdout.write(
+  [
+    '',
+    'gitlab-connect sandbox (throw-away: an embedded database in a temp directory, gone on Ctrl-C)',
+    `  service         ${sandbox.serviceUrl}   (API docs: ${sandbox.serviceUrl}/docs)`,
+    `  fake GitLab     ${sandbox.gitlabUrl}   (logs every browser in as ${sandbox.gitlabUser.username})`,
+    `  instance id     ${sandbox.instanceId}`,
+    `  loginUrl        ${sandbox.loginUrl}`,
+    `  internal token  ${sandbox.internalToken}   (INTERNAL_API_TOKENS name: sandbox)`,
+    `  admin token     ${sandbox.adminToken}   (the fake GitLab's administrator)`,
+    `  session token   ${sessionToken}   (${sandbox.gitlabUser.username}, user id ${me.user.id})`,
+    `  FRONTEND_URL    ${process.env.FRONTEND_URL ?? 'http://localhost:5173'}`,
+    '',
+    'Try:',
+    ...curls(sandbox, sessionToken, me.user.id).map((line) => `  ${line}`),
+    '',
+    'Ctrl-C stops the service and the fake GitLab.',
+    '',
+  ].join('\n'),
+);
+
+const stop = (): void => {
+  void sandbox.close().then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

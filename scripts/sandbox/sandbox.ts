@@ -1,0 +1,116 @@
+// A throw-away sandbox: the fake GitLab and the service wired to it on an embedded database in a temp
+// directory, with one bootstrapped instance and a GitLab user who approves logins. Used by
+// `npm run sandbox`, `npm run postman` and the browser test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { startFakeGitlab, type FakeGitlab } from '../../test/fake-gitlab/index.js';
+
+/** The internal token of every sandbox (a loopback-only throw-away service), named `sandbox` in the audit trail. */
+export const SANDBOX_INTERNAL_TOKEN = 'sandbox-internal-token-0123456789';
+
+export interface SandboxOptions {
+  /** The service's port; 0 (default) picks a free one. */
+  port?: number;
+  /** The fake GitLab's port; 0 (default) picks a free one. */
+  gitlabPort?: number;
+  /** FRONTEND_URL of the service (CORS with credentials, where logins land by default). */
+  frontendUrl?: string;
+  logLevel?: string;
+}
+
+export interface Sandbox {
+  /** The service's base URL, on `localhost` (a different site from the fake GitLab on 127.0.0.1). */
+  serviceUrl: string;
+  gitlabUrl: string;
+  fake: FakeGitlab;
+  instanceId: string;
+  loginUrl: string;
+  internalToken: string;
+  adminToken: string;
+  /** The GitLab user the fake logs in when a browser reaches its authorize page. */
+  gitlabUser: { id: number; username: string };
+  close(): Promise<void>;
+}
+
+/** A free TCP port on loopback (the service's PUBLIC_URL must be known before it listens). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the fake GitLab and the service, bootstraps the fake as an instance; throws when the bootstrap fails. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const fake = await startFakeGitlab({ host: '127.0.0.1', port: options.gitlabPort ?? 0 });
+  const admin = fake.seedAdmin();
+  const person = fake.createUser({ username: 'alice', name: 'Alice Example', email: 'alice@example.com' });
+  fake.setBrowserUser(person.id);
+  const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-sandbox-'));
+  const port = options.port || (await freePort());
+  const serviceUrl = `http://localhost:${port}`;
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: 'localhost',
+    PUBLIC_URL: serviceUrl,
+    DATA_DIR: dataDir,
+    INTERNAL_API_TOKENS: `sandbox:${SANDBOX_INTERNAL_TOKEN}`,
+    ALLOW_HTTP: 'true',
+    ALLOW_PRIVATE_NETWORKS: 'true',
+    BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '1000',
+    ...(options.frontendUrl ? { FRONTEND_URL: options.frontendUrl } : {}),
+  });
+  const app = await buildApp(config, { logger: pino({ level: options.logLevel ?? 'warn' }) });
+  const close = async () => {
+    await app.close();
+    await fake.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await app.listen({ port, host: config.host });
+    const response = await fetch(`${serviceUrl}/instances/bootstrap`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: fake.url, adminToken: admin.token }),
+    });
+    const result = (await response.json()) as { instanceId: string; loginUrl: string };
+    if (!response.ok) throw new Error(`the sandbox bootstrap answered ${response.status}: ${JSON.stringify(result)}`);
+    return {
+      serviceUrl,
+      gitlabUrl: fake.url,
+      fake,
+      instanceId: result.instanceId,
+      loginUrl: result.loginUrl,
+      internalToken: SANDBOX_INTERNAL_TOKEN,
+      adminToken: admin.token,
+      gitlabUser: { id: person.id, username: person.username },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * A login as a browser does it, redirects followed by hand: loginUrl → the fake's authorize → callback.
+ * Returns the session token from the callback's Set-Cookie; throws when a step answers otherwise.
+ */
+export async function loginThroughFake(loginUrl: string): Promise<string> {
+  const start = await fetch(loginUrl, { redirect: 'manual' });
+  const binding = /gc_login=([^;]+)/.exec(start.headers.get('set-cookie') ?? '')?.[1];
+  const authorize = await fetch(start.headers.get('location') ?? '', { redirect: 'manual' });
+  const callback = await fetch(authorize.headers.get('location') ?? '', { redirect: 'manual', headers: { cookie: `gc_login=${binding}` } });
+  const session = /gc_session=([^;]+)/.exec(callback.headers.get('set-cookie') ?? '')?.[1];
+  if (!session) throw new Error(`the sandbox login did not end with a session (callback answered ${callback.status})`);
+  return session;
+}

@@ -1,0 +1,140 @@
+// Examples for the OpenAPI document: a request body per operation that takes one, a value per success
+// answer, and (problemExample) a problem per code built from the error catalogue. `redocly lint` checks
+// each against its schema.
+import { errorCatalog, type ErrorCode } from '../errors.js';
+
+const instanceId = '0b9c5f3e-7c1a-4e8b-9a51-3f2d4c6b8a10';
+const userId = '5d0e2a8c-1f4b-4c3d-9e7a-6b8c9d0e1f2a';
+const url = 'https://gitlab.example.com';
+const loginUrl = `http://localhost:3000/auth/gitlab/start?instance=${instanceId}`;
+const adminToken = 'glpat-AbCdEfGhIjKlMnOpQrSt';
+const scopes = ['api', 'read_user', 'openid', 'email'];
+const at = '2026-11-30T09:15:00.000Z';
+
+const bootstrapResult = {
+  instanceId,
+  url,
+  status: 'ready',
+  gitlabVersion: '17.8.1-ee',
+  bot: { userId: 42, username: 'review-bot' },
+  oauthApplication: { id: 7, clientId: '3f1c9b2e8d7a6c5b4e3f2a1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b', scopes },
+  loginUrl,
+  repaired: [],
+};
+const instanceDetails = {
+  id: instanceId,
+  url,
+  status: 'ready',
+  gitlabVersion: '17.8.1-ee',
+  bot: { userId: 42, username: 'review-bot' },
+  oauthApplicationId: 7,
+  botTokenExpiresAt: '2027-11-29T00:00:00.000Z',
+  lastError: null,
+  createdAt: at,
+  updatedAt: at,
+};
+
+type Examples = Record<string, { summary: string; value: unknown }>;
+const one = (summary: string, value: unknown): Examples => ({ example: { summary, value } });
+
+/** Request body examples by operationId. */
+export const requestExamples: Record<string, Examples> = {
+  bootstrapInstance: { example: { summary: 'An instance URL and an administrator token', value: { url, adminToken } } },
+  deprovisionInstance: {
+    withAdminToken: { summary: 'Also clean up GitLab', value: { adminToken } },
+    withoutAdminToken: { summary: 'Leave GitLab as it is (the answer lists what stays)', value: {} },
+  },
+};
+
+/** Success answer examples by operationId and status. */
+export const responseExamples: Record<string, Record<string, Examples>> = {
+  getLiveness: { 200: one('Alive', { status: 'ok' }) },
+  getReadiness: { 200: one('The database answers', { status: 'ready' }) },
+  getOpenApiDocument: { 200: one('This document (abridged)', { openapi: '3.1.0', info: { title: 'gitlab-connect', version: '0.1.0' }, paths: {} }) },
+  getIndex: { 200: one('Links', { service: 'gitlab-connect', version: '0.1.0', links: { me: '/me', docs: '/docs', openapi: '/openapi.json' } }) },
+  getMeta: {
+    200: one('What an administrator needs before bootstrapping', {
+      egressIps: ['203.0.113.7/32'],
+      callbackUrl: 'http://localhost:3000/auth/gitlab/callback',
+      minimumGitlabVersion: '16.0.0',
+      adminTokenScopes: ['api'],
+      oauthScopes: scopes,
+      version: '0.1.0',
+    }),
+  },
+  lookupInstance: {
+    200: {
+      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', instanceId, loginUrl } },
+      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap' } },
+    },
+  },
+  bootstrapInstance: {
+    201: one('Set up for the first time', bootstrapResult),
+    200: one('Already set up; the missing bot token was re-created', { ...bootstrapResult, repaired: ['bot_token'] }),
+  },
+  getMe: {
+    200: one('The logged-in user', {
+      user: { id: userId, gitlabUserId: 1234, username: 'alice', name: 'Alice Example', email: 'alice@example.com', avatarUrl: null },
+      instance: { id: instanceId, url },
+    }),
+  },
+  listInstances: { 200: one('One ready instance', { instances: [instanceDetails] }) },
+  getInstance: { 200: one('A ready instance', instanceDetails) },
+  listInstanceEvents: {
+    200: one('The first events of a bootstrap', {
+      events: [
+        { id: '1', step: 'url', outcome: 'succeeded', actor: 'bootstrap from 198.51.100.23', detail: null, errorCode: null, createdAt: at },
+        { id: '2', step: 'version', outcome: 'succeeded', actor: 'bootstrap from 198.51.100.23', detail: 'GitLab 17.8.1-ee', errorCode: null, createdAt: at },
+      ],
+    }),
+  },
+  deprovisionInstance: {
+    200: {
+      cleanedUp: { summary: 'With an admin token: GitLab cleaned up', value: { instanceId, status: 'removed', gitlab: { oauthApplicationDeleted: true, botTokenRevoked: true, botBlocked: true }, leftOnGitlab: null } },
+      leftOnGitlab: {
+        summary: 'Without an admin token: what stays on GitLab and how to remove it',
+        value: {
+          instanceId,
+          status: 'removed',
+          gitlab: null,
+          leftOnGitlab: {
+            botTokenId: 99,
+            botTokenLive: true,
+            botTokenExpiresAt: '2027-11-29T00:00:00.000Z',
+            oauthApplicationId: 7,
+            botUserId: 42,
+            botUsername: 'review-bot',
+            howToRemove: [`DELETE ${url}/api/v4/personal_access_tokens/99 with an administrator's token (scope api, plus admin_mode when Admin Mode is on): revokes the bot token`],
+          },
+        },
+      },
+    },
+  },
+  getBotToken: { 200: one('The current bot token', { token: 'glpat-ZyXwVuTsRqPoNmLkJiHg', expiresAt: '2027-11-29T00:00:00.000Z' }) },
+  getUserGitlabToken: { 200: one("The user's access token", { accessToken: 'a3f9c2e1b8d7c6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1', expiresAt: '2026-11-30T11:15:00.000Z' }) },
+  getMetrics: {
+    200: one('A scrape (abridged)', '# HELP gitlab_connect_bootstraps_total Bootstrap calls by outcome\n# TYPE gitlab_connect_bootstraps_total counter\ngitlab_connect_bootstraps_total{outcome="success",code="none"} 3\n'),
+  },
+};
+
+/** Extra members a problem of this code typically carries. */
+const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
+  validation_failed: { errors: [{ field: '/url', message: 'must NOT have fewer than 1 characters' }] },
+  token_missing_scope: { step: 'admin_token', missingScopes: ['api'] },
+  rate_limited: { retryAfter: 60 },
+  gitlab_rate_limited: { retryAfter: 30 },
+};
+
+/** A problem document for `code`, as the error plugin sends it. */
+export function problemExample(code: ErrorCode) {
+  const { status, title } = errorCatalog[code];
+  return {
+    type: `urn:gitlab-connect:problem:${code}`,
+    title,
+    status,
+    detail: `${title}.`,
+    code,
+    ...problemExtras[code],
+    requestId: '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b',
+  };
+}
