@@ -1,5 +1,6 @@
 // The login routes' paths, in one place: the routes, the login URL handed out, the OAuth callback URL
 // registered on GitLab and the login binding cookie's scope all derive from them.
+import { createHash } from 'node:crypto';
 
 export const AUTH_PATHS = {
   /** Everything under it sees the login binding cookie. */
@@ -8,3 +9,18 @@ export const AUTH_PATHS = {
   callback: '/auth/gitlab/callback',
   logout: '/auth/logout',
 } as const;
+
+/**
+ * The key in an instance's own redirect URI: base64url of SHA-256 over the normalised instance URL,
+ * 22 characters (132 bits). Derived from the URL alone, so it is known before the instance is
+ * registered (an admin can type it into GitLab) and stable for a URL. Distinct redirect URIs per
+ * instance are the OAuth mix-up defence of RFC 9700 §4.4.
+ */
+export function callbackKeyOf(normalizedInstanceUrl: string): string {
+  return createHash('sha256').update(normalizedInstanceUrl).digest('base64url').slice(0, 22);
+}
+
+/** `$PUBLIC_URL/auth/gitlab/callback/<key>`: the redirect URI of the instance at `normalizedInstanceUrl`. */
+export function instanceCallbackUrl(publicUrl: string, normalizedInstanceUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${AUTH_PATHS.callback}/${callbackKeyOf(normalizedInstanceUrl)}`;
+}
