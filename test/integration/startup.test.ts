@@ -31,10 +31,11 @@ interface Started {
 }
 
 function startServer(env: Record<string, string>): Started {
-  // NODE_V8_COVERAGE is not passed on: the child compiles src/ with tsx, tap's processes with its own
-  // loader, and c8 merges V8 ranges per file before source-mapping, so mixing the two garbles both.
-  const { DATABASE_URL: _ignored, NODE_V8_COVERAGE: _notCounted, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...inherited, ...env } });
+  // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
+  // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
+  // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
