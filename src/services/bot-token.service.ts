@@ -97,9 +97,11 @@ async function isLive(gitlab: GitlabApi, target: GitlabTarget, token: string): P
  * GitLab failed otherwise than with a 401 (5xx, timeout): the current token still works until it
  * expires, so it is served; the next call checks it is live before it tries again.
  */
-async function rotationFailed(deps: ServiceDeps, instance: WithBotToken, error: unknown, context: RotationContext): Promise<LockedOutcome> {
+async function rotationFailed(deps: ServiceDeps, instance: WithBotToken, error: unknown, context: RotationContext & { answerLost: boolean }): Promise<LockedOutcome> {
   const failure = toAppError(error);
-  const expired = hasExpired(instance, context.now);
+  // A rotate whose answer was lost (timeout, connection closed) may have revoked the current token:
+  // it is never handed out on that guess; the next call checks it is live first.
+  const expired = context.answerLost || hasExpired(instance, context.now);
   const detail = expired ? failure.message : `${failure.message}; the current token is still served`;
   await insertInstanceEvent(deps.db, { ...context.event, outcome: 'failed', detail, errorCode: failure.code });
   if (expired) return { failure };
@@ -133,11 +135,14 @@ async function rotateLeased(deps: ServiceDeps, instance: WithBotToken, context: 
   const current = sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN);
   const target = { ...gitlabTargetOf(instance, context.log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   let rotated: GitlabPersonalAccessToken | 'dead';
+  let rotating = false;
   try {
     const live = instance.botTokenId !== null && (await isLive(gitlab, target, current));
+    rotating = live;
     rotated = live ? await rotateWithinLifetime(gitlab, target, current, instance.botTokenId!, now) : 'dead';
   } catch (error) {
-    if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, instance, error, context);
+    const answerLost = rotating && !(error instanceof GitlabApiError);
+    if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, instance, error, { ...context, answerLost });
     rotated = 'dead';
   }
   if (rotated === 'dead') return dropDeadToken(deps, instance, context);

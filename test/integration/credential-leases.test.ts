@@ -10,6 +10,7 @@ import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from 
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const internal = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 const gitlabToken = (app: App, userId: string) => app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: internal });
@@ -101,3 +102,67 @@ t.test('a lease whose holder died lapses after LEASE_MS: the next caller refresh
   t.equal(after.statusCode, 200);
   t.equal(fake.grantCount('refresh_token'), 1, 'exactly one refresh');
 });
+
+t.test('a refresh whose answer GitLab dropped after acting: the next call refreshes with the old refresh token and gets a token GitLab accepts', async (t) => {
+  let now = new Date();
+  const clock: Clock = () => now;
+  const fake = await startFakeGitlab({ now: clock, accessTokenTtlSeconds: 60 });
+  t.teardown(() => fake.close());
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock });
+  const { instance } = await createReadyInstance(app, fake);
+  const [userId] = await loggedInUsers(app, fake, instance.id, 1);
+  const original = [...fake.oauthTokens.values()].at(-1)!;
+  now = new Date(now.getTime() + 3_600_000);
+  fake.injectFault({ method: 'POST', path: '/oauth/token', afterActing: true, drop: true });
+  const lost = await gitlabToken(app, userId!);
+  t.equal(lost.statusCode, 502, 'the lost answer is an error, not a token');
+  t.equal(fake.grantCount('refresh_token'), 1, 'GitLab did refresh');
+  const retried = await gitlabToken(app, userId!);
+  t.equal(retried.statusCode, 200, retried.body);
+  t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'the retry used the old refresh token, kept until a new pair was stored');
+  const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${retried.json().accessToken}` } });
+  t.equal(accepted.status, 200, 'GitLab accepts the token served');
+});
+
+t.test(
+  'the database down while a refresh is stored: the next call, once it is back, returns a token GitLab accepts',
+  { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server behind a proxy)' },
+  async (t) => {
+    let now = new Date();
+    const clock: Clock = () => now;
+    const fake = await startFakeGitlab({ now: clock, accessTokenTtlSeconds: 60 });
+    const { url } = await testFileDatabase();
+    const target = new URL(url!);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(url!);
+    viaProxy.port = String(proxy.port);
+    const database = openPostgres(viaProxy.toString(), pino({ level: 'silent' }), 2, { statementTimeoutMs: 5000 });
+    const app = await buildApp(testConfig(FAKE_GITLAB_ENV), { database, logger: pino({ level: 'silent' }), clock });
+    t.teardown(async () => {
+      await app.close();
+      await proxy.close();
+      await database.close();
+      await fake.close();
+    });
+    const { instance } = await createReadyInstance(app, fake);
+    const [userId] = await loggedInUsers(app, fake, instance.id, 1);
+    const original = [...fake.oauthTokens.values()].at(-1)!;
+    now = new Date(now.getTime() + 3_600_000);
+    const held = fake.injectFault({ method: 'POST', path: '/oauth/token', afterActing: true, hold: true });
+    const during = gitlabToken(app, userId!);
+    await held.reached;
+    await proxy.stop();
+    held.release();
+    const failed = await during;
+    t.equal(failed.statusCode, 503, 'the write failed: database_unavailable, no token');
+    t.equal(fake.grantCount('refresh_token'), 1, 'GitLab had refreshed');
+    await proxy.start();
+    // The lease could not be released while the database was away: it lapses after LEASE_MS.
+    now = new Date(now.getTime() + app.deps.config.leaseMs + 1);
+    const next = await gitlabToken(app, userId!);
+    t.equal(next.statusCode, 200, next.body);
+    t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'refreshed again with the old refresh token');
+    const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${next.json().accessToken}` } });
+    t.equal(accepted.status, 200, 'GitLab accepts the token served');
+  },
+);
