@@ -31,6 +31,9 @@ export const EnvSchema = Type.Object({
   ALLOW_PRIVATE_NETWORKS: Bool('allow GitLab URLs on non-public addresses'),
   ALLOW_HTTP: Bool('allow http:// GitLab URLs'),
   GITLAB_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000, description: 'per-request timeout towards GitLab' }),
+  GITLAB_CREDENTIAL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 60000, description: 'timeout of GitLab calls that change a credential (token rotation and creation): long enough for a slow GitLab to finish' }),
+  LEASE_MS: Type.Integer({ minimum: 200, maximum: 600000, default: 30000, description: 'a refresh, rotation or bootstrap lease lapses this long after its holder stopped renewing it' }),
+  LEASE_HEARTBEAT_MS: Type.Integer({ minimum: 50, maximum: 300000, default: 10000, description: 'how often a lease holder renews its lease (well under LEASE_MS)' }),
   BOOTSTRAP_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10000, default: 10, description: 'bootstrap calls per client address per minute' }),
   BOT_TOKEN_ROTATE_DAYS: Type.Integer({ minimum: 1, maximum: 300, default: 30, description: 'rotate the bot token when it expires within this many days' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 168, description: 'lifetime of a login session in hours' }),
@@ -103,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   }
   const valid = parsed as Env;
   const production = valid.NODE_ENV === 'production';
+  if (valid.LEASE_HEARTBEAT_MS * 2 > valid.LEASE_MS) throw new ConfigError('LEASE_HEARTBEAT_MS: must be at most half of LEASE_MS');
   if (production && !valid.ENCRYPTION_KEY) throw new ConfigError('ENCRYPTION_KEY: required when NODE_ENV=production');
   const publicUrl = (valid.PUBLIC_URL ?? `http://localhost:${valid.PORT}`).replace(/\/+$/, '');
   return {
@@ -123,6 +127,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
     allowPrivateNetworks: valid.ALLOW_PRIVATE_NETWORKS === 'true',
     allowHttp: valid.ALLOW_HTTP === 'true',
     gitlabTimeoutMs: valid.GITLAB_TIMEOUT_MS,
+    gitlabCredentialTimeoutMs: valid.GITLAB_CREDENTIAL_TIMEOUT_MS,
+    leaseMs: valid.LEASE_MS,
+    leaseHeartbeatMs: valid.LEASE_HEARTBEAT_MS,
     bootstrapRateLimitPerMinute: valid.BOOTSTRAP_RATE_LIMIT_PER_MINUTE,
     botTokenRotateDays: valid.BOT_TOKEN_ROTATE_DAYS,
     sessionTtlHours: valid.SESSION_TTL_HOURS,

@@ -12,13 +12,13 @@ export async function listInstances(db: Executor): Promise<Instance[]> {
   return (await db.selectFrom('instances').selectAll().orderBy('created_at').execute()).map(fromRow);
 }
 
-/** Updates the instance only while the bootstrap lease is still `leaseUntil`; undefined when it is not. */
-export async function updateLeasedInstance(db: Executor, id: string, leaseUntil: Date, changes: InstanceChanges): Promise<Instance | undefined> {
+/** Updates the instance only while `holder` holds the bootstrap lease; undefined when it does not. */
+export async function updateLeasedInstance(db: Executor, id: string, holder: string, changes: InstanceChanges): Promise<Instance | undefined> {
   const updated = await db
     .updateTable('instances')
     .set(toRow<InstanceUpdate>(changes))
     .where('id', '=', id)
-    .where('bootstrap_lease_until', '=', leaseUntil)
+    .where('bootstrap_lease_holder', '=', holder)
     .returningAll()
     .executeTakeFirst();
   return fromRowOrUndefined(updated);
@@ -35,20 +35,29 @@ export async function listInstanceEvents(db: Executor, instanceId: string): Prom
   return (await db.selectFrom('instance_events').selectAll().where('instance_id', '=', instanceId).orderBy('id').execute()).map(fromRow);
 }
 
+/** Extends the bootstrap lease while `holder` still has it (the heartbeat); false when it was lost. */
+export async function renewBootstrapLease(db: Executor, id: string, holder: string, until: Date): Promise<boolean> {
+  const renewed = await db.updateTable('instances').set({ bootstrap_lease_until: until }).where('id', '=', id).where('bootstrap_lease_holder', '=', holder).executeTakeFirst();
+  return renewed.numUpdatedRows > 0n;
+}
+
 /**
- * Claims the right to bootstrap `url` until `leaseUntil`: inserts the instance, or takes over one whose
- * previous lease is gone. Undefined when another bootstrap holds the lease. One statement, so two
- * processes racing for the same URL cannot both win. A ready instance stays ready while it is repaired.
+ * Claims the right to bootstrap `url` for `holder` until `lease.until`: inserts the instance, or takes
+ * over one whose previous lease is gone. Undefined when another bootstrap holds the lease. One
+ * statement, so two processes racing for the same URL cannot both win. A ready instance stays ready
+ * while it is repaired.
  */
-export async function claimInstanceForBootstrap(db: Executor, url: string, now: Date, leaseUntil: Date): Promise<Instance | undefined> {
+export async function claimInstanceForBootstrap(db: Executor, url: string, lease: { holder: string; now: Date; until: Date }): Promise<Instance | undefined> {
+  const { holder, now, until: leaseUntil } = lease;
   const claimed = await db
     .insertInto('instances')
-    .values({ url, status: 'bootstrapping', bootstrap_lease_until: leaseUntil })
+    .values({ url, status: 'bootstrapping', bootstrap_lease_until: leaseUntil, bootstrap_lease_holder: holder })
     .onConflict((conflict) =>
       conflict
         .column('url')
         .doUpdateSet((eb) => ({
           bootstrap_lease_until: leaseUntil,
+          bootstrap_lease_holder: holder,
           status: eb.case().when('instances.status', '=', 'ready').then('ready' as const).else('bootstrapping' as const).end(),
           updated_at: now,
         }))
@@ -59,22 +68,29 @@ export async function claimInstanceForBootstrap(db: Executor, url: string, now: 
   return fromRowOrUndefined(claimed);
 }
 
-/**
- * Reads the instance under a row lock (inside a transaction), or fails at once with lock_not_available
- * (55P03) when another transaction holds it: callers wait through retryWhileRowLocked, not on a connection.
- */
+/** Reads the instance under a row lock, inside a short transaction (no lock here is ever held across a GitLab call). */
 export async function lockInstanceById(trx: Transaction<DB>, id: string): Promise<Instance | undefined> {
-  return fromRowOrUndefined(await trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst());
+  return fromRowOrUndefined(await trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().executeTakeFirst());
 }
 
-export async function storeBotToken(db: Executor, id: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<void> {
-  await db
+/** Stores a rotated bot token and releases the rotation lease, only while `holder` holds it; false when it was lost. */
+export async function storeBotToken(db: Executor, id: string, holder: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<boolean> {
+  const stored = await db
     .updateTable('instances')
-    .set({ bot_token_id: token.tokenId, bot_token_sealed: token.sealed, bot_token_expires_at: token.expiresAt, bot_token_issued_at: token.now, updated_at: token.now })
+    .set({
+      bot_token_id: token.tokenId,
+      bot_token_sealed: token.sealed,
+      bot_token_expires_at: token.expiresAt,
+      bot_token_issued_at: token.now,
+      credential_lease_holder: null,
+      credential_lease_until: null,
+      updated_at: token.now,
+    })
     .where('id', '=', id)
-    .execute();
+    .where('credential_lease_holder', '=', holder)
+    .executeTakeFirst();
+  return stored.numUpdatedRows > 0n;
 }
-
 /** Takes the instance out of service: status removed, every secret and GitLab resource reference wiped, any lease dropped. */
 export async function markInstanceRemoved(db: Executor, id: string, now: Date): Promise<void> {
   await db
@@ -90,17 +106,22 @@ export async function markInstanceRemoved(db: Executor, id: string, now: Date): 
       oauth_scopes: null,
       oauth_redirect_uri: null,
       bootstrap_lease_until: null,
+      bootstrap_lease_holder: null,
+      credential_lease_holder: null,
+      credential_lease_until: null,
       updated_at: now,
     })
     .where('id', '=', id)
     .execute();
 }
 
-/** GitLab refused the bot token (401): drop it, keep the instance ready (logins still work), and say why. */
-export async function markBotTokenUnusable(db: Executor, id: string, failure: { detail: string; now: Date }): Promise<void> {
-  await db
+/** GitLab refused the bot token (401): drop it, keep the instance ready (logins still work), and say why. Fenced on the rotation lease. */
+export async function markBotTokenUnusable(db: Executor, id: string, holder: string, failure: { detail: string; now: Date }): Promise<boolean> {
+  const marked = await db
     .updateTable('instances')
     .set({ bot_token_sealed: null, last_error_step: 'bot_token', last_error_code: 'bot_token_unusable', last_error_detail: failure.detail, updated_at: failure.now })
     .where('id', '=', id)
-    .execute();
+    .where('credential_lease_holder', '=', holder)
+    .executeTakeFirst();
+  return marked.numUpdatedRows > 0n;
 }

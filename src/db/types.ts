@@ -30,6 +30,11 @@ export interface InstancesTable {
   last_error_code: string | null;
   last_error_detail: string | null;
   bootstrap_lease_until: Timestamp | null;
+  /** Who holds the bootstrap lease (a random id per run): writes are fenced on it. */
+  bootstrap_lease_holder: string | null;
+  /** The bot token's rotation lease (credential-refresh.ts). */
+  credential_lease_holder: string | null;
+  credential_lease_until: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -61,6 +66,9 @@ export interface UsersTable {
   /** When GitLab issued the current access token (by our clock): with the expiry, its lifetime. */
   access_token_obtained_at: Timestamp | null;
   reauthorization_required: Generated<boolean>;
+  /** The token refresh's lease (credential-refresh.ts). */
+  credential_lease_holder: string | null;
+  credential_lease_until: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

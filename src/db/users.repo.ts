@@ -1,8 +1,7 @@
-// All SQL on users: the upsert at login, reads, and the locked read-modify-write of their GitLab tokens.
-import type { Transaction } from 'kysely';
+// All SQL on users: the upsert at login, reads, and the lease-fenced writes of their refreshed GitLab tokens.
 import type { User } from '../domain/types.js';
 import { fromRow, fromRowOrUndefined } from './rows.js';
-import type { DB, Executor } from './types.js';
+import type { Executor } from './types.js';
 
 export interface UserLogin {
   instanceId: string;
@@ -46,36 +45,39 @@ export async function findUserById(db: Executor, id: string): Promise<User | und
 }
 
 /**
- * Reads the user under a row lock (inside a transaction), or fails at once with lock_not_available
- * (55P03) when another refresher holds it: callers wait through retryWhileRowLocked, not on a connection.
+ * Stores refreshed tokens and releases the refresh lease in one statement, only while `holder` holds
+ * it; false when the lease was lost (nothing written).
  */
-export async function lockUserById(trx: Transaction<DB>, id: string): Promise<User | undefined> {
-  return fromRowOrUndefined(await trx.selectFrom('users').selectAll().where('id', '=', id).forUpdate().noWait().executeTakeFirst());
-}
-
 export async function storeUserTokens(
   db: Executor,
   id: string,
+  holder: string,
   tokens: { accessTokenSealed: string; refreshTokenSealed: string | null; accessTokenExpiresAt: Date | null; accessTokenObtainedAt: Date; now: Date },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const stored = await db
     .updateTable('users')
     .set({
       access_token_sealed: tokens.accessTokenSealed,
       refresh_token_sealed: tokens.refreshTokenSealed,
       access_token_expires_at: tokens.accessTokenExpiresAt,
       access_token_obtained_at: tokens.accessTokenObtainedAt,
+      credential_lease_holder: null,
+      credential_lease_until: null,
       updated_at: tokens.now,
     })
     .where('id', '=', id)
-    .execute();
+    .where('credential_lease_holder', '=', holder)
+    .executeTakeFirst();
+  return stored.numUpdatedRows > 0n;
 }
 
-export async function markReauthorizationRequired(db: Executor, id: string, now: Date): Promise<void> {
-  await db.updateTable('users').set({ reauthorization_required: true, updated_at: now }).where('id', '=', id).execute();
+/** GitLab refused the refresh token: the user must log in again. Fenced on the refresh lease; false when it was lost. */
+export async function markReauthorizationRequired(db: Executor, id: string, holder: string, now: Date): Promise<boolean> {
+  const marked = await db.updateTable('users').set({ reauthorization_required: true, updated_at: now }).where('id', '=', id).where('credential_lease_holder', '=', holder).executeTakeFirst();
+  return marked.numUpdatedRows > 0n;
 }
 
-/** Wipes the GitLab tokens of every user of an instance (the instance is removed). */
+/** Wipes the GitLab tokens of every user of an instance (the instance is removed); a refresh in flight loses its lease and stores nothing. */
 export async function wipeInstanceUserTokens(db: Executor, instanceId: string, now: Date): Promise<void> {
-  await db.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, updated_at: now }).where('instance_id', '=', instanceId).execute();
+  await db.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, credential_lease_holder: null, credential_lease_until: null, updated_at: now }).where('instance_id', '=', instanceId).execute();
 }

@@ -22,6 +22,8 @@ export interface GitlabTarget {
   url: string;
   caCertificate: string | null;
   log?: GitlabLog;
+  /** The deadline of calls that change a credential (rotation, creation): GITLAB_CREDENTIAL_TIMEOUT_MS. */
+  credentialTimeoutMs?: number;
 }
 
 export type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
@@ -51,8 +53,9 @@ const operationOf = (method: string, path: string) => `${method} ${path.split('?
 type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
 
 export function createGitlabApi(http: GitlabHttp) {
-  function send<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown) {
+  function send<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown, changesCredential = false) {
     return http.request<T>({
+      ...(changesCredential && target.credentialTimeoutMs ? { timeoutMs: target.credentialTimeoutMs } : {}),
       method,
       url: `${target.url}${path}`,
       caCertificate: target.caCertificate,
@@ -65,6 +68,11 @@ export function createGitlabApi(http: GitlabHttp) {
   async function call<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, check: AnswerCheck<T> | null, json?: unknown): Promise<T> {
     const { body } = await send<unknown>(target, method, path, auth, json);
     return check ? check(operationOf(method, path), body) : (body as T);
+  }
+  /** A POST that creates or rotates a credential: its answer is the only copy, so it gets the credential deadline. */
+  async function credentialCall<T>(target: GitlabTarget, path: string, auth: Auth, check: AnswerCheck<T>, json: unknown): Promise<T> {
+    const { body } = await send<unknown>(target, 'POST', path, auth, json, true);
+    return check(operationOf('POST', path), body);
   }
   /** A personal access token in the PRIVATE-TOKEN header: the admin's, or the bot's own. */
   const privateToken = (token: string) => ({ privateToken: token });
@@ -97,11 +105,11 @@ export function createGitlabApi(http: GitlabHttp) {
     blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token), null),
     unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token), null),
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
-      call(target, 'POST', `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), checkToken, body),
+      credentialCall(target, `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), checkToken, body),
     personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token), checkToken),
     /** A token rotating itself by id: since 16.0 (the `self` form only since 16.10). */
     rotateOwnToken: (target: GitlabTarget, token: string, id: number | string, expiresAt: string) =>
-      call(target, 'POST', `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
+      credentialCall(target, `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
     revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token), null),
     applications: (target: GitlabTarget, token: string) => allPages(target, '/api/v4/applications', privateToken(token), checkApplications),
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>

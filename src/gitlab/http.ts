@@ -40,6 +40,8 @@ export interface GitlabRequest {
   /** PEM of a private CA, trusted in addition to Node's default roots for this call. */
   caCertificate?: string | null;
   log?: GitlabLog;
+  /** This call's deadline, when it differs from GITLAB_TIMEOUT_MS. */
+  timeoutMs?: number;
 }
 
 export interface GitlabResponse<T = unknown> {
@@ -100,6 +102,7 @@ function createRequest(policy: UrlPolicy, transport: Transport, logger: Logger) 
       caCertificate: req.caCertificate,
       path,
       log: req.log ?? logger,
+      timeoutMs: req.timeoutMs,
     });
     const body = parseBody(answer.bytes.toString('utf8'), answer.headers.get('content-type'));
     if (answer.status >= 200 && answer.status < 300) {

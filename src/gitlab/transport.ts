@@ -20,6 +20,8 @@ export interface Exchange {
   log: GitlabLog;
   /** A caller's own abort signal, combined with the deadline. */
   signal?: AbortSignal | null | undefined;
+  /** This call's own deadline instead of the transport's (a credential change given time to finish). */
+  timeoutMs?: number | undefined;
 }
 
 export interface ExchangeResult {
@@ -92,7 +94,7 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number;
 
   async function exchange(call: Exchange): Promise<ExchangeResult> {
     const startedAt = performance.now();
-    const deadline = AbortSignal.timeout(options.timeoutMs);
+    const deadline = AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs);
     const signal = call.signal ? AbortSignal.any([deadline, call.signal]) : deadline;
     const headers = new Headers(call.headers);
     headers.set('accept-encoding', 'identity');

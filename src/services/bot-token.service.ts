@@ -1,17 +1,15 @@
 // The bot's token for the review workers, rotated through GitLab before it expires. A rotation is
 // never tried blindly: GitLab revokes the whole token family when a revoked token is rotated, so the
 // token is first checked to be live (a rotation whose answer was lost has already revoked it).
-import type { Transaction } from 'kysely';
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import type { Sealer } from '../crypto/sealer.js';
-import { findInstanceById, insertInstanceEvent, lockInstanceById, markBotTokenUnusable, storeBotToken } from '../db/instances.repo.js';
-import type { DB } from '../db/types.js';
+import { findInstanceById, insertInstanceEvent, markBotTokenUnusable, storeBotToken } from '../db/instances.repo.js';
 import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import type { GitlabApi, GitlabPersonalAccessToken, GitlabTarget } from '../gitlab/api.js';
 import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
-import { isDue, refreshOnce } from './credential-refresh.js';
+import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
 
@@ -65,7 +63,7 @@ function stored(sealer: Sealer, instance: WithBotToken): BotToken {
 
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
-/** A rotation holds the lock for up to three GitLab calls (liveness check, rotation, one retry within the lifetime limit). */
+/** A rotation holds the lease for up to three GitLab calls (liveness check, rotation, one retry within the lifetime limit). */
 export const ROTATION_GITLAB_CALLS = 3;
 
 const LIFETIME_LIMIT = /must be before (\d{4}-\d{2}-\d{2})/;
@@ -99,11 +97,13 @@ async function isLive(gitlab: GitlabApi, target: GitlabTarget, token: string): P
  * GitLab failed otherwise than with a 401 (5xx, timeout): the current token still works until it
  * expires, so it is served; the next call checks it is live before it tries again.
  */
-async function rotationFailed(deps: ServiceDeps, trx: Transaction<DB>, instance: WithBotToken, error: unknown, context: RotationContext): Promise<LockedOutcome> {
+async function rotationFailed(deps: ServiceDeps, instance: WithBotToken, error: unknown, context: RotationContext & { answerLost: boolean }): Promise<LockedOutcome> {
   const failure = toAppError(error);
-  const expired = hasExpired(instance, context.now);
+  // A rotate whose answer was lost (timeout, connection closed) may have revoked the current token:
+  // it is never handed out on that guess; the next call checks it is live first.
+  const expired = context.answerLost || hasExpired(instance, context.now);
   const detail = expired ? failure.message : `${failure.message}; the current token is still served`;
-  await insertInstanceEvent(trx, { ...context.event, outcome: 'failed', detail, errorCode: failure.code });
+  await insertInstanceEvent(deps.db, { ...context.event, outcome: 'failed', detail, errorCode: failure.code });
   if (expired) return { failure };
   context.log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
   return { served: stored(deps.sealer, instance) };
@@ -114,37 +114,42 @@ async function rotationFailed(deps: ServiceDeps, trx: Transaction<DB>, instance:
  * family, so it is dropped: later calls fail fast without asking GitLab, and a new bootstrap, which
  * creates a token when none is stored, repairs it.
  */
-async function dropDeadToken(trx: Transaction<DB>, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+async function dropDeadToken(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
   const failure = unusable();
-  await markBotTokenUnusable(trx, instance.id, { detail: failure.message, now: context.now });
-  await insertInstanceEvent(trx, { ...context.event, outcome: 'failed', detail: failure.message, errorCode: failure.code });
+  if (!(await markBotTokenUnusable(deps.db, instance.id, context.lease.holder, { detail: failure.message, now: context.now }))) throw new LeaseLost();
+  await insertInstanceEvent(deps.db, { ...context.event, outcome: 'failed', detail: failure.message, errorCode: failure.code });
   return { failure };
 }
 
 interface RotationContext {
   now: Date;
   log: RequestLog;
+  lease: HeldLease;
   event: { instanceId: string; step: string; actor: string };
 }
 
-/** Under the row lock, rotation due: rotate a live token and store it. A failure is returned, not thrown, so what it recorded is committed. */
-async function rotateUnderLock(deps: ServiceDeps, trx: Transaction<DB>, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+/** Holding the lease, rotation due: rotate a live token and store it (fenced). A failure is returned, not thrown, with what it recorded. */
+async function rotateLeased(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
   const { sealer, gitlab } = deps;
   const { now } = context;
   const current = sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN);
-  const target = gitlabTargetOf(instance, context.log);
+  const target = { ...gitlabTargetOf(instance, context.log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   let rotated: GitlabPersonalAccessToken | 'dead';
+  let rotating = false;
   try {
     const live = instance.botTokenId !== null && (await isLive(gitlab, target, current));
+    rotating = live;
     rotated = live ? await rotateWithinLifetime(gitlab, target, current, instance.botTokenId!, now) : 'dead';
   } catch (error) {
-    if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, trx, instance, error, context);
+    const answerLost = rotating && !(error instanceof GitlabApiError);
+    if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, instance, error, { ...context, answerLost });
     rotated = 'dead';
   }
-  if (rotated === 'dead') return dropDeadToken(trx, instance, context);
+  if (rotated === 'dead') return dropDeadToken(deps, instance, context);
   const expiresAt = expiryOf(rotated, now);
-  await storeBotToken(trx, instance.id, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
-  await insertInstanceEvent(trx, { ...context.event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, errorCode: null });
+  const stored = await storeBotToken(deps.db, instance.id, context.lease.holder, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
+  if (!stored) throw new LeaseLost();
+  await insertInstanceEvent(deps.db, { ...context.event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, errorCode: null });
   return { served: { token: rotated.token!, expiresAt } };
 }
 
@@ -156,13 +161,14 @@ async function rotateUnderLock(deps: ServiceDeps, trx: Transaction<DB>, instance
 export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
   const { db, config, sealer } = deps;
   const outcome = await refreshOnce<WithBotToken, LockedOutcome>(deps, {
+    leased: { table: 'instances', id: instanceId },
     read: async () => withBotToken(await findInstanceById(db, instanceId), instanceId),
-    lock: async (trx) => withBotToken(await lockInstanceById(trx, instanceId), instanceId),
     sealedOf: (instance) => instance.botTokenSealed,
     isDue: (instance, now) => needsRotation(instance, now, config.botTokenRotateDays),
     serve: (instance) => ({ served: stored(sealer, instance) }),
-    refresh: (trx, instance, now) => rotateUnderLock(deps, trx, instance, { now, log, event: { instanceId: instance.id, step: 'bot_token_rotate', actor } }),
+    refresh: (instance, now, lease) => rotateLeased(deps, instance, { now, log, lease, event: { instanceId: instance.id, step: 'bot_token_rotate', actor } }),
     holderGitlabCalls: ROTATION_GITLAB_CALLS,
+    callTimeoutMs: config.gitlabCredentialTimeoutMs,
   });
   if ('failure' in outcome) throw outcome.failure;
   return outcome.served;

@@ -1,12 +1,17 @@
 // Refreshing a stored credential (a user's OAuth tokens, the bot's personal access token) once across
 // processes, and when it is due. The only place that knows the mechanism: a plain read, then, when the
-// credential is due, a NOWAIT row lock whose holder alone calls GitLab (db/row-lock.ts explains why
-// the wait happens off the pool).
-import type { Transaction } from 'kysely';
-import { RowLockWaitExceeded, retryWhileRowLocked } from '../db/row-lock.js';
-import type { DB } from '../db/types.js';
+// credential is due, a lease on its row claimed in one short statement. The holder alone calls GitLab,
+// holding no database connection meanwhile; a heartbeat renews the lease while it works, so a holder
+// that dies (kill -9, a frozen process) frees the row within LEASE_MS. The holder's writes are fenced
+// on its lease (a holder that lost it writes nothing), and waiters poll off the pool.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { claimCredentialLease, releaseCredentialLease, renewCredentialLease, type LeasedTable } from '../db/credential-leases.repo.js';
 import { AppError } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
+
+const FIRST_WAIT_MS = 25;
+const MAX_WAIT_MS = 250;
 
 /**
  * Due when less than min(margin, lifetime / 2) is left: a credential that lives less than twice the
@@ -20,60 +25,88 @@ export function isDue(credential: { expiresAt: Date | null; issuedAt: Date | nul
   return expiresAt - now.getTime() < Math.min(marginMs, lifetime / 2);
 }
 
-/**
- * Runs `attempt` again and again while it fails on a NOWAIT lock held elsewhere. The holder makes up
- * to `holderGitlabCalls` GitLab calls of GITLAB_TIMEOUT_MS each; waiting longer than that (plus room
- * for its database work) means something is stuck: gitlab_timeout.
- */
-async function whileLocked<T>(deps: ServiceDeps, holderGitlabCalls: number, attempt: () => Promise<T>): Promise<T> {
-  const timeoutMs = deps.config.gitlabTimeoutMs;
-  try {
-    return await retryWhileRowLocked(attempt, { gitlabTimeoutMs: timeoutMs, slackMs: (holderGitlabCalls - 1) * timeoutMs + 5000 });
-  } catch (error) {
-    if (error instanceof RowLockWaitExceeded) {
-      throw new AppError('gitlab_timeout', 'Another request has been updating this token for longer than GitLab may take to answer; try again');
-    }
-    throw error;
+/** The holder's lease ran out (or was taken from it, e.g. by a removal) before it could write. */
+export class LeaseLost extends Error {
+  constructor() {
+    super('The lease on this credential was lost before its refresh could be stored');
   }
 }
 
-/** Runs `work` in a transaction whose NOWAIT row lock may be held by a refresh making `holderGitlabCalls` GitLab calls. */
-export function inLockedTransaction<T>(deps: ServiceDeps, holderGitlabCalls: number, work: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
-  return whileLocked(deps, holderGitlabCalls, () => deps.db.transaction().execute(work));
+/** What a holder gets: its lease's id, to fence its writes on. */
+export interface HeldLease {
+  holder: string;
 }
 
 export interface SingleFlightRefresh<Stored, Result> {
+  /** Which row holds the credential and its lease. */
+  leased: { table: LeasedTable; id: string };
   /** The plain read (throws when there is nothing usable). */
   read(): Promise<Stored>;
-  /** The same read under the row lock, inside `trx`. */
-  lock(trx: Transaction<DB>): Promise<Stored>;
-  /** The sealed credential: when it changed between read and lock, someone else refreshed. */
+  /** The sealed credential: when it changed between two reads, someone else refreshed. */
   sealedOf(stored: Stored): string;
   isDue(stored: Stored, now: Date): boolean;
   /** The stored credential as it is. */
   serve(stored: Stored): Result;
-  /** Under the lock: call GitLab and store what it gave; only `trx` may be used (PGlite has one connection). */
-  refresh(trx: Transaction<DB>, stored: Stored, now: Date): Promise<Result>;
-  /** GitLab calls a refresh makes at most: the budget for waiting on its lock. */
+  /**
+   * Holding the lease: call GitLab (no transaction open meanwhile), then store what it gave with writes
+   * fenced on `lease.holder` (LeaseLost when they find it gone).
+   */
+  refresh(stored: Stored, now: Date, lease: HeldLease): Promise<Result>;
+  /** GitLab calls a refresh makes at most, each within `callTimeoutMs`: the budget for waiting on its lease. */
   holderGitlabCalls: number;
+  callTimeoutMs: number;
+}
+
+/** Renews the lease every LEASE_HEARTBEAT_MS until stopped; a failed renewal is retried on the next beat. */
+function heartbeat(deps: ServiceDeps, leased: { table: LeasedTable; id: string }, holder: string): () => void {
+  const { leaseMs, leaseHeartbeatMs } = deps.config;
+  const timer = setInterval(() => {
+    renewCredentialLease(deps.db, leased.table, leased.id, holder, new Date(deps.clock().getTime() + leaseMs)).catch(() => {});
+  }, leaseHeartbeatMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Holding the lease: re-read (someone may have refreshed between our read and our claim), refresh, release. */
+async function asHolder<Stored, Result>(deps: ServiceDeps, flight: SingleFlightRefresh<Stored, Result>, seen: Stored, holder: string): Promise<Result> {
+  const stop = heartbeat(deps, flight.leased, holder);
+  try {
+    const current = await flight.read();
+    const now = deps.clock();
+    if (flight.sealedOf(current) !== flight.sealedOf(seen) || !flight.isDue(current, now)) return flight.serve(current);
+    return await flight.refresh(current, now, { holder });
+  } finally {
+    stop();
+    // Best effort: should the database be away, the lease lapses by itself within LEASE_MS.
+    await releaseCredentialLease(deps.db, flight.leased.table, flight.leased.id, holder).catch(() => {});
+  }
 }
 
 /**
  * Serves the stored credential, or refreshes it first when due: of many concurrent callers, in one
- * process or many sharing the database, exactly one refreshes; the others wait for its lock, then
- * read its result (a changed sealed value, or no longer due) and serve that.
+ * process or many sharing the database, exactly one holds the lease and refreshes; the others poll
+ * (25 ms, doubling to 250 ms, holding no connection) until the credential is fresh or the lease is
+ * free. Waiting longer than the holder's GitLab calls may take (plus LEASE_MS) throws gitlab_timeout.
  */
-export function refreshOnce<Stored, Result>(deps: ServiceDeps, flight: SingleFlightRefresh<Stored, Result>): Promise<Result> {
-  // A waiter starts again from the plain read, which by then usually finds the fresh credential.
-  return whileLocked(deps, flight.holderGitlabCalls, async () => {
+export async function refreshOnce<Stored, Result>(deps: ServiceDeps, flight: SingleFlightRefresh<Stored, Result>): Promise<Result> {
+  const budgetMs = flight.holderGitlabCalls * flight.callTimeoutMs + deps.config.leaseMs;
+  const deadline = performance.now() + budgetMs;
+  for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, MAX_WAIT_MS)) {
     const seen = await flight.read();
-    if (!flight.isDue(seen, deps.clock())) return flight.serve(seen);
-    // Only `trx` inside: on PGlite (one connection) a query on deps.db here would wait forever.
-    return deps.db.transaction().execute(async (trx) => {
-      const locked = await flight.lock(trx);
-      const now = deps.clock();
-      if (flight.sealedOf(locked) !== flight.sealedOf(seen) || !flight.isDue(locked, now)) return flight.serve(locked);
-      return flight.refresh(trx, locked, now);
-    });
-  });
+    const now = deps.clock();
+    if (!flight.isDue(seen, now)) return flight.serve(seen);
+    const holder = randomUUID();
+    if (await claimCredentialLease(deps.db, flight.leased.table, flight.leased.id, { holder, now, until: new Date(now.getTime() + deps.config.leaseMs) })) {
+      try {
+        return await asHolder(deps, flight, seen, holder);
+      } catch (error) {
+        // Someone took the row over while we worked: read what they stored, or claim afresh.
+        if (!(error instanceof LeaseLost)) throw error;
+      }
+    }
+    if (performance.now() + wait > deadline) {
+      throw new AppError('gitlab_timeout', `Another request has been refreshing this token for longer than ${budgetMs} ms; try again`);
+    }
+    await sleep(wait);
+  }
 }

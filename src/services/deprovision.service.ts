@@ -7,8 +7,6 @@ import { wipeInstanceUserTokens } from '../db/users.repo.js';
 import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { GitlabApiError, toAppError } from '../gitlab/http.js';
-import { ROTATION_GITLAB_CALLS } from './bot-token.service.js';
-import { inLockedTransaction } from './credential-refresh.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { describeLeftovers, gitlabLeftovers } from './gitlab-leftovers.js';
 import { foundInstance } from './instances.service.js';
@@ -79,8 +77,9 @@ export async function deprovisionInstance(deps: ServiceDeps, instanceId: string,
   refuseDuringBootstrap(instance, clock());
   const gitlab = adminToken ? await cleanUpGitlab(deps, instance, adminToken, actor, log) : null;
   const leftOnGitlab = gitlab ? null : gitlabLeftovers(instance, clock());
-  // The row lock may be held by a bot token rotation, for as long as its GitLab calls: wait off the pool.
-  await inLockedTransaction(deps, ROTATION_GITLAB_CALLS, async (trx) => {
+  // A short transaction: no one holds this row's lock across a GitLab call (a rotation in flight holds a
+  // lease, which the removal drops, so the rotation's fenced write stores nothing).
+  await db.transaction().execute(async (trx) => {
     const locked = foundInstance(await lockInstanceById(trx, instance.id), instanceId);
     const now = clock();
     refuseDuringBootstrap(locked, now);

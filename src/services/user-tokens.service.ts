@@ -1,14 +1,16 @@
 // A user's GitLab access token for internal services, refreshed through GitLab when (nearly) expired.
 // GitLab refresh tokens are single-use, so the refresh is single-flight across processes
 // (credential-refresh.ts): of many concurrent callers exactly one refreshes, the others read its result.
-import type { Transaction } from 'kysely';
+// A lost answer costs nothing: GitLab revokes the old refresh token only when the new access token is
+// first used (gitlab-facts, `revoke_previous_refresh_token!`), and this service uses (hands out) an
+// access token only once it is stored, so until then the old refresh token is kept and a retry (after
+// a timeout, a crash, a database failure) refreshes with it again and gets a fresh pair.
 import { SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { findInstanceById } from '../db/instances.repo.js';
-import type { DB } from '../db/types.js';
-import { findUserById, lockUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
+import { findUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import type { User } from '../domain/types.js';
 import { AppError } from '../errors.js';
-import { isDue, refreshOnce } from './credential-refresh.js';
+import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
 import type { RequestLog, ServiceDeps } from './deps.js';
 import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
 
@@ -32,21 +34,24 @@ function usable(user: User | undefined, id: string): UsableUser {
 
 type Outcome = { token: UserGitlabToken } | { refused: string };
 
-/** Under the row lock: ask GitLab for new tokens and store them; a refused refresh token is recorded, not thrown, so the record commits. */
-async function refreshUnderLock(deps: ServiceDeps, trx: Transaction<DB>, user: UsableUser, now: Date): Promise<Outcome> {
-  const { sealer } = deps;
+/**
+ * Holding the lease: ask GitLab for new tokens (no connection held), then store them fenced on the
+ * lease. Nothing is served that was not stored: a failed write throws and the next call refreshes again.
+ */
+async function refreshLeased(deps: ServiceDeps, user: UsableUser, now: Date, lease: HeldLease): Promise<Outcome> {
+  const { sealer, db } = deps;
   if (!user.refreshTokenSealed) return { refused: 'no refresh token is stored' };
-  const instance = await findInstanceById(trx, user.instanceId);
+  const instance = await findInstanceById(db, user.instanceId);
   if (!instance || instance.status === 'removed') throw new AppError('instance_not_ready', "The user's instance has been removed");
   let tokens;
   try {
     tokens = await refreshTokens(deps, instance, sealer.open(user.refreshTokenSealed, SEAL_USER_REFRESH_TOKEN));
   } catch (error) {
     if (!(error instanceof RefreshRefusedError)) throw error;
-    await markReauthorizationRequired(trx, user.id, now);
+    if (!(await markReauthorizationRequired(db, user.id, lease.holder, now))) throw new LeaseLost();
     return { refused: error.message };
   }
-  await storeUserTokens(trx, user.id, {
+  const stored = await storeUserTokens(db, user.id, lease.holder, {
     accessTokenSealed: sealer.seal(tokens.accessToken, SEAL_USER_ACCESS_TOKEN),
     // GitLab always rotates the refresh token; should one ever be missing, the old one is kept.
     refreshTokenSealed: tokens.refreshToken === null ? user.refreshTokenSealed : sealer.seal(tokens.refreshToken, SEAL_USER_REFRESH_TOKEN),
@@ -54,6 +59,7 @@ async function refreshUnderLock(deps: ServiceDeps, trx: Transaction<DB>, user: U
     accessTokenObtainedAt: tokens.obtainedAt,
     now,
   });
+  if (!stored) throw new LeaseLost();
   return { token: { accessToken: tokens.accessToken, expiresAt: tokens.expiresAt } };
 }
 
@@ -64,13 +70,14 @@ async function refreshUnderLock(deps: ServiceDeps, trx: Transaction<DB>, user: U
  */
 export async function userGitlabToken(deps: ServiceDeps, id: string, log: RequestLog): Promise<UserGitlabToken> {
   const outcome = await refreshOnce<UsableUser, Outcome>(deps, {
+    leased: { table: 'users', id },
     read: async () => usable(await findUserById(deps.db, id), id),
-    lock: async (trx) => usable(await lockUserById(trx, id), id),
     sealedOf: (user) => user.accessTokenSealed,
     isDue: (user, now) => isDue({ expiresAt: user.accessTokenExpiresAt, issuedAt: user.accessTokenObtainedAt }, now, REFRESH_MARGIN_MS),
     serve: (user) => ({ token: { accessToken: deps.sealer.open(user.accessTokenSealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.accessTokenExpiresAt } }),
-    refresh: (trx, user, now) => refreshUnderLock(deps, trx, user, now),
+    refresh: (user, now, lease) => refreshLeased(deps, user, now, lease),
     holderGitlabCalls: 1,
+    callTimeoutMs: deps.config.gitlabTimeoutMs,
   });
   if ('refused' in outcome) {
     log.info({ userId: id }, 'GitLab refused the refresh token; the user must log in again');

@@ -68,6 +68,7 @@ export function authenticate(ctx: Ctx, allowedScopes: string[]): AuthResult {
   if (oauth) {
     if (fake.isOauthTokenExpired(oauth)) return { ok: false, reply: tokenExpired() };
     if (oauth.revoked) return { ok: false, reply: tokenRevoked() };
+    fake.revokePreviousRefreshToken(oauth);
     scopes = oauth.scopes;
     userId = oauth.userId;
   } else {

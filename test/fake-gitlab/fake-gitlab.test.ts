@@ -147,13 +147,18 @@ t.test('authorization code flow: PKCE, single-use codes, ID token, refresh rotat
 
   const second = await authorize(fake);
   const pair = (await exchange(fake, second.app, { ...base, code: second.code, code_verifier: verifier })).json as Json;
+  const lost = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
+  t.equal(lost.status, 200);
+  t.not(lost.json?.refresh_token, pair.refresh_token);
+  const asOld = { authorization: `Bearer ${pair.access_token}` };
+  t.equal((await call(fake, '/api/v4/user', { headers: asOld })).status, 200, 'the old pair works until the new access token is used');
   const refreshed = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
-  t.equal(refreshed.status, 200);
-  t.not(refreshed.json?.refresh_token, pair.refresh_token);
-  t.equal((await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${pair.access_token}` } })).status, 401);
+  t.equal(refreshed.status, 200, 'a refresh whose answer was lost can be retried with the old refresh token');
+  t.equal((await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${refreshed.json?.access_token}` } })).status, 200);
+  t.equal((await call(fake, '/api/v4/user', { headers: asOld })).status, 401, 'first use of the new access token revokes the old pair');
   const again = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
   t.same([again.status, again.json?.error], [400, 'invalid_grant']);
-  t.equal(fake.grantCount('refresh_token'), 1);
+  t.equal(fake.grantCount('refresh_token'), 2);
   const badClient = await exchange(fake, { uid: second.app.uid, secret: 'wrong' }, { grant_type: 'refresh_token', refresh_token: refreshed.json?.refresh_token });
   t.same([badClient.status, badClient.json?.error], [401, 'invalid_client']);
 });

@@ -76,7 +76,7 @@ function authorizationCode(ctx: Ctx, app: FakeApplication): Reply {
   if (grant.codeChallenge && !verifierMatches(grant.codeChallenge, grant.codeChallengeMethod, verifier as string)) return invalidGrant();
   grant.used = true;
   const token = fake.createOauthToken({
-    applicationId: app.id, userId: grant.userId, scopes: grant.scopes, grantCode: code, nonce: grant.nonce, authTime: grant.authTime,
+    applicationId: app.id, userId: grant.userId, scopes: grant.scopes, grantCode: code, nonce: grant.nonce, authTime: grant.authTime, previousTokenId: null,
   });
   return tokenResponse(ctx, app, token, 'authorization_code');
 }
@@ -86,14 +86,18 @@ function refreshToken(ctx: Ctx, app: FakeApplication): Reply {
   const value = str(ctx.params, 'refresh_token');
   if (!value) return missing('refresh_token');
   const old = [...fake.oauthTokens.values()].find((t) => t.refreshToken === value);
-  // Refresh tokens are single-use: the previous pair is revoked by the refresh (GitLab revokes it on first use of the new one).
+  // Doorkeeper with `previous_refresh_token` (GitLab's oauth_access_tokens has the column, so
+  // refresh_token_revoked_on_use? is true; doorkeeper lib/doorkeeper/oauth/refresh_token_request.rb):
+  // a refresh does NOT revoke the old row; the new token remembers it, and the old pair (access and
+  // refresh token) stays usable until the new access token is first used at the API, where
+  // `find_oauth_access_token` calls `revoke_previous_refresh_token!` (gitlabhq
+  // lib/gitlab/auth/auth_finders.rb). Until then the old refresh token refreshes again.
   if (!old || old.revoked || old.applicationId !== app.id) return invalidGrant();
   const scopeParam = str(ctx.params, 'scope');
   const scopes = scopeParam ? scopeParam.split(/\s+/).filter(Boolean) : old.scopes;
   if (!scopes.every((s) => old.scopes.includes(s))) return oauthError(400, 'invalid_scope', 'The requested scope is invalid, unknown, or malformed.');
-  old.revoked = true;
   const token = fake.createOauthToken({
-    applicationId: app.id, userId: old.userId, scopes, grantCode: old.grantCode, nonce: null, authTime: old.authTime,
+    applicationId: app.id, userId: old.userId, scopes, grantCode: old.grantCode, nonce: null, authTime: old.authTime, previousTokenId: old.id,
   });
   return tokenResponse(ctx, app, token, 'refresh_token');
 }

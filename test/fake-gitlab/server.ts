@@ -68,6 +68,8 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
         return send(res, method, notFoundPage());
       }
       const fault = pickFault(fake, method, path, url.pathname);
+      // A fault "after acting" lets GitLab do the work first, then loses (or delays) its answer.
+      const acted = fault?.afterActing ? await route(fake, req, path, url.searchParams) : null;
       if (fault?.delayMs) await sleep(fault.delayMs);
       if (fault?.hold) {
         fault.arrived();
@@ -77,7 +79,7 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
         req.socket.destroy();
         return;
       }
-      const reply = fault && !isDelayOnly(fault) ? faultReply(fake, fault) : await route(fake, req, path, url.searchParams);
+      const reply = acted ?? (fault && !isDelayOnly(fault) ? faultReply(fake, fault) : await route(fake, req, path, url.searchParams));
       log.status = reply.status;
       send(res, method, reply);
     } catch (error) {

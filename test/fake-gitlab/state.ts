@@ -145,6 +145,17 @@ export class FakeState {
     return token;
   }
 
+  /** The first API use of a refreshed access token revokes the row it was refreshed from (`revoke_previous_refresh_token!`). */
+  revokePreviousRefreshToken(token: FakeOauthToken): void {
+    if (token.previousTokenId === null) return;
+    const previous = this.oauthTokens.get(token.previousTokenId);
+    if (previous && !previous.revoked) {
+      previous.revoked = true;
+      this.counters.oauthTokensRevoked++;
+    }
+    token.previousTokenId = null;
+  }
+
   blockUser(id: number): void {
     const user = this.mustGetUser(id);
     user.state = 'blocked';

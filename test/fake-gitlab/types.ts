@@ -88,6 +88,11 @@ export interface FakeOauthToken {
   revoked: boolean;
   /** The authorization code the lineage started from, so a replayed code can revoke it. */
   grantCode: string | null;
+  /**
+   * The token row this one was refreshed from (GitLab's `previous_refresh_token`), until this token's
+   * access token is first used at the API: that use revokes the previous row. Null for a code grant.
+   */
+  previousTokenId: number | null;
   nonce: string | null;
   authTime: number;
 }
@@ -107,6 +112,11 @@ export interface FaultSpec {
   delayMs?: number;
   /** Destroy the socket without answering. */
   drop?: boolean;
+  /**
+   * Act first, then apply `hold`/`drop`/`delayMs`: GitLab did the work (rotated, refreshed) but its
+   * answer is lost (held forever, or the socket closed). Without it a fault acts before GitLab does.
+   */
+  afterActing?: boolean;
   /** Hold the request until the test calls `release()` on the injected fault (never, for a GitLab that never answers). */
   hold?: boolean;
 }

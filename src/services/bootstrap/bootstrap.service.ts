@@ -2,6 +2,7 @@
 // Idempotent and resumable (each step reuses what exists), one at a time per instance (a lease in the
 // database), and every step recorded as an instance event. Four stages: claim, probe and verify,
 // ensure resources, finish (or fail).
+import { randomUUID } from 'node:crypto';
 import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
 import type { Instance } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
@@ -15,14 +16,6 @@ import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } fro
 
 export type { BootstrapStep } from './run.js';
 export { InvalidCaCertificateError } from '../../gitlab/http.js';
-
-/** At most this many sequential GitLab round trips (see the bench): the lease outlasts them all at their timeout. */
-const MAX_SEQUENTIAL_CALLS = 8;
-
-/** A process that dies mid-way frees the instance when its lease runs out. */
-function leaseMs(timeoutMs: number): number {
-  return Math.max(5 * 60_000, MAX_SEQUENTIAL_CALLS * timeoutMs);
-}
 
 export interface BootstrapInput {
   url: string;
@@ -59,10 +52,11 @@ async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): P
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = deps.clock();
-  const leaseUntil = new Date(now.getTime() + leaseMs(deps.config.gitlabTimeoutMs));
-  const claimed = await claimInstanceForBootstrap(deps.db, url, now, leaseUntil);
+  // Short, and renewed by the run's heartbeat: a process that dies mid-way frees the instance within LEASE_MS.
+  const leaseHolder = randomUUID();
+  const claimed = await claimInstanceForBootstrap(deps.db, url, { holder: leaseHolder, now, until: new Date(now.getTime() + deps.config.leaseMs) });
   if (!claimed) throw new AppError('bootstrap_in_progress', `A bootstrap of ${url} is already running; look the instance up again shortly`);
-  return new BootstrapRun(deps, claimed, { actor, leaseUntil, now });
+  return new BootstrapRun(deps, claimed, { actor, leaseHolder, now });
 }
 
 /** Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for every read the later stages need. */
@@ -131,7 +125,7 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
 
 /** Stage 4: the lease released, the instance ready. */
 async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
-  await run.save({ status: 'ready', bootstrapLeaseUntil: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  await run.save({ status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
   const repaired = run.wasReady ? run.repaired : [];
   await run.record('ready', 'succeeded', run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const instance: Instance = run.instance;
@@ -153,18 +147,26 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
  */
 export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
-  const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log };
+  const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
+  const stopHeartbeat = run.startHeartbeat();
   try {
     const verified = await probeAndVerify(run, session);
     const bot = await ensureResources(run, session, verified);
     return { created: !run.wasReady, instance: await finish(run, verified, bot) };
   } catch (error) {
     if (error instanceof LeaseLost) throw takenOver(run.instance.url);
-    // Not GitLab's doing (the database, a bug): no step to blame; the lease runs out by itself.
-    if (!(error instanceof StepFailure)) throw error;
+    // Not GitLab's doing (the database, a bug): recorded once the database answers again.
+    if (!(error instanceof StepFailure)) {
+      run.recordWhenPossible(error);
+      throw error;
+    }
     throw await run.fail(error).catch((saveError: unknown) => {
-      throw saveError instanceof LeaseLost ? takenOver(run.instance.url) : saveError;
+      if (saveError instanceof LeaseLost) throw takenOver(run.instance.url);
+      run.recordWhenPossible(saveError);
+      throw saveError;
     });
+  } finally {
+    stopHeartbeat();
   }
 }

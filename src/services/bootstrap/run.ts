@@ -1,7 +1,10 @@
 // One bootstrap in progress: the leased instance as last written, its event trail, and how a failed
 // step is recorded. Every write is fenced by the lease, so a bootstrap that outlived it cannot
-// overwrite its successor.
-import { insertInstanceEvent, updateLeasedInstance } from '../../db/instances.repo.js';
+// overwrite its successor; a heartbeat renews the lease while the run works, so a dead run's lease
+// lapses within LEASE_MS.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDatabaseUnavailable } from '../../db/faults.js';
+import { insertInstanceEvent, renewBootstrapLease, updateLeasedInstance } from '../../db/instances.repo.js';
 import type { EventOutcome, Instance, InstanceChanges } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
 import { toAppError } from '../../gitlab/http.js';
@@ -10,6 +13,10 @@ import type { Ensured } from './resources.js';
 
 export type BootstrapStep = 'url' | 'probe' | 'verify_token' | 'bot_user' | 'bot_token' | 'oauth_application' | 'ready';
 export type RepairableStep = 'bot_user' | 'bot_token' | 'oauth_application';
+
+/** A run stopped by the database retries recording that, this often, for up to RECORD_ATTEMPTS tries. */
+const RECORD_RETRY_MS = 1000;
+const RECORD_ATTEMPTS = 300;
 
 /** Our lease ran out and another bootstrap took the instance over: stop writing. */
 export class LeaseLost extends Error {}
@@ -42,29 +49,43 @@ export class BootstrapRun {
   readonly wasReady: boolean;
   readonly repaired: RepairableStep[] = [];
   readonly actor: string;
-  readonly leaseUntil: Date;
+  /** Our bootstrap lease's id: every write is fenced on it. */
+  readonly leaseHolder: string;
   /** When the bootstrap started: the reference time of its checks. */
   readonly startedAt: Date;
+  /** The last step recorded: where a run the database stopped had got to. */
+  reached: BootstrapStep = 'url';
 
   constructor(
     readonly deps: ServiceDeps,
     public instance: Instance,
-    options: { actor: string; leaseUntil: Date; now: Date },
+    options: { actor: string; leaseHolder: string; now: Date },
   ) {
     this.wasReady = instance.status === 'ready';
     this.actor = options.actor;
-    this.leaseUntil = options.leaseUntil;
+    this.leaseHolder = options.leaseHolder;
     this.startedAt = options.now;
+  }
+
+  /** Renews the lease every LEASE_HEARTBEAT_MS until the returned function is called. */
+  startHeartbeat(): () => void {
+    const { db, clock, config } = this.deps;
+    const timer = setInterval(() => {
+      renewBootstrapLease(db, this.instance.id, this.leaseHolder, new Date(clock().getTime() + config.leaseMs)).catch(() => {});
+    }, config.leaseHeartbeatMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Records one step's event. */
   async record(step: BootstrapStep, outcome: EventOutcome, detail: string | null, errorCode: string | null = null): Promise<void> {
     await insertInstanceEvent(this.deps.db, { instanceId: this.instance.id, step, outcome, actor: this.actor, detail, errorCode });
+    this.reached = step;
   }
 
   /** Writes onto the instance while our lease holds; LeaseLost when it does not. */
   async save(changes: InstanceChanges): Promise<void> {
-    const updated = await updateLeasedInstance(this.deps.db, this.instance.id, this.leaseUntil, { ...changes, updatedAt: this.deps.clock() });
+    const updated = await updateLeasedInstance(this.deps.db, this.instance.id, this.leaseHolder, { ...changes, updatedAt: this.deps.clock() });
     if (!updated) throw new LeaseLost();
     this.instance = updated;
   }
@@ -76,6 +97,31 @@ export class BootstrapRun {
   }
 
   /**
+   * The run stopped on something other than GitLab (the database went away, a bug): records the
+   * failure (status, last_error with the step reached, an event) as soon as the database answers,
+   * retrying in the background for about 5 minutes. Until then the lease lapses within LEASE_MS and
+   * lookup shows failed. A successor holding the lease makes it give up (fenced writes).
+   */
+  recordWhenPossible(cause: unknown): void {
+    const code = isDatabaseUnavailable(cause) ? 'database_unavailable' : 'internal_error';
+    const detail = `The bootstrap stopped after step ${this.reached}: ${code === 'database_unavailable' ? 'the database could not be reached' : 'an internal error'}; run it again`;
+    const attempt = async () => {
+      await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: this.reached, lastErrorCode: code, lastErrorDetail: detail });
+      await this.record(this.reached, 'failed', detail, code);
+    };
+    void (async () => {
+      for (let tries = 0; tries < RECORD_ATTEMPTS; tries++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          if (error instanceof LeaseLost) return;
+        }
+        await sleep(RECORD_RETRY_MS, undefined, { ref: false });
+      }
+    })();
+  }
+
+  /**
    * Stage 4, the other way: releases the lease, records the failure on the instance and as an event,
    * and returns the AppError to answer (with its step). A ready instance stays ready: what it has on
    * GitLab may well still work, and logins go on.
@@ -84,7 +130,7 @@ export class BootstrapRun {
     // The address rule belongs to the url step, though it is judged when the probe connects.
     const step = failure.error.code === 'url_not_allowed' ? 'url' : failure.step;
     const { code, message, extras, cause } = failure.error;
-    await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, lastErrorStep: step, lastErrorCode: code, lastErrorDetail: message });
+    await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: step, lastErrorCode: code, lastErrorDetail: message });
     await this.record(step, 'failed', message, code);
     const answer = new AppError(code, message, { ...extras, step });
     answer.cause = cause;
