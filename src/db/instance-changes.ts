@@ -50,7 +50,7 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     client = undefined;
     clearInterval(heartbeat);
     handlers.deaf();
-    dead.end().catch(() => {});
+    void endWithin(dead, options.heartbeatMs);
     if (stopped) return;
     log.warn({ err: reason }, 'instance change listener lost its connection; lookups bypass the cache until it is back');
     retry = setTimeout(connect, backoffMs);
@@ -88,8 +88,19 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     const current = client;
     client = undefined;
     clearInterval(heartbeat);
-    await current?.end().catch(() => {});
+    if (current) await endWithin(current, options.heartbeatMs);
   };
+}
+
+/** Ends `client` politely, or destroys its socket after `ms`: a stalled server never answers the goodbye. */
+async function endWithin(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const outcome = await Promise.race([client.end().then(() => 'ended' as const, () => 'ended' as const), gaveUp]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
 }
 
 const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode']);

@@ -17,7 +17,8 @@ const someId = '0b7e0c52-4a8f-4d7e-9a40-6f3d2e1c9b11';
 
 /** One request per route that reads or writes the database before anything else. */
 const routesNeedingTheDatabase: (InjectOptions & { method: string; url: string })[] = [
-  { method: 'GET', url: '/instances/lookup?url=gitlab.example.com' },
+  // Not looked up before the fault: a URL this process has cached may be answered from its lookup cache.
+  { method: 'GET', url: '/instances/lookup?url=never-looked-up.example.com' },
   { method: 'POST', url: '/instances/bootstrap', headers: json, payload: { url: 'https://gitlab.example.com', adminToken: 'glpat-aaaaaaaaaaaaaaaaaaaa' } },
   { method: 'GET', url: `/auth/gitlab/start?instance=${someId}` },
   { method: 'GET', url: '/me', headers: session },
@@ -96,7 +97,8 @@ t.test('a query on a silent database ends in 503 database_unavailable (the clien
   const { app, proxy } = await appBehindProxy(t, 200);
   t.equal((await app.inject('/instances/lookup?url=gitlab.example.com')).statusCode, 200, 'serves through the proxy');
   proxy.stall();
-  const lookup = await app.inject('/instances/lookup?url=gitlab.example.com');
+  // A URL not in this process's lookup cache, so the lookup has to ask the database.
+  const lookup = await app.inject('/instances/lookup?url=never-looked-up.example.com');
   t.equal(lookup.statusCode, 503, 'a query on a silent connection ends');
   t.match(lookup.json(), { code: 'database_unavailable' });
 });
