@@ -86,6 +86,8 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     allowHttp: config.allowHttp,
     allowPrivateNetworks: config.allowPrivateNetworks,
     timeoutMs: config.gitlabTimeoutMs,
+    maxConcurrentPerInstance: config.gitlabMaxConcurrentPerInstance,
+    maxWaitPerInstanceMs: config.gitlabQueueWaitMs,
     logger,
     ...(deps.lookup ? { lookup: deps.lookup } : {}),
   });

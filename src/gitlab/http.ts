@@ -6,6 +6,7 @@ import { createGuardedLookup } from './address-guard.js';
 import { createAgentPool } from './agents.js';
 import { gitlabApiErrorOf, redact } from './errors.js';
 import { createOauthFetch, type GuardedFetch } from './oauth-fetch.js';
+import { createInstanceLimiter } from './instance-limiter.js';
 import { createTransport, type GitlabCallReport, type GitlabLog, type Transport } from './transport.js';
 import { createUrlPolicy, type UrlPolicy } from './url-policy.js';
 
@@ -28,6 +29,10 @@ export interface GitlabHttpOptions {
   logger: Logger;
   /** Told of every finished call (the metrics count them); must not throw. */
   onCall?: (call: GitlabCallReport) => void;
+  /** Concurrent calls per GitLab origin in this process; default 6. */
+  maxConcurrentPerInstance?: number;
+  /** The longest wait for a turn when an origin is at its cap, in milliseconds; default 5000. */
+  maxWaitPerInstanceMs?: number;
 }
 
 export interface GitlabRequest {
@@ -122,7 +127,8 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   });
   const policy = createUrlPolicy({ allowHttp: options.allowHttp, allowPrivateNetworks: options.allowPrivateNetworks, lookup: lookup as unknown as typeof dns.lookup });
-  const transport = createTransport({ agents, timeoutMs: options.timeoutMs, ...(options.onCall ? { onCall: options.onCall } : {}) });
+  const limiter = createInstanceLimiter({ maxConcurrent: options.maxConcurrentPerInstance ?? 6, maxWaitMs: options.maxWaitPerInstanceMs ?? 5000 });
+  const transport = createTransport({ agents, timeoutMs: options.timeoutMs, limiter, ...(options.onCall ? { onCall: options.onCall } : {}) });
   return {
     request: createRequest(policy, transport, options.logger),
     fetch: createOauthFetch(policy, transport, options.logger),

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { AgentPool } from './agents.js';
 import { transportErrorToAppError } from './errors.js';
+import type { InstanceLimiter } from './instance-limiter.js';
 
 /** What the client logs with: a pino logger or a Fastify request logger. */
 export type GitlabLog = Pick<Logger, 'info' | 'warn'>;
@@ -78,7 +79,7 @@ function grantTypeOf(body: Exchange['body']): string | undefined {
 }
 
 /** Builds the transport over an agent pool; `timeoutMs` bounds headers and body together; `onCall` is told of every finished call (the metrics count them) and must not throw. */
-export function createTransport(options: { agents: AgentPool; timeoutMs: number; onCall?: (call: GitlabCallReport) => void }): Transport {
+export function createTransport(options: { agents: AgentPool; timeoutMs: number; limiter: InstanceLimiter; onCall?: (call: GitlabCallReport) => void }): Transport {
   function finished(call: Exchange, outcome: { status?: number; startedAt: number; code?: string }): void {
     logGitlabCall(call.log, call, outcome);
     if (!options.onCall) return;
@@ -92,7 +93,7 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number;
     });
   }
 
-  async function exchange(call: Exchange): Promise<ExchangeResult> {
+  async function exchangeOnce(call: Exchange): Promise<ExchangeResult> {
     const startedAt = performance.now();
     const deadline = AbortSignal.timeout(call.timeoutMs ?? options.timeoutMs);
     const signal = call.signal ? AbortSignal.any([deadline, call.signal]) : deadline;
@@ -129,5 +130,6 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number;
       throw mapped;
     }
   }
-  return { exchange };
+  // The deadline starts once the call has its turn: waiting is bounded by the limiter itself.
+  return { exchange: (call) => options.limiter.run(call.url.origin, () => exchangeOnce(call)) };
 }

@@ -55,6 +55,27 @@ export function assertSameSiteOrigin(config: Config, request: FastifyRequest): v
   if (!allowed.includes(origin)) throw new AppError('cross_site_request', `Requests from the origin ${origin.slice(0, 200)} are refused`);
 }
 
+/**
+ * Login CSRF defence at login start: refuses a request the browser marks as cross-site
+ * (`Sec-Fetch-Site: cross-site`, W3C Fetch Metadata) unless its `Referer` is on FRONTEND_URL's
+ * origin (a link from the frontend on another site). `same-origin`, `same-site`, `none` (typed or
+ * bookmarked) and no fetch metadata at all (curl, older browsers) pass. Throws cross_site_request.
+ */
+export function assertNotCrossSiteNavigation(config: Config, request: FastifyRequest): void {
+  if (request.headers['sec-fetch-site'] !== 'cross-site') return;
+  if (config.frontendUrl && originOf(request.headers.referer) === new URL(config.frontendUrl).origin) return;
+  throw new AppError('cross_site_request', 'A login cannot be started from another site; open the login from this service or its frontend');
+}
+
+function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 export function clearSessionCookie(reply: FastifyReply, config: Config): void {
   reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(config));
 }

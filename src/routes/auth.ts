@@ -1,9 +1,13 @@
 // The login routes: start (redirect to the instance's GitLab), callback (session cookie), logout.
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { AUTH_PATHS } from '../auth-paths.js';
 import { isAppError } from '../errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Static } from 'typebox';
 import {
+  assertNotCrossSiteNavigation,
   assertSameSiteOrigin,
   clearSessionCookie,
   LOGIN_BINDING_COOKIE,
@@ -12,7 +16,8 @@ import {
   sessionCookieOptions,
   sessionTokenOf,
 } from '../plugins/session-auth.js';
-import { CallbackQuery, redirectResponse, StartLoginQuery } from '../schemas/auth.js';
+import { clientRateLimitOptions } from '../plugins/client-rate-limit.js';
+import { CallbackParams, CallbackQuery, redirectResponse, StartLoginQuery } from '../schemas/auth.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { completeLogin, startLogin } from '../services/login.service.js';
 import { revokeSession } from '../services/sessions.service.js';
@@ -20,8 +25,10 @@ import { revokeSession } from '../services/sessions.service.js';
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { deps } = app;
   const { config } = deps;
+  await app.register(rateLimit, clientRateLimitOptions(deps));
 
   app.get(AUTH_PATHS.start, {
+    config: { rateLimit: { max: config.loginRateLimitPerMinute, timeWindow: 60_000 } },
     schema: {
       operationId: 'startLogin',
       tags: ['auth'],
@@ -36,41 +43,46 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
           "The instance's authorization endpoint with the OAuth parameters",
           `${LOGIN_BINDING_COOKIE}: the login binding cookie (HttpOnly, SameSite=Lax, Path=/auth/gitlab, Max-Age=600)`,
         ),
-        ...problemResponses('invalid_return_to', 'validation_failed', 'instance_not_found', 'instance_not_ready'),
+        ...problemResponses('invalid_return_to', 'validation_failed', 'cross_site_request', 'instance_not_found', 'instance_not_ready', 'rate_limited'),
       },
     },
     handler: async (request, reply) => {
-      const { location, binding } = await startLogin(deps, {
-        instanceId: request.query.instance,
-        returnTo: request.query.returnTo,
-        binding: request.cookies[LOGIN_BINDING_COOKIE],
-      });
+      assertNotCrossSiteNavigation(config, request);
+      const { location, binding } = await startLogin(deps, { instanceId: request.query.instance, returnTo: request.query.returnTo });
       reply.setCookie(LOGIN_BINDING_COOKIE, binding, loginBindingCookieOptions(config));
       return reply.redirect(location, 302);
     },
   });
 
-  app.get(AUTH_PATHS.callback, {
-    schema: {
-      operationId: 'completeLogin',
+  const callbackSchema = (operationId: string, summary: string) => ({
+      operationId,
       tags: ['auth'],
-      summary: 'Where GitLab sends the browser back after login',
+      summary,
       description:
-        "Checks the state (known, unexpired, unused, and started in this browser), exchanges the code with the PKCE verifier, reads the GitLab user, stores the user's tokens encrypted, creates a session and redirects to `returnTo` (default FRONTEND_URL, else `/`) with the session cookie. On failure no session is created: the answer is a problem, or, when FRONTEND_URL is set, a redirect to it with `?error=<code>`.",
+        "Checks the state (known, unexpired, unused, started in this browser, and back on the redirect URI of the instance it was started for), ends a session the browser already holds, exchanges the code with the PKCE verifier, reads the GitLab user, stores the user's tokens encrypted, creates a session and redirects to `returnTo` (default FRONTEND_URL, else `/`) with the session cookie. On failure no session is created: the answer is a problem, or, when FRONTEND_URL is set, a redirect to it with `?error=<code>`.",
       security: [],
       querystring: CallbackQuery,
+      ...(operationId === 'completeLoginOnInstanceCallback' ? { params: CallbackParams } : {}),
       response: {
         302: redirectResponse(
           'Redirect to returnTo with the session cookie, or (FRONTEND_URL set) to the frontend with ?error=<code>',
           'returnTo, FRONTEND_URL or `/`; on failure FRONTEND_URL with `?error=<code>`',
           `${SESSION_COOKIE}: the session cookie (HttpOnly, SameSite=Lax, Path=/, Secure when PUBLIC_URL is https)`,
         ),
-        ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'instance_not_ready', 'token_exchange_failed', ...GITLAB_FAILURES),
+        ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'invalid_return_to', 'instance_not_ready', 'token_exchange_failed', ...GITLAB_FAILURES),
       },
-    },
-    handler: async (request, reply) => {
+  });
+
+  const callbackHandler = async (request: FastifyRequest<{ Querystring: Static<typeof CallbackQuery>; Params: { key?: string } }>, reply: FastifyReply) => {
       try {
-        const input = { code: request.query.code, state: request.query.state, error: request.query.error, binding: request.cookies[LOGIN_BINDING_COOKIE] };
+        const input = {
+          code: request.query.code,
+          state: request.query.state,
+          error: request.query.error,
+          binding: request.cookies[LOGIN_BINDING_COOKIE],
+          callbackKey: request.params.key,
+          previousSessionToken: request.cookies[SESSION_COOKIE],
+        };
         const result = await completeLogin(deps, input, request.log);
         reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));
         reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
@@ -82,8 +94,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         else request.log.error({ err: error }, 'login failed unexpectedly; redirecting to the frontend');
         return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(code)}`, 302);
       }
-    },
-  });
+  };
+
+  app.get(`${AUTH_PATHS.callback}/:key`, { schema: callbackSchema('completeLoginOnInstanceCallback', "Where GitLab sends the browser back after login: the instance's own redirect URI (lookup's `callbackUrl`)") }, callbackHandler);
+  app.get(AUTH_PATHS.callback, { schema: callbackSchema('completeLogin', 'The shared redirect URI of OAuth applications created before per-instance redirect URIs; accepted only for them') }, callbackHandler);
 
   app.post(AUTH_PATHS.logout, {
     schema: {

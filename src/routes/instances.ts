@@ -5,22 +5,14 @@ import { AppError } from '../errors.js';
 import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult } from '../schemas/instances.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
-import { databaseRateLimitStore } from '../plugins/rate-limit-store.js';
+import { clientRateLimitOptions } from '../plugins/client-rate-limit.js';
 import { bootstrapInstance, InvalidCaCertificateError } from '../services/bootstrap/bootstrap.service.js';
 import { lookupInstance } from '../services/instances.service.js';
 import { loginUrlOf } from './views.js';
 
 const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { deps } = app;
-  await app.register(rateLimit, {
-    global: false,
-    store: databaseRateLimitStore(deps),
-    keyGenerator: (request) => `bootstrap:${request.ip}`,
-    errorResponseBuilder: (_request, context) => {
-      const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new AppError('rate_limited', `At most ${context.max} bootstrap calls per minute from one address; retry in ${retryAfter} s`, { retryAfter });
-    },
-  });
+  await app.register(rateLimit, clientRateLimitOptions(deps));
 
   app.get('/instances/lookup', {
     schema: {

@@ -23,6 +23,11 @@ export const CallbackQuery = Type.Object({
   error_description: Type.Optional(Type.String({ maxLength: 2048, description: "GitLab's explanation of `error`" })),
 });
 
+export const CallbackParams = Type.Object(
+  { key: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: "The instance's callback key (the last segment of lookup's `callbackUrl`)" }) },
+  { additionalProperties: false },
+);
+
 export const UserGitlabTokenParams = Type.Object({ id: Uuid('The user id (`user.id` of GET /me)') }, { additionalProperties: false });
 
 export const Me = Type.Object(

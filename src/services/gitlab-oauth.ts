@@ -3,6 +3,7 @@
 // cannot serve them), and every request goes through the guarded GitLab HTTP client.
 import * as o from 'oauth4webapi';
 import { SEAL_OAUTH_CLIENT_SECRET } from '../crypto/seal-purposes.js';
+import type { Config } from '../config.js';
 import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { checkedExpiresIn } from '../gitlab/answers.js';
@@ -28,6 +29,17 @@ export interface GrantedTokens {
 /** GitLab's endpoints sit under the instance URL, relative root included. */
 export function authorizationEndpoint(instanceUrl: string): string {
   return `${instanceUrl}/oauth/authorize`;
+}
+
+/**
+ * The redirect URI registered with the instance's OAuth application, as stored with it: the
+ * instance's own (`$PUBLIC_URL/auth/gitlab/callback/<key>`, RFC 9700 §4.4), or the old shared one for
+ * an application created before per-instance URIs (null: such a legacy row), until a re-check
+ * replaces the application. Login start sends it, the code exchange repeats it, the callback must
+ * arrive on it.
+ */
+export function registeredRedirectUri(config: Config, instance: Instance): string {
+  return instance.oauthRedirectUri ?? config.callbackUrl;
 }
 
 function instanceOauth(deps: ServiceDeps, instance: Instance): InstanceOauth {
@@ -91,7 +103,7 @@ export async function exchangeCode(
   const requestedAt = deps.clock();
   try {
     const params = o.validateAuthResponse(as, client, new URLSearchParams({ code: input.code, state: input.state }), input.state);
-    const response = await o.authorizationCodeGrantRequest(as, client, clientAuth, params, deps.config.callbackUrl, input.codeVerifier, options);
+    const response = await o.authorizationCodeGrantRequest(as, client, clientAuth, params, registeredRedirectUri(deps.config, instance), input.codeVerifier, options);
     const processed = await o.processAuthorizationCodeResponse(as, client, response, {
       expectedNonce: input.nonce ?? o.expectNoNonce,
       requireIdToken: input.nonce !== null,

@@ -2,7 +2,7 @@
 // (single-use state, binding check, code exchange, GitLab user, stored tokens, new session).
 import * as o from 'oauth4webapi';
 import { SEAL_PKCE_VERIFIER, SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
-import { hashSecret, randomSecret, sameSecret, SECRET_PATTERN } from '../crypto/tokens.js';
+import { hashSecret, randomSecret, sameSecret } from '../crypto/tokens.js';
 import { findInstanceById } from '../db/instances.repo.js';
 import { consumeLoginState, deleteExpiredLoginStates, insertLoginState } from '../db/login-states.repo.js';
 import { upsertUserAtLogin } from '../db/users.repo.js';
@@ -11,9 +11,9 @@ import { AppError } from '../errors.js';
 import type { GitlabUser } from '../gitlab/api.js';
 import { toAppError } from '../gitlab/http.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
-import { authorizationEndpoint, exchangeCode } from './gitlab-oauth.js';
-import { validateReturnTo } from './return-to.js';
-import { createSession } from './sessions.service.js';
+import { authorizationEndpoint, exchangeCode, registeredRedirectUri } from './gitlab-oauth.js';
+import { headerSafeReturnTo, validateReturnTo } from './return-to.js';
+import { createSession, endSession } from './sessions.service.js';
 import { foundInstance } from './instances.service.js';
 
 const LOGIN_STATE_TTL_MS = 10 * 60 * 1000;
@@ -25,12 +25,14 @@ async function readyInstance(deps: ServiceDeps, id: string): Promise<Instance> {
 }
 
 /**
- * Records a login state and returns where to send the browser. `binding` is the browser's current
- * binding cookie, reused when well-formed so two logins started in two tabs do not evict each other.
+ * Records a login state and returns where to send the browser and the new browser binding (a fresh
+ * random value at every start: a value the client chose is never adopted, so an attacker cannot
+ * plant a known binding; a login started earlier in another tab of the browser then ends in
+ * invalid_state). Throws invalid_return_to, instance_not_found, instance_not_ready.
  */
 export async function startLogin(
   deps: ServiceDeps,
-  input: { instanceId: string; returnTo?: string | undefined; binding?: string | undefined },
+  input: { instanceId: string; returnTo?: string | undefined },
 ): Promise<{ location: string; binding: string }> {
   const { config, db, sealer } = deps;
   const returnTo = validateReturnTo(config, input.returnTo);
@@ -42,7 +44,7 @@ export async function startLogin(
   const codeVerifier = o.generateRandomCodeVerifier();
   const state = o.generateRandomState();
   const nonce = scopes.includes('openid') ? o.generateRandomNonce() : null;
-  const binding = input.binding && SECRET_PATTERN.test(input.binding) ? input.binding : randomSecret();
+  const binding = randomSecret();
   const now = deps.clock();
 
   await deleteExpiredLoginStates(db, now);
@@ -59,7 +61,7 @@ export async function startLogin(
 
   const url = new URL(authorizationEndpoint(instance.url));
   url.searchParams.set('client_id', clientId);
-  url.searchParams.set('redirect_uri', config.callbackUrl);
+  url.searchParams.set('redirect_uri', registeredRedirectUri(config, instance));
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('scope', scopes.join(' '));
   url.searchParams.set('state', state);
@@ -74,9 +76,13 @@ export interface CallbackInput {
   state?: string | undefined;
   error?: string | undefined;
   binding?: string | undefined;
+  /** The key of the per-instance callback path the browser arrived on; undefined: the old shared path. */
+  callbackKey?: string | undefined;
+  /** The session the browser already holds, ended by a successful login (never two sessions silently). */
+  previousSessionToken?: string | undefined;
 }
 
-/** The GitLab user behind an access token; GitLab's refusals here are GitLab errors, not the caller's. */
+/** GitLab's refusals here are GitLab errors, not the caller's. */
 async function gitlabUserOf(deps: ServiceDeps, instance: Instance, accessToken: string, log: RequestLog): Promise<GitlabUser> {
   try {
     return await deps.gitlab.currentUser(gitlabTargetOf(instance, log), { bearerToken: accessToken });
@@ -87,23 +93,31 @@ async function gitlabUserOf(deps: ServiceDeps, instance: Instance, accessToken: 
   }
 }
 
-/** Consumes the state (single use) and checks it was started in this browser; a GitLab error ends the login. */
-async function consumeCallbackState(deps: ServiceDeps, input: CallbackInput, now: Date): Promise<LoginState & { code: string; state: string }> {
-  if (input.error !== undefined) {
-    // Burn the state, so the same login cannot be resumed after GitLab said no.
-    if (input.state) await consumeLoginState(deps.db, hashSecret(input.state), now);
-    if (input.error === 'access_denied') throw new AppError('oauth_denied', 'The login was refused on GitLab');
-    const error = /^[a-z_]{1,64}$/.test(input.error) ? input.error : 'an unknown error';
-    throw new AppError('gitlab_error', `GitLab ended the login with ${error}`);
-  }
-  if (!input.code || !input.state) throw new AppError('invalid_state', 'The callback lacks code or state');
-
+/**
+ * Consumes the state (single use, burnt whatever follows) and checks it was started in this browser
+ * and came back on the redirect URI of the instance it was started for (the OAuth mix-up defence of
+ * RFC 9700 §4.4). Only then is GitLab's `error` believed: an unknown state is invalid_state whatever
+ * the callback carries.
+ */
+async function consumeCallbackState(deps: ServiceDeps, input: CallbackInput, now: Date): Promise<{ loginState: LoginState; instance: Instance; code: string; state: string }> {
+  if (!input.state) throw new AppError('invalid_state', 'The callback lacks a state; start the login again');
   const loginState = await consumeLoginState(deps.db, hashSecret(input.state), now);
   if (!loginState) throw new AppError('invalid_state', 'The login state is unknown, expired or already used; start the login again');
   if (!input.binding || !sameSecret(hashSecret(input.binding), loginState.browserBindingHash)) {
     throw new AppError('invalid_state', 'The login was started in another browser; start the login again');
   }
-  return { ...loginState, code: input.code, state: input.state };
+  const instance = await readyInstance(deps, loginState.instanceId);
+  const receivedOn = input.callbackKey === undefined ? deps.config.callbackUrl : `${deps.config.callbackUrl}/${input.callbackKey}`;
+  if (receivedOn !== registeredRedirectUri(deps.config, instance)) {
+    throw new AppError('invalid_state', "The login came back on another instance's redirect URI; start the login again");
+  }
+  if (input.error !== undefined) {
+    if (input.error === 'access_denied') throw new AppError('oauth_denied', 'The login was refused on GitLab');
+    const error = /^[a-z_]{1,64}$/.test(input.error) ? input.error : 'an unknown error';
+    throw new AppError('gitlab_error', `GitLab ended the login with ${error}`);
+  }
+  if (!input.code) throw new AppError('invalid_state', 'The callback lacks a code; start the login again');
+  return { loginState, instance, code: input.code, state: input.state };
 }
 
 /**
@@ -118,10 +132,10 @@ export async function completeLogin(
 ): Promise<{ sessionToken: string; sessionExpiresAt: Date; returnTo: string | null }> {
   const { config, sealer } = deps;
   const now = deps.clock();
-  const loginState = await consumeCallbackState(deps, input, now);
-  const instance = await readyInstance(deps, loginState.instanceId);
+  const { loginState, instance, code, state } = await consumeCallbackState(deps, input, now);
+  const returnTo = headerSafeReturnTo(loginState.returnTo);
   const codeVerifier = sealer.open(loginState.codeVerifierSealed, SEAL_PKCE_VERIFIER);
-  const tokens = await exchangeCode(deps, instance, { code: loginState.code, state: loginState.state, codeVerifier, nonce: loginState.nonce });
+  const tokens = await exchangeCode(deps, instance, { code, state, codeVerifier, nonce: loginState.nonce });
   const user = await gitlabUserOf(deps, instance, tokens.accessToken, log);
   if (tokens.subject !== null && tokens.subject !== String(user.id)) {
     throw new AppError('token_exchange_failed', 'The ID token names another user than the access token');
@@ -141,7 +155,8 @@ export async function completeLogin(
       accessTokenObtainedAt: tokens.obtainedAt,
       now,
     });
+    if (input.previousSessionToken) await endSession(trx, input.previousSessionToken, now);
     return createSession(trx, config, { userId: stored.id, instanceId: instance.id, now });
   });
-  return { sessionToken: session.token, sessionExpiresAt: session.expiresAt, returnTo: loginState.returnTo };
+  return { sessionToken: session.token, sessionExpiresAt: session.expiresAt, returnTo };
 }

@@ -28,10 +28,35 @@ function fullyDecoded(value: string): string {
   refuse('is encoded too many times');
 }
 
+const NOT_PRINTABLE_ASCII = /[^\u0021-\u007e]/gu;
+
 /**
- * The validated redirect target for `returnTo`, or undefined when absent. A path is returned as
- * given (the browser resolves it against this service's origin); an absolute URL is returned in its
- * normalised serialisation, the form whose origin was checked.
+ * `target` with every character outside printable ASCII percent-encoded as UTF-8, so it fits an HTTP
+ * `Location` header (Node refuses characters above U+00FF there, and browsers read Latin-1 bytes
+ * differently). Throws invalid_return_to for text that is not valid Unicode (a lone surrogate).
+ */
+function asciiLocation(target: string): string {
+  try {
+    return target.replace(NOT_PRINTABLE_ASCII, (character) => encodeURIComponent(character));
+  } catch {
+    refuse('is not valid Unicode text');
+  }
+}
+
+/**
+ * A stored returnTo in the form a `Location` header can carry, checked before any session is
+ * written (states stored before the encoding at start may hold raw non-ASCII characters).
+ * null stays null; throws invalid_return_to when it cannot be encoded.
+ */
+export function headerSafeReturnTo(stored: string | null): string | null {
+  return stored === null ? null : asciiLocation(stored);
+}
+
+/**
+ * The validated redirect target for `returnTo`, or undefined when absent, always printable ASCII
+ * (characters beyond it percent-encoded as UTF-8). A path is returned as given otherwise (the browser
+ * resolves it against this service's origin); an absolute URL is returned in its normalised
+ * serialisation, the form whose origin was checked. Throws invalid_return_to.
  */
 export function validateReturnTo(config: Config, raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
@@ -41,7 +66,7 @@ export function validateReturnTo(config: Config, raw: string | undefined): strin
 
   if (raw.startsWith('/')) {
     if (raw.startsWith('//') || decoded.startsWith('//')) refuse('starts with "//" (another host)');
-    return raw;
+    return asciiLocation(raw);
   }
 
   if (!config.frontendUrl) refuse('is not a path, and FRONTEND_URL is not set');
@@ -56,5 +81,5 @@ export function validateReturnTo(config: Config, raw: string | undefined): strin
   if (!/^https?:\/\/[^/]/i.test(raw)) refuse('is not a complete absolute URL');
   if (url.username || url.password) refuse('carries user info');
   if (url.origin !== new URL(config.frontendUrl).origin) refuse("is not on the frontend's origin");
-  return url.href;
+  return asciiLocation(url.href);
 }

@@ -45,6 +45,11 @@ export async function findSession(deps: ServiceDeps, token: string): Promise<Ses
 
 /** Revokes the session of a token; false when there was no live one. */
 export async function revokeSession(deps: ServiceDeps, token: string): Promise<boolean> {
+  return endSession(deps.db, token, deps.clock());
+}
+
+/** Revokes the session of a token inside the caller's transaction (`db`); false when there was no live one. */
+export async function endSession(db: Executor, token: string, now: Date): Promise<boolean> {
   if (!SECRET_PATTERN.test(token)) return false;
-  return revokeSessionByHash(deps.db, hashSecret(token), deps.clock());
+  return revokeSessionByHash(db, hashSecret(token), now);
 }

@@ -1,14 +1,20 @@
 // A ready instance without the bootstrap: the OAuth application made directly on the fake GitLab and
 // the instances row written as the bootstrap leaves it. Also a cookie-carrying "browser" for app.inject.
 import type { App } from '../../src/app.js';
+import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { fromRow } from '../../src/db/rows.js';
 import type { Instance } from '../../src/domain/types.js';
 import type { FakeApplication, FakeGitlab } from '../fake-gitlab/index.js';
 
 export const LOGIN_SCOPES = 'api read_user openid email';
 
-export async function createReadyInstance(app: App, fake: FakeGitlab): Promise<{ instance: Instance; application: FakeApplication }> {
-  const application = fake.createApplication({ name: 'gitlab-connect', redirectUri: app.deps.config.callbackUrl, scopes: LOGIN_SCOPES.split(' '), confidential: true });
+/**
+ * `redirect`: 'shared' (default) registers the old shared callback, as applications created before
+ * per-instance redirect URIs; 'own' the instance's own redirect URI, as the bootstrap does now.
+ */
+export async function createReadyInstance(app: App, fake: FakeGitlab, redirect: 'shared' | 'own' = 'shared'): Promise<{ instance: Instance; application: FakeApplication }> {
+  const redirectUri = redirect === 'own' ? instanceCallbackUrl(app.deps.config.publicUrl, fake.url) : app.deps.config.callbackUrl;
+  const application = fake.createApplication({ name: 'gitlab-connect', redirectUri, scopes: LOGIN_SCOPES.split(' '), confidential: true });
   const row = await app.deps.db
     .insertInto('instances')
     .values({
@@ -18,7 +24,7 @@ export async function createReadyInstance(app: App, fake: FakeGitlab): Promise<{
       oauth_client_id: application.uid,
       oauth_client_secret_sealed: app.deps.sealer.seal(application.secret, 'oauth_client_secret'),
       oauth_scopes: LOGIN_SCOPES,
-      oauth_redirect_uri: app.deps.config.callbackUrl,
+      oauth_redirect_uri: redirectUri,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

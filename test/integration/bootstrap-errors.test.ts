@@ -156,14 +156,21 @@ t.test('gitlab_timeout: GET /user never answering gives 504 in step verify_token
   await expectRecordedFailure(t, app, fake.url, { step: 'verify_token', code: 'gitlab_timeout' });
 });
 
-t.test('a ready instance re-run with a bad admin token stays ready and logins keep working', async (t) => {
+t.test("a ready instance re-run with a token that is not its administrator's leaves its record and audit trail untouched", async (t) => {
   const fake = await startTestGitlab(t);
   const admin = fake.seedAdmin();
+  const strangerUser = fake.createUser({ username: 'stranger' });
+  const stranger = fake.createPersonalAccessToken(strangerUser.id, { scopes: ['api'] });
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   t.equal((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).statusCode, 201);
+  const before = await app.deps.db.selectFrom('instances').selectAll().executeTakeFirstOrThrow();
+  const eventsBefore = await app.deps.db.selectFrom('instance_events').select('id').execute();
 
   expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: 'glpat-notatokenatall000' }), { status: 422, code: 'token_invalid', step: 'verify_token' });
-  await expectRecordedFailure(t, app, fake.url, { step: 'verify_token', code: 'token_invalid', status: 'ready' });
+  expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: stranger.token }), { status: 422, code: 'token_not_admin', step: 'verify_token' });
+  const after = await app.deps.db.selectFrom('instances').selectAll().executeTakeFirstOrThrow();
+  t.match(after, { status: 'ready', last_error_step: before.last_error_step, last_error_code: before.last_error_code, last_error_detail: before.last_error_detail, bootstrap_lease_until: null });
+  t.equal((await app.deps.db.selectFrom('instance_events').select('id').execute()).length, eventsBefore.length, 'no event added');
   const lookup = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } });
   t.match(lookup.json(), { status: 'ready', next: 'login', loginUrl: String });
 });

@@ -2,6 +2,7 @@
 // concurrency, with the side effects counted on the fake GitLab.
 import t from 'tap';
 import { buildApp } from '../../src/app.js';
+import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestCertificates } from '../fake-gitlab/index.js';
 import { buildTestApp, LogCapture, testConfig, testFileDatabase } from '../helpers/app.js';
@@ -32,7 +33,7 @@ t.test('first set-up under a relative root creates one bot, one token and one ap
   const [token] = fake.liveTokensOf(bot!.id);
   t.same(token!.scopes, ['api']);
   t.equal(token!.expiresAt, fake.dateInDays(365), 'the longest allowed expiry');
-  t.equal(application!.redirectUri, 'http://connect.test/auth/gitlab/callback');
+  t.equal(application!.redirectUri, instanceCallbackUrl('http://connect.test', fake.url), "the instance's own redirect URI");
   t.same(application!.scopes, ['api', 'read_user', 'openid', 'email']);
   t.equal(application!.confidential, true);
   t.ok(fake.requests.length > 0 && fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
@@ -204,6 +205,24 @@ t.test('repair: an OAuth application whose callback was changed on GitLab is rep
   t.equal(fake.counters.applicationsDeleted, 1, 'one application deleted on GitLab');
   t.notOk(fake.applications.has(first.oauthApplication.id), 'the outdated one');
   t.same([...fake.applications.keys()], [repaired.json().oauthApplication.id], 'only the new one is left');
+});
+
+t.test('re-check: an application on the old shared redirect URI is replaced by one on the instance\'s own URI', async (t) => {
+  const fake = await startTestGitlab(t);
+  const admin = fake.seedAdmin();
+  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
+  // As an application created before per-instance redirect URIs was left.
+  fake.applications.get(first.oauthApplication.id)!.redirectUri = 'http://connect.test/auth/gitlab/callback';
+  await app.deps.db.updateTable('instances').set({ oauth_redirect_uri: 'http://connect.test/auth/gitlab/callback' }).where('id', '=', first.instanceId).execute();
+
+  const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+  t.equal(again.statusCode, 200, again.body);
+  t.same(again.json().repaired, ['oauth_application']);
+  const own = instanceCallbackUrl('http://connect.test', fake.url);
+  t.same([...fake.applications.values()].map((application) => application.redirectUri), [own], 'only an application on the own URI is left');
+  const row = await app.deps.db.selectFrom('instances').select('oauth_redirect_uri').where('id', '=', first.instanceId).executeTakeFirstOrThrow();
+  t.equal(row.oauth_redirect_uri, own);
 });
 
 t.test('the stored application is found on a later page of GitLab\'s list: no duplicate on re-check', async (t) => {

@@ -260,18 +260,18 @@ t.test('start answers 404 for an unknown instance and 409 for one that is not re
   }
 });
 
-t.test('two logins started in one browser (two tabs) share its binding cookie, so the first to return completes', async (t) => {
+t.test('two logins started in one browser (two tabs): each start sets a new binding, so only the later one completes', async (t) => {
   const context = await setup(t);
   const { app, fake } = context;
   const browser = new Browser();
   const first = await browser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
   const binding = browser.cookies.get('gc_login');
   const second = await browser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
-  t.equal(browser.cookies.get('gc_login'), binding, 'the binding is kept');
-  t.not(new URL(first.headers.location as string).searchParams.get('state'), new URL(second.headers.location as string).searchParams.get('state'));
+  t.not(browser.cookies.get('gc_login'), binding, 'a new binding at every start');
   fake.setBrowserUser(context.gitlabUser.id);
-  const authorized = await authorizeOnFake(first.headers.location as string);
-  const callback = await browser.get(app, pathOf(authorized.headers.get('location') as string));
+  const stale = await browser.get(app, pathOf((await authorizeOnFake(first.headers.location as string)).headers.get('location') as string));
+  t.same([stale.statusCode, stale.json().code], [400, 'invalid_state'], 'the earlier tab no longer matches the binding');
+  const callback = await browser.get(app, pathOf((await authorizeOnFake(second.headers.location as string)).headers.get('location') as string));
   t.equal(callback.statusCode, 302, callback.body);
   t.ok(browser.cookies.get('gc_session'));
 });

@@ -62,7 +62,9 @@ async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): P
 /** Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for every read the later stages need. */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
-  await run.record('url', 'succeeded', target.url);
+  // A ready instance's audit trail gets nothing before the caller has proven to administer it.
+  const recordUrl = () => run.record('url', 'succeeded', target.url);
+  if (!run.wasReady) await recordUrl();
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
   await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
 
@@ -81,6 +83,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   const gitlabVersion = version.value.version;
   const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
   await run.save({ gitlabVersion, caCertificate: target.caCertificate, openidIssuer });
+  if (run.wasReady) await recordUrl();
   await run.record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
   await run.record('verify_token', 'succeeded', 'administrator token with the api scope');
   return {
@@ -113,9 +116,9 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('bot_token', botToken.value, 'bot token');
   }
   if (application.status === 'fulfilled') {
-    const { id, clientId, secretSealed, scopes } = application.value.value;
+    const { id, clientId, secretSealed, scopes, redirectUri } = application.value.value;
     if (application.value.outcome !== 'kept') {
-      await run.save({ oauthApplicationId: String(id), oauthClientId: clientId, oauthClientSecretSealed: secretSealed, oauthScopes: scopes, oauthRedirectUri: session.config.callbackUrl });
+      await run.save({ oauthApplicationId: String(id), oauthClientId: clientId, oauthClientSecretSealed: secretSealed, oauthScopes: scopes, oauthRedirectUri: redirectUri });
     }
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
@@ -161,7 +164,7 @@ export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput
       run.recordWhenPossible(error);
       throw error;
     }
-    throw await run.fail(error).catch((saveError: unknown) => {
+    throw await run.fail(error, log).catch((saveError: unknown) => {
       if (saveError instanceof LeaseLost) throw takenOver(run.instance.url);
       run.recordWhenPossible(saveError);
       throw saveError;

@@ -1,5 +1,6 @@
 // The three things the bootstrap keeps on GitLab: the bot user, its token, the OAuth application.
 // Each ensure* reuses what is there and still good, and creates only what is missing or broken.
+import { instanceCallbackUrl } from '../../auth-paths.js';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
@@ -96,26 +97,31 @@ export interface OauthApplication {
   clientId: string;
   secretSealed: string;
   scopes: string;
+  redirectUri: string;
 }
 
 /**
- * Keeps the stored application while GitLab still has it with our callback and scopes; otherwise
- * creates one and deletes the stale one and any leftover of ours (same name and callback).
+ * Keeps the stored application while GitLab still has it with the instance's own redirect URI
+ * (RFC 9700 §4.4) and our scopes; otherwise creates one with that URI and deletes the stale one and
+ * any leftover of ours (same name, and the instance's or the old shared redirect URI). An
+ * application on the old shared URI is thereby replaced (outcome repaired).
  */
 export async function ensureOauthApplication(gitlab: GitlabSession, instance: Instance, applications: GitlabApplication[]): Promise<Ensured<OauthApplication>> {
   const { api, target, adminToken, config, sealer } = gitlab;
   const scopes = config.oauthScopes.join(' ');
+  const redirectUri = instanceCallbackUrl(config.publicUrl, instance.url);
   const stored = applications.find((app) => String(app.id) === instance.oauthApplicationId);
-  const usable = stored && stored.application_id === instance.oauthClientId && stored.callback_url === config.callbackUrl && instance.oauthScopes === scopes && instance.oauthClientSecretSealed;
+  const usable = stored && stored.application_id === instance.oauthClientId && stored.callback_url === redirectUri && instance.oauthScopes === scopes && instance.oauthClientSecretSealed;
   if (stored && usable) {
-    return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauthClientSecretSealed!, scopes }, outcome: 'kept' };
+    return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauthClientSecretSealed!, scopes, redirectUri }, outcome: 'kept' };
   }
   const name = oauthApplicationName(config);
-  const created = await api.createApplication(target, adminToken, { name, redirect_uri: config.callbackUrl, scopes, confidential: true });
-  const stale = applications.filter((app) => app.id !== created.id && (app === stored || (app.application_name === name && app.callback_url === config.callbackUrl)));
+  const created = await api.createApplication(target, adminToken, { name, redirect_uri: redirectUri, scopes, confidential: true });
+  const ours = (app: GitlabApplication) => app.application_name === name && (app.callback_url === redirectUri || app.callback_url === config.callbackUrl);
+  const stale = applications.filter((app) => app.id !== created.id && (app === stored || ours(app)));
   await Promise.all(stale.map((app) => api.deleteApplication(target, adminToken, app.id)));
   return {
-    value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(created.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes },
+    value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(created.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri },
     outcome: instance.oauthApplicationId ? 'repaired' : 'created',
   };
 }

@@ -8,7 +8,7 @@ import { insertInstanceEvent, renewBootstrapLease, updateLeasedInstance } from '
 import type { EventOutcome, Instance, InstanceChanges } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
 import { toAppError } from '../../gitlab/http.js';
-import type { ServiceDeps } from '../deps.js';
+import type { RequestLog, ServiceDeps } from '../deps.js';
 import type { Ensured } from './resources.js';
 
 export type BootstrapStep = 'url' | 'probe' | 'verify_token' | 'bot_user' | 'bot_token' | 'oauth_application' | 'ready';
@@ -42,6 +42,9 @@ export async function inStep<T>(step: BootstrapStep, work: () => Promise<T> | T)
     throw error instanceof StepFailure ? error : new StepFailure(step, error);
   }
 }
+
+/** Steps that fail before the caller has proven to administer the instance. */
+const UNPROVEN_STEPS: ReadonlySet<BootstrapStep> = new Set(['url', 'probe', 'verify_token']);
 
 const eventOutcome = { created: 'succeeded', kept: 'skipped', repaired: 'repaired' } as const satisfies Record<Ensured<unknown>['outcome'], EventOutcome>;
 
@@ -124,14 +127,22 @@ export class BootstrapRun {
   /**
    * Stage 4, the other way: releases the lease, records the failure on the instance and as an event,
    * and returns the AppError to answer (with its step). A ready instance stays ready: what it has on
-   * GitLab may well still work, and logins go on.
+   * GitLab may well still work, and logins go on. A re-check of a ready instance that failed before
+   * the admin token was verified (anyone can send one) leaves its record and audit trail untouched:
+   * the attempt is only logged. A never-ready instance keeps status failed and the failed step, so the
+   * upkeep can find and delete those that never got past verify_token.
    */
-  async fail(failure: StepFailure): Promise<AppError> {
+  async fail(failure: StepFailure, log: RequestLog): Promise<AppError> {
     // The address rule belongs to the url step, though it is judged when the probe connects.
     const step = failure.error.code === 'url_not_allowed' ? 'url' : failure.step;
     const { code, message, extras, cause } = failure.error;
-    await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: step, lastErrorCode: code, lastErrorDetail: message });
-    await this.record(step, 'failed', message, code);
+    if (this.wasReady && UNPROVEN_STEPS.has(step)) {
+      await this.save({ bootstrapLeaseUntil: null, bootstrapLeaseHolder: null });
+      log.warn({ instanceId: this.instance.id, step, code }, 'a re-check of a ready instance failed before its admin token was verified; the instance is left untouched');
+    } else {
+      await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: step, lastErrorCode: code, lastErrorDetail: message });
+      await this.record(step, 'failed', message, code);
+    }
     const answer = new AppError(code, message, { ...extras, step });
     answer.cause = cause;
     return answer;
