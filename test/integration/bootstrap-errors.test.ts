@@ -163,14 +163,15 @@ t.test("a ready instance re-run with a token that is not its administrator's lea
   const stranger = fake.createPersonalAccessToken(strangerUser.id, { scopes: ['api'] });
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   t.equal((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).statusCode, 201);
-  const before = await app.deps.db.selectFrom('instances').selectAll().executeTakeFirstOrThrow();
-  const eventsBefore = await app.deps.db.selectFrom('instance_events').select('id').execute();
+  // This file's tests share a database: read this test's instance, not whichever row comes first.
+  const before = (await instanceRow(app, fake.url))!;
+  const eventsBefore = await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', before.id).execute();
 
   expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: 'glpat-notatokenatall000' }), { status: 422, code: 'token_invalid', step: 'verify_token' });
   expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: stranger.token }), { status: 422, code: 'token_not_admin', step: 'verify_token' });
-  const after = await app.deps.db.selectFrom('instances').selectAll().executeTakeFirstOrThrow();
+  const after = (await instanceRow(app, fake.url))!;
   t.match(after, { status: 'ready', last_error_step: before.last_error_step, last_error_code: before.last_error_code, last_error_detail: before.last_error_detail, bootstrap_lease_until: null });
-  t.equal((await app.deps.db.selectFrom('instance_events').select('id').execute()).length, eventsBefore.length, 'no event added');
+  t.equal((await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', before.id).execute()).length, eventsBefore.length, 'no event added');
   const lookup = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } });
   t.match(lookup.json(), { status: 'ready', next: 'login', loginUrl: String });
 });

@@ -164,14 +164,14 @@ t.test('a bootstrap whose lease was taken over stops writing and answers bootstr
   await held.reached;
   // Another process's bootstrap takes the instance over (as after our lease ran out).
   const successorLease = new Date(clock.now.getTime() + 3_600_000);
-  await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: successorLease }).where('url', '=', fake.url).execute();
+  await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: successorLease, bootstrap_lease_holder: 'successor' }).where('url', '=', fake.url).execute();
   held.release();
 
   const response = await running;
   t.equal(response.statusCode, 409);
   t.equal(response.json().code, 'bootstrap_in_progress');
   const row = await app.deps.db.selectFrom('instances').selectAll().where('url', '=', fake.url).executeTakeFirstOrThrow();
-  t.same(row.bootstrap_lease_until, successorLease, "the successor's lease is untouched");
+  t.same([row.bootstrap_lease_until, row.bootstrap_lease_holder], [successorLease, 'successor'], "the successor's lease is untouched");
   t.equal(row.gitlab_version, null, 'nothing written after the lease was lost');
 });
 
