@@ -54,7 +54,8 @@ t.test('ten refreshes waiting on a GitLab that never answers leave other instanc
   const healthy = await startFakeGitlab({ now: clock });
   t.teardown(() => Promise.all([hung.close(), healthy.close()]));
   // The GitLab calls must outlast the test: nothing here may depend on a timeout freeing the pool.
-  const app = await appWithPool(t, 10, clock, { GITLAB_TIMEOUT_MS: '120000', LOOKUP_CACHE_SIZE: '0' });
+  // The per-instance cap lets all ten through: what is tested here is the database pool, not the cap.
+  const app = await appWithPool(t, 10, clock, { GITLAB_TIMEOUT_MS: '120000', LOOKUP_CACHE_SIZE: '0', GITLAB_MAX_CONCURRENT_PER_INSTANCE: '10' });
   const { instance: stuck } = await createReadyInstance(app, hung);
   const { instance: fine } = await createReadyInstance(app, healthy);
   const stuckUsers = await loggedInUsers(app, hung, stuck.id, 10);
