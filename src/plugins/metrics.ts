@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import Type from 'typebox';
+import { AUTH_PATHS } from '../auth-paths.js';
 import { errorCatalog } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -30,6 +31,9 @@ function problemCodeOf(reply: FastifyReply, payload: unknown): string | undefine
   }
 }
 
+/** Both redirect URIs a login comes back on: the instance's own, and the shared one of older applications. */
+const LOGIN_CALLBACK_ROUTES = new Set([AUTH_PATHS.callback, `${AUTH_PATHS.callback}/:key`]);
+
 /** The login callback succeeded when it set a session cookie; else its code is the problem's or the `?error=` of the redirect to the frontend. */
 function loginOutcome(request: FastifyRequest, reply: FastifyReply): { outcome: string; code: string } {
   const cookies = [reply.getHeader('set-cookie') ?? []].flat().map(String);
@@ -47,7 +51,7 @@ function countAnswer(metrics: Metrics, request: FastifyRequest, reply: FastifyRe
   if (request.method === 'POST' && route === '/instances/bootstrap') {
     metrics.bootstraps.inc(reply.statusCode < 400 ? { outcome: 'success', code: 'none' } : { outcome: 'failure', code: request.problemCode ?? 'other' });
   }
-  if (request.method === 'GET' && route === '/auth/gitlab/callback') metrics.logins.inc(loginOutcome(request, reply));
+  if (request.method === 'GET' && LOGIN_CALLBACK_ROUTES.has(route)) metrics.logins.inc(loginOutcome(request, reply));
 }
 
 async function metricsRoute(app: FastifyInstance, { metrics }: { metrics: Metrics }) {

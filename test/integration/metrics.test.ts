@@ -67,7 +67,7 @@ t.test('a login, a failed callback, a refresh and a rotation move their series',
   t.equal(sample(text, 'gitlab_connect_logins_total', { outcome: 'success', code: 'none' }), 1);
   t.equal(sample(text, 'gitlab_connect_logins_total', { outcome: 'failure', code: 'invalid_state' }), 1);
   t.equal(sample(text, 'gitlab_connect_gitlab_calls_total', { operation: 'oauth_code_exchange', outcome: 'success', status_class: '2xx' }), 1);
-  t.equal(sample(text, 'gitlab_connect_http_requests_total', { method: 'GET', route: '/auth/gitlab/callback', status: '302' }), 1, 'the route pattern, not the URL');
+  t.equal(sample(text, 'gitlab_connect_http_requests_total', { method: 'GET', route: '/auth/gitlab/callback/:key', status: '302' }), 1, "the route pattern (the instance's own redirect URI), not the URL");
 
   const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } });
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
