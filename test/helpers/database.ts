@@ -30,8 +30,12 @@ function withDatabase(serverUrl: string, name: string): string {
   return url.toString();
 }
 
-/** Creates the template once per migration set; an advisory lock serialises the test files racing for it. */
-async function ensureTemplate(admin: pg.Client, serverUrl: string): Promise<string> {
+/**
+ * Creates the template once per migration set, then clones it as `name`. An advisory lock serialises the
+ * test files racing for it: PostgreSQL refuses to copy a template that another session is copying or
+ * migrating ("source database is being accessed by other users").
+ */
+async function cloneTemplate(admin: pg.Client, serverUrl: string, name: string): Promise<void> {
   const template = `gitlab_connect_template_${migrationsHash()}`;
   await admin.query('select pg_advisory_lock(74201)');
   try {
@@ -45,10 +49,10 @@ async function ensureTemplate(admin: pg.Client, serverUrl: string): Promise<stri
         await database.close();
       }
     }
+    await admin.query(`create database "${name}" template "${template}"`);
   } finally {
     await admin.query('select pg_advisory_unlock(74201)');
   }
-  return template;
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
@@ -62,8 +66,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.connect();
   const name = `gitlab_connect_test_${randomBytes(6).toString('hex')}`;
   try {
-    const template = await ensureTemplate(admin, serverUrl);
-    await admin.query(`create database "${name}" template "${template}"`);
+    await cloneTemplate(admin, serverUrl, name);
   } finally {
     await admin.end();
   }
