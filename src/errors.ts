@@ -30,7 +30,8 @@ export const errorCatalog = {
   token_invalid: { status: 422, title: 'The admin token is not valid' },
   token_expired: { status: 422, title: 'The admin token has expired' },
   token_revoked: { status: 422, title: 'The admin token was revoked' },
-  bot_username_taken: { status: 422, title: 'BOT_USERNAME belongs to an administrator on this instance' },
+  bot_username_taken: { status: 422, title: 'BOT_USERNAME is held by a user or group this service did not create' },
+  bot_account_unusable: { status: 422, title: 'The bot account cannot be used, and no API call can repair it' },
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
   admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },
@@ -55,6 +56,8 @@ export interface ProblemExtras {
   step?: string;
   missingScopes?: string[];
   retryAfter?: number;
+  /** Why: bot_account_unusable (ldap_blocked, terms_not_accepted, user_cap_reached, …). */
+  reason?: string;
   errors?: { field: string; message: string }[];
 }
 

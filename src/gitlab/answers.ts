@@ -18,6 +18,8 @@ export const GitlabUserSchema = Type.Object({
   avatar_url: Type.Optional(Type.Union([Text(2048), Type.Null()])),
   is_admin: Type.Optional(Type.Boolean()),
   bot: Type.Optional(Type.Boolean()),
+  /** The admin note: only an administrator sees it (GET /users, GET /users/:id; gitlab-org/gitlab-ee!14662). */
+  note: Type.Optional(Type.Union([Text(10_000), Type.Null()])),
 });
 
 export const GitlabPersonalAccessTokenSchema = Type.Object({

@@ -102,8 +102,15 @@ export function createGitlabApi(http: GitlabHttp) {
       call(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, privateToken(token), checkUsers),
     createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
       call(target, 'POST', '/api/v4/users', privateToken(token), checkUser, user),
+    /** GET /users/:id as an administrator (with the admin `note`). */
+    user: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/users/${id}`, privateToken(token), checkUser),
     blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token), null),
     unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token), null),
+    /** Reactivates a deactivated user (lib/api/users.rb; a blocked one must be unblocked first). */
+    activateUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/activate`, privateToken(token), null),
+    unbanUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unban`, privateToken(token), null),
+    /** Approves a user pending approval (the EE user cap, or sign-up approval). */
+    approveUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/approve`, privateToken(token), null),
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
       credentialCall(target, `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), checkToken, body),
     personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token), checkToken),

@@ -122,6 +122,8 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   validation_failed: { errors: [{ field: '/url', message: 'must NOT have fewer than 1 characters' }] },
   token_missing_scope: { step: 'admin_token', missingScopes: ['api'] },
   rate_limited: { retryAfter: 60 },
+  bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
+  bot_username_taken: { step: 'bot_user' },
   gitlab_rate_limited: { retryAfter: 30 },
 };
 

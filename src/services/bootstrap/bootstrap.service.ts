@@ -11,7 +11,9 @@ import { assertPemCertificate } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
-import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { ensureBotToken, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
 
 export type { BootstrapStep } from './run.js';
@@ -39,6 +41,8 @@ export interface BootstrappedInstance {
 interface Verified {
   gitlabVersion: string;
   namedBots: Outcome<GitlabUser[]>;
+  /** The stored bot as GitLab has it (GET /users/:id); fulfilled with undefined when none is stored. */
+  storedBot: Outcome<GitlabUser | undefined>;
   applications: GitlabApplication[];
   /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
   storedToken: GitlabPersonalAccessToken | undefined;
@@ -68,14 +72,15 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
   await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
 
-  const botTokenId = run.instance.botTokenId;
-  const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
+  const { botTokenId, botUserId } = run.instance;
+  const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
     botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
+    botUserId ? api.user(target, adminToken, botUserId) : undefined,
   ]);
   if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
   await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
@@ -89,6 +94,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   return {
     gitlabVersion,
     namedBots,
+    storedBot,
     applications: applications.status === 'fulfilled' ? applications.value : [],
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
@@ -102,7 +108,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
-  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
+  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value }));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
@@ -123,6 +129,8 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
   for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
+  const botTokenSealed = run.instance.botTokenSealed!;
+  await inStep('bot_user', () => verifyBotCanUseApi(session, bot.value, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN)));
   return bot.value;
 }
 
