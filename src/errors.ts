@@ -19,6 +19,7 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   request_timeout: { status: 408, title: 'The request did not arrive in time' },
   bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
+  instance_already_registered: { status: 409, title: 'This GitLab is already registered under another URL' },
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },
@@ -31,6 +32,7 @@ export const errorCatalog = {
   token_expired: { status: 422, title: 'The admin token has expired' },
   token_revoked: { status: 422, title: 'The admin token was revoked' },
   bot_username_taken: { status: 422, title: 'BOT_USERNAME is held by a user or group this service did not create' },
+  instance_identity_changed: { status: 422, title: 'The URL now reaches another GitLab' },
   bot_account_unusable: { status: 422, title: 'The bot account cannot be used, and no API call can repair it' },
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
@@ -58,6 +60,9 @@ export interface ProblemExtras {
   retryAfter?: number;
   /** Why: bot_account_unusable (ldap_blocked, terms_not_accepted, user_cap_reached, …). */
   reason?: string;
+  /** instance_already_registered: the registered instance and its URL. */
+  instanceId?: string;
+  canonicalUrl?: string;
   errors?: { field: string; message: string }[];
 }
 

@@ -12,6 +12,7 @@ import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
 import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { AlreadyRegistered, judgeIdentity, refuseKnownAlias } from './identity.js';
 import { ensureBotToken, ensureOauthApplication, type GitlabSession } from './resources.js';
 import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
@@ -53,6 +54,7 @@ const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Anothe
 /** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
 async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): Promise<BootstrapRun> {
   const url = normalizeInstanceUrl(input.url);
+  await refuseKnownAlias(deps, url);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = deps.clock();
@@ -87,15 +89,19 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
   const gitlabVersion = version.value.version;
   const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+  const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
+  const issuerChange = await judgeIdentity(run, openidIssuer, own).catch((error: unknown) => {
+    throw error instanceof AlreadyRegistered ? error : new StepFailure('probe', error);
+  });
   await run.save({ gitlabVersion, caCertificate: target.caCertificate, openidIssuer });
   if (run.wasReady) await recordUrl();
-  await run.record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
+  await run.record('probe', 'succeeded', issuerChange ? `GitLab ${gitlabVersion}; ${issuerChange}` : `GitLab ${gitlabVersion}`);
   await run.record('verify_token', 'succeeded', 'administrator token with the api scope');
   return {
     gitlabVersion,
     namedBots,
     storedBot,
-    applications: applications.status === 'fulfilled' ? applications.value : [],
+    applications: own.applications,
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
 }
@@ -166,6 +172,7 @@ export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput
     const bot = await ensureResources(run, session, verified);
     return { created: !run.wasReady, instance: await finish(run, verified, bot) };
   } catch (error) {
+    if (error instanceof AlreadyRegistered) throw error.answer;
     if (error instanceof LeaseLost) throw takenOver(run.instance.url);
     // Not GitLab's doing (the database, a bug): recorded once the database answers again.
     if (!(error instanceof StepFailure)) {
