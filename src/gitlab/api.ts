@@ -40,7 +40,9 @@ const checkUsers = answerCheck(Type.Array(GitlabUserSchema, { maxItems: 100 }));
 const checkToken = answerCheck(GitlabPersonalAccessTokenSchema);
 const checkTokens = answerListCheck(GitlabPersonalAccessTokenSchema, 100);
 const checkApplication = answerCheck(GitlabApplicationSchema);
-const checkApplications = answerListCheck(GitlabApplicationSchema, 100);
+// GitLab answers the whole list in one page (lib/api/applications.rb has no `paginate`): a page may
+// hold every application the walk would accept.
+const checkApplications = answerListCheck(GitlabApplicationSchema, MAX_LIST_PAGES * 100);
 const checkVersion = answerCheck(GitlabVersionSchema);
 
 /** A user as served onwards: an avatar URL that is not http(s) is dropped. */
