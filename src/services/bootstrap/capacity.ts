@@ -5,7 +5,7 @@
 import { AppError } from '../../errors.js';
 
 /** How long a refused caller is told to wait: about one bootstrap against a responsive GitLab. */
-export const BOOTSTRAP_RETRY_AFTER_SECONDS = 5;
+const BOOTSTRAP_RETRY_AFTER_SECONDS = 5;
 
 export interface BootstrapCapacity {
   /**
