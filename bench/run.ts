@@ -62,7 +62,7 @@ async function measureHostile(databaseUrl: string, cached: RunningService, looku
   return {
     summary:
       `${bomb.logins} gzip-bomb logins: RSS peak ${signedMb(bomb.peakMb - bomb.beforeMb)} MB, after ${signedMb(bomb.afterMb - bomb.beforeMb)} MB; ` +
-      `lookup with ${stalled.waiting} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} without; ` +
+      `lookup with ${stalled.waiting} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} before and ${p(stalled.idleAfter)} after; ` +
       `killed bootstrap's instance free after ${(killed.freedAfterMs / 1000).toFixed(1)} s (LEASE_MS ${killedLeaseMs})`,
   };
 }
