@@ -66,6 +66,9 @@ export class FakeState {
   /** Form params of every /oauth/token request, in order (tests check the code_verifier sent). */
   readonly tokenRequests: Record<string, string>[] = [];
 
+  /** Malicious mode: GET /api/v4/applications answers in pages, which GitLab never does (see malicious.ts floodApplications). */
+  pagedApplications = false;
+
   browserUser: FakeUser | null = null;
   authorizeDecision: AuthorizeDecision = 'approve';
 

@@ -160,9 +160,16 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
 /**
  * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
  * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
- * (with the failed `step` in extras), and the GitLab failure codes. The admin token is never stored.
+ * (with the failed `step` in extras), the GitLab failure codes, and gitlab_rate_limited (retryAfter) when
+ * BOOTSTRAP_MAX_CONCURRENT bootstraps already run in this process. The admin token is never stored.
  */
-export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 gitlab_rate_limited, nothing claimed or sent.
+  return deps.bootstraps.run(() => runBootstrap(deps, input, actor, log));
+}
+
+/** The bootstrap itself, once it has a slot: the four stages, and the failure recorded. */
+async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
