@@ -47,6 +47,7 @@ export const errorCatalog = {
   token_exchange_failed: { status: 502, title: 'GitLab refused the authorization code' },
   not_ready: { status: 503, title: 'The service is not ready' },
   database_unavailable: { status: 503, title: 'The database cannot be reached' },
+  service_busy: { status: 503, title: 'This service is at its limit of concurrent bootstraps; retry shortly' },
   gitlab_rate_limited: { status: 503, title: 'GitLab is rate limiting this service' },
   gitlab_timeout: { status: 504, title: 'GitLab did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -127,6 +127,7 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   instance_already_registered: { instanceId: '0b7d6a1e-5f4c-4e3b-9a2d-1c0b9a8f7e6d', canonicalUrl: 'https://git.example.com' },
   instance_identity_changed: { step: 'probe' },
   gitlab_rate_limited: { retryAfter: 30 },
+  service_busy: { retryAfter: 5 },
 };
 
 /** A problem document for `code`, as the error plugin sends it. */

@@ -58,7 +58,7 @@ t.test('only the fields the service uses are kept from each listed application',
   t.same(Object.keys(applications[0]!).sort(), Object.keys(listed).sort());
 });
 
-t.test('beyond BOOTSTRAP_MAX_CONCURRENT a bootstrap gets 503 gitlab_rate_limited with Retry-After and sends nothing to GitLab', async (t) => {
+t.test('beyond BOOTSTRAP_MAX_CONCURRENT a bootstrap gets 503 service_busy with Retry-After and sends nothing to GitLab', async (t) => {
   const fakes = [await startTestGitlab(t), await startTestGitlab(t), await startTestGitlab(t)];
   const admins = fakes.map((fake) => fake.seedAdmin());
   const [first, second, extra] = fakes as [FakeGitlab, FakeGitlab, FakeGitlab];
@@ -69,7 +69,7 @@ t.test('beyond BOOTSTRAP_MAX_CONCURRENT a bootstrap gets 503 gitlab_rate_limited
   await Promise.all(holds.map((hold) => hold.reached));
 
   const refused = await postBootstrap(app, { url: extra.url, adminToken: admins[2]!.token });
-  const body = expectProblem(t, refused, { status: 503, code: 'gitlab_rate_limited' });
+  const body = expectProblem(t, refused, { status: 503, code: 'service_busy' });
   t.equal(refused.headers['retry-after'], '5');
   t.equal(body.retryAfter, 5);
   t.match(body.detail, /BOOTSTRAP_MAX_CONCURRENT/);

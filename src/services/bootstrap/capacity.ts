@@ -10,7 +10,7 @@ const BOOTSTRAP_RETRY_AFTER_SECONDS = 5;
 export interface BootstrapCapacity {
   /**
    * Runs `work` while fewer than the cap's bootstraps run in this process; else throws
-   * 503 gitlab_rate_limited with `retryAfter` (seconds) without starting it.
+   * 503 service_busy with `retryAfter` (seconds) without starting it.
    */
   run<T>(work: () => Promise<T>): Promise<T>;
 }
@@ -22,7 +22,7 @@ export function createBootstrapCapacity(maxConcurrent: number): BootstrapCapacit
     async run(work) {
       if (running >= maxConcurrent) {
         throw new AppError(
-          'gitlab_rate_limited',
+          'service_busy',
           `${maxConcurrent} bootstraps are already running in this service process (BOOTSTRAP_MAX_CONCURRENT); retry in ${BOOTSTRAP_RETRY_AFTER_SECONDS} s`,
           { retryAfter: BOOTSTRAP_RETRY_AFTER_SECONDS },
         );
