@@ -22,6 +22,7 @@ export const errorCatalog = {
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },
+  instance_already_registered: { status: 409, title: 'This GitLab is already registered' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   url_not_allowed: { status: 422, title: 'This URL is not allowed' },
@@ -33,6 +34,12 @@ export const errorCatalog = {
   bot_username_taken: { status: 422, title: 'BOT_USERNAME belongs to an administrator on this instance' },
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
+  bot_token_invalid: { status: 422, title: 'The bot token is not valid' },
+  bot_token_expired: { status: 422, title: 'The bot token has expired' },
+  bot_token_revoked: { status: 422, title: 'The bot token was revoked' },
+  bot_token_missing_scope: { status: 422, title: 'The bot token lacks a required scope' },
+  bot_token_is_admin: { status: 422, title: 'The bot token belongs to an administrator' },
+  oauth_client_invalid: { status: 422, title: "GitLab refuses the OAuth application's client id or secret" },
   admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },
   client_error: { status: 400, title: 'The request cannot be served (the status says why)' },
   rate_limited: { status: 429, title: 'Too many requests' },
@@ -56,6 +63,9 @@ export interface ProblemExtras {
   missingScopes?: string[];
   retryAfter?: number;
   errors?: { field: string; message: string }[];
+  /** instance_already_registered: the registered instance and its URL. */
+  instanceId?: string;
+  canonicalUrl?: string;
 }
 
 export class AppError extends Error {
