@@ -71,14 +71,9 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
 
 /**
  * A manual instance taken over by an admin-token bootstrap: the bot token and application the admin
- * made are theirs, not ours, so they are neither kept nor deleted; ours are created instead (repaired).
+ * made are not ours (their ids are not stored as ours, probeAndVerify reads no stored token), so they are
+ * neither kept nor deleted; ours are created, and for the caller they are repairs.
  */
-function ourResources(instance: Instance): Instance {
-  if (instance.mode === 'automated') return instance;
-  return { ...instance, botTokenId: null, botTokenSealed: null, oauthApplicationId: null, oauthClientId: null, oauthClientSecretSealed: null };
-}
-
-/** A takeover's new resources replace the admin's: for the caller they are repairs. */
 function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
   return run.instance.mode === 'manual' && ensured.outcome === 'created' ? { ...ensured, outcome: 'repaired' } : ensured;
 }
@@ -91,14 +86,13 @@ function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
-  const ours = ourResources(run.instance);
-  const bot = await inStep('bot_user', () => ensureBotUser(session, ours, namedBots.value));
+  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
   const [botToken, application] = await Promise.allSettled([
-    inStep('bot_token', async () => asTakeover(run, await ensureBotToken(session, ours, bot, verified.storedToken))),
-    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, ours, verified.applications))),
+    inStep('bot_token', async () => asTakeover(run, await ensureBotToken(session, run.instance, bot, verified.storedToken))),
+    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, verified.applications))),
   ]);
   if (botToken.status === 'fulfilled') {
     const { id, sealed, expiresAt } = botToken.value.value;
