@@ -10,6 +10,7 @@ const loginUrl = `http://localhost:3000/auth/gitlab/start?instance=${instanceId}
 const adminToken = 'glpat-AbCdEfGhIjKlMnOpQrSt';
 const scopes = ['api', 'read_user', 'openid', 'email'];
 const at = '2026-11-30T09:15:00.000Z';
+const callbackUrl = 'http://localhost:3000/auth/gitlab/callback/q2Jb0yv1fTqKXoW3mG8nRc';
 
 const bootstrapResult = {
   instanceId,
@@ -74,14 +75,15 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   },
   lookupInstance: {
     200: {
-      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', instanceId, loginUrl } },
-      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap' } },
+      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', callbackUrl, instanceId, loginUrl } },
+      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap', callbackUrl } },
       degraded: {
         summary: 'Logins work, but the manual bot token expires soon',
         value: {
           url,
           status: 'degraded',
           next: 'login',
+          callbackUrl,
           instanceId,
           loginUrl,
           problem: { code: 'bot_token_expiring', step: 'bot_token', title: 'The bot token expires within 14 days and this GitLab (before 16.10) cannot rotate it: create a new one and send it with PUT /internal/instances/:id/credentials' },

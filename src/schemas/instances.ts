@@ -30,6 +30,9 @@ export const LookupResult = Type.Object(
     next: Type.Union([Type.Literal('bootstrap'), Type.Literal('wait'), Type.Literal('login')], {
       description: 'What the frontend does next: ask for an admin token and bootstrap, wait and look up again, or send the user to loginUrl',
     }),
+    callbackUrl: Type.String({
+      description: "The OAuth redirect URI of this instance's application (below `$PUBLIC_URL/auth/gitlab/callback/`): known before registration, for an admin who creates the application by hand",
+    }),
     instanceId: Type.Optional(Uuid('The instance id, once a bootstrap has started')),
     loginUrl: Type.Optional(Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance (ready, and degraded while logins work)' })),
     problem: Type.Optional(InstanceProblemField),

@@ -33,7 +33,10 @@ function withBotToken(found: Instance | undefined, id: string): WithBotToken {
 }
 
 function unusable(): AppError {
-  return new AppError('bot_token_unusable', 'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it');
+  return new AppError(
+    'bot_token_unusable',
+    'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it, or (manual onboarding) send a new one with PUT /internal/instances/:id/credentials',
+  );
 }
 
 /**
@@ -165,8 +168,9 @@ export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: 
     leased: { table: 'instances', id: instanceId },
     read: async () => withBotToken(await findInstanceById(db, instanceId), instanceId),
     sealedOf: (instance) => instance.botTokenSealed,
-    // A manual instance before GitLab 16.10 cannot rotate: its token is served until it expires (manual-bot-token.ts).
-    isDue: (instance, now) => canRotateBotToken(instance) && needsRotation(instance, now, config.botTokenRotateDays),
+    // A manual instance before GitLab 16.10 cannot rotate (manual-bot-token.ts): its token is served until it
+    // expires; then the liveness check drops it and bot_token_unusable is answered.
+    isDue: (instance, now) => (canRotateBotToken(instance) ? needsRotation(instance, now, config.botTokenRotateDays) : hasExpired(instance, now)),
     serve: (instance) => ({ served: stored(sealer, instance) }),
     refresh: (instance, now, lease) => rotateLeased(deps, instance, { now, log, lease, event: { instanceId: instance.id, step: 'bot_token_rotate', actor } }),
     holderGitlabCalls: ROTATION_GITLAB_CALLS,

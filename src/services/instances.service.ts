@@ -1,5 +1,6 @@
 // Reading instances: the public lookup (through the lookup cache), and the internal views (one instance,
 // all, an audit trail).
+import { instanceCallbackUrl } from '../auth-paths.js';
 import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
@@ -21,6 +22,8 @@ export type VisibleStatus = 'unregistered' | 'bootstrapping' | 'failed' | 'ready
 export interface InstanceLookup {
   /** The normalised URL. */
   url: string;
+  /** The OAuth redirect URI this instance's application has (or will have): known before registration. */
+  callbackUrl: string;
   status: VisibleStatus;
   next: 'bootstrap' | 'wait' | 'login';
   /** Set once a bootstrap has started (not for unregistered). */
@@ -46,7 +49,8 @@ export async function lookupInstance(deps: ServiceDeps, input: string): Promise<
   const now = deps.clock();
   const problem = instance && instanceProblem(instance, now);
   const status = problem ? 'degraded' : instance ? visibleStatus(instance, now) : 'unregistered';
-  return { url, status, next: nextStep[status], ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}), ...(problem ? { problem } : {}) };
+  const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, url);
+  return { url, status, next: nextStep[status], callbackUrl, ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}), ...(problem ? { problem } : {}) };
 }
 
 /** One instance; throws instance_not_found. */

@@ -17,16 +17,18 @@ import type { FakeGitlab, FakeGitlabOptions } from '../fake-gitlab/index.js';
 async function manualSetup(t: Test, options: FakeGitlabOptions & { tokenScopes?: string[]; admin?: boolean; expiresAt?: string | null } = {}) {
   const clock = { now: new Date() };
   const fake = await startTestGitlab(t, { ...options, now: () => clock.now });
-  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
+  const { app, logs } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, LOG_LEVEL: 'debug' }, { clock: () => clock.now });
+  // The admin types the redirect URI that lookup gives before anything is registered.
+  const { callbackUrl } = (await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } })).json();
   const setup = fake.seedManualSetup({
-    redirectUri: instanceCallbackUrl(app.deps.config.publicUrl, fake.url),
+    redirectUri: callbackUrl,
     scopes: LOGIN_SCOPES.split(' '),
     ...(options.tokenScopes ? { tokenScopes: options.tokenScopes } : {}),
     ...(options.admin ? { admin: true } : {}),
     ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
   });
   const body = { url: fake.url, botToken: setup.token, oauthApplication: { clientId: setup.application.uid, clientSecret: setup.application.secret } };
-  return { clock, fake, app, setup, body };
+  return { clock, fake, app, logs, setup, body };
 }
 
 const register = (app: App, body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/instances/register', payload: body });
@@ -43,7 +45,7 @@ function expectNothingCreated(t: Test, fake: FakeGitlab) {
 }
 
 t.test('register with good credentials: 201 manual, a user logs in, the bot token is served, nothing created on GitLab', async (t) => {
-  const { fake, app, setup, body } = await manualSetup(t);
+  const { fake, app, logs, setup, body } = await manualSetup(t);
   const response = await register(app, body);
   t.equal(response.statusCode, 201, response.body);
   const instance = response.json();
@@ -66,6 +68,11 @@ t.test('register with good credentials: 201 manual, a user logs in, the bot toke
 
   const again = expectProblem(t, await register(app, body), { status: 409, code: 'instance_already_registered' });
   t.match(again, { instanceId: instance.instanceId, canonicalUrl: fake.url });
+  t.ok(logs.lines.length > 0, 'something was logged');
+  for (const secret of [setup.token, setup.application.secret]) t.notOk(logs.text.includes(secret), 'no log line holds the bot token or the client secret');
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.same(events.map((event: { step: string }) => event.step), ['url', 'probe', 'verify_token', 'bot_token', 'oauth_application', 'ready'], 'each step an event');
+  for (const secret of [setup.token, setup.application.secret]) t.notOk(JSON.stringify(events).includes(secret), 'no event holds a secret');
 });
 
 t.test('each refusal has its code and step, and registers nothing', async (t) => {
@@ -143,6 +150,17 @@ t.test('on GitLab 16.9 the instance turns degraded (bot_token_expiring) 14 days 
   const put = await app.inject({ method: 'PUT', url: `/internal/instances/${instance.instanceId}/credentials`, headers: auth, payload: { botToken: fresh.token } });
   t.equal(put.statusCode, 200, put.body);
   t.match((await lookup()).json(), { status: 'ready' }, 'a new token clears the problem');
+});
+
+t.test('on GitLab 16.9 a manual bot token past its expiry is never handed out: 409 bot_token_unusable', async (t) => {
+  const { fake, app, setup, body, clock } = await manualSetup(t, { version: '16.9.2-ee', expiresAt: null });
+  fake.personalAccessTokens.get(setup.tokenId)!.expiresAt = fake.dateInDays(40);
+  const instance = (await register(app, body)).json();
+  clock.now = new Date(clock.now.getTime() + 41 * DAY_MS);
+  const response = await botTokenOf(app, instance.instanceId);
+  expectProblem(t, response, { status: 409, code: 'bot_token_unusable' });
+  t.match(response.json().detail, /PUT \/internal\/instances\/:id\/credentials/, 'tells how to give a new one');
+  t.equal(fake.requests.filter((request) => request.path.includes('/rotate')).length, 0, 'no rotation attempted on 16.9');
 });
 
 t.test('PUT credentials replaces the bot token and the application after the same checks', async (t) => {

@@ -1,5 +1,5 @@
 // The bootstrap's checks: is the URL a GitLab of a supported version, and can the admin token set it up.
-import { AppError, type ErrorCode } from '../../errors.js';
+import { AppError, errorCatalog, type ErrorCode } from '../../errors.js';
 import { dateOnly } from '../../time.js';
 import type { GitlabPersonalAccessToken, GitlabUser, GitlabVersion, OpenIdConfiguration } from '../../gitlab/api.js';
 import { GitlabApiError, toAppError } from '../../gitlab/http.js';
@@ -59,13 +59,20 @@ const TOKEN_CODES = {
 
 type TokenRole = keyof typeof TOKEN_CODES;
 
-/** A GitLab failure seen with the bot token, under the bot's codes (token_revoked → bot_token_revoked; a 403 → bot_token_invalid). */
+/** What the admin does about a bot token GitLab refused. */
+const BOT_TOKEN_ADVICE = "create a new personal access token (scope api) for the bot user and send it again";
+
+/**
+ * A GitLab failure seen with the bot token, under the bot's codes (token_revoked → bot_token_revoked)
+ * and with advice; a 403 on GET /user means GitLab refuses the bot user itself (blocked, deactivated…).
+ */
 function asRole(error: AppError, role: TokenRole): AppError {
   if (role === 'admin') return error;
-  const renamed: Partial<Record<ErrorCode, ErrorCode>> = { token_invalid: 'bot_token_invalid', token_expired: 'bot_token_expired', token_revoked: 'bot_token_revoked', token_missing_scope: 'bot_token_missing_scope' };
-  if (error.code === 'token_not_admin') return new AppError('bot_token_invalid', `GitLab refuses the bot user's API access (blocked, deactivated, pending approval or terms not accepted): ${error.message}`);
-  const code = renamed[error.code];
-  return code ? new AppError(code, error.message, error.extras) : error;
+  if (error.code === 'token_not_admin') {
+    return new AppError('bot_token_invalid', `GitLab refuses the bot user's API access (${error.message}): unblock or activate it (Admin area > Users), or have it accept the terms`);
+  }
+  const code = (Object.entries(TOKEN_CODES.admin) as [keyof typeof TOKEN_CODES.admin, ErrorCode][]).find(([, adminCode]) => adminCode === error.code)?.[0];
+  return code ? new AppError(TOKEN_CODES.bot[code], `${errorCatalog[TOKEN_CODES.bot[code]].title} (${error.message}): ${BOT_TOKEN_ADVICE}`, error.extras) : error;
 }
 
 /**
