@@ -14,7 +14,7 @@ import type { App } from '../../src/app.js';
 import type { FakeGitlab, FakeGitlabOptions } from '../fake-gitlab/index.js';
 
 /** A fake GitLab on which the admin made the bot, its token and the application by hand; the app shares its clock. */
-async function manualSetup(t: Test, options: FakeGitlabOptions & { tokenScopes?: string[]; admin?: boolean; expiresAt?: string | null } = {}) {
+async function manualSetup(t: Test, options: FakeGitlabOptions & { tokenScopes?: string[]; admin?: boolean; expiresInDays?: number } = {}) {
   const clock = { now: new Date() };
   const fake = await startTestGitlab(t, { ...options, now: () => clock.now });
   const { app, logs } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, LOG_LEVEL: 'debug' }, { clock: () => clock.now });
@@ -25,10 +25,18 @@ async function manualSetup(t: Test, options: FakeGitlabOptions & { tokenScopes?:
     scopes: LOGIN_SCOPES.split(' '),
     ...(options.tokenScopes ? { tokenScopes: options.tokenScopes } : {}),
     ...(options.admin ? { admin: true } : {}),
-    ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
+    ...(options.expiresInDays !== undefined ? { expiresAt: fake.dateInDays(options.expiresInDays) } : {}),
   });
   const body = { url: fake.url, botToken: setup.token, oauthApplication: { clientId: setup.application.uid, clientSecret: setup.application.secret } };
   return { clock, fake, app, logs, setup, body };
+}
+
+/** A manual instance registered on GitLab `version` with a bot token that expires in `expiresInDays`. */
+async function registered(t: Test, version: string, expiresInDays: number) {
+  const setup = await manualSetup(t, { version, expiresInDays });
+  const response = await register(setup.app, setup.body);
+  if (response.statusCode !== 201) throw new Error(response.body);
+  return { ...setup, instance: response.json() };
 }
 
 const register = (app: App, body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/instances/register', payload: body });
@@ -112,9 +120,7 @@ t.test('not_gitlab: a web server that answers 404 HTML to everything (step probe
 });
 
 t.test('on GitLab 16.10+ the manual bot token near expiry is rotated with itself (self/rotate), the old one revoked', async (t) => {
-  const { fake, app, setup, body, clock } = await manualSetup(t, { version: '16.10.0-ee', expiresAt: null });
-  fake.personalAccessTokens.get(setup.tokenId)!.expiresAt = fake.dateInDays(40);
-  const instance = (await register(app, body)).json();
+  const { fake, app, setup, clock, instance } = await registered(t, '16.10.0-ee', 40);
   clock.now = new Date(clock.now.getTime() + 20 * DAY_MS);
   const response = await botTokenOf(app, instance.instanceId);
   t.equal(response.statusCode, 200, response.body);
@@ -128,9 +134,7 @@ t.test('on GitLab 16.10+ the manual bot token near expiry is rotated with itself
 });
 
 t.test('on GitLab 16.9 the instance turns degraded (bot_token_expiring) 14 days before expiry, and the token is still served', async (t) => {
-  const { fake, app, setup, body, clock } = await manualSetup(t, { version: '16.9.2-ee', expiresAt: null });
-  fake.personalAccessTokens.get(setup.tokenId)!.expiresAt = fake.dateInDays(40);
-  const instance = (await register(app, body)).json();
+  const { fake, app, setup, clock, instance } = await registered(t, '16.9.2-ee', 40);
   const lookup = () => app.inject({ method: 'GET', url: `/instances/lookup?url=${encodeURIComponent(fake.url)}` });
   t.match((await lookup()).json(), { status: 'ready', next: 'login' });
 
@@ -153,9 +157,7 @@ t.test('on GitLab 16.9 the instance turns degraded (bot_token_expiring) 14 days 
 });
 
 t.test('on GitLab 16.9 a manual bot token past its expiry is never handed out: 409 bot_token_unusable', async (t) => {
-  const { fake, app, setup, body, clock } = await manualSetup(t, { version: '16.9.2-ee', expiresAt: null });
-  fake.personalAccessTokens.get(setup.tokenId)!.expiresAt = fake.dateInDays(40);
-  const instance = (await register(app, body)).json();
+  const { fake, app, clock, instance } = await registered(t, '16.9.2-ee', 40);
   clock.now = new Date(clock.now.getTime() + 41 * DAY_MS);
   const response = await botTokenOf(app, instance.instanceId);
   expectProblem(t, response, { status: 409, code: 'bot_token_unusable' });

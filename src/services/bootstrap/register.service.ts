@@ -54,16 +54,14 @@ async function checkOauthClient(deps: ServiceDeps, run: BootstrapRun, target: Gi
 
 /**
  * Probes the instance and checks the credentials given; returns what to store. The version is read with
- * the bot token (the new one, else the stored one); without any, the stored version is kept.
+ * the new bot token; without one (only the application replaced), the stored version is kept.
  */
 async function verifyCredentials(deps: ServiceDeps, run: BootstrapRun, target: GitlabTarget, given: ManualCredentials): Promise<InstanceChanges> {
   const { gitlab, sealer } = deps;
   const openidIssuer = await probeGitlab(run, gitlab, target);
-  const stored = run.instance.botTokenSealed ? sealer.open(run.instance.botTokenSealed, SEAL_BOT_TOKEN) : undefined;
-  const versionToken = given.botToken ?? stored;
   const botToken = given.botToken;
   const [version, user, self] = await Promise.allSettled([
-    versionToken ? gitlab.version(target, versionToken) : Promise.resolve({ version: run.instance.gitlabVersion ?? '', revision: '' }),
+    botToken ? gitlab.version(target, botToken) : Promise.resolve({ version: run.instance.gitlabVersion ?? '', revision: '' }),
     botToken ? gitlab.currentUser(target, { privateToken: botToken }) : Promise.reject(new Error('no bot token given')),
     botToken ? gitlab.tokenSelf(target, botToken) : Promise.reject(new Error('no bot token given')),
   ]);
@@ -72,7 +70,17 @@ async function verifyCredentials(deps: ServiceDeps, run: BootstrapRun, target: G
     if (!botToken) return;
     const { bot, token } = await inStep('verify_token', () => judgeBotToken(run.startedAt, user, self));
     const expiresAt = token.expires_at ? gitlabDateToInstant(token.expires_at) : null;
-    changes = { botUserId: String(bot.id), botUsername: bot.username, botTokenId: String(token.id), botTokenSealed: sealer.seal(botToken, SEAL_BOT_TOKEN), botTokenExpiresAt: expiresAt, botTokenIssuedAt: run.startedAt };
+    changes = {
+      botUserId: String(bot.id),
+      botUsername: bot.username,
+      botTokenId: String(token.id),
+      botTokenSealed: sealer.seal(botToken, SEAL_BOT_TOKEN),
+      botTokenExpiresAt: expiresAt,
+      botTokenIssuedAt: run.startedAt,
+      // A rotation of the replaced token still in flight holds this lease: dropping it fences its write out.
+      credentialLeaseHolder: null,
+      credentialLeaseUntil: null,
+    };
   });
   await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, botToken ? 'bot token with the api scope, owned by a user who is not an administrator' : 'stored bot token kept');
   if (changes.botUsername) await run.record('bot_token', 'succeeded', `bot token of ${changes.botUsername} given by the admin`);
