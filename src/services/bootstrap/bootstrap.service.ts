@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
 import type { Instance } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
-import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
+import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import { assertPemCertificate } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
-import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { ensureBotTokens, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
 
 export type { BootstrapStep } from './run.js';
@@ -40,8 +40,6 @@ interface Verified {
   gitlabVersion: string;
   namedBots: Outcome<GitlabUser[]>;
   applications: GitlabApplication[];
-  /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
-  storedToken: GitlabPersonalAccessToken | undefined;
 }
 
 const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
@@ -68,14 +66,12 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
   await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
 
-  const botTokenId = run.instance.botTokenId;
-  const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
+  const [version, user, self, applications, namedBots] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
-    botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
   ]);
   if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
   await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
@@ -90,7 +86,6 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     gitlabVersion,
     namedBots,
     applications: applications.status === 'fulfilled' ? applications.value : [],
-    storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
 }
 
@@ -107,13 +102,18 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
   const [botToken, application] = await Promise.allSettled([
-    inStep('bot_token', () => ensureBotToken(session, run.instance, bot, verified.storedToken)),
+    inStep('bot_token', () => ensureBotTokens(session, run.instance, bot)),
     inStep('oauth_application', () => ensureOauthApplication(session, run.instance, verified.applications)),
   ]);
   if (botToken.status === 'fulfilled') {
-    const { id, sealed, expiresAt } = botToken.value.value;
-    if (botToken.value.outcome !== 'kept') await run.save({ botTokenId: String(id), botTokenSealed: sealed, botTokenExpiresAt: expiresAt, botTokenIssuedAt: session.now });
-    await run.note('bot_token', botToken.value, 'bot token');
+    const { served, standby } = botToken.value.value;
+    if (botToken.value.outcome !== 'kept') {
+      await run.save({
+        ...{ botTokenId: String(served.id), botTokenSealed: served.sealed, botTokenExpiresAt: served.expiresAt, botTokenIssuedAt: served.issuedAt },
+        ...{ botStandbyTokenId: String(standby.id), botStandbyTokenSealed: standby.sealed, botStandbyTokenExpiresAt: standby.expiresAt, botStandbyTokenIssuedAt: standby.issuedAt },
+      });
+    }
+    await run.note('bot_token', botToken.value, 'bot tokens (served and standby)');
   }
   if (application.status === 'fulfilled') {
     const { id, clientId, secretSealed, scopes, redirectUri } = application.value.value;
