@@ -59,7 +59,7 @@ t.test('standby near expiry: 10 concurrent callers on two processes cause one ro
 });
 
 for (const lost of [
-  { name: 'dropped', fault: { drop: true }, env: {} },
+  { name: 'dropped', fault: { drop: true }, env: {} as Record<string, string> },
   { name: 'held past the timeout', fault: { hold: true }, env: { GITLAB_CREDENTIAL_TIMEOUT_MS: '300' } },
 ]) {
   t.test(`a rotation answer ${lost.name} after GitLab acted: the served token is still served and works; the next call adopts the lost token; two live tokens`, async (t) => {
