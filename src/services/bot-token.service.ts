@@ -60,7 +60,7 @@ function hasExpired(instance: Instance, now: Date): boolean {
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
 /** A rotation holds the lease for up to five GitLab calls: liveness, standby state, leftovers, rotation, one retry within the lifetime limit. */
-export const ROTATION_GITLAB_CALLS = 5;
+const ROTATION_GITLAB_CALLS = 5;
 /** An operator's rotation rotates both tokens: two more calls. */
 const LEAK_ROTATION_GITLAB_CALLS = ROTATION_GITLAB_CALLS + 2;
 
@@ -89,10 +89,11 @@ function slotOf(deps: ServiceDeps, rotated: GitlabPersonalAccessToken, now: Date
   return { tokenId: String(rotated.id), sealed: deps.sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt: expiryOf(rotated, now), issuedAt: now };
 }
 
-/** Stores the pair, fenced on the lease; then records the event. */
-async function store(deps: ServiceDeps, context: RotationContext, tokens: { served: StoredBotToken; standby: StoredBotToken | null }, detail: string): Promise<void> {
+/** Stores the pair, fenced on the lease; then records the event (a rotation `succeeded`, a token lost and worked around `repaired`). */
+async function store(deps: ServiceDeps, context: RotationContext, tokens: { served: StoredBotToken; standby: StoredBotToken | null }, event: { detail: string; outcome?: 'succeeded' | 'repaired' }): Promise<void> {
   if (!(await storeBotTokens(deps.db, context.event.instanceId, context.lease.holder, { ...tokens, now: context.now }))) throw new LeaseLost();
-  await insertInstanceEvent(deps.db, { ...context.event, outcome: 'succeeded', detail: `${context.forced ? 'operator rotation: ' : ''}${detail}`, errorCode: null });
+  const detail = `${context.forced ? 'operator rotation: ' : ''}${event.detail}`;
+  await insertInstanceEvent(deps.db, { ...context.event, outcome: event.outcome ?? 'succeeded', detail, errorCode: null });
 }
 
 /**
@@ -136,7 +137,7 @@ async function rotateSingle(deps: ServiceDeps, instance: WithBotToken, context: 
   }
   if (rotated === 'dead') return dropDeadToken(deps, instance, context);
   const served = slotOf(deps, rotated, context.now);
-  await store(deps, context, { served, standby: null }, `rotated; expires ${rotated.expires_at ?? 'never'}`);
+  await store(deps, context, { served, standby: null }, { detail: `rotated; expires ${rotated.expires_at ?? 'never'}` });
   return { served: { token: rotated.token!, expiresAt: served.expiresAt } };
 }
 
@@ -151,19 +152,28 @@ async function promoteStandby(deps: ServiceDeps, instance: WithBotToken, context
     return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: true });
   }
   if (!live) return dropDeadToken(deps, instance, context);
-  await store(deps, context, { served: standby, standby: null }, 'GitLab refused the served token; the standby token is served alone until a new bootstrap restores the pair');
-  if (!context.forced) return { served: { token, expiresAt: standby.expiresAt } };
-  // An operator's rotation: the promoted token may have leaked too.
+  const detail = 'GitLab refused the served token; the standby token is served alone until a new bootstrap restores the pair';
+  await store(deps, context, { served: standby, standby: null }, { detail, outcome: 'repaired' });
   const promoted = { ...instance, botTokenId: standby.tokenId, botTokenSealed: standby.sealed, botTokenExpiresAt: standby.expiresAt, botTokenIssuedAt: standby.issuedAt };
-  return rotateSingle(deps, { ...promoted, botStandbyTokenId: null, botStandbyTokenSealed: null }, context);
+  return continueAlone(deps, promoted, context);
+}
+
+/**
+ * The token left alone after its partner was lost: rotated in place at once when it is due itself, or
+ * when an operator asked for a rotation (it may have leaked too); else served as it is.
+ */
+function continueAlone(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> | LockedOutcome {
+  const alone = { ...instance, botStandbyTokenId: null, botStandbyTokenSealed: null };
+  if (context.forced || needsRotation(alone, context.now, deps.config.botTokenRotateDays)) return rotateSingle(deps, alone, context);
+  return { served: { token: deps.sealer.open(alone.botTokenSealed, SEAL_BOT_TOKEN), expiresAt: alone.botTokenExpiresAt } };
 }
 
 type PairOutcome = LockedOutcome & { promoted?: GitlabPersonalAccessToken };
 
 /**
  * Rotates the standby with the served token and promotes the new one; the served token is not touched,
- * so any GitLab failure leaves it served. The standby gone for good (revoked outside the service): the
- * served token is kept alone, and an operator's rotation then rotates it in place.
+ * so any GitLab failure leaves it served. The standby gone for good (expired, or revoked outside the
+ * service): the served token is kept alone (continueAlone).
  */
 async function rotatePair(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<PairOutcome> {
   const session = sessionAs(deps, instance, deps.sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), context);
@@ -176,11 +186,12 @@ async function rotatePair(deps: ServiceDeps, instance: WithBotToken, context: Ro
   }
   if (fresh === 'served_dead') return promoteStandby(deps, instance, context);
   if (fresh === null) {
-    await store(deps, { ...context, forced: false }, { served: servedSlot(instance), standby: null }, 'the standby token is gone (revoked outside this service): the served token is kept alone until a new bootstrap restores the pair');
-    return context.forced ? rotateSingle(deps, { ...instance, botStandbyTokenSealed: null }, context) : { served: { token: session.token, expiresAt: instance.botTokenExpiresAt } };
+    const detail = 'the standby token is gone (expired, or revoked outside this service): the served token is kept alone until a new bootstrap restores the pair';
+    await store(deps, { ...context, forced: false }, { served: servedSlot(instance), standby: null }, { detail, outcome: 'repaired' });
+    return continueAlone(deps, instance, context);
   }
   const promoted = slotOf(deps, fresh, context.now);
-  await store(deps, context, { served: promoted, standby: servedSlot(instance) }, `standby rotated and promoted; expires ${fresh.expires_at ?? 'never'}`);
+  await store(deps, context, { served: promoted, standby: servedSlot(instance) }, { detail: `standby rotated and promoted; expires ${fresh.expires_at ?? 'never'}` });
   return { served: { token: fresh.token!, expiresAt: promoted.expiresAt }, promoted: fresh };
 }
 
@@ -201,7 +212,7 @@ async function rotateForLeak(deps: ServiceDeps, instance: WithBotToken, context:
   } catch (error) {
     return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: true });
   }
-  await store(deps, context, { served, standby: slotOf(deps, renewed, context.now) }, 'the demoted token rotated too');
+  await store(deps, context, { served, standby: slotOf(deps, renewed, context.now) }, { detail: 'the demoted token rotated too' });
   return first;
 }
 
@@ -239,6 +250,8 @@ export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: 
     await refreshOnce(deps, {
       ...flight(deps, instanceId, rotate),
       isDue: (instance, now) => needsRotation(instance, now, deps.config.botTokenRotateDays),
+      // A rotation in flight touches only the standby: the served token is handed out meanwhile.
+      serveWhileHeld: (instance, now) => hasStandby(instance) && !hasExpired(instance, now),
       holderGitlabCalls: ROTATION_GITLAB_CALLS,
     }),
   );

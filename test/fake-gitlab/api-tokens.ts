@@ -104,6 +104,8 @@ function list(ctx: Ctx): Reply {
   if (!result.ok) return result.reply;
   const admin = actsAsAdmin(ctx.fake, result.auth);
   const userId = ctx.query.get('user_id');
+  // lib/api/personal_access_tokens.rb `restrict_non_admins!`: a non-admin may name only themselves.
+  if (!admin && userId !== null && Number(userId) !== result.auth.user.id) return unauthorized();
   const ownerId = admin ? (userId === null ? null : Number(userId)) : result.auth.user.id;
   const state = ctx.query.get('state');
   const tokens = [...ctx.fake.personalAccessTokens.values()]

@@ -36,7 +36,7 @@ t.test('the bootstrap leaves two live tokens with staggered expiries; the later 
   t.equal(fake.counters.personalAccessTokensRotated, 0);
 });
 
-t.test('standby near expiry: 10 concurrent callers on two processes cause one rotation of the standby, which is promoted; the old served token stays live', async (t) => {
+t.test('standby near expiry: 10 concurrent callers on two processes cause one rotation of the standby, which is promoted; the old served token stays live and works', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served, standby] = pair(fake, instance.bot.userId);
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
@@ -51,11 +51,30 @@ t.test('standby near expiry: 10 concurrent callers on two processes cause one ro
   const [promoted, demoted] = pair(fake, instance.bot.userId);
   t.equal(demoted!.id, served!.id, 'the old served token is live, now the standby');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens');
-  for (const response of responses) t.same(response.json(), { token: promoted!.token, expiresAt: `${promoted!.expiresAt}T00:00:00.000Z` });
-  t.ok(await accepted(fake, promoted!.token), 'GitLab accepts the token served');
+  for (const response of responses) t.ok([promoted!.token, served!.token].includes(response.json().token), 'the new token, or the served one while the rotation ran');
+  for (const token of [promoted!.token, served!.token]) t.ok(await accepted(fake, token), 'GitLab accepts every token handed out');
+  const after = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.same(after.json(), { token: promoted!.token, expiresAt: `${promoted!.expiresAt}T00:00:00.000Z` }, 'the new token is served from then on');
   t.ok(gitlabDateToInstant(promoted!.expiresAt!).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
   t.equal(events.filter((event: { step: string }) => event.step === 'bot_token_rotate').length, 1);
+});
+
+t.test('while the standby rotation waits on GitLab, other callers get the served token at once (the rotation cannot revoke it)', async (t) => {
+  const { app, instance, fake, clock } = await bootstrapped(t);
+  const [served] = pair(fake, instance.bot.userId);
+  const held = fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, hold: true });
+  clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
+  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const rotating = call();
+  await held.reached;
+  const meanwhile = await call();
+  t.same([meanwhile.statusCode, meanwhile.json().token], [200, served!.token], 'served at once, not after the rotation');
+  held.release();
+  const rotated = await rotating;
+  t.equal(rotated.statusCode, 200);
+  t.not(rotated.json().token, served!.token, 'the holder gets the new token');
+  t.equal(fake.counters.personalAccessTokensRotated, 1);
 });
 
 for (const lost of [
@@ -88,20 +107,23 @@ for (const lost of [
   });
 }
 
-t.test('a served token GitLab refused: the live standby is served alone; both dead: 409 bot_token_unusable at once, and a bootstrap restores the pair', async (t) => {
+t.test('a served token GitLab refused: the live standby is served alone (rotated in place, being due); then dead too: 409 bot_token_unusable at once, and a bootstrap restores the pair', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served, standby] = pair(fake, instance.bot.userId);
   fake.revokePersonalAccessToken(served!.id);
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
   const botTokenCall = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
   const promoted = await botTokenCall();
-  t.same([promoted.statusCode, promoted.json().token], [200, standby!.token], 'the standby is served');
-  t.equal(rotationsOf(fake).length, 0, 'a dead token is never sent to rotate');
+  t.equal(promoted.statusCode, 200, promoted.body);
+  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${standby!.id}/rotate`], 'the standby, rotated in place; the dead token never sent to rotate');
+  t.ok(await accepted(fake, promoted.json().token), 'GitLab accepts the token served');
 
-  fake.revokePersonalAccessToken(standby!.id);
+  fake.revokePersonalAccessToken(pair(fake, instance.bot.userId)[0]!.id);
+  clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
+  const rotations = rotationsOf(fake).length;
   const response = await botTokenCall();
   t.same([response.statusCode, response.json().code], [409, 'bot_token_unusable']);
-  t.equal(rotationsOf(fake).length, 0, 'a dead token is never sent to rotate');
+  t.equal(rotationsOf(fake).length, rotations, 'a dead token is never sent to rotate');
   const requests = fake.requests.length;
   const again = await botTokenCall();
   t.same([again.statusCode, again.json().code], [409, 'bot_token_unusable'], 'still 409');
@@ -191,4 +213,16 @@ t.test('an instance with one token (bootstrapped before the pair) keeps working:
   t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${served!.id}/rotate`], 'rotated in place');
   t.ok(await accepted(fake, rotated.json().token));
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 1, 'one token: only a bootstrap (with an admin token) can add the second');
+});
+
+t.test('a standby that expired while nobody asked: the served token, due itself, is rotated in place in the same call; the loss is recorded', async (t) => {
+  const { app, instance, fake, clock } = await bootstrapped(t);
+  const [served] = pair(fake, instance.bot.userId);
+  clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.equal(response.statusCode, 200, response.body);
+  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${served!.id}/rotate`], 'the served token, rotated in place');
+  t.ok(await accepted(fake, response.json().token));
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.match(events.slice(-2), [{ step: 'bot_token_rotate', outcome: 'repaired', detail: /standby token is gone/ }, { step: 'bot_token_rotate', outcome: 'succeeded' }]);
 });
