@@ -14,14 +14,15 @@ export const Problem = Type.Object(
     step: Type.Optional(Type.String({ description: 'The bootstrap step that failed' })),
     missingScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the token (admin or bot) lacks' })),
     retryAfter: Type.Optional(Type.Integer({ description: 'Seconds to wait before retrying' })),
+    instanceId: Type.Optional(Type.String({ description: 'instance_already_registered: the instance this GitLab is registered as' })),
+    canonicalUrl: Type.Optional(Type.String({ description: 'instance_already_registered: the URL it is registered under' })),
+    reason: Type.Optional(Type.String({ description: 'Why, for codes with several causes (bot_account_unusable: ldap_blocked, terms_not_accepted, user_cap_reached, …)' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({ field: Type.String({ description: 'JSON pointer or parameter name' }), message: Type.String({ description: 'What is wrong with it' }) }, { additionalProperties: false }),
         { description: 'The fields that failed validation' },
       ),
     ),
-    instanceId: Type.Optional(Type.String({ description: 'instance_already_registered: the id of the registered instance' })),
-    canonicalUrl: Type.Optional(Type.String({ description: 'instance_already_registered: the URL it is registered under' })),
     requestId: Type.Optional(Type.String({ description: 'The request id, for support' })),
   },
   { $id: 'Problem', additionalProperties: false, description: 'An RFC 9457 problem' },

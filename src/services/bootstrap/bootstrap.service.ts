@@ -6,7 +6,10 @@ import type { Instance } from '../../domain/types.js';
 import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
-import { ensureBotToken, ensureBotUser, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { AlreadyRegistered, judgeIdentity } from './identity.js';
+import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
 import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
 import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
@@ -38,6 +41,8 @@ export interface BootstrappedInstance {
 interface Verified {
   gitlabVersion: string;
   namedBots: Outcome<GitlabUser[]>;
+  /** The stored bot as GitLab has it (GET /users/:id); fulfilled with undefined when none is stored. */
+  storedBot: Outcome<GitlabUser | undefined>;
   applications: GitlabApplication[];
   /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
   storedToken: GitlabPersonalAccessToken | undefined;
@@ -45,33 +50,40 @@ interface Verified {
 
 /**
  * Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for
- * every read the later stages need. A manual instance's stored token is the admin's bot's, not ours: not read.
+ * every read the later stages need. A manual instance's stored bot and token are the admin's, not ours:
+ * not read (a takeover creates its own).
  */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
   const openidIssuer = await probeGitlab(run, api, target);
-  const botTokenId = run.instance.mode === 'automated' ? run.instance.botTokenId : null;
-  const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
+  const { botTokenId, botUserId } = run.instance.mode === 'automated' ? run.instance : { botTokenId: null, botUserId: null };
+  const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
     botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
+    botUserId ? api.user(target, adminToken, botUserId) : undefined,
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
-  await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope');
+  const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
+  const issuerChange = await judgeIdentity(run, openidIssuer, own).catch((error: unknown) => {
+    throw error instanceof AlreadyRegistered ? error : new StepFailure('probe', error);
+  });
+  await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);
   return {
     gitlabVersion,
     namedBots,
-    applications: applications.status === 'fulfilled' ? applications.value : [],
+    storedBot,
+    applications: own.applications,
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
 }
 
 /**
- * A manual instance taken over by an admin-token bootstrap: the bot token and application the admin
- * made are not ours (their ids are not stored as ours, probeAndVerify reads no stored token), so they are
+ * A manual instance taken over by an admin-token bootstrap: the bot, token and application the admin made
+ * are not ours (probeAndVerify reads none of them, the application's id is not stored), so they are
  * neither kept nor deleted; ours are created, and for the caller they are repairs.
  */
 function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
@@ -86,7 +98,7 @@ function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
-  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
+  const bot = await inStep('bot_user', async () => asTakeover(run, await ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value })));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
@@ -107,6 +119,8 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
   for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
+  const botTokenSealed = run.instance.botTokenSealed!;
+  await inStep('bot_user', () => verifyBotCanUseApi(session, bot.value, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN)));
   return bot.value;
 }
 
@@ -130,9 +144,16 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
 /**
  * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
  * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
- * (with the failed `step` in extras), and the GitLab failure codes. The admin token is never stored.
+ * (with the failed `step` in extras), the GitLab failure codes, and gitlab_rate_limited (retryAfter) when
+ * BOOTSTRAP_MAX_CONCURRENT bootstraps already run in this process. The admin token is never stored.
  */
-export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 gitlab_rate_limited, nothing claimed or sent.
+  return deps.bootstraps.run(() => runBootstrap(deps, input, actor, log));
+}
+
+/** The bootstrap itself, once it has a slot: the four stages, and the failure recorded. */
+async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };

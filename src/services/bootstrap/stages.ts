@@ -10,6 +10,7 @@ import { assertPemCertificate } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeProbe, judgeVersion, type Outcome } from './checks.js';
+import { AlreadyRegistered, refuseKnownAlias } from './identity.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure } from './run.js';
 
 const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
@@ -17,6 +18,7 @@ const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Anothe
 /** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
 export async function claim(deps: ServiceDeps, input: { url: string; caCertificate?: string | undefined }, actor: string): Promise<BootstrapRun> {
   const url = normalizeInstanceUrl(input.url);
+  await refuseKnownAlias(deps, url);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = deps.clock();
@@ -52,10 +54,15 @@ export async function judgeVersionAndToken(version: Outcome<GitlabVersion>, judg
 }
 
 /** Stage 2c: what the probe learnt saved on the instance, and the url, probe and token steps recorded. */
-export async function recordVerified(run: BootstrapRun, facts: { gitlabVersion: string; caCertificate: string | null; openidIssuer: string | null }, tokenDetail: string): Promise<void> {
+export async function recordVerified(
+  run: BootstrapRun,
+  facts: { gitlabVersion: string; caCertificate: string | null; openidIssuer: string | null },
+  tokenDetail: string,
+  issuerChange?: string,
+): Promise<void> {
   await run.save(facts);
   if (run.wasReady) await run.record('url', 'succeeded', run.instance.url);
-  await run.record('probe', 'succeeded', `GitLab ${facts.gitlabVersion}`);
+  await run.record('probe', 'succeeded', issuerChange ? `GitLab ${facts.gitlabVersion}; ${issuerChange}` : `GitLab ${facts.gitlabVersion}`);
   await run.record('verify_token', 'succeeded', tokenDetail);
 }
 
@@ -69,6 +76,8 @@ export async function runLeased<T>(run: BootstrapRun, log: RequestLog, work: () 
   try {
     return await work();
   } catch (error) {
+    // Another URL of a registered GitLab: nothing of this run is kept (identity.ts).
+    if (error instanceof AlreadyRegistered) throw error.answer;
     if (error instanceof LeaseLost) throw takenOver(run.instance.url);
     if (!(error instanceof StepFailure)) {
       run.recordWhenPossible(error);
