@@ -152,7 +152,6 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   rate_limited: { retryAfter: 60 },
   bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
   bot_username_taken: { step: 'bot_user' },
-  instance_already_registered: { instanceId: '0b7d6a1e-5f4c-4e3b-9a2d-1c0b9a8f7e6d', canonicalUrl: 'https://git.example.com' },
   instance_identity_changed: { step: 'probe' },
   gitlab_rate_limited: { retryAfter: 30 },
   service_busy: { retryAfter: 5 },

@@ -6,10 +6,10 @@ import type { Instance } from '../../domain/types.js';
 import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
-import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
-import { AlreadyRegistered, judgeIdentity } from './identity.js';
-import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
 import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
+import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { judgeIdentity } from './identity.js';
+import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
 import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
 import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
@@ -50,12 +50,12 @@ interface Verified {
 
 /**
  * Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for
- * every read the later stages need. A manual instance's stored bot and token are the admin's, not ours:
- * not read (a takeover creates its own).
+ * every read the later stages need.
  */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
   const openidIssuer = await probeGitlab(run, api, target);
+  // A manual instance's bot and token are the admin's, not ours: neither is read, so the admin's user never becomes the bot.
   const { botTokenId, botUserId } = run.instance.mode === 'automated' ? run.instance : { botTokenId: null, botUserId: null };
   const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
@@ -68,9 +68,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
-  const issuerChange = await judgeIdentity(run, openidIssuer, own).catch((error: unknown) => {
-    throw error instanceof AlreadyRegistered ? error : new StepFailure('probe', error);
-  });
+  const issuerChange = await judgeIdentity(run, openidIssuer, own);
   await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);
   return {
     gitlabVersion,
@@ -144,11 +142,11 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
 /**
  * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
  * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
- * (with the failed `step` in extras), the GitLab failure codes, and gitlab_rate_limited (retryAfter) when
+ * (with the failed `step` in extras), the GitLab failure codes, and service_busy (retryAfter) when
  * BOOTSTRAP_MAX_CONCURRENT bootstraps already run in this process. The admin token is never stored.
  */
 export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
-  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 gitlab_rate_limited, nothing claimed or sent.
+  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 service_busy, nothing claimed or sent.
   return deps.bootstraps.run(() => runBootstrap(deps, input, actor, log));
 }
 

@@ -53,16 +53,11 @@ export async function judgeVersionAndToken(version: Outcome<GitlabVersion>, judg
   return version.value.version;
 }
 
-/** Stage 2c: what the probe learnt saved on the instance, and the url, probe and token steps recorded. */
-export async function recordVerified(
-  run: BootstrapRun,
-  facts: { gitlabVersion: string; caCertificate: string | null; openidIssuer: string | null },
-  tokenDetail: string,
-  issuerChange?: string,
-): Promise<void> {
+/** Stage 2c: what the probe learnt saved on the instance, and the url, probe and token steps recorded (`probeNote`: e.g. an issuer change). */
+export async function recordVerified(run: BootstrapRun, facts: { gitlabVersion: string; caCertificate: string | null; openidIssuer: string | null }, tokenDetail: string, probeNote?: string): Promise<void> {
   await run.save(facts);
   if (run.wasReady) await run.record('url', 'succeeded', run.instance.url);
-  await run.record('probe', 'succeeded', issuerChange ? `GitLab ${facts.gitlabVersion}; ${issuerChange}` : `GitLab ${facts.gitlabVersion}`);
+  await run.record('probe', 'succeeded', probeNote ? `GitLab ${facts.gitlabVersion}; ${probeNote}` : `GitLab ${facts.gitlabVersion}`);
   await run.record('verify_token', 'succeeded', tokenDetail);
 }
 
@@ -76,7 +71,6 @@ export async function runLeased<T>(run: BootstrapRun, log: RequestLog, work: () 
   try {
     return await work();
   } catch (error) {
-    // Another URL of a registered GitLab: nothing of this run is kept (identity.ts).
     if (error instanceof AlreadyRegistered) throw error.answer;
     if (error instanceof LeaseLost) throw takenOver(run.instance.url);
     if (!(error instanceof StepFailure)) {
