@@ -1,4 +1,4 @@
-// The one read the public lookup needs: four columns of an instance by its normalised URL, or of the
+// The one read the public lookup needs: the status columns of an instance by its normalised URL, or of the
 // instance an alias URL points to.
 import { CompiledQuery } from 'kysely';
 import type { Executor, InstanceStatus } from './types.js';
@@ -9,20 +9,33 @@ export interface InstanceLookupRow {
   bootstrapLeaseUntil: Date | null;
   /** From then on a manual instance is degraded (bot_token_expiring). */
   botTokenWarnAt: Date | null;
+  /** A credential found dead (instance-health.ts). */
+  problemCode: string | null;
+  problemStep: string | null;
+  problemDetail: string | null;
 }
 
-type LookupColumns = { id: string; status: InstanceStatus; bootstrap_lease_until: Date | null; bot_token_warn_at: Date | null };
+type LookupColumns = {
+  id: string;
+  status: InstanceStatus;
+  bootstrap_lease_until: Date | null;
+  bot_token_warn_at: Date | null;
+  problem_code: string | null;
+  problem_step: string | null;
+  problem_detail: string | null;
+};
+const COLUMNS = ['id', 'status', 'bootstrap_lease_until', 'bot_token_warn_at', 'problem_code', 'problem_step', 'problem_detail'] as const;
 
 // Built once: the lookup is the hottest query, and its SQL never changes (only the URL parameter).
 let lookupSql: string | undefined;
 
 /** The one statement: the instance at the URL, else the instance the URL is an alias of (both indexed). */
 function compileLookup(db: Executor): string {
-  const own = db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bot_token_warn_at']).where('url', '=', '');
+  const own = db.selectFrom('instances').select(COLUMNS).where('url', '=', '');
   const aliased = db
     .selectFrom('instance_aliases')
     .innerJoin('instances', 'instances.id', 'instance_aliases.instance_id')
-    .select(['instances.id', 'instances.status', 'instances.bootstrap_lease_until', 'instances.bot_token_warn_at'])
+    .select(COLUMNS.map((column) => `instances.${column}` as const))
     .where('instance_aliases.url', '=', '');
   // Parameters: $1 and $2 the same URL, $3 the limit 1.
   return own.unionAll(aliased).limit(1).compile().sql;
@@ -33,5 +46,7 @@ export async function findInstanceLookupRow(db: Executor, url: string): Promise<
   lookupSql ??= compileLookup(db);
   const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url, url, 1]));
   const row = rows[0];
-  return row && { id: row.id, status: row.status, bootstrapLeaseUntil: row.bootstrap_lease_until, botTokenWarnAt: row.bot_token_warn_at };
+  if (!row) return undefined;
+  const { id, status } = row;
+  return { id, status, bootstrapLeaseUntil: row.bootstrap_lease_until, botTokenWarnAt: row.bot_token_warn_at, problemCode: row.problem_code, problemStep: row.problem_step, problemDetail: row.problem_detail };
 }

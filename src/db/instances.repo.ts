@@ -1,5 +1,5 @@
 // All SQL on instances and instance_events.
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Instance, InstanceChanges, InstanceEvent, NewInstanceEvent } from '../domain/types.js';
 import { fromRow, fromRowOrUndefined, toRow } from './rows.js';
 import type { DB, Executor, InstanceUpdate } from './types.js';
@@ -133,13 +133,46 @@ export async function markInstanceRemoved(db: Executor, id: string, now: Date): 
     .execute();
 }
 
-/** GitLab refused the bot token (401) and no standby token works: drop both, keep the instance ready (logins still work), and say why. Fenced on the rotation lease. */
+/** GitLab refused the bot token (401) and no standby token works: drop both, the instance degraded (logins still work), and say why. Fenced on the rotation lease. */
 export async function markBotTokenUnusable(db: Executor, id: string, holder: string, failure: { detail: string; now: Date }): Promise<boolean> {
   const marked = await db
     .updateTable('instances')
-    .set({ bot_token_sealed: null, bot_standby_token_sealed: null, last_error_step: 'bot_token', last_error_code: 'bot_token_unusable', last_error_detail: failure.detail, updated_at: failure.now })
+    .set({
+      bot_token_sealed: null,
+      bot_standby_token_sealed: null,
+      last_error_step: 'bot_token',
+      last_error_code: 'bot_token_unusable',
+      last_error_detail: failure.detail,
+      // The instance is degraded (instance-health.ts) until a bootstrap or new credentials give it a token.
+      problem_code: 'bot_token_unusable',
+      problem_step: 'bot_token',
+      problem_detail: failure.detail,
+      updated_at: failure.now,
+    })
     .where('id', '=', id)
     .where('credential_lease_holder', '=', holder)
     .executeTakeFirst();
   return marked.numUpdatedRows > 0n;
+}
+
+/**
+ * Stores what a live check found on a ready instance (`problem` null: nothing dead) and when it ran;
+ * returns the problem code stored before, or undefined when the instance is not ready (nothing written).
+ */
+export async function storeCheckedProblem(
+  db: Kysely<DB>,
+  id: string,
+  found: { problem: { code: string; step: string; title: string } | null; checkedAt: Date },
+): Promise<{ before: string | null } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const instance = await lockInstanceById(trx, id);
+    if (!instance || instance.status !== 'ready') return undefined;
+    const { problem, checkedAt } = found;
+    await trx
+      .updateTable('instances')
+      .set({ problem_code: problem?.code ?? null, problem_step: problem?.step ?? null, problem_detail: problem?.title ?? null, checked_at: checkedAt, updated_at: checkedAt })
+      .where('id', '=', id)
+      .execute();
+    return { before: instance.problemCode };
+  });
 }

@@ -36,6 +36,12 @@ export interface InstancesTable {
   bot_token_warn_at: Timestamp | null;
   /** GitLab's OpenID issuer (external_url); ID tokens are checked against it. */
   openid_issuer: string | null;
+  /** A credential found dead after set-up: the instance is degraded with this problem (never a secret). */
+  problem_code: string | null;
+  problem_step: string | null;
+  problem_detail: string | null;
+  /** When the last live check (POST /internal/instances/:id/check) ran. */
+  checked_at: Timestamp | null;
   last_error_step: string | null;
   last_error_code: string | null;
   last_error_detail: string | null;

@@ -21,6 +21,7 @@ export function instanceDetails(instance: Instance, problem: InstanceProblem | u
     status: problem ? 'degraded' : instance.status,
     mode: instance.mode,
     problem: problem ?? null,
+    health: { checkedAt: instance.checkedAt?.toISOString() ?? null, problems: problem ? [problem] : [] },
     gitlabVersion: instance.gitlabVersion,
     bot: instance.botUserId && instance.botUsername ? { userId: Number(instance.botUserId), username: instance.botUsername } : null,
     oauthApplicationId: numberOrNull(instance.oauthApplicationId),

@@ -14,6 +14,13 @@ export const InstanceDetails = Type.Object(
     }),
     mode: Type.Union([Type.Literal('automated'), Type.Literal('manual')], { description: "automated: set up with an admin token; manual: the admin's own bot and OAuth application" }),
     problem: Type.Union([InstanceProblemField, Type.Null()], { description: 'degraded: what is wrong' }),
+    health: Type.Object(
+      {
+        checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the last live check (POST /internal/instances/:id/check) ran' }),
+        problems: Type.Array(InstanceProblemField, { description: 'What makes the instance degraded now; empty when it is not' }),
+      },
+      { additionalProperties: false, description: 'The last live check and what is wrong' },
+    ),
     gitlabVersion: Type.Union([Type.String(), Type.Null()], { description: 'GitLab version seen by the last bootstrap' }),
     bot: Type.Union([Type.Object({ userId: Type.Integer(), username: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'The bot user on GitLab' }),
     oauthApplicationId: Type.Union([Type.Integer(), Type.Null()], { description: 'GitLab id of the OAuth application' }),

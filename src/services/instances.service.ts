@@ -7,9 +7,9 @@ import type { Instance, InstanceEvent } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
 import { normalizeInstanceUrl } from './instance-url.js';
-import { instanceProblem, type InstanceProblem } from './manual-bot-token.js';
+import { instanceProblem, loginsBroken, type InstanceProblem } from './instance-health.js';
 
-export { instanceProblem, type InstanceProblem } from './manual-bot-token.js';
+export { instanceProblem, type InstanceProblem } from './instance-health.js';
 
 /** The instance, or instance_not_found: the one answer for an unknown instance id. */
 export function foundInstance(instance: Instance | undefined, id: string): Instance {
@@ -39,7 +39,7 @@ function visibleStatus(instance: InstanceLookupRow, now: Date): VisibleStatus {
   return instance.status;
 }
 
-// A degraded instance (its bot token about to expire) still logs users in.
+// A degraded instance still logs users in, unless GitLab refuses its OAuth application: then a bootstrap repairs it.
 const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login', degraded: 'login' } as const;
 
 /** What is known of the instance at a URL the user typed; throws invalid_url. No GitLab call. */
@@ -50,7 +50,8 @@ export async function lookupInstance(deps: ServiceDeps, input: string): Promise<
   const problem = instance && instanceProblem(instance, now);
   const status = problem ? 'degraded' : instance ? visibleStatus(instance, now) : 'unregistered';
   const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, url);
-  return { url, status, next: nextStep[status], callbackUrl, ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}), ...(problem ? { problem } : {}) };
+  const next = instance && loginsBroken(instance) ? 'bootstrap' : nextStep[status];
+  return { url, status, next, callbackUrl, ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}), ...(problem ? { problem } : {}) };
 }
 
 /** One instance; throws instance_not_found. */

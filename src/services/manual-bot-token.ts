@@ -12,13 +12,6 @@ export const SELF_ROTATION_VERSION = '16.10';
 /** How long before its expiry a bot token that cannot rotate itself makes the instance degraded. */
 export const BOT_TOKEN_WARNING_DAYS = 14;
 
-/** The problem a degraded instance reports, as lookup and the internal routes show it. */
-export interface InstanceProblem {
-  code: 'bot_token_expiring';
-  step: 'bot_token';
-  title: string;
-}
-
 function canRotateItself(gitlabVersion: string | null): boolean {
   return gitlabVersion !== null && versionAtLeast(gitlabVersion, SELF_ROTATION_VERSION);
 }
@@ -32,9 +25,9 @@ export function botTokenWarnAt(mode: InstanceMode, gitlabVersion: string | null,
   return new Date(expiresAt.getTime() - BOT_TOKEN_WARNING_DAYS * DAY_MS);
 }
 
-/** The instance's problem at `now`, if its bot token is about to expire with nothing to renew it. */
-export function instanceProblem(instance: { status: string; botTokenWarnAt: Date | null }, now: Date): InstanceProblem | undefined {
-  if (instance.status !== 'ready' || instance.botTokenWarnAt === null || instance.botTokenWarnAt.getTime() > now.getTime()) return undefined;
+/** bot_token_expiring from `warnAt` (botTokenWarnAt) on: the bot token is about to expire with nothing to renew it. */
+export function expiringBotTokenProblem(warnAt: Date | null, now: Date): { code: string; step: string; title: string } | undefined {
+  if (warnAt === null || warnAt.getTime() > now.getTime()) return undefined;
   return {
     code: 'bot_token_expiring',
     step: 'bot_token',

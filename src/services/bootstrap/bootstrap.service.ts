@@ -2,6 +2,7 @@
 // Idempotent and resumable (each step reuses what exists), one at a time per instance (a lease in the
 // database), and every step recorded as an instance event. Four stages: claim, probe and verify,
 // ensure resources, finish (or fail).
+import { NO_PROBLEM } from '../instance-health.js';
 import type { Instance } from '../../domain/types.js';
 import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
@@ -125,7 +126,7 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
 
 /** Stage 4: the lease released, the instance ready. */
 async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
-  await completeRun(run, { mode: 'automated', botTokenWarnAt: null }, run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
+  await completeRun(run, { mode: 'automated', botTokenWarnAt: null, ...NO_PROBLEM }, run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const repaired = run.wasReady ? run.repaired : [];
   const instance: Instance = run.instance;
   return {

@@ -2,6 +2,7 @@
 // created the bot user and the instance-wide OAuth application; the service checks the credentials it
 // is given (the bot token with itself, the client with GitLab's token endpoint), stores them encrypted
 // and creates nothing on GitLab. Same lease, probe, events and failure handling as the bootstrap (stages.ts).
+import { NO_PROBLEM } from '../instance-health.js';
 import { instanceCallbackUrl } from '../../auth-paths.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import type { Instance, InstanceChanges } from '../../domain/types.js';
@@ -86,7 +87,7 @@ async function verifyCredentials(deps: ServiceDeps, run: BootstrapRun, target: G
   if (changes.botUsername) await run.record('bot_token', 'succeeded', `bot token of ${changes.botUsername} given by the admin`);
   const client = given.oauthApplication ? await checkOauthClient(deps, run, target, given.oauthApplication, openidIssuer) : {};
   const expiresAt = changes.botTokenExpiresAt === undefined ? run.instance.botTokenExpiresAt : changes.botTokenExpiresAt;
-  return { ...changes, ...client, mode: 'manual', botTokenWarnAt: botTokenWarnAt('manual', gitlabVersion || null, expiresAt) };
+  return { ...changes, ...client, ...NO_PROBLEM, mode: 'manual', botTokenWarnAt: botTokenWarnAt('manual', gitlabVersion || null, expiresAt) };
 }
 
 function registeredInstance(deps: ServiceDeps, instance: Instance): BootstrappedInstance {
