@@ -176,3 +176,15 @@ export async function storeCheckedProblem(
     return { before: instance.problemCode };
   });
 }
+
+/** A credential of a ready instance found dead outside a check: the instance degraded with `problem`. False when it already was (or is not ready). */
+export async function markInstanceProblem(db: Executor, id: string, problem: { code: string; step: string; title: string }, now: Date): Promise<boolean> {
+  const marked = await db
+    .updateTable('instances')
+    .set({ problem_code: problem.code, problem_step: problem.step, problem_detail: problem.title, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'ready')
+    .where((eb) => eb.or([eb('problem_code', 'is', null), eb('problem_code', '!=', problem.code)]))
+    .executeTakeFirst();
+  return marked.numUpdatedRows > 0n;
+}

@@ -28,6 +28,8 @@ export function findLiveSession(db: Executor, tokenHash: string, now: Date) {
       'users.avatar_url as avatarUrl',
       'instances.id as instanceId',
       'instances.url as instanceUrl',
+      'instances.status as instanceStatus',
+      'instances.problem_code as instanceProblemCode',
     ])
     .where('sessions.token_hash', '=', tokenHash)
     .where('sessions.revoked_at', 'is', null)

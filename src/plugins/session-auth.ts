@@ -87,6 +87,9 @@ export default fp(
       const token = sessionTokenOf(request);
       const session = token ? await findSession(app.deps, token) : undefined;
       if (!session) throw new AppError('unauthenticated', token ? 'The session is unknown, expired or revoked' : 'No session cookie or bearer token');
+      if (session.applicationGone) {
+        throw new AppError('unauthenticated', "GitLab no longer accepts this instance's OAuth application (deleted or replaced): log in again once an admin has repaired the instance");
+      }
       request.sessionAuth = session;
     });
   },

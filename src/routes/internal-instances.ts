@@ -10,6 +10,7 @@ import { ref } from '../schemas/ref.js';
 import { botTokenFor, rotateBotTokenNow } from '../services/bot-token.service.js';
 import { replaceCredentials } from '../services/bootstrap/register.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
+import { checkInstance } from '../services/instance-check.service.js';
 import { getInstance, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
 import { instanceDetails, instanceEvent, loginUrlOf } from './views.js';
 
@@ -77,6 +78,25 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request) => {
       const { token, expiresAt } = await botTokenFor(deps, request.params.id, internalActorOf(request), request.log);
       return { token, expiresAt: expiresAt?.toISOString() ?? null };
+    },
+  });
+
+  app.post('/internal/instances/:id/check', {
+    schema: {
+      ...internal,
+      operationId: 'checkInstance',
+      summary: 'Check the instance live on GitLab now',
+      description:
+        "Runs the live verification without an admin token, in one round trip: the served bot token answers `GET /user` as the bot (401: the token is dead; 403: the account is blocked, deactivated or held by the terms of service) and GitLab's token endpoint accepts the OAuth client id and secret (`invalid_client`: the application was deleted or its secret renewed). A refused served token is replaced by the standby when that works. What is still dead makes the instance `degraded` with its `problem`; a clean check makes it `ready` again. Each check is one event of the instance. Answers the instance with its `health`. GitLab unreachable or rate limiting: the error, and nothing changed.",
+      params: InstanceIdParams,
+      response: {
+        200: ref(InstanceDetails),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'validation_failed', ...GITLAB_FAILURES),
+      },
+    },
+    handler: async (request) => {
+      const instance = await checkInstance(deps, request.params.id, internalActorOf(request), request.log);
+      return instanceDetails(instance, instanceProblem(instance, deps.clock()));
     },
   });
 

@@ -1,6 +1,6 @@
 // Internal user routes: a user's GitLab access token for the review workers.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { registerInternalAuth } from '../plugins/internal-auth.js';
+import { internalActorOf, registerInternalAuth } from '../plugins/internal-auth.js';
 import { UserGitlabToken, UserGitlabTokenParams } from '../schemas/auth.js';
 import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
@@ -15,7 +15,7 @@ const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['internal'],
       summary: "A user's current GitLab access token",
       description:
-        'Refreshes the token through GitLab first when it has expired or expires within 5 minutes. Concurrent calls, on one process or many, cause a single refresh (GitLab refresh tokens are single-use). When GitLab refuses the refresh, the user must log in again: `409 reauthorization_required` until they do.',
+        'Refreshes the token through GitLab first when it has expired or expires within 5 minutes. Concurrent calls, on one process or many, cause a single refresh (GitLab refresh tokens are single-use). When GitLab refuses the refresh, the user must log in again: `409 reauthorization_required` until they do. When GitLab refuses the OAuth client itself (`invalid_client`: the application was deleted or its secret replaced), the instance turns `degraded` and the answer is `409 reauthorization_required`, without asking GitLab again, until the instance is repaired.',
       security: [{ internalBearer: [] }],
       params: UserGitlabTokenParams,
       response: {
@@ -24,7 +24,7 @@ const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request) => {
-      const token = await userGitlabToken(app.deps, request.params.id, request.log);
+      const token = await userGitlabToken(app.deps, request.params.id, internalActorOf(request), request.log);
       return { accessToken: token.accessToken, expiresAt: token.expiresAt?.toISOString() ?? null };
     },
   });

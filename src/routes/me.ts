@@ -10,7 +10,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getMe',
       tags: ['auth'],
       summary: 'The logged-in user and their instance',
-      description: 'The session is the `gc_session` cookie or `Authorization: Bearer <session token>`; an expired or revoked session is 401.',
+      description: "The session is the `gc_session` cookie or `Authorization: Bearer <session token>`; an expired or revoked session is 401, and so is a session of an instance whose OAuth application GitLab no longer accepts (the user logs in again once the instance is repaired).",
       security: [{ sessionCookie: [] }, { sessionBearer: [] }],
       response: { 200: ref(Me), ...problemResponses('unauthenticated') },
     },

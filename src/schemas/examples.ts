@@ -36,8 +36,15 @@ const instanceDetails = {
   lastError: null,
   mode: 'automated',
   problem: null,
+  health: { checkedAt: null, problems: [] },
   createdAt: at,
   updatedAt: at,
+};
+
+const applicationProblem = {
+  code: 'oauth_application_unusable',
+  step: 'oauth_application',
+  title: "GitLab refuses this instance's OAuth client id and secret (the application was deleted, or its secret renewed): users cannot log in; run POST /instances/bootstrap with an admin token to re-create it, or (manual onboarding) send the new credentials with PUT /internal/instances/:id/credentials",
 };
 
 type Examples = Record<string, { summary: string; value: unknown }>;
@@ -105,6 +112,12 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   },
   listInstances: { 200: one('One ready instance', { instances: [instanceDetails] }) },
   getInstance: { 200: one('A ready instance', instanceDetails) },
+  checkInstance: {
+    200: {
+      ready: { summary: 'Everything GitLab was asked accepted', value: { ...instanceDetails, health: { checkedAt: at, problems: [] } } },
+      degraded: { summary: 'The OAuth application was deleted on GitLab', value: { ...instanceDetails, status: 'degraded', problem: applicationProblem, health: { checkedAt: at, problems: [applicationProblem] } } },
+    },
+  },
   listInstanceEvents: {
     200: one('The first events of a bootstrap', {
       events: [

@@ -280,3 +280,20 @@ export async function rotateBotTokenNow(deps: ServiceDeps, instanceId: string, a
     }),
   );
 }
+
+/**
+ * GitLab refused the served token outside a rotation (a live check saw 401 with it): the standby, when
+ * stored and live, is served from then on (promoteStandby); else both are dropped and the instance is
+ * degraded (bot_token_unusable). Single-flight with rotations: a pair changed meanwhile is left alone.
+ * Returns whether a working token is served afterwards. Throws instance_not_found, instance_not_ready,
+ * bot_token_unusable (already dropped), or a GitLab failure code.
+ */
+export async function replaceRefusedToken(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<boolean> {
+  const replacing = flight(deps, instanceId, (instance, now, lease) => {
+    const context = contextOf(instance, now, lease, log, { actor, forced: false });
+    return hasStandby(instance) ? promoteStandby(deps, instance, context) : dropDeadToken(deps, instance, context);
+  });
+  const before = pairKey(await replacing.read());
+  const outcome = await refreshOnce(deps, { ...replacing, isDue: (instance) => pairKey(instance) === before, holderGitlabCalls: ROTATION_GITLAB_CALLS });
+  return 'served' in outcome;
+}

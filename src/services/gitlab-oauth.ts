@@ -148,7 +148,20 @@ export async function exchangeCode(
 /** Thrown by refreshTokens when GitLab no longer accepts the refresh token. */
 export class RefreshRefusedError extends Error {}
 
-/** Trades a refresh token for new tokens; RefreshRefusedError when GitLab answers invalid_grant, gitlab_error for other refusals. */
+/**
+ * Thrown by refreshTokens when GitLab refuses the client itself (401 `invalid_client`, with Doorkeeper's
+ * `WWW-Authenticate: Basic` challenge; doorkeeper lib/doorkeeper/oauth/error_response.rb): the OAuth
+ * application was deleted or its secret replaced, so no user of the instance can refresh or log in.
+ */
+export class ClientRefusedError extends Error {}
+
+const clientRefused = (error: unknown) =>
+  (error instanceof o.WWWAuthenticateChallengeError && error.status === 401) || (error instanceof o.ResponseBodyError && error.error === 'invalid_client');
+
+/**
+ * Trades a refresh token for new tokens; RefreshRefusedError when GitLab answers invalid_grant,
+ * ClientRefusedError on invalid_client, gitlab_error for other refusals.
+ */
 export async function refreshTokens(deps: ServiceDeps, instance: Instance, refreshToken: string): Promise<GrantedTokens> {
   const { as, client, clientAuth, options } = instanceOauth(deps, instance);
   const requestedAt = deps.clock();
@@ -158,6 +171,7 @@ export async function refreshTokens(deps: ServiceDeps, instance: Instance, refre
   } catch (error) {
     if (error instanceof AppError) throw error;
     if (error instanceof o.ResponseBodyError && error.error === 'invalid_grant') throw new RefreshRefusedError(describeOauthError(error));
+    if (clientRefused(error)) throw new ClientRefusedError(describeOauthError(error));
     throw new AppError('gitlab_error', `GitLab did not refresh the user's token: ${describeOauthError(error)}`);
   }
 }

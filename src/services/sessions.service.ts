@@ -1,5 +1,6 @@
 // Sessions: a random 256-bit token handed to the browser (cookie) or to an API client (bearer); only
 // its sha256 is stored, so a database dump grants no session.
+import { loginsBroken } from './instance-health.js';
 import type { Config } from '../config.js';
 import { hashSecret, randomSecret, SECRET_PATTERN } from '../crypto/tokens.js';
 import { findLiveSession, insertSession, revokeSessionByHash } from '../db/sessions.repo.js';
@@ -14,6 +15,8 @@ export interface SessionContext {
   expiresAt: Date;
   user: { id: string; gitlabUserId: number; username: string; name: string; email: string | null; avatarUrl: string | null };
   instance: { id: string; url: string };
+  /** GitLab refuses the instance's OAuth application (instance-health.ts loginsBroken): the session is useless. */
+  applicationGone: boolean;
 }
 
 /** Creates a session and returns its token (the only time the token exists in clear). */
@@ -40,6 +43,7 @@ export async function findSession(deps: ServiceDeps, token: string): Promise<Ses
     expiresAt: row.expiresAt,
     user: { id: row.userId, gitlabUserId: Number(row.gitlabUserId), username: row.username, name: row.name, email: row.email, avatarUrl: row.avatarUrl },
     instance: { id: row.instanceId, url: row.instanceUrl },
+    applicationGone: loginsBroken({ status: row.instanceStatus, problemCode: row.instanceProblemCode }),
   };
 }
 

@@ -12,7 +12,9 @@ import type { User } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
 import type { RequestLog, ServiceDeps } from './deps.js';
-import { RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
+import { ClientRefusedError, RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
+import { loginsBroken } from './instance-health.js';
+import { degradeForRefusedClient } from './instance-check.service.js';
 
 /** A token with less than this left is refreshed first (GitLab's tokens live 2 hours), or at half a shorter lifetime. */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
@@ -34,19 +36,32 @@ function usable(user: User | undefined, id: string): UsableUser {
 
 type Outcome = { token: UserGitlabToken } | { refused: string };
 
+/** The instance's OAuth application is deleted or replaced on GitLab: no token of it can be refreshed. */
+function applicationGone(): AppError {
+  return new AppError(
+    'reauthorization_required',
+    "GitLab no longer accepts this instance's OAuth application (deleted or its secret replaced): once an admin has repaired the instance (POST /instances/bootstrap), the user must log in again",
+  );
+}
+
 /**
  * Holding the lease: ask GitLab for new tokens (no connection held), then store them fenced on the
  * lease. Nothing is served that was not stored: a failed write throws and the next call refreshes again.
  */
-async function refreshLeased(deps: ServiceDeps, user: UsableUser, now: Date, lease: HeldLease): Promise<Outcome> {
+async function refreshLeased(deps: ServiceDeps, user: UsableUser, now: Date, lease: HeldLease, actor: string): Promise<Outcome> {
   const { sealer, db } = deps;
   if (!user.refreshTokenSealed) return { refused: 'no refresh token is stored' };
   const instance = await findInstanceById(db, user.instanceId);
   if (!instance || instance.status === 'removed') throw new AppError('instance_not_ready', "The user's instance has been removed");
+  if (loginsBroken(instance)) throw applicationGone();
   let tokens;
   try {
     tokens = await refreshTokens(deps, instance, sealer.open(user.refreshTokenSealed, SEAL_USER_REFRESH_TOKEN));
   } catch (error) {
+    if (error instanceof ClientRefusedError) {
+      await degradeForRefusedClient(deps, instance.id, actor, error.message);
+      throw applicationGone();
+    }
     if (!(error instanceof RefreshRefusedError)) throw error;
     if (!(await markReauthorizationRequired(db, user.id, lease.holder, now))) throw new LeaseLost();
     return { refused: error.message };
@@ -65,17 +80,18 @@ async function refreshLeased(deps: ServiceDeps, user: UsableUser, now: Date, lea
 
 /**
  * The user's current GitLab access token, refreshed first when due. Throws user_not_found,
- * reauthorization_required (no token, or GitLab refused the refresh), instance_not_ready, or the
+ * reauthorization_required (no token, GitLab refused the refresh, or the instance's OAuth application:
+ * then the instance is degraded, an event by `actor`), instance_not_ready, or the
  * GitLab failure codes.
  */
-export async function userGitlabToken(deps: ServiceDeps, id: string, log: RequestLog): Promise<UserGitlabToken> {
+export async function userGitlabToken(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<UserGitlabToken> {
   const outcome = await refreshOnce<UsableUser, Outcome>(deps, {
     leased: { table: 'users', id },
     read: async () => usable(await findUserById(deps.db, id), id),
     sealedOf: (user) => user.accessTokenSealed,
     isDue: (user, now) => isDue({ expiresAt: user.accessTokenExpiresAt, issuedAt: user.accessTokenObtainedAt }, now, REFRESH_MARGIN_MS),
     serve: (user) => ({ token: { accessToken: deps.sealer.open(user.accessTokenSealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.accessTokenExpiresAt } }),
-    refresh: (user, now, lease) => refreshLeased(deps, user, now, lease),
+    refresh: (user, now, lease) => refreshLeased(deps, user, now, lease, actor),
     holderGitlabCalls: 1,
     callTimeoutMs: deps.config.gitlabTimeoutMs,
   });
