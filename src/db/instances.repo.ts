@@ -1,5 +1,5 @@
 // All SQL on instances and instance_events.
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Instance, InstanceChanges, InstanceEvent, NewInstanceEvent } from '../domain/types.js';
 import { fromRow, fromRowOrUndefined, toRow } from './rows.js';
 import type { DB, Executor, InstanceUpdate } from './types.js';
@@ -157,24 +157,21 @@ export async function markBotTokenUnusable(db: Executor, id: string, holder: str
 
 /**
  * Stores what a live check found on a ready instance (`problem` null: nothing dead) and when it ran;
- * returns the problem code stored before, or undefined when the instance is not ready (nothing written).
+ * false when the instance is not ready (nothing written).
  */
 export async function storeCheckedProblem(
-  db: Kysely<DB>,
+  db: Executor,
   id: string,
   found: { problem: { code: string; step: string; title: string } | null; checkedAt: Date },
-): Promise<{ before: string | null } | undefined> {
-  return db.transaction().execute(async (trx) => {
-    const instance = await lockInstanceById(trx, id);
-    if (!instance || instance.status !== 'ready') return undefined;
-    const { problem, checkedAt } = found;
-    await trx
-      .updateTable('instances')
-      .set({ problem_code: problem?.code ?? null, problem_step: problem?.step ?? null, problem_detail: problem?.title ?? null, checked_at: checkedAt, updated_at: checkedAt })
-      .where('id', '=', id)
-      .execute();
-    return { before: instance.problemCode };
-  });
+): Promise<boolean> {
+  const { problem, checkedAt } = found;
+  const stored = await db
+    .updateTable('instances')
+    .set({ problem_code: problem?.code ?? null, problem_step: problem?.step ?? null, problem_detail: problem?.title ?? null, checked_at: checkedAt, updated_at: checkedAt })
+    .where('id', '=', id)
+    .where('status', '=', 'ready')
+    .executeTakeFirst();
+  return stored.numUpdatedRows > 0n;
 }
 
 /** A credential of a ready instance found dead outside a check: the instance degraded with `problem`. False when it already was (or is not ready). */

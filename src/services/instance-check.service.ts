@@ -75,9 +75,9 @@ export async function checkInstance(deps: ServiceDeps, id: string, actor: string
   const repaired = botToken === 'refused' && (await replaceRefusedToken(deps, id, actor, log));
   const problem = problemOf(applicationAccepted, repaired ? 'repaired' : botToken);
   const checkedAt = deps.clock();
-  const stored = await storeCheckedProblem(deps.db, id, { problem, checkedAt });
-  if (!stored) throw new AppError('instance_not_ready', `Instance ${id} changed while it was checked; check it again`);
-  const change = stored.before === (problem?.code ?? null) ? 'unchanged' : problem ? 'now degraded' : 'ready again';
+  if (!(await storeCheckedProblem(deps.db, id, { problem, checkedAt }))) throw new AppError('instance_not_ready', `Instance ${id} changed while it was checked; check it again`);
+  // Compared with before the check: a token dropped during it (replaceRefusedToken) is a change too.
+  const change = instance.problemCode === (problem?.code ?? null) ? 'unchanged' : problem ? 'now degraded' : 'ready again';
   const detail = `${problem ? `${problem.code}: ${problem.title}` : 'bot token and OAuth application accepted by GitLab'}${repaired ? '; the refused served bot token replaced by the standby' : ''} (${change})`;
   await insertInstanceEvent(deps.db, { instanceId: id, step: 'check', actor, outcome: problem ? 'failed' : repaired ? 'repaired' : 'succeeded', detail, errorCode: problem?.code ?? null });
   return getInstance(deps, id);
