@@ -129,7 +129,7 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   t.same([again.statusCode, again.json().code], [409, 'bot_token_unusable'], 'still 409');
   t.equal(fake.requests.length, requests, 'no request to GitLab at all');
   const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
-  t.match(details, { status: 'ready', lastError: { step: 'bot_token', code: 'bot_token_unusable' } }, 'still ready for logins, the failure on record');
+  t.match(details, { status: 'degraded', problem: { code: 'bot_token_unusable', step: 'bot_token' }, lastError: { step: 'bot_token', code: 'bot_token_unusable' } }, 'degraded (logins still work), the failure on record');
 
   const repaired = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
   t.same(repaired.json().repaired, ['bot_token'], 'a new bootstrap repairs it');
@@ -137,6 +137,8 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   const afterRepair = await botTokenCall();
   t.equal(afterRepair.statusCode, 200);
   t.equal(afterRepair.json().token, pair(fake, instance.bot.userId)[0]!.token, 'the repaired served token is served');
+  const repairedDetails = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  t.match(repairedDetails, { status: 'ready', problem: null }, 'ready again after the bootstrap');
 });
 
 t.test('a rotation GitLab fails (500) serves the untouched served token and records the failure; the next call rotates', async (t) => {
