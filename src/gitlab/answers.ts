@@ -39,6 +39,11 @@ export const GitlabApplicationSchema = Type.Object({
   application_name: Text(255),
   callback_url: Text(4096),
   confidential: Type.Boolean(),
+  /**
+   * The scopes as GitLab has them (lib/api/entities/application.rb: `expose :scopes`, an array); optional:
+   * a GitLab that does not report them leaves the service comparing the scopes it stored.
+   */
+  scopes: Type.Optional(Type.Array(Text(64), { maxItems: 64 })),
   secret: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
 });
 

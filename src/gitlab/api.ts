@@ -147,6 +147,13 @@ export function createGitlabApi(http: GitlabHttp) {
       allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens, "revoke the bot user's personal access tokens no longer in use"),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
       call(target, 'POST', '/api/v4/applications', privateToken(token), checkApplication, body),
+    /**
+     * A new client secret for application `id` (not its client id); the old secret stops working at once.
+     * GitLab 16.11+ (lib/api/applications.rb `post ':id/renew-secret'`, 201 with ApplicationWithSecret);
+     * before, Grape's 404. The answer is the only copy of the secret: the credential deadline applies.
+     */
+    renewApplicationSecret: (target: GitlabTarget, token: string, id: number | string) =>
+      credentialCall(target, `/api/v4/applications/${id}/renew-secret`, privateToken(token), checkApplication, undefined),
     deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token), null),
   };
 }

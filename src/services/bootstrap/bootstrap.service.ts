@@ -6,10 +6,11 @@ import type { Instance } from '../../domain/types.js';
 import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
-import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
+import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
+import { oauthClientAccepted, registeredRedirectUri } from '../gitlab-oauth.js';
 import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
 import { judgeIdentity } from './identity.js';
-import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { ensureBotToken, ensureOauthApplication, type ApplicationFacts, type Ensured, type GitlabSession } from './resources.js';
 import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
 import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
@@ -46,6 +47,21 @@ interface Verified {
   applications: GitlabApplication[];
   /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
   storedToken: GitlabPersonalAccessToken | undefined;
+  /** Did GitLab's token endpoint accept the stored client secret; undefined when none of ours is stored. */
+  clientAccepted: Outcome<boolean | undefined>;
+}
+
+/**
+ * The stored OAuth client tried at GitLab's token endpoint (oauthClientAccepted: a code never issued):
+ * the only way to see a secret an admin renewed. Undefined when this service stores no application
+ * of its own (a first set-up; a manual instance, whose application is the admin's).
+ */
+async function storedClientAccepted(run: BootstrapRun, target: GitlabSession['target']): Promise<boolean | undefined> {
+  const { instance, deps } = run;
+  if (instance.mode !== 'automated' || !instance.oauthApplicationId || !instance.oauthClientId || !instance.oauthClientSecretSealed) return undefined;
+  const clientSecret = deps.sealer.open(instance.oauthClientSecretSealed, SEAL_OAUTH_CLIENT_SECRET);
+  const server = { url: instance.url, openidIssuer: instance.openidIssuer, caCertificate: target.caCertificate };
+  return oauthClientAccepted(deps, server, { clientId: instance.oauthClientId, clientSecret }, registeredRedirectUri(deps.config, instance));
 }
 
 /**
@@ -57,7 +73,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   const openidIssuer = await probeGitlab(run, api, target);
   const botTokenId = run.instance.mode === 'automated' ? run.instance.botTokenId : null;
   const { botUserId } = run.instance;
-  const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
+  const [version, user, self, applications, namedBots, storedToken, storedBot, clientAccepted] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
@@ -65,6 +81,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     api.usersNamed(target, adminToken, config.botUsername),
     botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
+    storedClientAccepted(run, target),
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
@@ -76,7 +93,15 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     storedBot,
     applications: own.applications,
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
+    clientAccepted,
   };
+}
+
+/** What ensureOauthApplication needs from the reads; a client check that failed (not a refusal) fails the step. */
+function applicationFacts(verified: Verified): ApplicationFacts {
+  const { clientAccepted } = verified;
+  if (clientAccepted.status === 'rejected') throw clientAccepted.reason;
+  return { applications: verified.applications, clientAccepted: clientAccepted.value, gitlabVersion: verified.gitlabVersion };
 }
 
 /**
@@ -102,7 +127,7 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
 
   const [botToken, application] = await Promise.allSettled([
     inStep('bot_token', async () => asTakeover(run, await ensureBotToken(session, run.instance, bot, verified.storedToken))),
-    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, verified.applications))),
+    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, applicationFacts(verified)))),
   ]);
   if (botToken.status === 'fulfilled') {
     const { id, sealed, expiresAt } = botToken.value.value;

@@ -96,7 +96,7 @@ export class BootstrapRun {
   /** Records what an ensure* did with a resource, and remembers a repair. */
   async note(step: RepairableStep, ensured: Ensured<unknown>, what: string): Promise<void> {
     if (ensured.outcome === 'repaired') this.repaired.push(step);
-    await this.record(step, eventOutcome[ensured.outcome], `${what} ${ensured.outcome}`);
+    await this.record(step, eventOutcome[ensured.outcome], `${what} ${ensured.outcome}${ensured.found ? `: ${ensured.found}` : ''}`);
   }
 
   /**
