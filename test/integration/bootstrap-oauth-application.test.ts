@@ -45,7 +45,7 @@ t.test('17.x: a secret renewed behind our back is renewed again with renew-secre
   t.equal(fake.counters.applicationsCreated, created, 'no application created');
   t.equal(fake.counters.applicationSecretsRenewed, 1, 'one renew-secret call');
   t.equal(fake.counters.applicationsDeleted, 0, 'nothing deleted');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 }, 'one bot, its served and standby tokens, one application');
   const event = await lastApplicationEvent(app, instance.instanceId);
   t.equal(event.outcome, 'repaired');
   t.match(event.detail, /refused the client secret; secret renewed/, 'the event says what was found');

@@ -197,7 +197,7 @@ t.test('an admin-token bootstrap takes a manual instance over: its own bot token
   const taken = response.json();
   t.match(taken, { instanceId: instance.instanceId, mode: 'automated' });
   t.same([...taken.repaired].sort(), ['bot_token', 'oauth_application']);
-  t.equal(fake.counters.personalAccessTokensCreated, 1, 'its own bot token');
+  t.equal(fake.counters.personalAccessTokensCreated, 2, 'its own two bot tokens (served and standby)');
   t.equal(fake.counters.applicationsCreated, 1, 'its own application');
   t.not(taken.oauthApplication.clientId, setup.application.uid);
   t.ok(fake.applications.has(setup.application.id), "the admin's application is left alone");
