@@ -150,7 +150,6 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   bot_token_missing_scope: { step: 'bot_token', missingScopes: ['api'] },
   bot_token_is_admin: { step: 'bot_token' },
   oauth_client_invalid: { step: 'oauth_application' },
-  instance_already_registered: { instanceId, canonicalUrl: url },
   rate_limited: { retryAfter: 60 },
   bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
   bot_username_taken: { step: 'bot_user' },

@@ -69,7 +69,8 @@ async function storedClientAccepted(run: BootstrapRun, target: GitlabSession['ta
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
   const openidIssuer = await probeGitlab(run, api, target);
-  const { botUserId } = run.instance;
+  // A manual instance's bot is the admin's, not ours: not read, so the admin's user never becomes the bot.
+  const botUserId = run.instance.mode === 'automated' ? run.instance.botUserId : null;
   const [version, user, self, applications, namedBots, storedBot, clientAccepted] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
@@ -100,8 +101,8 @@ function applicationFacts(verified: Verified): ApplicationFacts {
 }
 
 /**
- * A manual instance taken over by an admin-token bootstrap: the bot token and application the admin
- * made are not ours (their ids are not stored as ours, probeAndVerify reads no stored token), so they are
+ * A manual instance taken over by an admin-token bootstrap: the bot, token and application the admin made
+ * are not ours (probeAndVerify reads none of them, the application's id is not stored), so they are
  * neither kept nor deleted; ours are created, and for the caller they are repairs.
  */
 function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
@@ -116,7 +117,7 @@ function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
-  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value }));
+  const bot = await inStep('bot_user', async () => asTakeover(run, await ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value })));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
