@@ -23,7 +23,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Normalises the URL the user typed and says whether the instance is set up: `next` tells the frontend to bootstrap, wait or send the user to `loginUrl`. No request goes to GitLab.',
       security: [],
       querystring: InstanceUrlQuery,
-      response: { 200: ref(LookupResult), ...problemResponses('invalid_url', 'validation_failed') },
+      response: { 200: ref(LookupResult), ...problemResponses('invalid_url', 'validation_failed', 'url_not_allowed') },
     },
     handler: async (request) => {
       const found = await lookupInstance(deps, request.query.url);

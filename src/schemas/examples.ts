@@ -1,6 +1,7 @@
 // Examples for the OpenAPI document: a request body per operation that takes one, a value per success
 // answer, and (problemExample) a problem per code built from the error catalogue. `redocly lint` checks
 // each against its schema.
+import { adviseDetail } from '../diagnoses.js';
 import { errorCatalog, type ErrorCode } from '../errors.js';
 
 const instanceId = '0b9c5f3e-7c1a-4e8b-9a51-3f2d4c6b8a10';
@@ -123,18 +124,34 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   token_missing_scope: { step: 'admin_token', missingScopes: ['api'] },
   rate_limited: { retryAfter: 60 },
   gitlab_rate_limited: { retryAfter: 30 },
+  url_not_allowed: { step: 'url' },
+  not_gitlab: { step: 'probe', suggestedUrl: 'https://git.example.com/gitlab' },
+  gitlab_redirected: { step: 'probe', location: 'https://gitlab.example.org' },
+  gitlab_blocked: { step: 'probe' },
+  gitlab_unreachable: { step: 'probe', reason: 'dns' },
+  gitlab_tls_error: { step: 'probe', reason: 'incomplete_chain' },
 };
 
-/** A problem document for `code`, as the error plugin sends it. */
+/** What happened in the example occurrence of a code, before the diagnoses table's advice. */
+const occurrences: Partial<Record<ErrorCode, string>> = {
+  not_gitlab: 'https://git.example.com/gitlab/group/project does not answer like a GitLab instance',
+  gitlab_redirected: 'https://gitlab.example.com answers with a redirect to https://gitlab.example.org',
+  gitlab_blocked: 'gitlab.example.com answered 403 with an HTML page where GitLab answers JSON',
+  gitlab_unreachable: 'gitlab.example.com cannot be reached: its name does not resolve (ENOTFOUND)',
+  gitlab_tls_error: 'The TLS certificate of gitlab.example.com cannot be verified (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+};
+
+/** A problem document for `code`, as the error plugin sends it (the detail carries the diagnoses table's advice). */
 export function problemExample(code: ErrorCode) {
   const { status, title } = errorCatalog[code];
+  const extras = problemExtras[code];
   return {
     type: `urn:gitlab-connect:problem:${code}`,
     title,
     status,
-    detail: `${title}.`,
+    detail: adviseDetail(code, occurrences[code] ?? title, typeof extras?.reason === 'string' ? extras.reason : undefined),
     code,
-    ...problemExtras[code],
+    ...extras,
     requestId: '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b',
   };
 }

@@ -14,6 +14,9 @@ export const Problem = Type.Object(
     step: Type.Optional(Type.String({ description: 'The bootstrap step that failed' })),
     missingScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the admin token lacks' })),
     retryAfter: Type.Optional(Type.Integer({ description: 'Seconds to wait before retrying' })),
+    reason: Type.Optional(Type.String({ description: 'Which cause of the code it is: `dns`, `refused`, `reset`, `network` (gitlab_unreachable); `unknown_ca`, `incomplete_chain`, `expired`, `hostname_mismatch`, `self_signed` (gitlab_tls_error)' })),
+    location: Type.Optional(Type.String({ description: 'gitlab_redirected: where the URL redirects to; use it instead' })),
+    suggestedUrl: Type.Optional(Type.String({ description: 'not_gitlab: a nearby address where a GitLab answers' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({ field: Type.String({ description: 'JSON pointer or parameter name' }), message: Type.String({ description: 'What is wrong with it' }) }, { additionalProperties: false }),
@@ -30,7 +33,7 @@ export type ProblemBody = Static<typeof Problem>;
 const problemRef = ref(Problem);
 
 /** What any route that calls GitLab may answer when GitLab fails it. */
-export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];
+export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_blocked', 'gitlab_redirected', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];
 
 /** A response map entry per status for the codes a route can answer with. */
 export function problemResponses(...codes: ErrorCode[]) {
