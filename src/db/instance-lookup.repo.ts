@@ -1,4 +1,4 @@
-// The one read the public lookup needs: three columns of an instance by its normalised URL.
+// The one read the public lookup needs: a few columns of an instance by its normalised URL (unique index).
 import { CompiledQuery } from 'kysely';
 import type { Executor, InstanceStatus } from './types.js';
 
@@ -6,17 +6,38 @@ export interface InstanceLookupRow {
   id: string;
   status: InstanceStatus;
   bootstrapLeaseUntil: Date | null;
+  /** The step a running bootstrap is at. */
+  bootstrapStep: string | null;
+  /** The last failure's code and step (failed instances). */
+  lastErrorCode: string | null;
+  lastErrorStep: string | null;
 }
 
-type LookupColumns = { id: string; status: InstanceStatus; bootstrap_lease_until: Date | null };
+type LookupColumns = {
+  id: string;
+  status: InstanceStatus;
+  bootstrap_lease_until: Date | null;
+  bootstrap_step: string | null;
+  last_error_code: string | null;
+  last_error_step: string | null;
+};
 
 // Built once: the lookup is the hottest query, and its SQL never changes (only the URL parameter).
 let lookupSql: string | undefined;
 
 /** The instance registered at `url` (normalised), or undefined; no secret column is read. */
 export async function findInstanceLookupRow(db: Executor, url: string): Promise<InstanceLookupRow | undefined> {
-  lookupSql ??= db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until']).where('url', '=', '').compile().sql;
+  lookupSql ??= db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step']).where('url', '=', '').compile().sql;
   const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url]));
   const row = rows[0];
-  return row && { id: row.id, status: row.status, bootstrapLeaseUntil: row.bootstrap_lease_until };
+  return (
+    row && {
+      id: row.id,
+      status: row.status,
+      bootstrapLeaseUntil: row.bootstrap_lease_until,
+      bootstrapStep: row.bootstrap_step,
+      lastErrorCode: row.last_error_code,
+      lastErrorStep: row.last_error_step,
+    }
+  );
 }

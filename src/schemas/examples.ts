@@ -8,6 +8,7 @@ const instanceId = '0b9c5f3e-7c1a-4e8b-9a51-3f2d4c6b8a10';
 const userId = '5d0e2a8c-1f4b-4c3d-9e7a-6b8c9d0e1f2a';
 const url = 'https://gitlab.example.com';
 const loginUrl = `http://localhost:3000/auth/gitlab/start?instance=${instanceId}`;
+const callbackUrl = 'http://localhost:3000/auth/gitlab/callback/Xq3b9v_0Lw2kHn8RtY5cAe';
 const adminToken = 'glpat-AbCdEfGhIjKlMnOpQrSt';
 const scopes = ['api', 'read_user', 'openid', 'email'];
 const at = '2026-11-30T09:15:00.000Z';
@@ -65,8 +66,13 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   },
   lookupInstance: {
     200: {
-      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', instanceId, loginUrl } },
-      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap' } },
+      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', callbackUrl, instanceId, loginUrl } },
+      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap', callbackUrl } },
+      bootstrapping: { summary: 'A bootstrap runs: show its step, look up again shortly', value: { url, status: 'bootstrapping', next: 'wait', callbackUrl, instanceId, step: 'bot_user' } },
+      failed: {
+        summary: 'The last bootstrap failed: show the problem, then bootstrap again',
+        value: { url, status: 'failed', next: 'bootstrap', callbackUrl, instanceId, problem: { code: 'token_not_admin', step: 'verify_token', title: 'The token does not belong to an administrator' } },
+      },
     },
   },
   bootstrapInstance: {

@@ -16,8 +16,24 @@ export const LookupResult = Type.Object(
     next: Type.Union([Type.Literal('bootstrap'), Type.Literal('wait'), Type.Literal('login')], {
       description: 'What the frontend does next: ask for an admin token and bootstrap, wait and look up again, or send the user to loginUrl',
     }),
+    callbackUrl: Type.String({
+      description: "The OAuth redirect URI this instance's OAuth application has (or will have): distinct per instance URL, known before the instance is registered, so an admin can create the application by hand",
+    }),
     instanceId: Type.Optional(Uuid('The instance id, once a bootstrap has started')),
     loginUrl: Type.Optional(Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance (ready only)' })),
+    step: Type.Optional(
+      Type.String({ description: 'bootstrapping: the step the running bootstrap is at (`url`, `probe`, `verify_token`, `bot_user`, `bot_token`, `oauth_application`), for a progress display' }),
+    ),
+    problem: Type.Optional(
+      Type.Object(
+        {
+          code: Type.String({ description: 'The error code of the last failure (see the Troubleshooting section of the README for what to do)' }),
+          step: Type.String({ description: 'The bootstrap step that failed' }),
+          title: Type.String({ description: "The code's title, in this service's words (never GitLab's text)" }),
+        },
+        { additionalProperties: false, description: 'failed: what went wrong last time' },
+      ),
+    ),
   },
   { $id: 'LookupResult', additionalProperties: false, description: 'What the service knows of an instance URL' },
 );

@@ -1,9 +1,11 @@
 // Reading instances: the public lookup (through the lookup cache), and the internal views (one instance,
 // all, an audit trail).
+import { instanceCallbackUrl } from '../auth-paths.js';
 import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
+import { titleOf } from '../diagnoses.js';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
-import { AppError } from '../errors.js';
+import { AppError, errorCatalog, type ErrorCode } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
 import { normalizeInstanceUrl } from './instance-url.js';
 
@@ -20,8 +22,14 @@ export interface InstanceLookup {
   url: string;
   status: VisibleStatus;
   next: 'bootstrap' | 'wait' | 'login';
+  /** The OAuth redirect URI of the instance at this URL, known before it is registered. */
+  callbackUrl: string;
   /** Set once a bootstrap has started (not for unregistered). */
   instanceId?: string;
+  /** bootstrapping: the step the running bootstrap is at. */
+  step?: string;
+  /** failed: what went wrong, as a code the frontend explains and our own title (never GitLab's text). */
+  problem?: { code: string; step: string; title: string };
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
@@ -33,12 +41,30 @@ function visibleStatus(instance: InstanceLookupRow, now: Date): VisibleStatus {
 
 const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login' } as const;
 
-/** What is known of the instance at a URL the user typed; throws invalid_url. No GitLab call. */
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(errorCatalog, code);
+
+/** The progress or the problem lookup shows for a registered instance in a visible status. */
+function progressOf(instance: InstanceLookupRow, status: VisibleStatus): Pick<InstanceLookup, 'step' | 'problem'> {
+  if (status === 'bootstrapping') return instance.bootstrapStep ? { step: instance.bootstrapStep } : {};
+  if (status !== 'failed' || !instance.lastErrorCode || !isErrorCode(instance.lastErrorCode)) return {};
+  const step = instance.lastErrorStep ?? instance.bootstrapStep ?? 'unknown';
+  return { problem: { code: instance.lastErrorCode, step, title: titleOf(instance.lastErrorCode) } };
+}
+
+/**
+ * What is known of the instance at a URL the user typed: one indexed read (through the lookup cache),
+ * no DNS query, no GitLab call. Throws invalid_url, and url_not_allowed (step url) for what the URL
+ * alone shows to be forbidden (http:// without ALLOW_HTTP, a non-public IP literal).
+ */
 export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
   const url = normalizeInstanceUrl(input);
+  deps.gitlabHttp.assertUrlAllowed(url);
+  const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, url);
   const instance = await deps.instanceLookups.find(url);
-  const status = instance ? visibleStatus(instance, deps.clock()) : 'unregistered';
-  return { url, status, next: nextStep[status], ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}) };
+  if (!instance) return { url, status: 'unregistered', next: 'bootstrap', callbackUrl };
+  const status = visibleStatus(instance, deps.clock());
+  if (status === 'unregistered') return { url, status, next: 'bootstrap', callbackUrl };
+  return { url, status, next: nextStep[status], callbackUrl, instanceId: instance.id, ...progressOf(instance, status) };
 }
 
 /** One instance; throws instance_not_found. */

@@ -65,10 +65,12 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   // A ready instance's audit trail gets nothing before the caller has proven to administer it.
   const recordUrl = () => run.record('url', 'succeeded', target.url);
   if (!run.wasReady) await recordUrl();
+  await run.enter('probe');
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
   await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
 
   const botTokenId = run.instance.botTokenId;
+  await run.enter('verify_token');
   const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
@@ -102,10 +104,13 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
+  await run.enter('bot_user');
   const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
+  // The bot token and the OAuth application are made together: lookup shows the first of the two.
+  await run.enter('bot_token');
   const [botToken, application] = await Promise.allSettled([
     inStep('bot_token', () => ensureBotToken(session, run.instance, bot, verified.storedToken)),
     inStep('oauth_application', () => ensureOauthApplication(session, run.instance, verified.applications)),
@@ -128,7 +133,7 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
 
 /** Stage 4: the lease released, the instance ready. */
 async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
-  await run.save({ status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  await run.save({ status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
   const repaired = run.wasReady ? run.repaired : [];
   await run.record('ready', 'succeeded', run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const instance: Instance = run.instance;
