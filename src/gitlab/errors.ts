@@ -4,7 +4,8 @@ import { AppError } from '../errors.js';
 import type { TlsReason, UnreachableReason } from '../diagnoses.js';
 import { AddressNotAllowedError } from './address-guard.js';
 
-const DEFAULT_RETRY_AFTER_SECONDS = 60;
+/** The wait a 429 without a readable Retry-After gets. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 60;
 /** A GitLab cannot make callers wait longer than this, whatever its Retry-After says. */
 export const MAX_RETRY_AFTER_SECONDS = 3600;
 

@@ -11,7 +11,7 @@ import { createTransport, type GitlabCallReport, type GitlabLog, type Transport 
 import { createUrlPolicy, type UrlPolicy } from './url-policy.js';
 
 export { assertPemCertificate, InvalidCaCertificateError } from './agents.js';
-export { GitlabApiError, isBlockedAnswer, toAppError } from './errors.js';
+export { DEFAULT_RETRY_AFTER_SECONDS, GitlabApiError, isBlockedAnswer, parseRetryAfter, toAppError } from './errors.js';
 export type { GuardedFetch } from './oauth-fetch.js';
 export type { GitlabCallReport, GitlabLog } from './transport.js';
 
