@@ -13,8 +13,8 @@ const tlsOf = (cert: string) => ({ tls: { key: tlsVariants.key, cert } });
 interface Row {
   name: string;
   fake?: FakeGitlabOptions;
-  /** The URL when it is not the fake's. */
-  url?: () => Promise<string>;
+  /** The URL typed, when it is not the fake's own. */
+  url?: (fakeUrl: string) => Promise<string> | string;
   caCertificate?: string;
   /** The admin token when it is not the seeded admin's. */
   adminToken?: string;
@@ -57,6 +57,8 @@ const rows: Row[] = [
   { name: 'an expired certificate', fake: tlsOf(tlsVariants.expired), caCertificate: tlsVariants.rootCa, status: 502, code: 'gitlab_tls_error', step: 'probe', fields: { reason: 'expired' }, detail: /Renew GitLab's certificate/ },
   { name: 'a certificate for another host name', fake: tlsOf(tlsVariants.wrongHost), caCertificate: tlsVariants.rootCa, status: 502, code: 'gitlab_tls_error', step: 'probe', fields: { reason: 'hostname_mismatch' }, detail: /names this host/ },
   { name: 'a self-signed certificate', fake: tlsOf(tlsVariants.selfSigned), status: 502, code: 'gitlab_tls_error', step: 'probe', fields: { reason: 'self_signed' }, detail: /paste that certificate/ },
+  { name: "a project's URL pasted", url: (fakeUrl) => `${fakeUrl}/group/project`, status: 422, code: 'not_gitlab', step: 'probe', fields: { suggestedUrl: '<fake>' }, detail: /use that address/ },
+  { name: 'the relative root left off', fake: { relativeRoot: '/gitlab' }, url: (fakeUrl) => new URL(fakeUrl).origin, status: 422, code: 'not_gitlab', step: 'probe', fields: { suggestedUrl: '<fake>' }, detail: /suggestedUrl names a GitLab found nearby/ },
   { name: 'an unknown admin token', adminToken: 'glpat-unknown-token-0123456789', status: 422, code: 'token_invalid', step: 'verify_token', detail: /create a personal access token with scope `api` as an administrator \(and `admin_mode` when Admin Mode is on\)/ },
 ];
 
@@ -67,13 +69,13 @@ for (const row of rows) {
     const lookup = ((hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException) => void) =>
       callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }))) as never;
     const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { lookup });
-    const url = row.url ? await row.url() : fake.url;
+    const url = row.url ? await row.url(fake.url) : fake.url;
     const body = expectProblem(t, await postBootstrap(app, { url, adminToken: row.adminToken ?? admin.token, ...(row.caCertificate ? { caCertificate: row.caCertificate } : {}) }), {
       status: row.status,
       code: row.code,
       step: row.step,
     });
-    for (const [field, value] of Object.entries(row.fields ?? {})) t.equal(body[field], value, field);
+    for (const [field, value] of Object.entries(row.fields ?? {})) t.equal(body[field], value === '<fake>' ? fake.url : value, field);
     t.match(body.detail, row.detail);
     t.equal(fake.counters.usersCreated, 0, 'nothing was created on GitLab');
   });

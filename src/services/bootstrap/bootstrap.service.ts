@@ -13,6 +13,7 @@ import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
 import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
+import { withSuggestedUrl } from './suggest.js';
 
 export type { BootstrapStep } from './run.js';
 export { InvalidCaCertificateError } from '../../gitlab/http.js';
@@ -67,7 +68,13 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   if (!run.wasReady) await recordUrl();
   await run.enter('probe');
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
-  await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
+  await inStep('probe', async () => {
+    try {
+      judgeProbe(target.url, openid, anonymousVersion);
+    } catch (error) {
+      throw await withSuggestedUrl(api, target, error);
+    }
+  });
 
   const botTokenId = run.instance.botTokenId;
   await run.enter('verify_token');
