@@ -42,6 +42,7 @@ const one = (summary: string, value: unknown): Examples => ({ example: { summary
 /** Request body examples by operationId. */
 export const requestExamples: Record<string, Examples> = {
   bootstrapInstance: { example: { summary: 'An instance URL and an administrator token', value: { url, adminToken } } },
+  preflightInstance: { example: { summary: 'What the bootstrap would get', value: { url, adminToken } } },
   deprovisionInstance: {
     withAdminToken: { summary: 'Also clean up GitLab', value: { adminToken } },
     withoutAdminToken: { summary: 'Leave GitLab as it is (the answer lists what stays)', value: {} },
@@ -78,6 +79,36 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   bootstrapInstance: {
     201: one('Set up for the first time', bootstrapResult),
     200: one('Already set up; the missing bot token was re-created', { ...bootstrapResult, repaired: ['bot_token'] }),
+  },
+  preflightInstance: {
+    200: {
+      ready: {
+        summary: 'Everything a bootstrap needs is in place',
+        value: {
+          url,
+          ready: true,
+          checks: [
+            { name: 'url', status: 'pass', detail: 'the URL is allowed' },
+            { name: 'reachable', status: 'pass', detail: `${url} answers over https` },
+            { name: 'gitlab', status: 'pass', detail: 'GitLab answers (OpenID configuration or API)' },
+            { name: 'version', status: 'pass', detail: 'GitLab 17.8.1-ee' },
+            { name: 'admin_token', status: 'pass', detail: 'a valid, unexpired administrator token with the api scope that can make admin calls' },
+            { name: 'bot_username', status: 'pass', detail: 'review-bot is free' },
+            { name: 'instance_settings', status: 'skipped', detail: 'not checked yet' },
+          ],
+        },
+      },
+      notReady: {
+        summary: 'Admin Mode is on and the token lacks admin_mode',
+        value: {
+          url,
+          ready: false,
+          checks: [
+            { name: 'admin_token', status: 'fail', code: 'admin_mode_scope_required', detail: 'Admin Mode is on for this instance: create the admin token with the admin_mode scope as well as api', fix: 'Admin Mode is on …' },
+          ],
+        },
+      },
+    },
   },
   getMe: {
     200: one('The logged-in user', {

@@ -82,3 +82,38 @@ export const BootstrapResult = Type.Object(
 );
 
 export type BootstrapResultBody = Static<typeof BootstrapResult>;
+
+export const PreflightRequest = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: 'The instance URL (normalised as by lookup)', examples: ['https://gitlab.example.com'] }),
+    adminToken: Type.Optional(
+      GitlabTokenField("The administrator's personal access token the bootstrap would get; without it only the URL and GitLab itself are checked. Used for this request only; never stored or logged."),
+    ),
+    caCertificate: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: "PEM of the CA that signs the instance's TLS certificate" })),
+  },
+  { $id: 'PreflightRequest', additionalProperties: false, description: 'What the bootstrap would get' },
+);
+
+export type PreflightRequestBody = Static<typeof PreflightRequest>;
+
+const PreflightCheck = Type.Object(
+  {
+    name: Type.Union([Type.Literal('url'), Type.Literal('reachable'), Type.Literal('gitlab'), Type.Literal('version'), Type.Literal('admin_token'), Type.Literal('bot_username'), Type.Literal('instance_settings')], {
+      description: 'What was checked: the URL policy, reachability and TLS, that it is a GitLab, its version, the admin token (validity, expiry, administrator, scopes, Admin Mode), BOT_USERNAME, the instance settings',
+    }),
+    status: Type.Union([Type.Literal('pass'), Type.Literal('warn'), Type.Literal('fail'), Type.Literal('skipped')], { description: 'The outcome; skipped when it could not or need not run' }),
+    code: Type.Optional(Type.String({ description: 'fail: the error code the bootstrap would answer with' })),
+    detail: Type.String({ description: 'What was found' }),
+    fix: Type.Optional(Type.String({ description: 'fail: what to do (the advice of the Troubleshooting table)' })),
+  },
+  { additionalProperties: false, description: 'One check of the preflight' },
+);
+
+export const PreflightResult = Type.Object(
+  {
+    url: Type.String({ description: 'The normalised instance URL' }),
+    ready: Type.Boolean({ description: 'True when a bootstrap with the same input would succeed' }),
+    checks: Type.Array(PreflightCheck, { description: 'The checklist, in the order the bootstrap runs it' }),
+  },
+  { $id: 'PreflightResult', additionalProperties: false, description: 'What a bootstrap with this input would meet; nothing was written' },
+);

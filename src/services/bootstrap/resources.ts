@@ -27,13 +27,22 @@ export interface Ensured<T> {
   outcome: 'created' | 'repaired' | 'kept';
 }
 
-export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, found: GitlabUser[]): Promise<Ensured<GitlabUser>> {
-  const { api, target, adminToken, config } = gitlab;
-  const existing = found.find((user) => user.username.toLowerCase() === config.botUsername.toLowerCase());
+/**
+ * The user holding BOT_USERNAME, or undefined when the name is free; throws bot_username_taken when it
+ * cannot become the bot (the preflight asks the same question without creating anything).
+ */
+export function botUserNamed(found: GitlabUser[], botUsername: string): GitlabUser | undefined {
+  const existing = found.find((user) => user.username.toLowerCase() === botUsername.toLowerCase());
   // The bot must hold no admin rights: never mint a token for an administrator who happens to own the name.
   if (existing?.is_admin) {
     throw new AppError('bot_username_taken', `The user ${existing.username} is an administrator; set BOT_USERNAME to a name no administrator uses`);
   }
+  return existing;
+}
+
+export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, found: GitlabUser[]): Promise<Ensured<GitlabUser>> {
+  const { api, target, adminToken, config } = gitlab;
+  const existing = botUserNamed(found, config.botUsername);
   if (existing?.state === 'blocked') {
     await api.unblockUser(target, adminToken, existing.id);
     return { value: { ...existing, state: 'active' }, outcome: 'repaired' };
