@@ -19,6 +19,7 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   request_timeout: { status: 408, title: 'The request did not arrive in time' },
   bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
+  instance_already_registered: { status: 409, title: 'This GitLab is already registered under another URL' },
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },
@@ -31,7 +32,9 @@ export const errorCatalog = {
   token_invalid: { status: 422, title: 'The admin token is not valid' },
   token_expired: { status: 422, title: 'The admin token has expired' },
   token_revoked: { status: 422, title: 'The admin token was revoked' },
-  bot_username_taken: { status: 422, title: 'BOT_USERNAME belongs to an administrator on this instance' },
+  bot_username_taken: { status: 422, title: 'BOT_USERNAME is held by a user or group this service did not create' },
+  instance_identity_changed: { status: 422, title: 'The URL now reaches another GitLab' },
+  bot_account_unusable: { status: 422, title: 'The bot account cannot be used, and no API call can repair it' },
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
   admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },
@@ -46,6 +49,7 @@ export const errorCatalog = {
   token_exchange_failed: { status: 502, title: 'GitLab refused the authorization code' },
   not_ready: { status: 503, title: 'The service is not ready' },
   database_unavailable: { status: 503, title: 'The database cannot be reached' },
+  service_busy: { status: 503, title: 'This service is at its limit of concurrent bootstraps; retry shortly' },
   gitlab_rate_limited: { status: 503, title: 'GitLab is rate limiting this service' },
   gitlab_timeout: { status: 504, title: 'GitLab did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
@@ -57,9 +61,12 @@ export interface ProblemExtras {
   step?: string;
   missingScopes?: string[];
   retryAfter?: number;
-  errors?: { field: string; message: string }[];
-  /** Which of a code's causes it is (gitlab_unreachable, gitlab_tls_error): see src/diagnoses.ts. */
+  /** Why, for codes with several causes: bot_account_unusable (ldap_blocked, terms_not_accepted, user_cap_reached, …), gitlab_unreachable and gitlab_tls_error (see src/diagnoses.ts). */
   reason?: string;
+  /** instance_already_registered: the registered instance and its URL. */
+  instanceId?: string;
+  canonicalUrl?: string;
+  errors?: { field: string; message: string }[];
   /** gitlab_redirected: where the URL redirects to (origin and path). */
   location?: string;
   /** not_gitlab: a nearby address where a GitLab answers. */

@@ -1,4 +1,5 @@
-// The one read the public lookup needs: a few columns of an instance by its normalised URL (unique index).
+// The one read the public lookup needs: a few columns of an instance by its normalised URL, or of the
+// instance an alias URL points to (both by a unique index).
 import { CompiledQuery } from 'kysely';
 import type { Executor, InstanceStatus } from './types.js';
 
@@ -25,10 +26,22 @@ type LookupColumns = {
 // Built once: the lookup is the hottest query, and its SQL never changes (only the URL parameter).
 let lookupSql: string | undefined;
 
-/** The instance registered at `url` (normalised), or undefined; no secret column is read. */
+/** The one statement: the instance at the URL, else the instance the URL is an alias of (both indexed). */
+function compileLookup(db: Executor): string {
+  const own = db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step']).where('url', '=', '');
+  const aliased = db
+    .selectFrom('instance_aliases')
+    .innerJoin('instances', 'instances.id', 'instance_aliases.instance_id')
+    .select(['instances.id', 'instances.status', 'instances.bootstrap_lease_until', 'instances.bootstrap_step', 'instances.last_error_code', 'instances.last_error_step'])
+    .where('instance_aliases.url', '=', '');
+  // Parameters: $1 and $2 the same URL, $3 the limit 1.
+  return own.unionAll(aliased).limit(1).compile().sql;
+}
+
+/** The instance registered at `url` (normalised) or aliased by it, or undefined; no secret column is read. */
 export async function findInstanceLookupRow(db: Executor, url: string): Promise<InstanceLookupRow | undefined> {
-  lookupSql ??= db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step']).where('url', '=', '').compile().sql;
-  const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url]));
+  lookupSql ??= compileLookup(db);
+  const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url, url, 1]));
   const row = rows[0];
   return (
     row && {

@@ -107,8 +107,15 @@ export interface RateLimitWindowsTable {
   hits: ColumnType<number, number | undefined, number>;
 }
 
+export interface InstanceAliasesTable {
+  url: string;
+  instance_id: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface DB {
   instances: InstancesTable;
+  instance_aliases: InstanceAliasesTable;
   instance_events: InstanceEventsTable;
   users: UsersTable;
   sessions: SessionsTable;

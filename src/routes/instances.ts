@@ -45,7 +45,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: ref(BootstrapResult),
         201: ref(BootstrapResult),
-        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'admin_mode_scope_required', 'bot_username_taken', 'rate_limited', ...GITLAB_FAILURES),
+        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'admin_mode_scope_required', 'bot_username_taken', 'bot_account_unusable', 'instance_already_registered', 'instance_identity_changed', 'rate_limited', 'service_busy', ...GITLAB_FAILURES),
       },
     },
     handler: async (request, reply) => {

@@ -160,6 +160,10 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   validation_failed: { errors: [{ field: '/url', message: 'must NOT have fewer than 1 characters' }] },
   token_missing_scope: { step: 'admin_token', missingScopes: ['api'] },
   rate_limited: { retryAfter: 60 },
+  bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
+  bot_username_taken: { step: 'bot_user' },
+  instance_already_registered: { instanceId: '0b7d6a1e-5f4c-4e3b-9a2d-1c0b9a8f7e6d', canonicalUrl: 'https://git.example.com' },
+  instance_identity_changed: { step: 'probe' },
   gitlab_rate_limited: { retryAfter: 30 },
   url_not_allowed: { step: 'url' },
   not_gitlab: { step: 'probe', suggestedUrl: 'https://git.example.com/gitlab' },
@@ -167,6 +171,7 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   gitlab_blocked: { step: 'probe' },
   gitlab_unreachable: { step: 'probe', reason: 'dns' },
   gitlab_tls_error: { step: 'probe', reason: 'incomplete_chain' },
+  service_busy: { retryAfter: 5 },
 };
 
 /** What happened in the example occurrence of a code, before the diagnoses table's advice. */

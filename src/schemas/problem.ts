@@ -14,7 +14,14 @@ export const Problem = Type.Object(
     step: Type.Optional(Type.String({ description: 'The bootstrap step that failed' })),
     missingScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the admin token lacks' })),
     retryAfter: Type.Optional(Type.Integer({ description: 'Seconds to wait before retrying' })),
-    reason: Type.Optional(Type.String({ description: 'Which cause of the code it is: `dns`, `refused`, `reset`, `network` (gitlab_unreachable); `unknown_ca`, `incomplete_chain`, `expired`, `hostname_mismatch`, `self_signed` (gitlab_tls_error)' })),
+    instanceId: Type.Optional(Type.String({ description: 'instance_already_registered: the instance this GitLab is registered as' })),
+    canonicalUrl: Type.Optional(Type.String({ description: 'instance_already_registered: the URL it is registered under' })),
+    reason: Type.Optional(
+      Type.String({
+        description:
+          'Why, for codes with several causes: `dns`, `refused`, `reset`, `network` (gitlab_unreachable); `unknown_ca`, `incomplete_chain`, `expired`, `hostname_mismatch`, `self_signed` (gitlab_tls_error); `ldap_blocked`, `terms_not_accepted`, `user_cap_reached`, … (bot_account_unusable)',
+      }),
+    ),
     location: Type.Optional(Type.String({ description: 'gitlab_redirected: where the URL redirects to; use it instead' })),
     suggestedUrl: Type.Optional(Type.String({ description: 'not_gitlab: a nearby address where a GitLab answers' })),
     errors: Type.Optional(

@@ -26,7 +26,7 @@ const variants: Variant[] = [
   { name: 'Admin Mode on, token with admin_mode', fake: { adminMode: true }, token: (fake) => fake.seedAdmin({ scopes: ['api', 'admin_mode'] }).token },
   { name: 'GitLab 15.11', fake: { version: '15.11.0-ee' }, token: admin, failing: { name: 'version', code: 'gitlab_version_unsupported' } },
   { name: 'BOT_USERNAME held by an administrator', token: (fake) => (fake.createUser({ username: 'review-bot', admin: true }), admin(fake)), failing: { name: 'bot_username', code: 'bot_username_taken' } },
-  { name: 'BOT_USERNAME held by a plain user (it becomes the bot)', token: (fake) => (fake.createUser({ username: 'review-bot' }), admin(fake)) },
+  { name: 'BOT_USERNAME held by a user this service did not create', token: (fake) => (fake.createUser({ username: 'review-bot' }), admin(fake)), failing: { name: 'bot_username', code: 'bot_username_taken' } },
   { name: 'a bot challenge in front', fake: { front: { kind: 'challenge' } }, token: admin, failing: { name: 'reachable', code: 'gitlab_blocked' } },
   { name: 'a redirect to another domain', fake: { front: { kind: 'redirect', to: 'https://gitlab.example.org' } }, token: admin, failing: { name: 'gitlab', code: 'gitlab_redirected' } },
   { name: 'a leaf-only TLS chain', fake: { tls: { key: tls.key, cert: tls.leafOnly } }, token: admin, failing: { name: 'reachable', code: 'gitlab_tls_error' } },

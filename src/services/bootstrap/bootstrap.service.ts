@@ -11,7 +11,10 @@ import { assertPemCertificate } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
-import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { AlreadyRegistered, judgeIdentity, refuseKnownAlias } from './identity.js';
+import { ensureBotToken, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
 import { withSuggestedUrl } from './suggest.js';
 
@@ -40,6 +43,8 @@ export interface BootstrappedInstance {
 interface Verified {
   gitlabVersion: string;
   namedBots: Outcome<GitlabUser[]>;
+  /** The stored bot as GitLab has it (GET /users/:id); fulfilled with undefined when none is stored. */
+  storedBot: Outcome<GitlabUser | undefined>;
   applications: GitlabApplication[];
   /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
   storedToken: GitlabPersonalAccessToken | undefined;
@@ -50,6 +55,7 @@ const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Anothe
 /** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
 async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): Promise<BootstrapRun> {
   const url = normalizeInstanceUrl(input.url);
+  await refuseKnownAlias(deps, url);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = deps.clock();
@@ -76,29 +82,35 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     }
   });
 
-  const botTokenId = run.instance.botTokenId;
+  const { botTokenId, botUserId } = run.instance;
   await run.enter('verify_token');
-  const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
+  const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
     botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
+    botUserId ? api.user(target, adminToken, botUserId) : undefined,
   ]);
   if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
   await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
   if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
   const gitlabVersion = version.value.version;
   const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+  const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
+  const issuerChange = await judgeIdentity(run, openidIssuer, own).catch((error: unknown) => {
+    throw error instanceof AlreadyRegistered ? error : new StepFailure('probe', error);
+  });
   await run.save({ gitlabVersion, caCertificate: target.caCertificate, openidIssuer });
   if (run.wasReady) await recordUrl();
-  await run.record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
+  await run.record('probe', 'succeeded', issuerChange ? `GitLab ${gitlabVersion}; ${issuerChange}` : `GitLab ${gitlabVersion}`);
   await run.record('verify_token', 'succeeded', 'administrator token with the api scope');
   return {
     gitlabVersion,
     namedBots,
-    applications: applications.status === 'fulfilled' ? applications.value : [],
+    storedBot,
+    applications: own.applications,
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
 }
@@ -112,7 +124,7 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
   await run.enter('bot_user');
-  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
+  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value }));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
@@ -135,6 +147,8 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
   for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
+  const botTokenSealed = run.instance.botTokenSealed!;
+  await inStep('bot_user', () => verifyBotCanUseApi(session, bot.value, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN)));
   return bot.value;
 }
 
@@ -158,9 +172,16 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
 /**
  * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
  * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
- * (with the failed `step` in extras), and the GitLab failure codes. The admin token is never stored.
+ * (with the failed `step` in extras), the GitLab failure codes, and gitlab_rate_limited (retryAfter) when
+ * BOOTSTRAP_MAX_CONCURRENT bootstraps already run in this process. The admin token is never stored.
  */
-export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 gitlab_rate_limited, nothing claimed or sent.
+  return deps.bootstraps.run(() => runBootstrap(deps, input, actor, log));
+}
+
+/** The bootstrap itself, once it has a slot: the four stages, and the failure recorded. */
+async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
@@ -170,6 +191,7 @@ export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput
     const bot = await ensureResources(run, session, verified);
     return { created: !run.wasReady, instance: await finish(run, verified, bot) };
   } catch (error) {
+    if (error instanceof AlreadyRegistered) throw error.answer;
     if (error instanceof LeaseLost) throw takenOver(run.instance.url);
     // Not GitLab's doing (the database, a bug): recorded once the database answers again.
     if (!(error instanceof StepFailure)) {

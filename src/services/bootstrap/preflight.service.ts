@@ -3,12 +3,12 @@
 // judges them with the bootstrap's own functions, so `ready` is true exactly when the bootstrap would succeed.
 import { diagnosisOf } from '../../diagnoses.js';
 import { AppError } from '../../errors.js';
-import type { GitlabTarget } from '../../gitlab/api.js';
+import type { GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 import { assertPemCertificate, toAppError } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion } from './checks.js';
-import { botUserNamed } from './resources.js';
+import { usernameTaken } from './bot-account.js';
 import { withSuggestedUrl } from './suggest.js';
 
 export interface PreflightInput {
@@ -83,11 +83,22 @@ async function tokenChecks(deps: ServiceDeps, target: GitlabTarget, adminToken: 
   const versionCheck =
     version.status === 'fulfilled' ? judged('version', () => judgeVersion(version.value.version), `GitLab ${version.value.version}`) : failed('version', version.reason);
   const tokenCheck = judged('admin_token', () => judgeAdminToken(deps.clock(), user, self, applications), 'a valid, unexpired administrator token with the api scope that can make admin calls');
-  const botCheck =
-    namedBots.status === 'rejected'
-      ? failed('bot_username', namedBots.reason)
-      : judged('bot_username', () => botUserNamed(namedBots.value, config.botUsername), namedBots.value.length ? `${config.botUsername} exists and can be the bot` : `${config.botUsername} is free`);
+  const botCheck = namedBots.status === 'rejected' ? failed('bot_username', namedBots.reason) : await botUsernameCheck(deps, target.url, namedBots.value);
   return [versionCheck, tokenCheck, botCheck];
+}
+
+/**
+ * BOT_USERNAME free, or held: for a URL not registered here any holder is someone else's (the bootstrap
+ * refuses it, bot-account.ts); for a registered instance the holder may be its own bot, which only
+ * the bootstrap's read of the stored bot can tell, so it is a warning.
+ */
+async function botUsernameCheck(deps: ServiceDeps, url: string, named: GitlabUser[]): Promise<PreflightCheck> {
+  const { botUsername } = deps.config;
+  const holder = named.find((user) => user.username.toLowerCase() === botUsername.toLowerCase());
+  if (!holder) return pass('bot_username', `${botUsername} is free`);
+  const registered = await deps.instanceLookups.find(url);
+  if (!registered || registered.status === 'removed') return failed('bot_username', usernameTaken(deps.config, holder));
+  return { name: 'bot_username', status: 'warn', detail: `${holder.username} exists: the bootstrap keeps it only when it is this instance's bot` };
 }
 
 /**
