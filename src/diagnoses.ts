@@ -24,7 +24,10 @@ export type UnreachableReason = (typeof unreachableReasons)[number];
 export const tlsReasons = ['unknown_ca', 'incomplete_chain', 'expired', 'hostname_mismatch', 'self_signed'] as const;
 export type TlsReason = (typeof tlsReasons)[number];
 
-/** Advice per code; codes absent here are not the admin's to fix (or their detail says it all). */
+/**
+ * Advice per code; codes absent here are not the admin's to fix, or their detail already names the fix
+ * per occurrence (bot_username_taken, bot_account_unusable and its reasons: bootstrap/bot-account.ts).
+ */
 export const diagnoses = {
   invalid_url: { advice: 'Type the address you open GitLab at in the browser, e.g. https://git.example.com or https://example.com/gitlab (no user name, query or fragment; a host name of at most 253 characters, 63 per label).' },
   url_not_allowed: {
@@ -48,7 +51,6 @@ export const diagnoses = {
   admin_mode_scope_required: {
     advice: `Admin Mode is on (Admin area > Settings > General > Sign-in restrictions), so admin calls need the admin_mode scope: ${NEW_ADMIN_TOKEN}.`,
   },
-  bot_username_taken: { advice: 'A user or group that this service did not create holds BOT_USERNAME: rename or remove it in Admin area > Overview > Users (or Groups), or ask the operator to set another BOT_USERNAME.' },
   gitlab_unreachable: {
     advice: `No connection to GitLab could be made; ${EGRESS}.`,
     reasons: {
