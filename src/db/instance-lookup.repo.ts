@@ -12,6 +12,8 @@ export interface InstanceLookupRow {
   /** The last failure's code and step (failed instances). */
   lastErrorCode: string | null;
   lastErrorStep: string | null;
+  /** From then on a manual instance is degraded (bot_token_expiring). */
+  botTokenWarnAt: Date | null;
 }
 
 type LookupColumns = {
@@ -21,6 +23,7 @@ type LookupColumns = {
   bootstrap_step: string | null;
   last_error_code: string | null;
   last_error_step: string | null;
+  bot_token_warn_at: Date | null;
 };
 
 // Built once: the lookup is the hottest query, and its SQL never changes (only the URL parameter).
@@ -28,11 +31,11 @@ let lookupSql: string | undefined;
 
 /** The one statement: the instance at the URL, else the instance the URL is an alias of (both indexed). */
 function compileLookup(db: Executor): string {
-  const own = db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step']).where('url', '=', '');
+  const own = db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step', 'bot_token_warn_at']).where('url', '=', '');
   const aliased = db
     .selectFrom('instance_aliases')
     .innerJoin('instances', 'instances.id', 'instance_aliases.instance_id')
-    .select(['instances.id', 'instances.status', 'instances.bootstrap_lease_until', 'instances.bootstrap_step', 'instances.last_error_code', 'instances.last_error_step'])
+    .select(['instances.id', 'instances.status', 'instances.bootstrap_lease_until', 'instances.bootstrap_step', 'instances.last_error_code', 'instances.last_error_step', 'instances.bot_token_warn_at'])
     .where('instance_aliases.url', '=', '');
   // Parameters: $1 and $2 the same URL, $3 the limit 1.
   return own.unionAll(aliased).limit(1).compile().sql;
@@ -51,6 +54,7 @@ export async function findInstanceLookupRow(db: Executor, url: string): Promise<
       bootstrapStep: row.bootstrap_step,
       lastErrorCode: row.last_error_code,
       lastErrorStep: row.last_error_step,
+      botTokenWarnAt: row.bot_token_warn_at,
     }
   );
 }

@@ -136,6 +136,9 @@ export function createGitlabApi(http: GitlabHttp) {
     /** A token rotating itself by id: since 16.0 (the `self` form only since 16.10). */
     rotateOwnToken: (target: GitlabTarget, token: string, id: number | string, expiresAt: string) =>
       credentialCall(target, `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
+    /** A token rotating itself without knowing its id: GitLab 16.10+ (lib/api/personal_access_tokens/self_rotation.rb); the old token is revoked. */
+    rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
+      credentialCall(target, '/api/v4/personal_access_tokens/self/rotate', privateToken(token), checkToken, { expires_at: expiresAt }),
     revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token), null),
     /** Every instance-wide OAuth application, only the fields in GitlabApplicationSchema kept; bounded as allPages says. */
     applications: (target: GitlabTarget, token: string) =>

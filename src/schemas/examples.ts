@@ -8,10 +8,10 @@ const instanceId = '0b9c5f3e-7c1a-4e8b-9a51-3f2d4c6b8a10';
 const userId = '5d0e2a8c-1f4b-4c3d-9e7a-6b8c9d0e1f2a';
 const url = 'https://gitlab.example.com';
 const loginUrl = `http://localhost:3000/auth/gitlab/start?instance=${instanceId}`;
-const callbackUrl = 'http://localhost:3000/auth/gitlab/callback/Xq3b9v_0Lw2kHn8RtY5cAe';
 const adminToken = 'glpat-AbCdEfGhIjKlMnOpQrSt';
 const scopes = ['api', 'read_user', 'openid', 'email'];
 const at = '2026-11-30T09:15:00.000Z';
+const callbackUrl = 'http://localhost:3000/auth/gitlab/callback/q2Jb0yv1fTqKXoW3mG8nRc';
 
 const bootstrapResult = {
   instanceId,
@@ -21,8 +21,11 @@ const bootstrapResult = {
   bot: { userId: 42, username: 'review-bot' },
   oauthApplication: { id: 7, clientId: '3f1c9b2e8d7a6c5b4e3f2a1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b', scopes },
   loginUrl,
+  mode: 'automated',
   repaired: [],
 };
+const manualCredentials = { botToken: 'glpat-BoTtOkEnAbCdEfGhIjKl', oauthApplication: { clientId: bootstrapResult.oauthApplication.clientId, clientSecret: 'gloas-0123456789abcdef' } };
+const registeredResult = { ...bootstrapResult, oauthApplication: { ...bootstrapResult.oauthApplication, id: null }, mode: 'manual' };
 const instanceDetails = {
   id: instanceId,
   url,
@@ -32,6 +35,8 @@ const instanceDetails = {
   oauthApplicationId: 7,
   botTokenExpiresAt: '2027-11-29T00:00:00.000Z',
   lastError: null,
+  mode: 'automated',
+  problem: null,
   createdAt: at,
   updatedAt: at,
 };
@@ -43,6 +48,11 @@ const one = (summary: string, value: unknown): Examples => ({ example: { summary
 export const requestExamples: Record<string, Examples> = {
   bootstrapInstance: { example: { summary: 'An instance URL and an administrator token', value: { url, adminToken } } },
   preflightInstance: { example: { summary: 'What the bootstrap would get', value: { url, adminToken } } },
+  registerInstance: { example: { summary: "The admin's own bot token and OAuth application", value: { url, ...manualCredentials } } },
+  replaceInstanceCredentials: {
+    botToken: { summary: 'A new bot token', value: { botToken: manualCredentials.botToken } },
+    both: { summary: 'A new bot token and application', value: manualCredentials },
+  },
   deprovisionInstance: {
     withAdminToken: { summary: 'Also clean up GitLab', value: { adminToken } },
     withoutAdminToken: { summary: 'Leave GitLab as it is (the answer lists what stays)', value: {} },
@@ -73,6 +83,18 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
       failed: {
         summary: 'The last bootstrap failed: show the problem, then bootstrap again',
         value: { url, status: 'failed', next: 'bootstrap', callbackUrl, instanceId, problem: { code: 'token_not_admin', step: 'verify_token', title: 'The token does not belong to an administrator' } },
+      },
+      degraded: {
+        summary: 'Logins work, but the manual bot token expires soon',
+        value: {
+          url,
+          status: 'degraded',
+          next: 'login',
+          callbackUrl,
+          instanceId,
+          loginUrl,
+          problem: { code: 'bot_token_expiring', step: 'bot_token', title: 'The bot token expires within 14 days and this GitLab (before 16.10) cannot rotate it: create a new one and send it with PUT /internal/instances/:id/credentials' },
+        },
       },
     },
   },
@@ -110,6 +132,8 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
       },
     },
   },
+  registerInstance: { 201: one('Registered with the credentials the admin gave', registeredResult) },
+  replaceInstanceCredentials: { 200: one('Credentials replaced', registeredResult) },
   getMe: {
     200: one('The logged-in user', {
       user: { id: userId, gitlabUserId: 1234, username: 'alice', name: 'Alice Example', email: 'alice@example.com', avatarUrl: null },
@@ -159,10 +183,13 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
 const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   validation_failed: { errors: [{ field: '/url', message: 'must NOT have fewer than 1 characters' }] },
   token_missing_scope: { step: 'admin_token', missingScopes: ['api'] },
+  bot_token_missing_scope: { step: 'bot_token', missingScopes: ['api'] },
+  bot_token_is_admin: { step: 'bot_token' },
+  oauth_client_invalid: { step: 'oauth_application' },
+  instance_already_registered: { instanceId, canonicalUrl: url },
   rate_limited: { retryAfter: 60 },
   bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
   bot_username_taken: { step: 'bot_user' },
-  instance_already_registered: { instanceId: '0b7d6a1e-5f4c-4e3b-9a2d-1c0b9a8f7e6d', canonicalUrl: 'https://git.example.com' },
   instance_identity_changed: { step: 'probe' },
   gitlab_rate_limited: { retryAfter: 30 },
   url_not_allowed: { step: 'url' },

@@ -8,6 +8,9 @@ import type { Instance, InstanceEvent } from '../domain/types.js';
 import { AppError, errorCatalog, type ErrorCode } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
 import { normalizeInstanceUrl } from './instance-url.js';
+import { instanceProblem, type InstanceProblem } from './manual-bot-token.js';
+
+export { instanceProblem, type InstanceProblem } from './manual-bot-token.js';
 
 /** The instance, or instance_not_found: the one answer for an unknown instance id. */
 export function foundInstance(instance: Instance | undefined, id: string): Instance {
@@ -15,21 +18,21 @@ export function foundInstance(instance: Instance | undefined, id: string): Insta
   return instance;
 }
 
-export type VisibleStatus = 'unregistered' | 'bootstrapping' | 'failed' | 'ready';
+export type VisibleStatus = 'unregistered' | 'bootstrapping' | 'failed' | 'ready' | 'degraded';
 
 export interface InstanceLookup {
   /** The normalised URL. */
   url: string;
+  /** The OAuth redirect URI this instance's application has (or will have): known before registration. */
+  callbackUrl: string;
   status: VisibleStatus;
   next: 'bootstrap' | 'wait' | 'login';
-  /** The OAuth redirect URI of the instance at this URL, known before it is registered. */
-  callbackUrl: string;
   /** Set once a bootstrap has started (not for unregistered). */
   instanceId?: string;
   /** bootstrapping: the step the running bootstrap is at. */
   step?: string;
-  /** failed: what went wrong, as a code the frontend explains and our own title (never GitLab's text). */
-  problem?: { code: string; step: string; title: string };
+  /** failed and degraded: what is wrong, as a code the frontend explains and our own title (never GitLab's text). */
+  problem?: InstanceProblem | { code: ErrorCode; step: string; title: string };
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
@@ -39,7 +42,8 @@ function visibleStatus(instance: InstanceLookupRow, now: Date): VisibleStatus {
   return instance.status;
 }
 
-const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login' } as const;
+// A degraded instance (its bot token about to expire) still logs users in.
+const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login', degraded: 'login' } as const;
 
 const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(errorCatalog, code);
 
@@ -62,7 +66,10 @@ export async function lookupInstance(deps: ServiceDeps, input: string): Promise<
   const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, url);
   const instance = await deps.instanceLookups.find(url);
   if (!instance) return { url, status: 'unregistered', next: 'bootstrap', callbackUrl };
-  const status = visibleStatus(instance, deps.clock());
+  const now = deps.clock();
+  const degraded = instanceProblem(instance, now);
+  if (degraded) return { url, status: 'degraded', next: nextStep.degraded, callbackUrl, instanceId: instance.id, problem: degraded };
+  const status = visibleStatus(instance, now);
   if (status === 'unregistered') return { url, status, next: 'bootstrap', callbackUrl };
   return { url, status, next: nextStep[status], callbackUrl, instanceId: instance.id, ...progressOf(instance, status) };
 }

@@ -99,6 +99,24 @@ export class FakeState {
     return this.grants[grantType] ?? 0;
   }
 
+  /** The fake's version is `major.minor` or later: for routes GitLab added in a given release. */
+  atLeast(major: number, minor: number): boolean {
+    const [ownMajor = 0, ownMinor = 0] = this.version.split('.').map((part) => Number.parseInt(part, 10));
+    return ownMajor > major || (ownMajor === major && ownMinor >= minor);
+  }
+
+  /**
+   * Manual onboarding as an admin does it by hand: a regular user for the bot, a personal access token
+   * for it (Admin area > Users > Impersonation/Access tokens), and an instance-wide OAuth application
+   * (Admin area > Applications). Counted as nothing the service did.
+   */
+  seedManualSetup(input: { redirectUri: string; scopes: string[]; username?: string; admin?: boolean; tokenScopes?: string[]; expiresAt?: string | null }) {
+    const bot = this.createUser({ username: input.username ?? 'review-bot', admin: input.admin ?? false });
+    const token = this.createPersonalAccessToken(bot.id, { scopes: input.tokenScopes ?? ['api'], name: 'review-bot', expiresAt: input.expiresAt });
+    const application = this.createApplication({ name: 'Code review', redirectUri: input.redirectUri, scopes: input.scopes, confidential: true });
+    return { bot, token: token.token, tokenId: token.id, application };
+  }
+
   nowIso(): string {
     return this.now().toISOString();
   }

@@ -26,6 +26,7 @@ t.test('first set-up under a relative root creates one bot, one token and one ap
     bot: { userId: bot!.id, username: 'review-bot' },
     oauthApplication: { id: application!.id, clientId: application!.uid, scopes: ['api', 'read_user', 'openid', 'email'] },
     loginUrl: `http://connect.test/auth/gitlab/start?instance=${body.instanceId}`,
+    mode: 'automated',
     repaired: [],
   });
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });

@@ -29,7 +29,9 @@ t.test('lookup reports each state of an instance', async (t) => {
   const lookup = async (url: string) => {
     const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
     t.equal(response.statusCode, 200, url);
-    return response.json();
+    const { callbackUrl, ...rest } = response.json();
+    t.equal(callbackUrl, instanceCallbackUrl('http://connect.test', rest.url), `${url}: the instance's own redirect URI, whatever its state`);
+    return rest;
   };
 
   t.same(await lookup('https://unknown.example.com'), { url: 'https://unknown.example.com', status: 'unregistered', next: 'bootstrap', callbackUrl: callbackUrl('https://unknown.example.com') });

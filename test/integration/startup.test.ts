@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { buildTestApp } from '../helpers/app.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -61,7 +62,12 @@ t.test('npm start serves on the embedded database with nothing set up, and SIGTE
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
   const lookup = await fetch(`http://127.0.0.1:${port}/instances/lookup?url=gitlab.example.com`);
-  t.same(await lookup.json(), { url: 'https://gitlab.example.com', status: 'unregistered', next: 'bootstrap' });
+  t.same(await lookup.json(), {
+    url: 'https://gitlab.example.com',
+    status: 'unregistered',
+    next: 'bootstrap',
+    callbackUrl: instanceCallbackUrl(`http://localhost:${port}`, 'https://gitlab.example.com'),
+  });
   t.match(server.output(), /ENCRYPTION_KEY is not set/, 'warns about the development key');
 
   const second = startServer({ PORT: String(await freePort()), DATA_DIR: dataDir });

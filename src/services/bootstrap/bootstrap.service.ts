@@ -2,21 +2,16 @@
 // Idempotent and resumable (each step reuses what exists), one at a time per instance (a lease in the
 // database), and every step recorded as an instance event. Four stages: claim, probe and verify,
 // ensure resources, finish (or fail).
-import { randomUUID } from 'node:crypto';
-import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
 import type { Instance } from '../../domain/types.js';
-import { AppError } from '../../errors.js';
 import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
-import { assertPemCertificate } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
-import { normalizeInstanceUrl } from '../instance-url.js';
-import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
-import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
-import { AlreadyRegistered, judgeIdentity, refuseKnownAlias } from './identity.js';
-import { ensureBotToken, ensureOauthApplication, type GitlabSession } from './resources.js';
+import { judgeAdminToken, type Outcome } from './checks.js';
 import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
-import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
-import { withSuggestedUrl } from './suggest.js';
+import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { judgeIdentity } from './identity.js';
+import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
+import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
 export type { BootstrapStep } from './run.js';
 export { InvalidCaCertificateError } from '../../gitlab/http.js';
@@ -34,7 +29,10 @@ export interface BootstrappedInstance {
   status: 'ready';
   gitlabVersion: string;
   bot: { userId: number; username: string };
-  oauthApplication: { id: number; clientId: string; scopes: string[] };
+  /** `id` is null on a manual instance: the admin gave only the client id. */
+  oauthApplication: { id: number | null; clientId: string; scopes: string[] };
+  /** automated: set up with an admin token; manual: registered with the admin's own bot and application. */
+  mode: 'automated' | 'manual';
   /** What a re-check of a ready instance re-created; a first set-up repairs nothing. */
   repaired: RepairableStep[];
 }
@@ -50,39 +48,15 @@ interface Verified {
   storedToken: GitlabPersonalAccessToken | undefined;
 }
 
-const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
-
-/** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
-async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): Promise<BootstrapRun> {
-  const url = normalizeInstanceUrl(input.url);
-  await refuseKnownAlias(deps, url);
-  await deps.gitlabHttp.assertUrlResolvesAllowed(url);
-  if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
-  const now = deps.clock();
-  // Short, and renewed by the run's heartbeat: a process that dies mid-way frees the instance within LEASE_MS.
-  const leaseHolder = randomUUID();
-  const claimed = await claimInstanceForBootstrap(deps.db, url, { holder: leaseHolder, now, until: new Date(now.getTime() + deps.config.leaseMs) });
-  if (!claimed) throw new AppError('bootstrap_in_progress', `A bootstrap of ${url} is already running; look the instance up again shortly`);
-  return new BootstrapRun(deps, claimed, { actor, leaseHolder, now });
-}
-
-/** Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for every read the later stages need. */
+/**
+ * Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for
+ * every read the later stages need. A manual instance's stored token is the admin's bot's, not ours: not read.
+ */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
-  // A ready instance's audit trail gets nothing before the caller has proven to administer it.
-  const recordUrl = () => run.record('url', 'succeeded', target.url);
-  if (!run.wasReady) await recordUrl();
-  await run.enter('probe');
-  const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
-  await inStep('probe', async () => {
-    try {
-      judgeProbe(target.url, openid, anonymousVersion);
-    } catch (error) {
-      throw await withSuggestedUrl(api, target, error);
-    }
-  });
-
-  const { botTokenId, botUserId } = run.instance;
+  const openidIssuer = await probeGitlab(run, api, target);
+  const botTokenId = run.instance.mode === 'automated' ? run.instance.botTokenId : null;
+  const { botUserId } = run.instance;
   await run.enter('verify_token');
   const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
@@ -93,19 +67,10 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
   ]);
-  if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
-  await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
-  if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
-  const gitlabVersion = version.value.version;
-  const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+  const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
-  const issuerChange = await judgeIdentity(run, openidIssuer, own).catch((error: unknown) => {
-    throw error instanceof AlreadyRegistered ? error : new StepFailure('probe', error);
-  });
-  await run.save({ gitlabVersion, caCertificate: target.caCertificate, openidIssuer });
-  if (run.wasReady) await recordUrl();
-  await run.record('probe', 'succeeded', issuerChange ? `GitLab ${gitlabVersion}; ${issuerChange}` : `GitLab ${gitlabVersion}`);
-  await run.record('verify_token', 'succeeded', 'administrator token with the api scope');
+  const issuerChange = await judgeIdentity(run, openidIssuer, own);
+  await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);
   return {
     gitlabVersion,
     namedBots,
@@ -113,6 +78,15 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     applications: own.applications,
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
+}
+
+/**
+ * A manual instance taken over by an admin-token bootstrap: the bot token and application the admin
+ * made are not ours (their ids are not stored as ours, probeAndVerify reads no stored token), so they are
+ * neither kept nor deleted; ours are created, and for the caller they are repairs.
+ */
+function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
+  return run.instance.mode === 'manual' && ensured.outcome === 'created' ? { ...ensured, outcome: 'repaired' } : ensured;
 }
 
 /**
@@ -131,8 +105,8 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
   // The bot token and the OAuth application are made together: lookup shows the first of the two.
   await run.enter('bot_token');
   const [botToken, application] = await Promise.allSettled([
-    inStep('bot_token', () => ensureBotToken(session, run.instance, bot, verified.storedToken)),
-    inStep('oauth_application', () => ensureOauthApplication(session, run.instance, verified.applications)),
+    inStep('bot_token', async () => asTakeover(run, await ensureBotToken(session, run.instance, bot, verified.storedToken))),
+    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, verified.applications))),
   ]);
   if (botToken.status === 'fulfilled') {
     const { id, sealed, expiresAt } = botToken.value.value;
@@ -154,9 +128,8 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
 
 /** Stage 4: the lease released, the instance ready. */
 async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
-  await run.save({ status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  await completeRun(run, { mode: 'automated', botTokenWarnAt: null }, run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const repaired = run.wasReady ? run.repaired : [];
-  await run.record('ready', 'succeeded', run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const instance: Instance = run.instance;
   return {
     instanceId: instance.id,
@@ -166,44 +139,22 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
     bot: { userId: bot.id, username: bot.username },
     oauthApplication: { id: Number(instance.oauthApplicationId), clientId: instance.oauthClientId!, scopes: run.deps.config.oauthScopes },
     repaired,
+    mode: 'automated',
   };
 }
 
 /**
  * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
  * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
- * (with the failed `step` in extras), the GitLab failure codes, and gitlab_rate_limited (retryAfter) when
- * BOOTSTRAP_MAX_CONCURRENT bootstraps already run in this process. The admin token is never stored.
+ * (with the failed `step` in extras), and the GitLab failure codes. The admin token is never stored.
  */
-export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
-  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 gitlab_rate_limited, nothing claimed or sent.
-  return deps.bootstraps.run(() => runBootstrap(deps, input, actor, log));
-}
-
-/** The bootstrap itself, once it has a slot: the four stages, and the failure recorded. */
-async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
-  const stopHeartbeat = run.startHeartbeat();
-  try {
+  return runLeased(run, log, async () => {
     const verified = await probeAndVerify(run, session);
     const bot = await ensureResources(run, session, verified);
     return { created: !run.wasReady, instance: await finish(run, verified, bot) };
-  } catch (error) {
-    if (error instanceof AlreadyRegistered) throw error.answer;
-    if (error instanceof LeaseLost) throw takenOver(run.instance.url);
-    // Not GitLab's doing (the database, a bug): recorded once the database answers again.
-    if (!(error instanceof StepFailure)) {
-      run.recordWhenPossible(error);
-      throw error;
-    }
-    throw await run.fail(error, log).catch((saveError: unknown) => {
-      if (saveError instanceof LeaseLost) throw takenOver(run.instance.url);
-      run.recordWhenPossible(saveError);
-      throw saveError;
-    });
-  } finally {
-    stopHeartbeat();
-  }
+  });
 }

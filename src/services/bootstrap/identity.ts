@@ -8,7 +8,7 @@ import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import type { ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import type { Outcome } from './checks.js';
-import type { BootstrapRun } from './run.js';
+import { StepFailure, type BootstrapRun } from './run.js';
 
 /** The bootstrap ends here with `answer`; the claimed row is already gone (it became an alias). */
 export class AlreadyRegistered extends Error {
@@ -53,6 +53,12 @@ export interface OwnResources {
  * (external_url changed), else throws 422 instance_identity_changed. Otherwise returns undefined.
  */
 export async function judgeIdentity(run: BootstrapRun, issuer: string | null, own: OwnResources): Promise<string | undefined> {
+  return judge(run, issuer, own).catch((error: unknown) => {
+    throw error instanceof AlreadyRegistered ? error : new StepFailure('probe', error);
+  });
+}
+
+async function judge(run: BootstrapRun, issuer: string | null, own: OwnResources): Promise<string | undefined> {
   const { instance } = run;
   if (!issuer) return undefined;
   if (run.wasReady) {
