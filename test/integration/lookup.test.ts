@@ -5,8 +5,6 @@ import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
-const callbackUrl = (url: string) => instanceCallbackUrl('http://connect.test', url);
-
 t.test('lookup reports each state of an instance', async (t) => {
   const now = new Date('2026-11-25T12:00:00Z');
   const { app } = await buildTestApp(t, {}, { clock: () => now });
@@ -34,12 +32,11 @@ t.test('lookup reports each state of an instance', async (t) => {
     return rest;
   };
 
-  t.same(await lookup('https://unknown.example.com'), { url: 'https://unknown.example.com', status: 'unregistered', next: 'bootstrap', callbackUrl: callbackUrl('https://unknown.example.com') });
+  t.same(await lookup('https://unknown.example.com'), { url: 'https://unknown.example.com', status: 'unregistered', next: 'bootstrap' });
   t.same(await lookup('READY.example.com:443/gitlab/'), {
     url: 'https://ready.example.com/gitlab',
     status: 'ready',
     next: 'login',
-    callbackUrl: callbackUrl('https://ready.example.com/gitlab'),
     instanceId: idOf('https://ready.example.com/gitlab'),
     loginUrl: `http://connect.test/auth/gitlab/start?instance=${idOf('https://ready.example.com/gitlab')}`,
   });
@@ -47,24 +44,22 @@ t.test('lookup reports each state of an instance', async (t) => {
     url: 'https://running.example.com',
     status: 'bootstrapping',
     next: 'wait',
-    callbackUrl: callbackUrl('https://running.example.com'),
     instanceId: idOf('https://running.example.com'),
     step: 'verify_token',
   });
   t.same(
     await lookup('crashed.example.com'),
-    { url: 'https://crashed.example.com', status: 'failed', next: 'bootstrap', callbackUrl: callbackUrl('https://crashed.example.com'), instanceId: idOf('https://crashed.example.com') },
+    { url: 'https://crashed.example.com', status: 'failed', next: 'bootstrap', instanceId: idOf('https://crashed.example.com') },
     'a bootstrap whose lease ran out is failed',
   );
   t.same(await lookup('failed.example.com'), {
     url: 'https://failed.example.com',
     status: 'failed',
     next: 'bootstrap',
-    callbackUrl: callbackUrl('https://failed.example.com'),
     instanceId: idOf('https://failed.example.com'),
     problem: { code: 'not_gitlab', step: 'probe', title: 'The URL does not point to a GitLab instance' },
   });
-  t.same(await lookup('removed.example.com'), { url: 'https://removed.example.com', status: 'unregistered', next: 'bootstrap', callbackUrl: callbackUrl('https://removed.example.com') });
+  t.same(await lookup('removed.example.com'), { url: 'https://removed.example.com', status: 'unregistered', next: 'bootstrap' });
 });
 
 t.test('lookup applies the URL rules from the URL alone: url_not_allowed with step url, before any admin token is asked for', async (t) => {
