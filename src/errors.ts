@@ -19,7 +19,7 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   request_timeout: { status: 408, title: 'The request did not arrive in time' },
   bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
-  instance_already_registered: { status: 409, title: 'This GitLab is already registered under another URL' },
+  instance_already_registered: { status: 409, title: 'This GitLab is already registered (under this or another URL)' },
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },

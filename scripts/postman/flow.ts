@@ -110,6 +110,14 @@ export const flow: FlowStep[] = [
     tests: [status(200), "pm.test('a personal access token', () => pm.expect(pm.response.json().token).to.match(/^glpat-/));"],
   },
   {
+    operationId: 'rotateBotToken',
+    name: 'Internal: rotate the bot token now',
+    method: 'POST',
+    path: '/internal/instances/{{instanceId}}/bot-token/rotate',
+    auth: 'internal',
+    tests: [status(200), "pm.test('a new personal access token', () => pm.expect(pm.response.json().token).to.match(/^glpat-/));"],
+  },
+  {
     operationId: 'getUserGitlabToken',
     name: "Internal: the user's GitLab token",
     method: 'POST',

@@ -73,24 +73,39 @@ export async function lockInstanceById(trx: Transaction<DB>, id: string): Promis
   return fromRowOrUndefined(await trx.selectFrom('instances').selectAll().where('id', '=', id).forUpdate().executeTakeFirst());
 }
 
-/** Stores a rotated bot token and releases the rotation lease, only while `holder` holds it; false when it was lost. */
-export async function storeBotToken(db: Executor, id: string, holder: string, token: { tokenId: number; sealed: string; expiresAt: Date | null; now: Date }): Promise<boolean> {
+/** One stored bot token: GitLab's id, the sealed secret, its expiry and when it was issued. */
+export interface StoredBotToken {
+  tokenId: string;
+  sealed: string;
+  expiresAt: Date | null;
+  issuedAt: Date | null;
+}
+
+/**
+ * Stores the bot's tokens after a rotation: `served` is handed out, `standby` (null: none, a one-token
+ * instance) is the one the next rotation rotates. Only while `holder` holds the rotation lease; false when it was lost.
+ */
+export async function storeBotTokens(db: Executor, id: string, holder: string, tokens: { served: StoredBotToken; standby: StoredBotToken | null; now: Date }): Promise<boolean> {
+  const { served, standby } = tokens;
   const stored = await db
     .updateTable('instances')
     .set({
-      bot_token_id: token.tokenId,
-      bot_token_sealed: token.sealed,
-      bot_token_expires_at: token.expiresAt,
-      bot_token_issued_at: token.now,
-      credential_lease_holder: null,
-      credential_lease_until: null,
-      updated_at: token.now,
+      bot_token_id: served.tokenId,
+      bot_token_sealed: served.sealed,
+      bot_token_expires_at: served.expiresAt,
+      bot_token_issued_at: served.issuedAt,
+      bot_standby_token_id: standby?.tokenId ?? null,
+      bot_standby_token_sealed: standby?.sealed ?? null,
+      bot_standby_token_expires_at: standby?.expiresAt ?? null,
+      bot_standby_token_issued_at: standby?.issuedAt ?? null,
+      updated_at: tokens.now,
     })
     .where('id', '=', id)
     .where('credential_lease_holder', '=', holder)
     .executeTakeFirst();
   return stored.numUpdatedRows > 0n;
 }
+
 /** Takes the instance out of service: status removed, every secret and GitLab resource reference wiped, any lease dropped. */
 export async function markInstanceRemoved(db: Executor, id: string, now: Date): Promise<void> {
   await db
@@ -100,6 +115,9 @@ export async function markInstanceRemoved(db: Executor, id: string, now: Date): 
       bot_token_id: null,
       bot_token_sealed: null,
       bot_token_expires_at: null,
+      bot_standby_token_id: null,
+      bot_standby_token_sealed: null,
+      bot_standby_token_expires_at: null,
       oauth_application_id: null,
       oauth_client_id: null,
       oauth_client_secret_sealed: null,
@@ -115,11 +133,11 @@ export async function markInstanceRemoved(db: Executor, id: string, now: Date): 
     .execute();
 }
 
-/** GitLab refused the bot token (401): drop it, keep the instance ready (logins still work), and say why. Fenced on the rotation lease. */
+/** GitLab refused the bot token (401) and no standby token works: drop both, keep the instance ready (logins still work), and say why. Fenced on the rotation lease. */
 export async function markBotTokenUnusable(db: Executor, id: string, holder: string, failure: { detail: string; now: Date }): Promise<boolean> {
   const marked = await db
     .updateTable('instances')
-    .set({ bot_token_sealed: null, last_error_step: 'bot_token', last_error_code: 'bot_token_unusable', last_error_detail: failure.detail, updated_at: failure.now })
+    .set({ bot_token_sealed: null, bot_standby_token_sealed: null, last_error_step: 'bot_token', last_error_code: 'bot_token_unusable', last_error_detail: failure.detail, updated_at: failure.now })
     .where('id', '=', id)
     .where('credential_lease_holder', '=', holder)
     .executeTakeFirst();

@@ -20,6 +20,11 @@ export interface InstancesTable {
   bot_token_sealed: string | null;
   bot_token_expires_at: Timestamp | null;
   bot_token_issued_at: Timestamp | null;
+  /** The standby bot token: never served, the only one a rotation touches (then promoted). Null on one-token instances. */
+  bot_standby_token_id: BigIntColumn | null;
+  bot_standby_token_sealed: string | null;
+  bot_standby_token_expires_at: Timestamp | null;
+  bot_standby_token_issued_at: Timestamp | null;
   oauth_application_id: BigIntColumn | null;
   oauth_client_id: string | null;
   oauth_client_secret_sealed: string | null;

@@ -85,7 +85,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(RegisterRequest),
       response: {
         201: ref(BootstrapResult),
-        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'instance_already_registered', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', ...MANUAL_CREDENTIAL_FAILURES, 'rate_limited', ...GITLAB_FAILURES),
+        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'instance_already_registered', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', ...MANUAL_CREDENTIAL_FAILURES, 'rate_limited', 'service_busy', ...GITLAB_FAILURES),
       },
     },
     handler: async (request, reply) => {

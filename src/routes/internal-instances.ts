@@ -7,7 +7,7 @@ import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, Insta
 import { BootstrapResult, CredentialsRequest } from '../schemas/instances.js';
 import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
-import { botTokenFor } from '../services/bot-token.service.js';
+import { botTokenFor, rotateBotTokenNow } from '../services/bot-token.service.js';
 import { replaceCredentials } from '../services/bootstrap/register.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
 import { getInstance, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
@@ -97,6 +97,25 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request) => {
       const instance = await replaceCredentials(deps, request.params.id, request.body, internalActorOf(request), request.log);
       return { ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) };
+    },
+  });
+
+  app.post('/internal/instances/:id/bot-token/rotate', {
+    schema: {
+      ...internal,
+      operationId: 'rotateBotToken',
+      summary: 'Rotate the bot token now',
+      description:
+        "An operator's rotation, e.g. after a suspected leak: both bot tokens (the one served and the standby, either of which may have been handed out) are rotated through GitLab, the standby first and then served, so a working token is stored throughout; answers the new token. Concurrent calls cause one rotation and all get its token. When GitLab fails part-way, the old token is never returned: the error is, and a retry completes the rotation (a lost answer has revoked the old token anyway, and the next rotation adopts what GitLab created for it). An instance bootstrapped with a single token rotates it in place. A token GitLab no longer accepts: `409 bot_token_unusable`.",
+      params: InstanceIdParams,
+      response: {
+        200: ref(BotToken),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'bot_token_unusable', 'validation_failed', ...GITLAB_FAILURES),
+      },
+    },
+    handler: async (request) => {
+      const { token, expiresAt } = await rotateBotTokenNow(deps, request.params.id, internalActorOf(request), request.log);
+      return { token, expiresAt: expiresAt?.toISOString() ?? null };
     },
   });
 

@@ -173,6 +173,7 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
     },
   },
   getBotToken: { 200: one('The current bot token', { token: 'glpat-ZyXwVuTsRqPoNmLkJiHg', expiresAt: '2027-11-29T00:00:00.000Z' }) },
+  rotateBotToken: { 200: one('The new bot token, after both tokens were rotated', { token: 'glpat-QwErTyUiOpAsDfGhJkLz', expiresAt: '2027-11-26T00:00:00.000Z' }) },
   getUserGitlabToken: { 200: one("The user's access token", { accessToken: 'a3f9c2e1b8d7c6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1', expiresAt: '2026-11-30T11:15:00.000Z' }) },
   getMetrics: {
     200: one('A scrape (abridged)', '# HELP gitlab_connect_bootstraps_total Bootstrap calls by outcome\n# TYPE gitlab_connect_bootstraps_total counter\ngitlab_connect_bootstraps_total{outcome="success",code="none"} 3\n'),
@@ -186,7 +187,6 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   bot_token_missing_scope: { step: 'bot_token', missingScopes: ['api'] },
   bot_token_is_admin: { step: 'bot_token' },
   oauth_client_invalid: { step: 'oauth_application' },
-  instance_already_registered: { instanceId, canonicalUrl: url },
   rate_limited: { retryAfter: 60 },
   bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
   bot_username_taken: { step: 'bot_user' },

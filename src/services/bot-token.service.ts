@@ -1,21 +1,24 @@
-// The bot's token for the review workers, rotated through GitLab before it expires. A rotation is
-// never tried blindly: GitLab revokes the whole token family when a revoked token is rotated, so the
-// token is first checked to be live (a rotation whose answer was lost has already revoked it).
+// The bot's token for the review workers, rotated through GitLab before it expires. The bootstrap gives
+// the bot two tokens with staggered expiries: the served one (handed out) and the standby. A rotation
+// only ever rotates the standby, authenticated by the served token, then promotes the new token to
+// served and demotes the old served one to standby (still live: workers holding it keep working). So a
+// rotation whose answer is lost (timeout, process killed, database down at the write) revokes only the
+// standby, never the token being served; the next rotation finds the standby dead and adopts the token
+// GitLab created for the lost answer (bot-token-rotation.ts). An instance bootstrapped before the pair
+// existed has one token, rotated in place as before (a lost answer there still needs a new bootstrap,
+// which restores the pair). A token GitLab refused is never rotated: that would revoke its whole family.
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
-import type { Sealer } from '../crypto/sealer.js';
-import { findInstanceById, insertInstanceEvent, markBotTokenUnusable, storeBotToken } from '../db/instances.repo.js';
+import { findInstanceById, insertInstanceEvent, markBotTokenUnusable, storeBotTokens, type StoredBotToken } from '../db/instances.repo.js';
 import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
-import type { GitlabApi, GitlabPersonalAccessToken, GitlabTarget } from '../gitlab/api.js';
+import type { GitlabPersonalAccessToken } from '../gitlab/api.js';
 import { GitlabApiError, toAppError } from '../gitlab/http.js';
-import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
-import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
+import { DAY_MS } from '../time.js';
+import { expiryOf, isLive, renewStandby, rotateWithinLifetime, type BotSession } from './bot-token-rotation.js';
+import { isDue, LeaseLost, refreshOnce, type HeldLease, type SingleFlightRefresh } from './credential-refresh.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
-import { canRotateBotToken, rotateBotTokenCall } from './manual-bot-token.js';
-
-/** GitLab caps a rotated token at one year; stay clear of the boundary. */
-const ROTATED_LIFETIME_DAYS = 360;
+import { canRotateBotToken } from './manual-bot-token.js';
 
 export interface BotToken {
   token: string;
@@ -39,84 +42,83 @@ function unusable(): AppError {
   );
 }
 
+const hasStandby = (instance: Instance) => instance.botStandbyTokenSealed !== null && instance.botStandbyTokenId !== null;
+
+/** Which tokens are stored: when it changed between two reads, someone else rotated. */
+const pairKey = (instance: WithBotToken) => `${instance.botTokenSealed}|${instance.botStandbyTokenSealed ?? ''}`;
+
 /**
- * Due when less than BOT_TOKEN_ROTATE_DAYS are left, or less than half the lifetime GitLab granted:
- * on an instance that caps tokens below the window, a fresh token must not be due at once.
+ * Due when either token has less than BOT_TOKEN_ROTATE_DAYS left, or less than half the lifetime GitLab
+ * granted it: on an instance that caps tokens below the window, a fresh token must not be due at once.
  */
 function needsRotation(instance: Instance, now: Date, rotateDays: number): boolean {
-  return isDue({ expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, now, rotateDays * DAY_MS);
-}
-
-/** GitLab's rotation default is 7 days: assume it when the expiry it answered cannot be read. */
-function expiryOf(rotated: { expires_at: string | null }, now: Date): Date | null {
-  if (rotated.expires_at === null) return null;
-  try {
-    return gitlabDateToInstant(rotated.expires_at);
-  } catch {
-    return new Date(now.getTime() + 7 * DAY_MS);
-  }
+  const margin = rotateDays * DAY_MS;
+  const served = isDue({ expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, now, margin);
+  return served || (hasStandby(instance) && isDue({ expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt }, now, margin));
 }
 
 function hasExpired(instance: Instance, now: Date): boolean {
   return instance.botTokenExpiresAt !== null && instance.botTokenExpiresAt.getTime() <= now.getTime();
 }
 
-function stored(sealer: Sealer, instance: WithBotToken): BotToken {
-  return { token: sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), expiresAt: instance.botTokenExpiresAt };
-}
-
 type LockedOutcome = { served: BotToken } | { failure: AppError };
 
-/** A rotation holds the lease for up to three GitLab calls (liveness check, rotation, one retry within the lifetime limit). */
-export const ROTATION_GITLAB_CALLS = 3;
+/** A rotation holds the lease for up to five GitLab calls: liveness, standby state, leftovers, rotation, one retry within the lifetime limit. */
+const ROTATION_GITLAB_CALLS = 5;
+/** An operator's rotation rotates both tokens: two more calls. */
+const LEAK_ROTATION_GITLAB_CALLS = ROTATION_GITLAB_CALLS + 2;
 
-const LIFETIME_LIMIT = /must be before (\d{4}-\d{2}-\d{2})/;
-
-/**
- * Asks for ROTATED_LIFETIME_DAYS. An instance with a shorter maximum lifetime refuses with a 400 that
- * names its limit, and rotates nothing: asking once more for the day before that limit is safe.
- */
-async function rotateWithinLifetime(rotate: (expiresAt: string) => Promise<GitlabPersonalAccessToken>, now: Date) {
-  try {
-    return await rotate(dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
-  } catch (error) {
-    const limit = error instanceof GitlabApiError && error.status === 400 ? LIFETIME_LIMIT.exec(error.message)?.[1] : undefined;
-    if (!limit) throw error;
-    return rotate(dateOnly(new Date(gitlabDateToInstant(limit).getTime() - DAY_MS)));
-  }
+interface RotationContext {
+  now: Date;
+  log: RequestLog;
+  lease: HeldLease;
+  event: { instanceId: string; step: string; actor: string };
+  /** An operator's rotation (suspected leak): a failure is an error, never the old token served. */
+  forced: boolean;
 }
 
-/** The token as GitLab sees it now: a 401, or an inactive token, means it is dead. */
-async function isLive(gitlab: GitlabApi, target: GitlabTarget, token: string): Promise<boolean> {
-  try {
-    const self = await gitlab.tokenSelf(target, token);
-    return self.active && !self.revoked;
-  } catch (error) {
-    if (error instanceof GitlabApiError && error.status === 401) return false;
-    throw error;
-  }
+function sessionAs(deps: ServiceDeps, instance: Instance, token: string, context: RotationContext): BotSession {
+  const target = { ...gitlabTargetOf(instance, context.log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
+  return { gitlab: deps.gitlab, target, token, now: context.now };
+}
+
+const servedSlot = (instance: WithBotToken): StoredBotToken => ({
+  tokenId: instance.botTokenId!, sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt,
+});
+const standbySlot = (instance: Instance): StoredBotToken => ({
+  tokenId: instance.botStandbyTokenId!, sealed: instance.botStandbyTokenSealed!, expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt,
+});
+
+function slotOf(deps: ServiceDeps, rotated: GitlabPersonalAccessToken, now: Date): StoredBotToken {
+  return { tokenId: String(rotated.id), sealed: deps.sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt: expiryOf(rotated, now), issuedAt: now };
+}
+
+/** Stores the pair, fenced on the lease; then records the event (a rotation `succeeded`, a token lost and worked around `repaired`). */
+async function store(deps: ServiceDeps, context: RotationContext, tokens: { served: StoredBotToken; standby: StoredBotToken | null }, event: { detail: string; outcome?: 'succeeded' | 'repaired' }): Promise<void> {
+  if (!(await storeBotTokens(deps.db, context.event.instanceId, context.lease.holder, { ...tokens, now: context.now }))) throw new LeaseLost();
+  const detail = `${context.forced ? 'operator rotation: ' : ''}${event.detail}`;
+  await insertInstanceEvent(deps.db, { ...context.event, outcome: event.outcome ?? 'succeeded', detail, errorCode: null });
 }
 
 /**
- * GitLab failed otherwise than with a 401 (5xx, timeout): the current token still works until it
- * expires, so it is served; the next call checks it is live before it tries again.
+ * GitLab failed otherwise than with a 401 (5xx, timeout, lost answer). The served token is served until
+ * it expires unless the failed call may have revoked it (`mayBeRevoked`: a lost answer to its own
+ * rotation) or an operator asked for it to die (`forced`); the next call tries again.
  */
-async function rotationFailed(deps: ServiceDeps, instance: WithBotToken, error: unknown, context: RotationContext & { answerLost: boolean }): Promise<LockedOutcome> {
+async function gitlabFailed(deps: ServiceDeps, instance: WithBotToken, error: unknown, context: RotationContext & { mayBeRevoked: boolean }): Promise<LockedOutcome> {
   const failure = toAppError(error);
-  // A rotate whose answer was lost (timeout, connection closed) may have revoked the current token:
-  // it is never handed out on that guess; the next call checks it is live first.
-  const expired = context.answerLost || hasExpired(instance, context.now);
-  const detail = expired ? failure.message : `${failure.message}; the current token is still served`;
+  const serve = !context.forced && !context.mayBeRevoked && !hasExpired(instance, context.now);
+  const detail = serve ? `${failure.message}; the served token is untouched and still served` : failure.message;
   await insertInstanceEvent(deps.db, { ...context.event, outcome: 'failed', detail, errorCode: failure.code });
-  if (expired) return { failure };
+  if (!serve) return { failure };
   context.log.warn({ instanceId: instance.id, code: failure.code }, 'bot token rotation failed; serving the current token until it expires');
-  return { served: stored(deps.sealer, instance) };
+  return { served: { token: deps.sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), expiresAt: instance.botTokenExpiresAt } };
 }
 
 /**
- * Revoked, expired, or rotated by a call whose answer was lost. Rotating it would revoke the whole
- * family, so it is dropped: later calls fail fast without asking GitLab, and a new bootstrap, which
- * creates a token when none is stored, repairs it.
+ * Revoked, expired, or rotated by a call whose answer was lost, and no standby works. Rotating it would
+ * revoke the whole family, so it is dropped: later calls fail fast without asking GitLab, and a new
+ * bootstrap, which creates tokens when none is stored, repairs it.
  */
 async function dropDeadToken(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
   const failure = unusable();
@@ -125,57 +127,156 @@ async function dropDeadToken(deps: ServiceDeps, instance: WithBotToken, context:
   return { failure };
 }
 
-interface RotationContext {
-  now: Date;
-  log: RequestLog;
-  lease: HeldLease;
-  event: { instanceId: string; step: string; actor: string };
-}
-
-/** Holding the lease, rotation due: rotate a live token and store it (fenced). A failure is returned, not thrown, with what it recorded. */
-async function rotateLeased(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
-  const { sealer, gitlab } = deps;
-  const { now } = context;
-  const current = sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN);
-  const target = { ...gitlabTargetOf(instance, context.log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
-  let rotated: GitlabPersonalAccessToken | 'dead';
+/** One token (an instance bootstrapped before the pair, or a pair that lost a token): it rotates itself. */
+async function rotateSingle(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+  const session = sessionAs(deps, instance, deps.sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), context);
   let rotating = false;
+  let rotated: GitlabPersonalAccessToken | 'dead';
   try {
-    const live = instance.botTokenId !== null && (await isLive(gitlab, target, current));
-    rotating = live;
-    rotated = live ? await rotateWithinLifetime(rotateBotTokenCall(gitlab, target, instance, current), now) : 'dead';
+    rotating = instance.botTokenId !== null && (await isLive(session.gitlab, session.target, session.token));
+    rotated = rotating ? await rotateWithinLifetime(session, instance.mode === 'manual' ? 'self' : instance.botTokenId!) : 'dead';
   } catch (error) {
-    const answerLost = rotating && !(error instanceof GitlabApiError);
-    if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, instance, error, { ...context, answerLost });
+    if (!(error instanceof GitlabApiError && error.status === 401)) return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: rotating && !(error instanceof GitlabApiError) });
     rotated = 'dead';
   }
   if (rotated === 'dead') return dropDeadToken(deps, instance, context);
-  const expiresAt = expiryOf(rotated, now);
-  const stored = await storeBotToken(deps.db, instance.id, context.lease.holder, { tokenId: rotated.id, sealed: sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt, now });
-  if (!stored) throw new LeaseLost();
-  await insertInstanceEvent(deps.db, { ...context.event, outcome: 'succeeded', detail: `rotated; expires ${rotated.expires_at ?? 'never'}`, errorCode: null });
-  return { served: { token: rotated.token!, expiresAt } };
+  const served = slotOf(deps, rotated, context.now);
+  await store(deps, context, { served, standby: null }, { detail: `rotated; expires ${rotated.expires_at ?? 'never'}` });
+  return { served: { token: rotated.token!, expiresAt: served.expiresAt } };
+}
+
+/** GitLab refused the served token: the standby, when live, is served alone until a bootstrap restores the pair. */
+async function promoteStandby(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+  const standby = standbySlot(instance);
+  const token = deps.sealer.open(standby.sealed, SEAL_BOT_TOKEN);
+  let live: boolean;
+  try {
+    live = await isLive(deps.gitlab, sessionAs(deps, instance, token, context).target, token);
+  } catch (error) {
+    return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: true });
+  }
+  if (!live) return dropDeadToken(deps, instance, context);
+  const detail = 'GitLab refused the served token; the standby token is served alone until a new bootstrap restores the pair';
+  await store(deps, context, { served: standby, standby: null }, { detail, outcome: 'repaired' });
+  const promoted = { ...instance, botTokenId: standby.tokenId, botTokenSealed: standby.sealed, botTokenExpiresAt: standby.expiresAt, botTokenIssuedAt: standby.issuedAt };
+  return continueAlone(deps, promoted, context);
 }
 
 /**
- * Returns the bot token, rotating it first when it expires within BOT_TOKEN_ROTATE_DAYS (single-flight
- * across processes, credential-refresh.ts). Throws instance_not_found, instance_not_ready,
- * bot_token_unusable, or a GitLab failure code when the rotation failed and the token has expired.
+ * The token left alone after its partner was lost: rotated in place at once when it is due itself, or
+ * when an operator asked for a rotation (it may have leaked too); else served as it is.
  */
-export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
-  const { db, config, sealer } = deps;
-  const outcome = await refreshOnce<WithBotToken, LockedOutcome>(deps, {
+function continueAlone(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> | LockedOutcome {
+  const alone = { ...instance, botStandbyTokenId: null, botStandbyTokenSealed: null };
+  if (context.forced || needsRotation(alone, context.now, deps.config.botTokenRotateDays)) return rotateSingle(deps, alone, context);
+  return { served: { token: deps.sealer.open(alone.botTokenSealed, SEAL_BOT_TOKEN), expiresAt: alone.botTokenExpiresAt } };
+}
+
+type PairOutcome = LockedOutcome & { promoted?: GitlabPersonalAccessToken };
+
+/**
+ * Rotates the standby with the served token and promotes the new one; the served token is not touched,
+ * so any GitLab failure leaves it served. The standby gone for good (expired, or revoked outside the
+ * service): the served token is kept alone (continueAlone).
+ */
+async function rotatePair(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<PairOutcome> {
+  const session = sessionAs(deps, instance, deps.sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), context);
+  let fresh: GitlabPersonalAccessToken | null | 'served_dead';
+  try {
+    const ids = { served: instance.botTokenId!, standby: instance.botStandbyTokenId!, botUserId: instance.botUserId! };
+    fresh = (await isLive(session.gitlab, session.target, session.token)) ? await renewStandby(session, ids) : 'served_dead';
+  } catch (error) {
+    return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: false });
+  }
+  if (fresh === 'served_dead') return promoteStandby(deps, instance, context);
+  if (fresh === null) {
+    const detail = 'the standby token is gone (expired, or revoked outside this service): the served token is kept alone until a new bootstrap restores the pair';
+    await store(deps, { ...context, forced: false }, { served: servedSlot(instance), standby: null }, { detail, outcome: 'repaired' });
+    return continueAlone(deps, instance, context);
+  }
+  const promoted = slotOf(deps, fresh, context.now);
+  await store(deps, context, { served: promoted, standby: servedSlot(instance) }, { detail: `standby rotated and promoted; expires ${fresh.expires_at ?? 'never'}` });
+  return { served: { token: fresh.token!, expiresAt: promoted.expiresAt }, promoted: fresh };
+}
+
+/**
+ * An operator's rotation (suspected leak): both tokens may have been handed out, so both die. The
+ * standby is rotated and promoted first, so a token is served throughout; then the demoted one is
+ * rotated by the new served token. Should that second answer be lost, the leaked token is revoked
+ * anyway and the next rotation adopts its successor.
+ */
+async function rotateForLeak(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
+  if (!hasStandby(instance)) return rotateSingle(deps, instance, context);
+  const first = await rotatePair(deps, instance, context);
+  if (!first.promoted) return first;
+  const served = slotOf(deps, first.promoted, context.now);
+  let renewed: GitlabPersonalAccessToken;
+  try {
+    renewed = await rotateWithinLifetime(sessionAs(deps, instance, first.promoted.token!, context), instance.botTokenId!);
+  } catch (error) {
+    return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: true });
+  }
+  await store(deps, context, { served, standby: slotOf(deps, renewed, context.now) }, { detail: 'the demoted token rotated too' });
+  return first;
+}
+
+function flight(deps: ServiceDeps, instanceId: string, rotate: (instance: WithBotToken, now: Date, lease: HeldLease) => Promise<LockedOutcome>) {
+  return {
     leased: { table: 'instances', id: instanceId },
-    read: async () => withBotToken(await findInstanceById(db, instanceId), instanceId),
-    sealedOf: (instance) => instance.botTokenSealed,
-    // A manual instance before GitLab 16.10 cannot rotate (manual-bot-token.ts): its token is served until it
-    // expires; then the liveness check drops it and bot_token_unusable is answered.
-    isDue: (instance, now) => (canRotateBotToken(instance) ? needsRotation(instance, now, config.botTokenRotateDays) : hasExpired(instance, now)),
-    serve: (instance) => ({ served: stored(sealer, instance) }),
-    refresh: (instance, now, lease) => rotateLeased(deps, instance, { now, log, lease, event: { instanceId: instance.id, step: 'bot_token_rotate', actor } }),
-    holderGitlabCalls: ROTATION_GITLAB_CALLS,
-    callTimeoutMs: config.gitlabCredentialTimeoutMs,
-  });
+    read: async () => withBotToken(await findInstanceById(deps.db, instanceId), instanceId),
+    sealedOf: pairKey,
+    serve: (instance) => ({ served: { token: deps.sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), expiresAt: instance.botTokenExpiresAt } }),
+    refresh: rotate,
+    callTimeoutMs: deps.config.gitlabCredentialTimeoutMs,
+  } satisfies Omit<SingleFlightRefresh<WithBotToken, LockedOutcome>, 'isDue' | 'holderGitlabCalls'>;
+}
+
+function outcomeOf(outcome: LockedOutcome): BotToken {
   if ('failure' in outcome) throw outcome.failure;
   return outcome.served;
+}
+
+const contextOf = (instance: Instance, now: Date, lease: HeldLease, log: RequestLog, who: { actor: string; forced: boolean }): RotationContext => ({
+  now, log, lease, forced: who.forced, event: { instanceId: instance.id, step: 'bot_token_rotate', actor: who.actor },
+});
+
+/**
+ * Returns the served bot token, rotating first when either token expires within BOT_TOKEN_ROTATE_DAYS
+ * (single-flight across processes, credential-refresh.ts). Throws instance_not_found, instance_not_ready,
+ * bot_token_unusable, or a GitLab failure code when the rotation failed and the served token cannot be served.
+ */
+export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+  const rotate = (instance: WithBotToken, now: Date, lease: HeldLease) => {
+    const context = contextOf(instance, now, lease, log, { actor, forced: false });
+    return hasStandby(instance) ? rotatePair(deps, instance, context) : rotateSingle(deps, instance, context);
+  };
+  return outcomeOf(
+    await refreshOnce(deps, {
+      ...flight(deps, instanceId, rotate),
+      // A manual instance before GitLab 16.10 cannot rotate (manual-bot-token.ts): its token is served until it
+      // expires; then the liveness check drops it and bot_token_unusable is answered.
+      isDue: (instance, now) => (canRotateBotToken(instance) ? needsRotation(instance, now, deps.config.botTokenRotateDays) : hasExpired(instance, now)),
+      // A rotation in flight touches only the standby: the served token is handed out meanwhile.
+      serveWhileHeld: (instance, now) => hasStandby(instance) && !hasExpired(instance, now),
+      holderGitlabCalls: ROTATION_GITLAB_CALLS,
+    }),
+  );
+}
+
+/**
+ * Rotates now (an operator's action, e.g. a suspected leak) and returns the new served token. Both
+ * tokens are replaced; concurrent calls cause one rotation and all get its token. Throws as botTokenFor,
+ * and the GitLab failure code whenever the rotation did not complete (the old token is then never returned).
+ */
+export async function rotateBotTokenNow(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+  const rotations = flight(deps, instanceId, (instance, now, lease) => rotateForLeak(deps, instance, contextOf(instance, now, lease, log, { actor, forced: true })));
+  const before = pairKey(await rotations.read());
+  return outcomeOf(
+    await refreshOnce(deps, {
+      ...rotations,
+      // Due until the tokens seen at the call's start have been replaced (by this call or a concurrent one).
+      isDue: (instance) => pairKey(instance) === before,
+      holderGitlabCalls: LEAK_ROTATION_GITLAB_CALLS,
+    }),
+  );
 }

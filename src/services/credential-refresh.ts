@@ -52,6 +52,12 @@ export interface SingleFlightRefresh<Stored, Result> {
    * fenced on `lease.holder` (LeaseLost when they find it gone).
    */
   refresh(stored: Stored, now: Date, lease: HeldLease): Promise<Result>;
+  /**
+   * Whether a caller that finds the lease held may be served the stored credential at once instead of
+   * waiting for the holder: only when the refresh in flight cannot revoke it (the bot's served token,
+   * while only its standby is rotated). Without it, callers wait.
+   */
+  serveWhileHeld?(stored: Stored, now: Date): boolean;
   /** GitLab calls a refresh makes at most, each within `callTimeoutMs`: the budget for waiting on its lease. */
   holderGitlabCalls: number;
   callTimeoutMs: number;
@@ -84,7 +90,8 @@ async function asHolder<Stored, Result>(deps: ServiceDeps, flight: SingleFlightR
 
 /**
  * Serves the stored credential, or refreshes it first when due: of many concurrent callers, in one
- * process or many sharing the database, exactly one holds the lease and refreshes; the others poll
+ * process or many sharing the database, exactly one holds the lease and refreshes; the others are
+ * served at once when `serveWhileHeld` allows it, or else poll
  * (25 ms, doubling to 250 ms, holding no connection) until the credential is fresh or the lease is
  * free. Waiting longer than the holder's GitLab calls may take (plus LEASE_MS) throws gitlab_timeout.
  */
@@ -103,6 +110,8 @@ export async function refreshOnce<Stored, Result>(deps: ServiceDeps, flight: Sin
         // Someone took the row over while we worked: read what they stored, or claim afresh.
         if (!(error instanceof LeaseLost)) throw error;
       }
+    } else if (flight.serveWhileHeld?.(seen, now)) {
+      return flight.serve(seen);
     }
     if (performance.now() + wait > deadline) {
       throw new AppError('gitlab_timeout', `Another request has been refreshing this token for longer than ${budgetMs} ms; try again`);

@@ -34,7 +34,8 @@ async function cleanUpGitlab(deps: ServiceDeps, instance: Instance, adminToken: 
   const target = gitlabTargetOf(instance, log);
   const steps = [
     ['deprovision_oauth_application', instance.oauthApplicationId ? gitlab.deleteApplication(target, adminToken, instance.oauthApplicationId) : undefined],
-    ['deprovision_bot_token', instance.botTokenId ? gitlab.revokePersonalAccessToken(target, adminToken, instance.botTokenId) : undefined],
+    // Both bot tokens (served and standby); a standby already gone counts as revoked.
+    ['deprovision_bot_token', instance.botTokenId ? Promise.all([instance.botTokenId, instance.botStandbyTokenId].filter((id) => id !== null).map((id) => goneIsDone(gitlab.revokePersonalAccessToken(target, adminToken, id)))) : undefined],
     ['deprovision_bot_user', instance.botUserId ? gitlab.blockUser(target, adminToken, instance.botUserId) : undefined],
   ] as const;
   const results = await Promise.allSettled(steps.map(([, work]) => goneIsDone(work)));

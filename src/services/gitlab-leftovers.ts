@@ -27,6 +27,7 @@ export function gitlabLeftovers(instance: Instance, now: Date): GitlabLeftovers 
   const withAdmin = "with an administrator's token (scope api, plus admin_mode when Admin Mode is on)";
   const howToRemove = [
     ...(botTokenLive ? [`DELETE ${api}/personal_access_tokens/${botTokenId} ${withAdmin}: revokes the bot token`] : []),
+    ...(botTokenLive && instance.botStandbyTokenId !== null ? [`DELETE ${api}/personal_access_tokens/${instance.botStandbyTokenId} ${withAdmin}: revokes the standby bot token`] : []),
     ...(oauthApplicationId !== null ? [`DELETE ${api}/applications/${oauthApplicationId} ${withAdmin}: deletes the OAuth application`] : []),
     ...(botUserId !== null ? [`POST ${api}/users/${botUserId}/block ${withAdmin}: blocks the bot user (or DELETE ${api}/users/${botUserId} to delete it)`] : []),
   ];

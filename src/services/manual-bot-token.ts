@@ -4,7 +4,6 @@
 // new token, the old one revoked); on older GitLab nothing can renew it, so the instance turns degraded
 // (bot_token_expiring) BOT_TOKEN_WARNING_DAYS before it expires, for the admin to paste a new one.
 import type { Instance, InstanceMode } from '../domain/types.js';
-import type { GitlabApi, GitlabPersonalAccessToken, GitlabTarget } from '../gitlab/api.js';
 import { DAY_MS } from '../time.js';
 import { versionAtLeast } from './bootstrap/checks.js';
 
@@ -46,13 +45,4 @@ export function instanceProblem(instance: { status: string; botTokenWarnAt: Date
 /** Whether the service can rotate this instance's bot token at all: always when automated, from 16.10 when manual. */
 export function canRotateBotToken(instance: Pick<Instance, 'mode' | 'gitlabVersion'>): boolean {
   return instance.mode === 'automated' || canRotateItself(instance.gitlabVersion);
-}
-
-/**
- * The GitLab call that rotates the instance's bot token with the token itself, asking for `expiresAt`
- * (YYYY-MM-DD): by its id on an automated instance (16.0+), by `self` on a manual one (16.10+).
- */
-export function rotateBotTokenCall(gitlab: GitlabApi, target: GitlabTarget, instance: Pick<Instance, 'mode' | 'botTokenId'>, token: string): (expiresAt: string) => Promise<GitlabPersonalAccessToken> {
-  if (instance.mode === 'manual') return (expiresAt) => gitlab.rotateSelf(target, token, expiresAt);
-  return (expiresAt) => gitlab.rotateOwnToken(target, token, instance.botTokenId!, expiresAt);
 }

@@ -83,12 +83,18 @@ function selfToken(ctx: Ctx, scopes: string[]): { pat: FakePersonalAccessToken }
   return { pat: result.auth.pat };
 }
 
+/**
+ * `/personal_access_tokens/:id` (get, rotate, revoke): a user may act on any of their own tokens by id,
+ * with any of their tokens (lib/api/personal_access_tokens.rb: `Ability.allowed?(current_user,
+ * :rotate_personal_access_token, token&.user)`), an admin on anyone's. "Only admins should be informed
+ * if the token doesn't exist": others get 401 for a token that is missing or not theirs.
+ */
 function withToken(handler: (ctx: Ctx, auth: Authed, pat: FakePersonalAccessToken) => Reply, readExtras: string[] = []) {
   return (ctx: Ctx): Reply => {
     const result = authenticate(ctx, scopesFor(ctx, readExtras));
     if (!result.ok) return result.reply;
     const pat = ctx.fake.personalAccessTokens.get(Number(ctx.match[1]));
-    if (!pat || !canManage(ctx, result.auth, pat)) return notFound();
+    if (!pat || !canManage(ctx, result.auth, pat)) return actsAsAdmin(ctx.fake, result.auth) ? notFound() : unauthorized();
     return handler(ctx, result.auth, pat);
   };
 }
@@ -98,6 +104,8 @@ function list(ctx: Ctx): Reply {
   if (!result.ok) return result.reply;
   const admin = actsAsAdmin(ctx.fake, result.auth);
   const userId = ctx.query.get('user_id');
+  // lib/api/personal_access_tokens.rb `restrict_non_admins!`: a non-admin may name only themselves.
+  if (!admin && userId !== null && Number(userId) !== result.auth.user.id) return unauthorized();
   const ownerId = admin ? (userId === null ? null : Number(userId)) : result.auth.user.id;
   const state = ctx.query.get('state');
   const tokens = [...ctx.fake.personalAccessTokens.values()]

@@ -240,7 +240,7 @@ t.test('self/rotate exists from 16.10 (404 before, as no route matches); it answ
   const fake = await startFakeGitlab({ version: '16.10.0-ee' });
   t.teardown(() => fake.close());
   const setup = fake.seedManualSetup({ redirectUri: 'http://connect.test/auth/gitlab/callback/x', scopes: ['api'] });
-  t.match(setup, { bot: { admin: false, username: 'review-bot' }, application: { confidential: true } });
+  t.match(setup, { bot: { admin: false, username: 'code-review-bot' }, application: { confidential: true } });
   t.equal(fake.counters.usersCreated + fake.counters.personalAccessTokensCreated + fake.counters.applicationsCreated, 0, 'what an admin made by hand is not counted as API side effects');
   const rotated = await call(fake, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: setup.token });
   t.equal(rotated.status, 200);

@@ -111,8 +111,8 @@ export class FakeState {
    * (Admin area > Applications). Counted as nothing the service did.
    */
   seedManualSetup(input: { redirectUri: string; scopes: string[]; username?: string; admin?: boolean; tokenScopes?: string[]; expiresAt?: string | null }) {
-    const bot = this.createUser({ username: input.username ?? 'review-bot', admin: input.admin ?? false });
-    const token = this.createPersonalAccessToken(bot.id, { scopes: input.tokenScopes ?? ['api'], name: 'review-bot', expiresAt: input.expiresAt });
+    const bot = this.createUser({ username: input.username ?? 'code-review-bot', admin: input.admin ?? false });
+    const token = this.createPersonalAccessToken(bot.id, { scopes: input.tokenScopes ?? ['api'], name: 'code-review', expiresAt: input.expiresAt });
     const application = this.createApplication({ name: 'Code review', redirectUri: input.redirectUri, scopes: input.scopes, confidential: true });
     return { bot, token: token.token, tokenId: token.id, application };
   }

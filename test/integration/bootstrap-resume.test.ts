@@ -49,12 +49,12 @@ const cases: ResumeCase[] = [
     name: 'oauth_application: POST /applications answers 502',
     faults: [{ method: 'POST', path: '/api/v4/applications', status: 502 }],
     failure: { status: 502, code: 'gitlab_error', step: 'oauth_application' },
-    afterFailure: { usersCreated: 1, personalAccessTokensCreated: 1, applicationsCreated: 0 },
+    afterFailure: { usersCreated: 1, personalAccessTokensCreated: 2, applicationsCreated: 0 },
   },
 ];
 
 for (const c of cases) {
-  t.test(`a fault in ${c.name}, then a retry, leaves one bot, one live token, one application`, async (t) => {
+  t.test(`a fault in ${c.name}, then a retry, leaves one bot, two live tokens (the pair), one application`, async (t) => {
     const fake = await startTestGitlab(t);
     const admin = fake.seedAdmin();
     const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
@@ -70,10 +70,10 @@ for (const c of cases) {
 
     const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
     t.equal(retry.statusCode, 201, retry.body);
-    t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+    t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
     t.equal(fake.counters.usersCreated, 1, 'one bot user ever created');
     t.equal(fake.counters.applicationsCreated, 1, 'one application ever created');
-    t.equal(fake.counters.personalAccessTokensCreated, 1, 'one bot token ever created');
+    t.equal(fake.counters.personalAccessTokensCreated, 2, 'one pair of bot tokens ever created');
     t.match(await instanceRow(app, fake.url), { status: 'ready', last_error_step: null, last_error_code: null });
   });
 }
@@ -98,10 +98,10 @@ t.test('the token step failed but the application step succeeded: the retry keep
   t.equal(fake.counters.applicationsCreated, 1, 'not created again');
   t.equal(fake.counters.applicationsDeleted, 0);
   t.equal(fake.counters.usersCreated, 1);
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 });
 
-t.test('a bot token GitLab created although its answer was lost is revoked by the retry: one live token', async (t) => {
+t.test('a bot token GitLab created although its answer was lost is revoked by the retry: the pair, two live tokens', async (t) => {
   const fake = await startTestGitlab(t);
   const admin = fake.seedAdmin();
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
@@ -116,10 +116,10 @@ t.test('a bot token GitLab created although its answer was lost is revoked by th
 
   const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(retry.statusCode, 201, retry.body);
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
   t.equal(fake.counters.usersCreated, 1);
   t.equal(fake.counters.applicationsCreated, 1);
   t.equal(fake.personalAccessTokens.get(orphan.id)!.revoked, true, 'the orphaned token was revoked');
   const row = await instanceRow(app, fake.url);
-  t.equal(row?.bot_token_id, String(fake.liveTokensOf(bot!.id)[0]!.id), 'the stored token is the live one');
+  t.same([row?.bot_token_id, row?.bot_standby_token_id], fake.liveTokensOf(bot!.id).map((token) => String(token.id)), 'the stored tokens are the live ones');
 });

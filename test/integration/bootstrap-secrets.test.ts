@@ -34,9 +34,9 @@ t.test('after a full bootstrap no table, log line or answer holds the admin toke
   t.equal(response.statusCode, 201, response.body);
 
   const botId = response.json().bot.userId as number;
-  const botToken = fake.liveTokensOf(botId)[0]!.token;
+  const [botToken, standbyToken] = fake.liveTokensOf(botId).map((token) => token.token);
   const clientSecret = [...fake.applications.values()][0]!.secret;
-  const secrets = { 'admin token': admin.token, 'bot token': botToken, 'OAuth client secret': clientSecret };
+  const secrets = { 'admin token': admin.token, 'bot token': botToken!, 'standby bot token': standbyToken!, 'OAuth client secret': clientSecret };
 
   const dump = await dumpDatabase(t, app);
   expectAbsent(t, 'the database', dump, secrets);
@@ -45,7 +45,7 @@ t.test('after a full bootstrap no table, log line or answer holds the admin toke
   expectAbsent(t, 'the answer', response.body, secrets);
 });
 
-t.test('the bot token and the client secret are stored sealed and open to the values GitLab issued', async (t) => {
+t.test('the bot tokens (served and standby) and the client secret are stored sealed and open to the values GitLab issued', async (t) => {
   const fake = await startTestGitlab(t);
   const admin = fake.seedAdmin();
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
@@ -53,9 +53,10 @@ t.test('the bot token and the client secret are stored sealed and open to the va
   t.equal(response.statusCode, 201, response.body);
 
   const row = (await instanceRow(app, fake.url))!;
-  const botToken = fake.liveTokensOf(response.json().bot.userId)[0]!.token;
+  const [botToken, standbyToken] = fake.liveTokensOf(response.json().bot.userId).map((token) => token.token);
   const clientSecret = [...fake.applications.values()][0]!.secret;
   t.type(row.bot_token_sealed, 'string');
+  t.equal(app.deps.sealer.open(row.bot_standby_token_sealed!, SEAL_BOT_TOKEN), standbyToken, 'the standby token is sealed too');
   t.type(row.oauth_client_secret_sealed, 'string');
   t.equal(app.deps.sealer.open(row.bot_token_sealed!, SEAL_BOT_TOKEN), botToken);
   t.equal(app.deps.sealer.open(row.oauth_client_secret_sealed!, SEAL_OAUTH_CLIENT_SECRET), clientSecret);

@@ -8,7 +8,7 @@ import { createTestCertificates } from '../fake-gitlab/index.js';
 import { buildTestApp, LogCapture, testConfig, testFileDatabase } from '../helpers/app.js';
 import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
-t.test('first set-up under a relative root creates one bot, one token and one application', async (t) => {
+t.test('first set-up under a relative root creates one bot, its two tokens (served and standby) and one application', async (t) => {
   const fake = await startTestGitlab(t, { relativeRoot: '/gitlab', version: '17.8.1-ee' });
   const admin = fake.seedAdmin({ scopes: ['api'] });
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
@@ -29,7 +29,7 @@ t.test('first set-up under a relative root creates one bot, one token and one ap
     mode: 'automated',
     repaired: [],
   });
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
   t.equal(bot!.admin, false, 'the bot is no administrator');
   const [token] = fake.liveTokensOf(bot!.id);
   t.same(token!.scopes, ['api']);
@@ -74,23 +74,23 @@ t.test('repair: a deleted application, a revoked bot token and a blocked bot are
   t.equal(afterDelete.statusCode, 200);
   t.same(afterDelete.json().repaired, ['oauth_application']);
   t.not(afterDelete.json().oauthApplication.clientId, first.oauthApplication.clientId);
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 
   const [token] = fake.liveTokensOf(first.bot.userId);
   fake.revokePersonalAccessToken(token!.id);
   const afterRevoke = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.same(afterRevoke.json().repaired, ['bot_token']);
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 
   fake.expirePersonalAccessToken(fake.liveTokensOf(first.bot.userId)[0]!.id);
   t.same((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json().repaired, ['bot_token'], 'an expired token is replaced');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 
   fake.blockUser(first.bot.userId);
   const afterBlock = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.same(afterBlock.json().repaired, ['bot_user']);
   t.equal(fake.users.get(first.bot.userId)!.state, 'active');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 });
 
 t.test('over TLS with a private CA: refused without caCertificate, set up with it, and the CA kept', async (t) => {
@@ -110,14 +110,16 @@ t.test('over TLS with a private CA: refused without caCertificate, set up with i
   t.equal(created.statusCode, 201, created.body);
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 200, 'the stored CA serves later calls');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 });
 
 t.test('10 concurrent calls for one new instance across two processes create exactly one of each', async (t) => {
   const fake = await startTestGitlab(t, { latencyMs: 20 });
   const admin = fake.seedAdmin();
-  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  const second = await buildApp(testConfig(FAKE_GITLAB_ENV), { database: (await testFileDatabase()).database, logger: createLogger('info', new LogCapture()) });
+  // All ten past the per-process cap (BOOTSTRAP_MAX_CONCURRENT): this tests the lease, not the cap.
+  const env = { ...FAKE_GITLAB_ENV, BOOTSTRAP_MAX_CONCURRENT: '10' };
+  const { app } = await buildTestApp(t, env);
+  const second = await buildApp(testConfig(env), { database: (await testFileDatabase()).database, logger: createLogger('info', new LogCapture()) });
   t.teardown(() => second.close());
 
   const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => postBootstrap(i % 2 ? second : app, { url: fake.url, adminToken: admin.token })));
@@ -125,10 +127,10 @@ t.test('10 concurrent calls for one new instance across two processes create exa
   t.equal(statuses.filter((status) => status === 201).length, 1, `one set-up ran: ${statuses}`);
   t.ok(statuses.every((status) => status === 201 || status === 409), 'the others were told it is in progress');
   for (const response of responses.filter((r) => r.statusCode === 409)) t.equal(response.json().code, 'bootstrap_in_progress');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
   t.equal(fake.counters.usersCreated, 1);
   t.equal(fake.counters.applicationsCreated, 1);
-  t.equal(fake.counters.personalAccessTokensCreated, 1);
+  t.equal(fake.counters.personalAccessTokensCreated, 2, 'one pair of bot tokens');
 });
 
 t.test('behind a trusted proxy the limit is per forwarded client address', async (t) => {

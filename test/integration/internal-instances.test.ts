@@ -40,7 +40,7 @@ t.test('list, details and events describe the instance and never carry a secret'
   );
   t.match(events.json().events[0], { step: 'url', outcome: 'succeeded', actor: /^bootstrap from /, createdAt: String });
   const [application] = [...fake.applications.values()];
-  for (const secret of [admin.token, botToken()[0]!.token, application!.secret]) {
+  for (const secret of [admin.token, botToken()[0]!.token, botToken()[1]!.token, application!.secret]) {
     t.notMatch(list.body + details.body + events.body, secret, 'no secret in any answer');
   }
   t.equal((await app.inject({ method: 'GET', url: '/internal/instances/00000000-0000-4000-8000-000000000000', headers: auth })).json().code, 'instance_not_found');
@@ -60,7 +60,7 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
   const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
   t.equal(response.statusCode, 200);
   const bot = fake.usersNamed('review-bot')[0]!;
-  const [botToken] = fake.liveTokensOf(bot.id);
+  const [botToken, standbyToken] = fake.liveTokensOf(bot.id);
   const application = [...fake.applications.values()][0]!;
   t.match(response.json(), {
     instanceId: instance.instanceId,
@@ -70,7 +70,12 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
   });
   t.same(
     response.json().leftOnGitlab.howToRemove.map((step: string) => step.split(' with ')[0]),
-    [`DELETE ${fake.url}/api/v4/personal_access_tokens/${botToken!.id}`, `DELETE ${fake.url}/api/v4/applications/${application.id}`, `POST ${fake.url}/api/v4/users/${bot.id}/block`],
+    [
+      `DELETE ${fake.url}/api/v4/personal_access_tokens/${botToken!.id}`,
+      `DELETE ${fake.url}/api/v4/personal_access_tokens/${standbyToken!.id}`,
+      `DELETE ${fake.url}/api/v4/applications/${application.id}`,
+      `POST ${fake.url}/api/v4/users/${bot.id}/block`,
+    ],
     'how to remove each leftover',
   );
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
@@ -84,7 +89,7 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
   t.match((await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } })).json(), { status: 'unregistered', next: 'bootstrap' });
 });
 
-t.test('deprovision with an admin token also deletes the application, revokes the bot token and blocks the bot', async (t) => {
+t.test('deprovision with an admin token also deletes the application, revokes both bot tokens and blocks the bot', async (t) => {
   const { app, instance, fake, admin } = await bootstrapped(t);
   const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, payload: { adminToken: admin.token } });
   t.equal(response.statusCode, 200, response.body);
@@ -97,7 +102,7 @@ t.test('deprovision with an admin token also deletes the application, revokes th
 
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 201, 'a new bootstrap sets it up again');
-  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
+  t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
   t.equal(fake.users.get(instance.bot.userId)!.state, 'active');
 });
 

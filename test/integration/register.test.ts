@@ -57,7 +57,7 @@ t.test('register with good credentials: 201 manual, a user logs in, the bot toke
   const response = await register(app, body);
   t.equal(response.statusCode, 201, response.body);
   const instance = response.json();
-  t.match(instance, { status: 'ready', mode: 'manual', bot: { userId: setup.bot.id, username: 'review-bot' }, oauthApplication: { id: null, clientId: setup.application.uid } });
+  t.match(instance, { status: 'ready', mode: 'manual', bot: { userId: setup.bot.id, username: 'code-review-bot' }, oauthApplication: { id: null, clientId: setup.application.uid } });
   expectNothingCreated(t, fake);
   t.same(fake.tokenRequests.map((request) => request.grant_type), ['authorization_code'], 'one client check at the token endpoint');
 
@@ -196,8 +196,10 @@ t.test('an admin-token bootstrap takes a manual instance over: its own bot token
   t.equal(response.statusCode, 200, response.body);
   const taken = response.json();
   t.match(taken, { instanceId: instance.instanceId, mode: 'automated' });
-  t.same([...taken.repaired].sort(), ['bot_token', 'oauth_application']);
-  t.equal(fake.counters.personalAccessTokensCreated, 1, 'its own bot token');
+  t.same([...taken.repaired].sort(), ['bot_token', 'bot_user', 'oauth_application']);
+  t.equal(fake.counters.usersCreated, 1, 'its own bot user (BOT_USERNAME)');
+  t.not(taken.bot.userId, setup.bot.id, "the admin's bot never becomes the service's bot");
+  t.equal(fake.counters.personalAccessTokensCreated, 2, 'its own two bot tokens (served and standby)');
   t.equal(fake.counters.applicationsCreated, 1, 'its own application');
   t.not(taken.oauthApplication.clientId, setup.application.uid);
   t.ok(fake.applications.has(setup.application.id), "the admin's application is left alone");

@@ -1,59 +1,18 @@
 // The real entry point: starts on the embedded database with no set-up, refuses a second process on
 // the same data directory (but not a dead one's lock), refuses bad configuration in one line, and shuts
 // down gracefully: readiness first, then the listener, within a deadline.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { buildTestApp } from '../helpers/app.js';
+import { freePort, startServer, waitForHealthy } from '../helpers/child-server.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 // A cold embedded database start takes minutes on a loaded 2-core machine: bound the waits generously.
 const slow = { timeout: 600_000 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startServer(env: Record<string, string>): Started {
-  // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
-  // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
-  // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/** Polls /healthz every 100 ms; a cold start (tsx compiling, PGlite initialising) on a loaded machine may take a minute. */
-async function waitForHealthy(port: number, started: Started): Promise<void> {
-  for (let attempt = 0; attempt < 1800; attempt++) {
-    if (started.child.exitCode !== null) throw new Error(`server exited: ${started.output()}`);
-    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false);
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`server did not become healthy: ${started.output()}`);
-}
 
 t.test('npm start serves on the embedded database with nothing set up, and SIGTERM stops it cleanly', slow, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-start-'));

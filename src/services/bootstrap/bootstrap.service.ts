@@ -3,13 +3,13 @@
 // database), and every step recorded as an instance event. Four stages: claim, probe and verify,
 // ensure resources, finish (or fail).
 import type { Instance } from '../../domain/types.js';
-import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
+import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
 import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
 import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
 import { judgeIdentity } from './identity.js';
-import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { ensureBotTokens, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
 import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
 import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
@@ -44,27 +44,24 @@ interface Verified {
   /** The stored bot as GitLab has it (GET /users/:id); fulfilled with undefined when none is stored. */
   storedBot: Outcome<GitlabUser | undefined>;
   applications: GitlabApplication[];
-  /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
-  storedToken: GitlabPersonalAccessToken | undefined;
 }
 
 /**
  * Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for
- * every read the later stages need. A manual instance's stored token is the admin's bot's, not ours: not read.
+ * every read the later stages need.
  */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
   const openidIssuer = await probeGitlab(run, api, target);
-  const botTokenId = run.instance.mode === 'automated' ? run.instance.botTokenId : null;
-  const { botUserId } = run.instance;
+  // A manual instance's bot is the admin's, not ours: not read, so the admin's user never becomes the bot.
+  const botUserId = run.instance.mode === 'automated' ? run.instance.botUserId : null;
   await run.enter('verify_token');
-  const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
+  const [version, user, self, applications, namedBots, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
-    botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
@@ -76,13 +73,12 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     namedBots,
     storedBot,
     applications: own.applications,
-    storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
 }
 
 /**
- * A manual instance taken over by an admin-token bootstrap: the bot token and application the admin
- * made are not ours (their ids are not stored as ours, probeAndVerify reads no stored token), so they are
+ * A manual instance taken over by an admin-token bootstrap: the bot, token and application the admin made
+ * are not ours (probeAndVerify reads none of them, the application's id is not stored), so they are
  * neither kept nor deleted; ours are created, and for the caller they are repairs.
  */
 function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
@@ -98,20 +94,25 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
   await run.enter('bot_user');
-  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value }));
+  const bot = await inStep('bot_user', async () => asTakeover(run, await ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value })));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
   // The bot token and the OAuth application are made together: lookup shows the first of the two.
   await run.enter('bot_token');
   const [botToken, application] = await Promise.allSettled([
-    inStep('bot_token', async () => asTakeover(run, await ensureBotToken(session, run.instance, bot, verified.storedToken))),
+    inStep('bot_token', async () => asTakeover(run, await ensureBotTokens(session, run.instance, bot))),
     inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, verified.applications))),
   ]);
   if (botToken.status === 'fulfilled') {
-    const { id, sealed, expiresAt } = botToken.value.value;
-    if (botToken.value.outcome !== 'kept') await run.save({ botTokenId: String(id), botTokenSealed: sealed, botTokenExpiresAt: expiresAt, botTokenIssuedAt: session.now });
-    await run.note('bot_token', botToken.value, 'bot token');
+    const { served, standby } = botToken.value.value;
+    if (botToken.value.outcome !== 'kept') {
+      await run.save({
+        ...{ botTokenId: String(served.id), botTokenSealed: served.sealed, botTokenExpiresAt: served.expiresAt, botTokenIssuedAt: served.issuedAt },
+        ...{ botStandbyTokenId: String(standby.id), botStandbyTokenSealed: standby.sealed, botStandbyTokenExpiresAt: standby.expiresAt, botStandbyTokenIssuedAt: standby.issuedAt },
+      });
+    }
+    await run.note('bot_token', botToken.value, 'bot tokens (served and standby)');
   }
   if (application.status === 'fulfilled') {
     const { id, clientId, secretSealed, scopes, redirectUri } = application.value.value;
@@ -146,9 +147,16 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
 /**
  * Sets up (or re-checks and repairs) the instance at `input.url`. `created` is true on a first set-up.
  * Throws AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, the probe and token codes
- * (with the failed `step` in extras), and the GitLab failure codes. The admin token is never stored.
+ * (with the failed `step` in extras), the GitLab failure codes, and service_busy (retryAfter) when
+ * BOOTSTRAP_MAX_CONCURRENT bootstraps already run in this process. The admin token is never stored.
  */
-export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
+  // Beyond BOOTSTRAP_MAX_CONCURRENT in this process: 503 service_busy, nothing claimed or sent.
+  return deps.bootstraps.run(() => runBootstrap(deps, input, actor, log));
+}
+
+/** The bootstrap itself, once it has a slot: the four stages, and the failure recorded. */
+async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };

@@ -111,9 +111,14 @@ function targetOf(deps: ServiceDeps, run: BootstrapRun, caCertificate: string | 
  * AppErrors: invalid_url, url_not_allowed, bootstrap_in_progress, instance_already_registered (a ready
  * instance: its credentials change only through PUT /internal/instances/:id/credentials or a bootstrap),
  * the probe codes, the bot_-prefixed token codes, bot_token_is_admin, oauth_client_invalid (each with its
- * `step`), and the GitLab failure codes. Creates nothing on GitLab.
+ * `step`), the GitLab failure codes, and service_busy beyond BOOTSTRAP_MAX_CONCURRENT. Creates nothing on GitLab.
  */
-export async function registerInstance(deps: ServiceDeps, input: RegisterInput, actor: string, log: RequestLog): Promise<BootstrappedInstance> {
+export function registerInstance(deps: ServiceDeps, input: RegisterInput, actor: string, log: RequestLog): Promise<BootstrappedInstance> {
+  // Counted with the bootstraps against BOOTSTRAP_MAX_CONCURRENT: 503 service_busy beyond it.
+  return deps.bootstraps.run(() => runRegistration(deps, input, actor, log));
+}
+
+async function runRegistration(deps: ServiceDeps, input: RegisterInput, actor: string, log: RequestLog): Promise<BootstrappedInstance> {
   const run = await claim(deps, input, actor);
   if (run.wasReady) {
     await run.save({ bootstrapLeaseUntil: null, bootstrapLeaseHolder: null });

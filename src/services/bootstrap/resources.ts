@@ -8,7 +8,8 @@ import type { Instance } from '../../domain/types.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 
-const BOT_TOKEN_NAME = 'gitlab-connect';
+/** The name of the bot's tokens on GitLab: how a leftover of ours is recognised. */
+export const BOT_TOKEN_NAME = 'gitlab-connect';
 
 export interface GitlabSession {
   api: GitlabApi;
@@ -34,32 +35,67 @@ export interface BotToken {
   id: number;
   sealed: string;
   expiresAt: Date | null;
+  issuedAt: Date | null;
+}
+
+/** The bot's two tokens: `served` is handed out, `standby` is the one the next rotation rotates (bot-token.service.ts). */
+export interface BotTokenPair {
+  served: BotToken;
+  standby: BotToken;
+}
+
+/** A stored token GitLab still lists as live beyond tomorrow, with what is stored of it. */
+function keptToken(live: GitlabPersonalAccessToken[], stored: { id: string | null; sealed: string | null; expiresAt: Date | null; issuedAt: Date | null }, botUserId: number, now: Date): BotToken | null {
+  const token = live.find((candidate) => String(candidate.id) === stored.id);
+  if (!token || !stored.sealed || !isUsable(token, botUserId, now)) return null;
+  return { id: token.id, sealed: stored.sealed, expiresAt: stored.expiresAt, issuedAt: stored.issuedAt };
+}
+
+const expiresLast = (a: BotToken, b: BotToken) => (b.expiresAt?.getTime() ?? Infinity) - (a.expiresAt?.getTime() ?? Infinity);
+
+/**
+ * Creates the tokens missing from a pair. With none kept, the first gets GitLab's maximum lifetime (no
+ * `expires_at`) and the second half of it: staggered, so the standby is always due about half a
+ * lifetime before the served one and each rotation renews one token. With one kept, the new one gets
+ * the maximum (staggered from the kept one by however old that is).
+ */
+async function createMissing(gitlab: GitlabSession, botUserId: number, kept: BotToken[]): Promise<BotToken[]> {
+  const { api, target, adminToken, sealer, now } = gitlab;
+  const create = async (expiresAt: string | undefined): Promise<BotToken> => {
+    const created = await api.createUserToken(target, adminToken, botUserId, {
+      name: BOT_TOKEN_NAME,
+      scopes: ['api'],
+      ...(expiresAt ? { expires_at: expiresAt } : {}),
+      description: `Used by gitlab-connect (${gitlab.config.publicUrl}) for the review bot`,
+    });
+    return { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null, issuedAt: now };
+  };
+  const first = await create(undefined);
+  if (kept.length > 0) return [first];
+  const half = first.expiresAt && dateOnly(new Date(now.getTime() + Math.max(2 * DAY_MS, (first.expiresAt.getTime() - now.getTime()) / 2)));
+  return [first, await create(half ?? undefined)];
 }
 
 /**
- * Keeps the stored bot token while GitLab says it is live; otherwise creates one with the longest
- * allowed expiry (none given: GitLab applies its maximum) and revokes any other live token of ours
- * that a lost answer may have left behind, so exactly one stays live.
+ * Keeps each stored bot token (served and standby) GitLab still lists as live; creates what is missing
+ * (createMissing) and revokes any other live token of ours that a lost answer may have left behind, so
+ * exactly two stay live. The later-expiring token is served. Admin token; throws the GitLab errors.
  */
-export async function ensureBotToken(gitlab: GitlabSession, instance: Instance, bot: Ensured<GitlabUser>, stored: GitlabPersonalAccessToken | undefined): Promise<Ensured<BotToken>> {
-  const { api, target, adminToken, sealer, now } = gitlab;
+export async function ensureBotTokens(gitlab: GitlabSession, instance: Instance, bot: Ensured<GitlabUser>): Promise<Ensured<BotTokenPair>> {
+  const { api, target, adminToken, now } = gitlab;
   const botId = bot.value.id;
-  if (stored && instance.botTokenSealed && isUsable(stored, botId, now)) {
-    return { value: { id: stored.id, sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt }, outcome: 'kept' };
-  }
-  const created = await api.createUserToken(target, adminToken, botId, {
-    name: BOT_TOKEN_NAME,
-    scopes: ['api'],
-    description: `Used by gitlab-connect (${gitlab.config.publicUrl}) for the review bot`,
-  });
-  // A bot created by this very call has no other token: skip the round trip.
-  const others = bot.outcome === 'created' ? [] : await api.liveTokensOf(target, adminToken, botId);
-  const leftovers = others.filter((token) => token.name === BOT_TOKEN_NAME && token.id !== created.id);
+  // A bot created by this very call has no token: skip the round trip.
+  const live = bot.outcome === 'created' ? [] : (await api.liveTokensOf(target, adminToken, botId)).filter((token) => token.name === BOT_TOKEN_NAME);
+  const kept = [
+    keptToken(live, { id: instance.botTokenId, sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, botId, now),
+    keptToken(live, { id: instance.botStandbyTokenId, sealed: instance.botStandbyTokenSealed, expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt }, botId, now),
+  ].filter((token): token is BotToken => token !== null);
+  const created = kept.length === 2 ? [] : await createMissing(gitlab, botId, kept);
+  const [served, standby] = [...kept, ...created].sort(expiresLast) as [BotToken, BotToken];
+  const leftovers = live.filter((token) => token.id !== served.id && token.id !== standby.id);
   await Promise.all(leftovers.map((token) => api.revokePersonalAccessToken(target, adminToken, token.id)));
-  return {
-    value: { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null },
-    outcome: instance.botTokenId ? 'repaired' : 'created',
-  };
+  const outcome = created.length === 0 ? 'kept' : instance.botTokenId ? 'repaired' : 'created';
+  return { value: { served, standby }, outcome };
 }
 
 function oauthApplicationName(config: Config): string {
