@@ -12,6 +12,7 @@ import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeProbe, judgeVersion, type Outcome } from './checks.js';
 import { AlreadyRegistered, refuseKnownAlias } from './identity.js';
+import { withSuggestedUrl } from './suggest.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure } from './run.js';
 
 const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
@@ -44,8 +45,15 @@ export async function claim(deps: ServiceDeps, input: { url: string; caCertifica
  */
 export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: GitlabTarget): Promise<string | null> {
   if (!run.wasReady) await run.record('url', 'succeeded', target.url);
+  await run.enter('probe');
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
-  await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
+  await inStep('probe', async () => {
+    try {
+      judgeProbe(target.url, openid, anonymousVersion);
+    } catch (error) {
+      throw await withSuggestedUrl(api, target, error);
+    }
+  });
   return openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
 }
 
@@ -97,6 +105,6 @@ export async function runLeased<T>(run: BootstrapRun, log: RequestLog, work: () 
 
 /** The last stage: the lease released, errors cleared, `changes` saved, the instance ready, the event recorded. */
 export async function completeRun(run: BootstrapRun, changes: InstanceChanges, detail: string | null): Promise<void> {
-  await run.save({ ...changes, status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  await run.save({ ...changes, status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
   await run.record('ready', 'succeeded', detail);
 }
