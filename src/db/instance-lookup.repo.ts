@@ -1,5 +1,5 @@
-// The one read the public lookup needs: four columns of an instance by its normalised URL, or of the
-// instance an alias URL points to.
+// The one read the public lookup needs: a few columns of an instance by its normalised URL, or of the
+// instance an alias URL points to (both by a unique index).
 import { CompiledQuery } from 'kysely';
 import type { Executor, InstanceStatus } from './types.js';
 
@@ -7,22 +7,35 @@ export interface InstanceLookupRow {
   id: string;
   status: InstanceStatus;
   bootstrapLeaseUntil: Date | null;
+  /** The step a running bootstrap is at. */
+  bootstrapStep: string | null;
+  /** The last failure's code and step (failed instances). */
+  lastErrorCode: string | null;
+  lastErrorStep: string | null;
   /** From then on a manual instance is degraded (bot_token_expiring). */
   botTokenWarnAt: Date | null;
 }
 
-type LookupColumns = { id: string; status: InstanceStatus; bootstrap_lease_until: Date | null; bot_token_warn_at: Date | null };
+type LookupColumns = {
+  id: string;
+  status: InstanceStatus;
+  bootstrap_lease_until: Date | null;
+  bootstrap_step: string | null;
+  last_error_code: string | null;
+  last_error_step: string | null;
+  bot_token_warn_at: Date | null;
+};
 
 // Built once: the lookup is the hottest query, and its SQL never changes (only the URL parameter).
 let lookupSql: string | undefined;
 
 /** The one statement: the instance at the URL, else the instance the URL is an alias of (both indexed). */
 function compileLookup(db: Executor): string {
-  const own = db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bot_token_warn_at']).where('url', '=', '');
+  const own = db.selectFrom('instances').select(['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step', 'bot_token_warn_at']).where('url', '=', '');
   const aliased = db
     .selectFrom('instance_aliases')
     .innerJoin('instances', 'instances.id', 'instance_aliases.instance_id')
-    .select(['instances.id', 'instances.status', 'instances.bootstrap_lease_until', 'instances.bot_token_warn_at'])
+    .select(['instances.id', 'instances.status', 'instances.bootstrap_lease_until', 'instances.bootstrap_step', 'instances.last_error_code', 'instances.last_error_step', 'instances.bot_token_warn_at'])
     .where('instance_aliases.url', '=', '');
   // Parameters: $1 and $2 the same URL, $3 the limit 1.
   return own.unionAll(aliased).limit(1).compile().sql;
@@ -33,5 +46,15 @@ export async function findInstanceLookupRow(db: Executor, url: string): Promise<
   lookupSql ??= compileLookup(db);
   const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url, url, 1]));
   const row = rows[0];
-  return row && { id: row.id, status: row.status, bootstrapLeaseUntil: row.bootstrap_lease_until, botTokenWarnAt: row.bot_token_warn_at };
+  return (
+    row && {
+      id: row.id,
+      status: row.status,
+      bootstrapLeaseUntil: row.bootstrap_lease_until,
+      bootstrapStep: row.bootstrap_step,
+      lastErrorCode: row.last_error_code,
+      lastErrorStep: row.last_error_step,
+      botTokenWarnAt: row.bot_token_warn_at,
+    }
+  );
 }

@@ -8,6 +8,7 @@ import { findCredential } from './auth.js';
 import { tokenRoutes } from './api-tokens.js';
 import { userRoutes } from './api-users.js';
 import { faultReply, isDelayOnly, pickFault } from './faults.js';
+import { frontReply, type FakeFront } from './front.js';
 import type { Ctx, Reply, Route } from './http.js';
 import { json, notFoundPage, parseBody, readBody } from './http.js';
 import { authorizeRoutes } from './oauth-authorize.js';
@@ -20,6 +21,8 @@ const routes: Route[] = [...userRoutes, ...tokenRoutes, ...applicationRoutes, ..
 export interface ServerConfig {
   relativeRoot: string;
   tls?: { key: string; cert: string };
+  /** Something in front of GitLab that answers every request instead of it. */
+  front?: FakeFront;
 }
 
 /** Paths below the root; anything else is not GitLab's to answer. */
@@ -62,6 +65,11 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
     fake.requests.push(log);
     try {
       if (fake.latencyMs > 0) await sleep(fake.latencyMs);
+      if (config.front) {
+        const reply = frontReply(config.front, req.url ?? '/');
+        log.status = reply.status;
+        return send(res, method, reply);
+      }
       const path = relativePath(url.pathname, config.relativeRoot);
       if (path === null) {
         log.status = 404;

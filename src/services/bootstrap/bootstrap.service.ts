@@ -71,6 +71,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   const openidIssuer = await probeGitlab(run, api, target);
   // A manual instance's bot is the admin's, not ours: not read, so the admin's user never becomes the bot.
   const botUserId = run.instance.mode === 'automated' ? run.instance.botUserId : null;
+  await run.enter('verify_token');
   const [version, user, self, applications, namedBots, storedBot, clientAccepted] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
@@ -117,10 +118,13 @@ function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
+  await run.enter('bot_user');
   const bot = await inStep('bot_user', async () => asTakeover(run, await ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value })));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
+  // The bot token and the OAuth application are made together: lookup shows the first of the two.
+  await run.enter('bot_token');
   const [botToken, application] = await Promise.allSettled([
     inStep('bot_token', async () => asTakeover(run, await ensureBotTokens(session, run.instance, bot))),
     inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, applicationFacts(verified)))),

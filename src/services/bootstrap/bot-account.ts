@@ -60,8 +60,8 @@ async function reactivate(session: GitlabSession, bot: GitlabUser): Promise<bool
   return true;
 }
 
-/** The holder of BOT_USERNAME is not ours: say who, and what to change. */
-function usernameTaken(config: Config, holder: GitlabUser | undefined): AppError {
+/** The holder of BOT_USERNAME is not ours: say who, and what to change (the preflight says the same). */
+export function usernameTaken(config: Config, holder: GitlabUser | undefined): AppError {
   const who = holder ? `${holder.is_admin ? 'The administrator' : 'The user'} ${holder.username}` : `A user or group named ${config.botUsername}`;
   return new AppError(
     'bot_username_taken',
