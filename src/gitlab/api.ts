@@ -6,6 +6,7 @@ import {
   answerCheck,
   answerListCheck,
   GitlabApplicationSchema,
+  GitlabApplicationSettingsSchema,
   GitlabPersonalAccessTokenSchema,
   GitlabUserSchema,
   GitlabVersionSchema,
@@ -33,7 +34,7 @@ export interface GitlabTarget {
   credentialTimeoutMs?: number;
 }
 
-export type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
+export type { GitlabApplication, GitlabApplicationSettings, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
 
 const checkUser = answerCheck(GitlabUserSchema);
 const checkUsers = answerCheck(Type.Array(GitlabUserSchema, { maxItems: 100 }));
@@ -44,6 +45,7 @@ const checkApplication = answerCheck(GitlabApplicationSchema);
 // hold every application the walk would accept.
 const checkApplications = answerListCheck(GitlabApplicationSchema, MAX_LIST_PAGES * 100);
 const checkVersion = answerCheck(GitlabVersionSchema);
+const checkSettings = answerCheck(GitlabApplicationSettingsSchema);
 
 /** A user as served onwards: an avatar URL that is not http(s) is dropped. */
 const servedUser = (user: GitlabUser): GitlabUser => ({ ...user, avatar_url: httpUrlOrNull(user.avatar_url) });
@@ -143,6 +145,18 @@ export function createGitlabApi(http: GitlabHttp) {
     /** Every instance-wide OAuth application, only the fields in GitlabApplicationSchema kept; bounded as allPages says. */
     applications: (target: GitlabTarget, token: string) =>
       allPages(target, '/api/v4/applications', privateToken(token), checkApplications, 'delete the OAuth applications no longer in use (Admin area › Applications)'),
+    /** The instance settings that decide whether the bot can work (admin only; GitlabApplicationSettingsSchema). */
+    applicationSettings: (target: GitlabTarget, token: string) => call(target, 'GET', '/api/v4/application/settings', privateToken(token), checkSettings),
+    /**
+     * How many active human users the instance has, from GitLab's `x-total` header on one item of
+     * GET /users?active=true&humans=true (lib/api/users.rb; Gitlab::Pagination::OffsetPagination leaves
+     * the header out past 10 000 rows): null when GitLab did not say.
+     */
+    activeUserCount: async (target: GitlabTarget, token: string): Promise<number | null> => {
+      const { headers } = await send<unknown>(target, 'GET', '/api/v4/users?active=true&humans=true&per_page=1', privateToken(token));
+      const total = Number(headers.get('x-total') || Number.NaN);
+      return Number.isSafeInteger(total) && total >= 0 ? total : null;
+    },
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
       allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens, "revoke the bot user's personal access tokens no longer in use"),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>

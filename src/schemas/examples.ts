@@ -116,7 +116,12 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
             { name: 'version', status: 'pass', detail: 'GitLab 17.8.1-ee' },
             { name: 'admin_token', status: 'pass', detail: 'a valid, unexpired administrator token with the api scope that can make admin calls' },
             { name: 'bot_username', status: 'pass', detail: 'review-bot is free' },
-            { name: 'instance_settings', status: 'skipped', detail: 'not checked yet' },
+            {
+              name: 'instance_settings',
+              status: 'warn',
+              detail:
+                "the maximum token lifetime is 90 days: the bot's token gets 90 days (its standby about half) and is rotated that much more often; sign-ups need admin approval, which does not hold a user the bootstrap creates",
+            },
           ],
         },
       },

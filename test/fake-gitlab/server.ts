@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applicationRoutes } from './api-applications.js';
 import { findCredential } from './auth.js';
+import { settingsRoutes } from './api-settings.js';
 import { tokenRoutes } from './api-tokens.js';
 import { userRoutes } from './api-users.js';
 import { faultReply, isDelayOnly, pickFault } from './faults.js';
@@ -16,7 +17,7 @@ import { tokenEndpointRoutes } from './oauth-token.js';
 import { oidcRoutes } from './oidc.js';
 import type { FakeState } from './state.js';
 
-const routes: Route[] = [...userRoutes, ...tokenRoutes, ...applicationRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
+const routes: Route[] = [...userRoutes, ...tokenRoutes, ...applicationRoutes, ...settingsRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
 
 export interface ServerConfig {
   relativeRoot: string;

@@ -46,10 +46,13 @@ export class FakeState {
   accessTokenTtlSeconds: number;
   /** The instance's maximum personal access token lifetime (365 days; Ultimate admins may lower it). */
   maxTokenLifetimeDays: number;
+  /** Whether an admin set the maximum (GET /application/settings says null otherwise). */
+  readonly maxTokenLifetimeSet: boolean;
   now: () => Date;
   /** EE user cap (null: none); see FakeGitlabOptions.userCap. */
   userCap: number | null;
   termsEnforced: boolean;
+  requireAdminApproval: boolean;
   readonly revision = 'f4k3g1t1ab';
 
   readonly users = new Map<number, FakeUser>();
@@ -89,6 +92,8 @@ export class FakeState {
     this.externalUrl = options.externalUrl;
     this.userCap = options.userCap ?? null;
     this.termsEnforced = options.termsEnforced ?? false;
+    this.requireAdminApproval = options.requireAdminApproval ?? false;
+    this.maxTokenLifetimeSet = options.maxTokenLifetimeDays !== undefined;
   }
 
   /** The OpenID issuer: external_url, which GitLab puts in its discovery document and ID tokens. */

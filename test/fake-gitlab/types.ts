@@ -29,6 +29,11 @@ export interface FakeGitlabOptions {
   userCap?: number;
   /** "Enforce terms of service": users who have not accepted them cannot use the API. */
   termsEnforced?: boolean;
+  /**
+   * "Require admin approval for new sign-ups" (`require_admin_approval_after_user_signup`): only
+   * self-registered users wait; an admin's POST /users is not held (app/services/users/build_service.rb).
+   */
+  requireAdminApproval?: boolean;
 }
 
 /**

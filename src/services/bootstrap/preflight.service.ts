@@ -3,12 +3,12 @@
 // judges them with the bootstrap's own functions, so `ready` is true exactly when the bootstrap would succeed.
 import { diagnosisOf } from '../../diagnoses.js';
 import { AppError } from '../../errors.js';
-import type { GitlabTarget, GitlabUser } from '../../gitlab/api.js';
+import type { GitlabApplicationSettings, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 import { assertPemCertificate, toAppError } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion } from './checks.js';
-import { usernameTaken } from './bot-account.js';
+import { termsNotAccepted, usernameTaken } from './bot-account.js';
 import { withSuggestedUrl } from './suggest.js';
 
 export interface PreflightInput {
@@ -70,7 +70,7 @@ async function probeChecks(deps: ServiceDeps, target: GitlabTarget): Promise<Pre
   }
 }
 
-/** With the admin token: the version, the token itself, and BOT_USERNAME (the bootstrap's own reads, GETs only). */
+/** With the admin token: the version, the token itself, BOT_USERNAME (the bootstrap's own reads) and the instance settings, GETs only. */
 async function tokenChecks(deps: ServiceDeps, target: GitlabTarget, adminToken: string): Promise<PreflightCheck[]> {
   const { gitlab: api, config } = deps;
   const [version, user, self, applications, namedBots] = await Promise.allSettled([
@@ -84,7 +84,9 @@ async function tokenChecks(deps: ServiceDeps, target: GitlabTarget, adminToken: 
     version.status === 'fulfilled' ? judged('version', () => judgeVersion(version.value.version), `GitLab ${version.value.version}`) : failed('version', version.reason);
   const tokenCheck = judged('admin_token', () => judgeAdminToken(deps.clock(), user, self, applications), 'a valid, unexpired administrator token with the api scope that can make admin calls');
   const botCheck = namedBots.status === 'rejected' ? failed('bot_username', namedBots.reason) : await botUsernameCheck(deps, target.url, namedBots.value);
-  return [versionCheck, tokenCheck, botCheck];
+  const settingsCheck =
+    tokenCheck.status === 'pass' ? await instanceSettingsCheck(deps, target, adminToken, botCheck.status === 'warn') : skipped('instance_settings', 'the settings need a working administrator token');
+  return [versionCheck, tokenCheck, botCheck, settingsCheck];
 }
 
 /**
@@ -99,6 +101,59 @@ async function botUsernameCheck(deps: ServiceDeps, url: string, named: GitlabUse
   const registered = await deps.instanceLookups.find(url);
   if (!registered || registered.status === 'removed') return failed('bot_username', usernameTaken(deps.config, holder));
   return { name: 'bot_username', status: 'warn', detail: `${holder.username} exists: the bootstrap keeps it only when it is this instance's bot` };
+}
+
+/**
+ * The instance settings that would break the bot, read with the admin token (GET /application/settings,
+ * GitlabApplicationSettingsSchema) and judged as the bootstrap fares with them. Enforced terms of
+ * service fail as the bootstrap does (bot-account.ts verifyBotCanUseApi: a new bot cannot accept them),
+ * or warn when BOT_USERNAME may be this instance's bot already (`botMayBeOurs`: it may have accepted
+ * them). A reached user cap warns, and a maximum token lifetime is named (userCapNote, lifetimeNote).
+ * Admin approval of sign-ups is only named: it holds users who register themselves, not one an admin
+ * creates (app/controllers/registrations_controller.rb `set_blocked_pending_approval?`). Settings
+ * GitLab would not show are a warning, the bootstrap does not read them.
+ */
+async function instanceSettingsCheck(deps: ServiceDeps, target: GitlabTarget, adminToken: string, botMayBeOurs: boolean): Promise<PreflightCheck> {
+  const { botUsername } = deps.config;
+  let settings: GitlabApplicationSettings;
+  try {
+    settings = await deps.gitlab.applicationSettings(target, adminToken);
+  } catch (error) {
+    return { name: 'instance_settings', status: 'warn', detail: `GitLab did not show its settings (${toAppError(error).message}): the user cap and enforced terms of service are left to the bootstrap` };
+  }
+  if (settings.enforce_terms && !botMayBeOurs) return failed('instance_settings', termsNotAccepted(botUsername));
+  const warnings: string[] = [];
+  const notes: string[] = [];
+  if (settings.enforce_terms) warnings.push(`GitLab enforces its terms of service: ${botUsername} works only if it has accepted them (the bootstrap checks with its token)`);
+  const cap = await userCapNote(deps, target, adminToken, settings.new_user_signups_cap);
+  if (cap) (cap.reached ? warnings : notes).push(cap.text);
+  if (settings.require_admin_approval_after_user_signup) notes.push('sign-ups need admin approval, which does not hold a user the bootstrap creates');
+  (settings.max_personal_access_token_lifetime && settings.max_personal_access_token_lifetime < 365 ? warnings : notes).push(lifetimeNote(settings.max_personal_access_token_lifetime));
+  if (warnings.length > 0) return { name: 'instance_settings', status: 'warn', detail: [...warnings, ...notes].join('; ') };
+  return pass('instance_settings', notes.join('; '));
+}
+
+/**
+ * The EE user cap (`new_user_signups_cap`, users; null: none) against the active human users GitLab
+ * counts (`x-total`; the cap counts active non-bot users, ee/app/models/ee/user.rb `user_cap_reached?`).
+ * Reached, or not countable, it is a warning: GitLab may create the bot pending approval, and the
+ * bootstrap approves it (Users::ApproveService), a seat over the cap. Null without a cap.
+ */
+async function userCapNote(deps: ServiceDeps, target: GitlabTarget, adminToken: string, cap: number | null | undefined): Promise<{ reached: boolean; text: string } | null> {
+  if (cap === null || cap === undefined) return null;
+  const active = await deps.gitlab.activeUserCount(target, adminToken).catch(() => null);
+  if (active !== null && active < cap) return { reached: false, text: `the user cap (${cap}) leaves ${cap - active} seat(s); a new bot takes one` };
+  const counted = active === null ? 'GitLab did not say how many users are active' : `it is reached (${active} active users)`;
+  return {
+    reached: true,
+    text: `the user cap is ${cap} and ${counted}: GitLab may create the bot pending approval, and the bootstrap then approves it, taking a seat over the cap (raise the cap under Admin > Settings > General > Sign-up restrictions to avoid it)`,
+  };
+}
+
+/** What lifetime the bot's served token gets (resources.ts: no expires_at, so GitLab's maximum), from `max_personal_access_token_lifetime` (days; null: none set). */
+function lifetimeNote(maxDays: number | null | undefined): string {
+  if (!maxDays) return "bot tokens get GitLab's default maximum lifetime (365 days)";
+  return `the maximum token lifetime is ${maxDays} days: the bot's token gets ${maxDays} days (its standby about half) and is rotated that much more often`;
 }
 
 /**
@@ -126,8 +181,5 @@ export async function preflightInstance(deps: ServiceDeps, input: PreflightInput
     return { url, ready: false, checks };
   }
   checks.push(...(await tokenChecks(deps, target, input.adminToken)));
-  checks.push(
-    skipped('instance_settings', 'not checked yet: the user cap, admin approval of sign-ups, enforced terms of service and the maximum token lifetime (GET /application/settings) are left to the bootstrap'),
-  );
   return { url, ready: !checks.some((check) => check.status === 'fail'), checks };
 }
