@@ -16,12 +16,17 @@ async function redirect(response: Response, expected: number): Promise<string> {
   return response.headers.get('location')!;
 }
 
-/** One login as a browser does it; returns the session cookie and the user id. */
-async function loginOnce(baseUrl: string, instanceId: string): Promise<{ sessionCookie: string; userId: string }> {
+/** start → GitLab's authorize → callback, as a browser does it; returns the callback's answer. */
+export async function loginCallback(baseUrl: string, instanceId: string): Promise<Response> {
   const start = await fetch(`${baseUrl}/auth/gitlab/start?instance=${instanceId}`, { redirect: 'manual' });
   const bindingCookie = cookieFrom(start, 'gc_login');
   const authorized = await fetch(await redirect(start, 302), { redirect: 'manual' });
-  const callback = await fetch(await redirect(authorized, 302), { redirect: 'manual', headers: { cookie: bindingCookie } });
+  return fetch(await redirect(authorized, 302), { redirect: 'manual', headers: { cookie: bindingCookie } });
+}
+
+/** One login as a browser does it; returns the session cookie and the user id. */
+export async function loginOnce(baseUrl: string, instanceId: string): Promise<{ sessionCookie: string; userId: string }> {
+  const callback = await loginCallback(baseUrl, instanceId);
   await redirect(callback, 302);
   const sessionCookie = cookieFrom(callback, 'gc_session');
   const me = await fetch(`${baseUrl}/me`, { headers: { cookie: sessionCookie } });
@@ -29,7 +34,8 @@ async function loginOnce(baseUrl: string, instanceId: string): Promise<{ session
   return { sessionCookie, userId: ((await me.json()) as { user: { id: string } }).user.id };
 }
 
-async function bootstrapInstance(baseUrl: string, fake: FakeGitlab): Promise<string> {
+/** Bootstraps `fake` (a new admin of it) on the service at `baseUrl`; returns the instance id. */
+export async function bootstrapInstance(baseUrl: string, fake: FakeGitlab): Promise<string> {
   const response = await fetch(`${baseUrl}/instances/bootstrap`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBootstrapLatency, measureBootstrapLatency, median } from './bootstrap-latency.js';
+import { formatBombLogins, formatKilledBootstrap, formatLookupWhileStalled, measureBombLogins, measureKilledBootstrap, measureLookupWhileStalled, signedMb } from './hostile.js';
 import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
 import { BENCH_INTERNAL_TOKEN, measureLogin } from './login-roundtrip.js';
 import { cpuRatio, formatRounds, medianRatio, p99Ratio, runRounds, type Target } from './rounds.js';
@@ -14,6 +15,8 @@ const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0
 const durationSeconds = Number(process.env.BENCH_DURATION_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+/** LEASE_MS of the process whose bootstrap the bench kills: the service's default unless told. */
+const killedLeaseMs = Number(process.env.BENCH_LEASE_MS ?? 30000);
 
 /** The fake GitLabs listen on loopback over http, which the production defaults refuse. */
 const SERVICE_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000', INTERNAL_API_TOKENS: BENCH_INTERNAL_TOKEN };
@@ -35,8 +38,38 @@ async function measureEmbedded(options: ThroughputOptions): Promise<{ requestsPe
   }
 }
 
+/**
+ * The hostile and dead GitLab figures (bench/hostile.ts): gzip-bomb logins on `cached`; lookup latency
+ * on a service of its own while refreshes wait (GitLab deadlines long enough that they wait through the
+ * run); a bootstrap killed on a process with LEASE_MS = BENCH_LEASE_MS and resumed through `cached`.
+ */
+async function measureHostile(databaseUrl: string, cached: RunningService, lookupPath: string, options: ThroughputOptions, stoppers: Array<() => Promise<void>>) {
+  const bomb = await measureBombLogins(cached);
+  section('Gzip-bomb logins (issue 10)', formatBombLogins(bomb));
+
+  const stalledService = await startBuiltService(databaseUrl, { ...SERVICE_ENV, LOOKUP_CACHE_SIZE: '0', GITLAB_TIMEOUT_MS: '60000', GITLAB_QUEUE_WAIT_MS: '60000' });
+  stoppers.push(stalledService.stop);
+  const stalled = await measureLookupWhileStalled(stalledService, lookupPath, options);
+  section('Lookup while refreshes wait on a GitLab that never answers (issues 9, 10)', formatLookupWhileStalled(stalled));
+
+  const heartbeatMs = Math.min(10000, Math.floor(killedLeaseMs / 3));
+  const victim = await startBuiltService(databaseUrl, { ...SERVICE_ENV, LEASE_MS: String(killedLeaseMs), LEASE_HEARTBEAT_MS: String(heartbeatMs) });
+  stoppers.push(victim.stop);
+  const killed = await measureKilledBootstrap(victim, cached, killedLeaseMs);
+  section('Bootstrap killed mid-way (issue 9)', formatKilledBootstrap(killed));
+
+  const p = (result: { p50Ms: number; p99Ms: number }) => `p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms`;
+  return {
+    summary:
+      `${bomb.logins} gzip-bomb logins: RSS peak ${signedMb(bomb.peakMb - bomb.beforeMb)} MB, after ${signedMb(bomb.afterMb - bomb.beforeMb)} MB; ` +
+      `lookup with ${stalled.waiting} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} before and ${p(stalled.idleAfter)} after; ` +
+      `killed bootstrap's instance free after ${(killed.freedAfterMs / 1000).toFixed(1)} s (LEASE_MS ${killedLeaseMs})`,
+  };
+}
+
 async function main(): Promise<void> {
   if (![durationSeconds, rounds].every((value) => Number.isInteger(value) && value > 0)) throw new Error('BENCH_DURATION_SECONDS and BENCH_ROUNDS must be positive integers');
+  if (!Number.isInteger(killedLeaseMs) || killedLeaseMs < 600) throw new Error('BENCH_LEASE_MS must be an integer of 600 at least');
   buildService();
   const database = await createBenchDatabase(serverUrl);
   const stoppers: Array<() => Promise<void>> = [database.drop];
@@ -75,6 +108,7 @@ async function main(): Promise<void> {
     section('Throughput against the anchor (request logging on, NODE_ENV=production)', formatRounds(results, 'anchor'));
     const rss = { uncached: uncached.rssMb(), cached: cached.rssMb() };
     section('Start and memory', `start-up to the first /healthz 200 on a migrated database: ${uncached.startupMs.toFixed(0)} ms (CPU time used by then: ${uncached.startupCpuMs.toFixed(0)} ms)\nRSS after the load: ${rss.uncached.toFixed(0)} MB (cache off), ${rss.cached.toFixed(0)} MB (cache on)`);
+    const hostile = await measureHostile(database.url, cached, lookupPath, options, stoppers);
     await cleanUp();
 
     const embedded = await measureEmbedded(options);
@@ -86,7 +120,7 @@ async function main(): Promise<void> {
       `\nsummary: lookup ${ratio('lookup')}x anchor (goal 0.8; per CPU ${cpu('lookup')}x), lookup p99 ${p99Ratio(results, 'lookup', 'anchor').toFixed(2)}x anchor's (goal <= 2), ` +
         `lookup cached ${ratio('lookup cached')}x (goal 2; per CPU ${cpu('lookup cached')}x), gitlab-token ${ratio('gitlab-token')}x (goal 0.8; per CPU ${cpu('gitlab-token')}x), me ${ratio('me')}x (goal 0.6; per CPU ${cpu('me')}x); ` +
         `start ${uncached.startupMs.toFixed(0)} ms (goal 300; CPU ${uncached.startupCpuMs.toFixed(0)} ms), RSS ${Math.max(rss.uncached, rss.cached).toFixed(0)} MB (goal 128), ` +
-        `anchor ${median(results.get('anchor')!.map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s\n`,
+        `anchor ${median(results.get('anchor')!.map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s; ${hostile.summary}\n`,
     );
   } finally {
     await cleanUp();

@@ -7,6 +7,8 @@ const sandbox = await startSandbox({
   gitlabPort: Number(process.env.GITLAB_PORT ?? 8929),
   frontendUrl: process.env.FRONTEND_URL ?? 'http://localhost:5173',
   logLevel: process.env.LOG_LEVEL ?? 'warn',
+  // npm run sandbox -- --manual: manual onboarding (the admin's own bot and application, registered).
+  mode: process.argv.includes('--manual') ? 'manual' : 'automated',
 });
 const sessionToken = await loginThroughFake(sandbox.loginUrl);
 const me = (await (await fetch(`${sandbox.serviceUrl}/me`, { headers: { authorization: `Bearer ${sessionToken}` } })).json()) as { user: { id: string } };
@@ -44,6 +46,9 @@ process.stdout.write(
     `  loginUrl        ${sandbox.loginUrl}`,
     `  internal token  ${sandbox.internalToken}   (INTERNAL_API_TOKENS name: sandbox)`,
     `  admin token     ${sandbox.adminToken}   (the fake GitLab's administrator)`,
+    ...(sandbox.manual
+      ? [`  manual          bot token ${sandbox.manual.botToken}, OAuth client ${sandbox.manual.clientId} / ${sandbox.manual.clientSecret} (registered with POST /instances/register)`]
+      : []),
     `  session token   ${sessionToken}   (${sandbox.gitlabUser.username}, user id ${me.user.id})`,
     `  FRONTEND_URL    ${process.env.FRONTEND_URL ?? 'http://localhost:5173'}`,
     '',

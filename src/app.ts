@@ -32,6 +32,7 @@ import internalInstancesRoutes from './routes/internal-instances.js';
 import internalUsersRoutes from './routes/internal-users.js';
 import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
+import { createBootstrapCapacity } from './services/bootstrap/capacity.js';
 import { instancesByStatus } from './services/metrics.service.js';
 
 export type { Clock };
@@ -101,6 +102,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     gitlab: createGitlabApi(gitlabHttp),
     gitlabHttp,
     clock: deps.clock ?? (() => new Date()),
+    bootstraps: createBootstrapCapacity(config.bootstrapMaxConcurrent),
   };
   const close = async () => {
     // The listener stops before the database closes.

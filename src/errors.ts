@@ -19,6 +19,7 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   request_timeout: { status: 408, title: 'The request did not arrive in time' },
   bootstrap_in_progress: { status: 409, title: 'A bootstrap of this instance is already running' },
+  instance_already_registered: { status: 409, title: 'This GitLab is already registered under another URL' },
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },
@@ -30,9 +31,17 @@ export const errorCatalog = {
   token_invalid: { status: 422, title: 'The admin token is not valid' },
   token_expired: { status: 422, title: 'The admin token has expired' },
   token_revoked: { status: 422, title: 'The admin token was revoked' },
-  bot_username_taken: { status: 422, title: 'BOT_USERNAME belongs to an administrator on this instance' },
+  bot_username_taken: { status: 422, title: 'BOT_USERNAME is held by a user or group this service did not create' },
+  instance_identity_changed: { status: 422, title: 'The URL now reaches another GitLab' },
+  bot_account_unusable: { status: 422, title: 'The bot account cannot be used, and no API call can repair it' },
   token_not_admin: { status: 422, title: 'The token does not belong to an administrator' },
   token_missing_scope: { status: 422, title: 'The admin token lacks a required scope' },
+  bot_token_invalid: { status: 422, title: 'The bot token is not valid' },
+  bot_token_expired: { status: 422, title: 'The bot token has expired' },
+  bot_token_revoked: { status: 422, title: 'The bot token was revoked' },
+  bot_token_missing_scope: { status: 422, title: 'The bot token lacks a required scope' },
+  bot_token_is_admin: { status: 422, title: 'The bot token belongs to an administrator' },
+  oauth_client_invalid: { status: 422, title: "GitLab refuses the OAuth application's client id or secret" },
   admin_mode_scope_required: { status: 422, title: 'Admin Mode is on: the token needs the admin_mode scope' },
   client_error: { status: 400, title: 'The request cannot be served (the status says why)' },
   rate_limited: { status: 429, title: 'Too many requests' },
@@ -44,6 +53,7 @@ export const errorCatalog = {
   token_exchange_failed: { status: 502, title: 'GitLab refused the authorization code' },
   not_ready: { status: 503, title: 'The service is not ready' },
   database_unavailable: { status: 503, title: 'The database cannot be reached' },
+  service_busy: { status: 503, title: 'This service is at its limit of concurrent bootstraps; retry shortly' },
   gitlab_rate_limited: { status: 503, title: 'GitLab is rate limiting this service' },
   gitlab_timeout: { status: 504, title: 'GitLab did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
@@ -55,6 +65,11 @@ export interface ProblemExtras {
   step?: string;
   missingScopes?: string[];
   retryAfter?: number;
+  /** Why: bot_account_unusable (ldap_blocked, terms_not_accepted, user_cap_reached, …). */
+  reason?: string;
+  /** instance_already_registered: the registered instance and its URL. */
+  instanceId?: string;
+  canonicalUrl?: string;
   errors?: { field: string; message: string }[];
 }
 

@@ -2,7 +2,7 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
-const secretFields = ['adminToken', 'token', 'accessToken', 'refreshToken', 'clientSecret', 'secret', 'password', 'codeVerifier', 'privateToken'];
+const secretFields = ['adminToken', 'botToken', 'token', 'accessToken', 'refreshToken', 'clientSecret', 'secret', 'password', 'codeVerifier', 'privateToken'];
 
 const REDACTED_PATHS = [
   'req.headers.authorization',

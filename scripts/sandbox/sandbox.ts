@@ -9,6 +9,7 @@ import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { startFakeGitlab, type FakeGitlab } from '../../test/fake-gitlab/index.js';
+import { instanceCallbackUrl } from '../../src/auth-paths.js';
 
 /** The internal token of every sandbox (a loopback-only throw-away service), named `sandbox` in the audit trail. */
 export const SANDBOX_INTERNAL_TOKEN = 'sandbox-internal-token-0123456789';
@@ -21,6 +22,8 @@ export interface SandboxOptions {
   /** FRONTEND_URL of the service (CORS with credentials, where logins land by default). */
   frontendUrl?: string;
   logLevel?: string;
+  /** manual: the admin's own bot and OAuth application are made on the fake and registered (POST /instances/register) instead of bootstrapped. */
+  mode?: 'automated' | 'manual';
 }
 
 export interface Sandbox {
@@ -32,6 +35,8 @@ export interface Sandbox {
   loginUrl: string;
   internalToken: string;
   adminToken: string;
+  /** manual mode: what the admin made on the fake and sent to POST /instances/register. */
+  manual?: { botToken: string; clientId: string; clientSecret: string };
   /** The GitLab user the fake logs in when a browser reaches its authorize page. */
   gitlabUser: { id: number; username: string };
   close(): Promise<void>;
@@ -47,6 +52,12 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Manual onboarding on the fake, as an admin does it by hand: a regular bot user with an api token, and an instance-wide application. */
+function manualCredentials(fake: FakeGitlab, callbackUrl: string, scopes: string[]) {
+  const { token, application } = fake.seedManualSetup({ redirectUri: callbackUrl, scopes });
+  return { botToken: token, clientId: application.uid, clientSecret: application.secret };
 }
 
 /** Starts the fake GitLab and the service, bootstraps the fake as an instance; throws when the bootstrap fails. */
@@ -77,10 +88,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   try {
     await app.listen({ port, host: config.host });
-    const response = await fetch(`${serviceUrl}/instances/bootstrap`, {
+    const manual = options.mode === 'manual' ? manualCredentials(fake, instanceCallbackUrl(serviceUrl, fake.url), config.oauthScopes) : undefined;
+    const response = await fetch(`${serviceUrl}/instances/${manual ? 'register' : 'bootstrap'}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ url: fake.url, adminToken: admin.token }),
+      body: JSON.stringify(manual ? { url: fake.url, botToken: manual.botToken, oauthApplication: { clientId: manual.clientId, clientSecret: manual.clientSecret } } : { url: fake.url, adminToken: admin.token }),
     });
     const result = (await response.json()) as { instanceId: string; loginUrl: string };
     if (!response.ok) throw new Error(`the sandbox bootstrap answered ${response.status}: ${JSON.stringify(result)}`);
@@ -92,6 +104,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       loginUrl: result.loginUrl,
       internalToken: SANDBOX_INTERNAL_TOKEN,
       adminToken: admin.token,
+      ...(manual ? { manual } : {}),
       gitlabUser: { id: person.id, username: person.username },
       close,
     };

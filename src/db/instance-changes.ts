@@ -105,10 +105,13 @@ async function endWithin(client: pg.Client, ms: number): Promise<void> {
 
 const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode']);
 
+/** Tables whose writes change what a lookup answers (each has the NOTIFY trigger). */
+const ANNOUNCED_TABLES = new Set(['instances', 'instance_aliases']);
+
 function mentionsInstancesTable(node: unknown): boolean {
   if (node === null || typeof node !== 'object') return false;
   const candidate = node as { kind?: string; table?: { identifier?: { name?: string } } };
-  if (candidate.kind === 'TableNode') return candidate.table?.identifier?.name === 'instances';
+  if (candidate.kind === 'TableNode') return ANNOUNCED_TABLES.has(candidate.table?.identifier?.name ?? '');
   return Object.values(node).some(mentionsInstancesTable);
 }
 

@@ -6,6 +6,7 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type BigIntColumn = ColumnType<string, number | string, number | string>;
 
 export type InstanceStatus = 'bootstrapping' | 'failed' | 'ready' | 'removed';
+export type InstanceMode = 'automated' | 'manual';
 
 export interface InstancesTable {
   id: Generated<string>;
@@ -24,6 +25,10 @@ export interface InstancesTable {
   oauth_client_secret_sealed: string | null;
   oauth_scopes: string | null;
   oauth_redirect_uri: string | null;
+  /** automated: set up with an admin token, its GitLab resources ours; manual: credentials the admin gave. */
+  mode: ColumnType<InstanceMode, InstanceMode | undefined, InstanceMode>;
+  /** A manual bot token that cannot rotate itself makes the instance degraded from then on (14 days before it expires). */
+  bot_token_warn_at: Timestamp | null;
   /** GitLab's OpenID issuer (external_url); ID tokens are checked against it. */
   openid_issuer: string | null;
   last_error_step: string | null;
@@ -105,8 +110,15 @@ export interface RateLimitWindowsTable {
   hits: ColumnType<number, number | undefined, number>;
 }
 
+export interface InstanceAliasesTable {
+  url: string;
+  instance_id: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface DB {
   instances: InstancesTable;
+  instance_aliases: InstanceAliasesTable;
   instance_events: InstanceEventsTable;
   users: UsersTable;
   sessions: SessionsTable;

@@ -8,7 +8,7 @@ export type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}
 /** A row type with its keys in camelCase. */
 export type Camelized<T> = { [K in keyof T as CamelCase<K & string>]: T[K] };
 
-export type { EventOutcome, InstanceStatus } from '../db/types.js';
+export type { EventOutcome, InstanceMode, InstanceStatus } from '../db/types.js';
 
 /** An instance (GitLab ids of its resources as the decimal strings the database returns). */
 export type Instance = Camelized<Selectable<InstancesTable>>;

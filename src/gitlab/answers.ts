@@ -1,6 +1,6 @@
 // Schemas of the GitLab answers this service uses, compiled once: a malformed answer from a hostile or
 // broken GitLab becomes 502 gitlab_error naming the operation, never a 500 or a stored oddity.
-import Type, { type Static, type TSchema } from 'typebox';
+import Type, { type Static, type TObject, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AppError } from '../errors.js';
 
@@ -18,6 +18,8 @@ export const GitlabUserSchema = Type.Object({
   avatar_url: Type.Optional(Type.Union([Text(2048), Type.Null()])),
   is_admin: Type.Optional(Type.Boolean()),
   bot: Type.Optional(Type.Boolean()),
+  /** The admin note: only an administrator sees it (GET /users, GET /users/:id; gitlab-org/gitlab-ee!14662). */
+  note: Type.Optional(Type.Union([Text(10_000), Type.Null()])),
 });
 
 export const GitlabPersonalAccessTokenSchema = Type.Object({
@@ -59,6 +61,21 @@ export function answerCheck<S extends TSchema>(schema: S): AnswerCheck<Static<S>
     const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unexpected shape';
     throw new AppError('gitlab_error', `GitLab's answer to ${operation} is not valid (${where})`);
   };
+}
+
+/**
+ * A compiled check of one page of a GitLab list of `item`s (at most `maxItems`), each item cut down to
+ * the fields `item` declares: what a long walk keeps is what the service uses, not what a hostile
+ * GitLab padded its answer with. Throws like answerCheck.
+ */
+export function answerListCheck<S extends TObject>(item: S, maxItems: number): AnswerCheck<Static<S>[]> {
+  const check = answerCheck(Type.Array(item, { maxItems }));
+  const fields = Object.keys(item.properties);
+  return (operation, value) =>
+    check(operation, value).map((entry) => {
+      const record = entry as Record<string, unknown>;
+      return Object.fromEntries(fields.filter((field) => field in record).map((field) => [field, record[field]])) as Static<S>;
+    });
 }
 
 /** URLs served to browsers from GitLab data must be http(s): anything else (`javascript:`, `data:`) is dropped. */

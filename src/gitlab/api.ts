@@ -4,6 +4,7 @@ import Type from 'typebox';
 import { AppError } from '../errors.js';
 import {
   answerCheck,
+  answerListCheck,
   GitlabApplicationSchema,
   GitlabPersonalAccessTokenSchema,
   GitlabUserSchema,
@@ -14,8 +15,14 @@ import {
 } from './answers.js';
 import type { GitlabHttp, GitlabLog } from './http.js';
 
-/** A bound on list walking: an instance with more OAuth applications than this is not ours to scan. */
-const MAX_PAGES = 50;
+/**
+ * Bounds on walking a GitLab list (issue 10 item 5): pages walked, and bytes read over all of them.
+ * 50 pages of 100 is 5 000 items; a real OAuth application is ~250 bytes of JSON, so 4 MiB leaves
+ * room for long redirect URIs while one walk can no longer read 50 pages of 1 MiB. (GitLab answers
+ * GET /applications in one page, lib/api/applications.rb; only a hostile or future one pages it.)
+ */
+export const MAX_LIST_PAGES = 50;
+export const MAX_LIST_BYTES = 4 * 1024 * 1024;
 
 /** Where an instance lives and how to trust it. `url` may carry a relative root (https://host/gitlab). */
 export interface GitlabTarget {
@@ -31,9 +38,11 @@ export type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser, GitlabVe
 const checkUser = answerCheck(GitlabUserSchema);
 const checkUsers = answerCheck(Type.Array(GitlabUserSchema, { maxItems: 100 }));
 const checkToken = answerCheck(GitlabPersonalAccessTokenSchema);
-const checkTokens = answerCheck(Type.Array(GitlabPersonalAccessTokenSchema, { maxItems: 100 }));
+const checkTokens = answerListCheck(GitlabPersonalAccessTokenSchema, 100);
 const checkApplication = answerCheck(GitlabApplicationSchema);
-const checkApplications = answerCheck(Type.Array(GitlabApplicationSchema, { maxItems: 100 }));
+// GitLab answers the whole list in one page (lib/api/applications.rb has no `paginate`): a page may
+// hold every application the walk would accept.
+const checkApplications = answerListCheck(GitlabApplicationSchema, MAX_LIST_PAGES * 100);
 const checkVersion = answerCheck(GitlabVersionSchema);
 
 /** A user as served onwards: an avatar URL that is not http(s) is dropped. */
@@ -77,15 +86,25 @@ export function createGitlabApi(http: GitlabHttp) {
   /** A personal access token in the PRIVATE-TOKEN header: the admin's, or the bot's own. */
   const privateToken = (token: string) => ({ privateToken: token });
 
-  /** Every page of a GitLab list (offset pagination: follow x-next-page until it is empty). */
-  async function allPages<T>(target: GitlabTarget, path: string, auth: Auth, check: AnswerCheck<T[]>): Promise<T[]> {
+  /**
+   * Every page of a GitLab list (offset pagination: follow x-next-page until it is empty), each page
+   * checked and cut down to the used fields (`check`) as it arrives. Throws 502 gitlab_error naming the
+   * operation, with `fix` as what to do, past MAX_LIST_PAGES pages or MAX_LIST_BYTES read: a list cut
+   * short could hide one of our own resources on a later page, and the bootstrap would then create a
+   * second one.
+   */
+  async function allPages<T>(target: GitlabTarget, path: string, auth: Auth, check: AnswerCheck<T[]>, fix: string): Promise<T[]> {
     const items: T[] = [];
+    const operation = operationOf('GET', path);
+    const tooLong = (what: string) => new AppError('gitlab_error', `GitLab's answer to ${operation} is too long (${what}; at most ${MAX_LIST_PAGES} pages and ${MAX_LIST_BYTES / 1024 / 1024} MiB are read): ${fix}, then retry`);
     const separator = path.includes('?') ? '&' : '?';
     // Counted here, not trusted from the header: the server may be anyone's.
-    for (let page = 1, fetched = 0; page > 0; fetched++) {
-      if (fetched === MAX_PAGES) throw new AppError('gitlab_error', `GitLab lists more than ${MAX_PAGES} pages at ${path}`);
+    for (let page = 1, fetched = 0, bytes = 0; page > 0; fetched++) {
+      if (fetched === MAX_LIST_PAGES) throw tooLong(`more than ${MAX_LIST_PAGES} pages`);
       const response = await send<unknown>(target, 'GET', `${path}${separator}per_page=100&page=${page}`, auth);
-      items.push(...check(operationOf('GET', path), response.body));
+      bytes += response.bytes;
+      if (bytes > MAX_LIST_BYTES) throw tooLong(`more than ${MAX_LIST_BYTES / 1024 / 1024} MiB by page ${fetched + 1}`);
+      items.push(...check(operation, response.body));
       const next = Number(response.headers.get('x-next-page'));
       page = Number.isInteger(next) && next > page ? next : 0;
     }
@@ -102,18 +121,30 @@ export function createGitlabApi(http: GitlabHttp) {
       call(target, 'GET', `/api/v4/users?username=${encodeURIComponent(username)}`, privateToken(token), checkUsers),
     createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
       call(target, 'POST', '/api/v4/users', privateToken(token), checkUser, user),
+    /** GET /users/:id as an administrator (with the admin `note`). */
+    user: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/users/${id}`, privateToken(token), checkUser),
     blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token), null),
     unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token), null),
+    /** Reactivates a deactivated user (lib/api/users.rb; a blocked one must be unblocked first). */
+    activateUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/activate`, privateToken(token), null),
+    unbanUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unban`, privateToken(token), null),
+    /** Approves a user pending approval (the EE user cap, or sign-up approval). */
+    approveUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/approve`, privateToken(token), null),
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
       credentialCall(target, `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), checkToken, body),
     personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token), checkToken),
     /** A token rotating itself by id: since 16.0 (the `self` form only since 16.10). */
     rotateOwnToken: (target: GitlabTarget, token: string, id: number | string, expiresAt: string) =>
       credentialCall(target, `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
+    /** A token rotating itself without knowing its id: GitLab 16.10+ (lib/api/personal_access_tokens/self_rotation.rb); the old token is revoked. */
+    rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
+      credentialCall(target, '/api/v4/personal_access_tokens/self/rotate', privateToken(token), checkToken, { expires_at: expiresAt }),
     revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token), null),
-    applications: (target: GitlabTarget, token: string) => allPages(target, '/api/v4/applications', privateToken(token), checkApplications),
+    /** Every instance-wide OAuth application, only the fields in GitlabApplicationSchema kept; bounded as allPages says. */
+    applications: (target: GitlabTarget, token: string) =>
+      allPages(target, '/api/v4/applications', privateToken(token), checkApplications, 'delete the OAuth applications no longer in use (Admin area › Applications)'),
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
-      allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens),
+      allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens, "revoke the bot user's personal access tokens no longer in use"),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
       call(target, 'POST', '/api/v4/applications', privateToken(token), checkApplication, body),
     deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token), null),

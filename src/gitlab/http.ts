@@ -54,6 +54,8 @@ export interface GitlabResponse<T = unknown> {
   headers: Headers;
   /** Parsed JSON, the text when not JSON, null when empty (204). */
   body: T;
+  /** The body's size as read (identity encoding, so also its decoded size), in bytes. */
+  bytes: number;
 }
 
 export interface GitlabHttp {
@@ -111,7 +113,7 @@ function createRequest(policy: UrlPolicy, transport: Transport, logger: Logger) 
     });
     const body = parseBody(answer.bytes.toString('utf8'), answer.headers.get('content-type'));
     if (answer.status >= 200 && answer.status < 300) {
-      return { status: answer.status, headers: answer.headers as unknown as Headers, body: body as T };
+      return { status: answer.status, headers: answer.headers as unknown as Headers, body: body as T, bytes: answer.bytes.length };
     }
     throw gitlabApiErrorOf({ status: answer.status, headers: answer.headers, body, method: req.method, path, base: url, secrets });
   };

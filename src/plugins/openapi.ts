@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
 import { Me, UserGitlabToken } from '../schemas/auth.js';
 import { requestExamples, responseExamples } from '../schemas/examples.js';
-import { BootstrapRequest, BootstrapResult, LookupResult } from '../schemas/instances.js';
+import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, RegisterRequest } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
 import { SESSION_COOKIE } from './session-auth.js';
@@ -18,6 +18,8 @@ const sharedSchemas: TSchema[] = [
   LookupResult,
   BootstrapRequest,
   BootstrapResult,
+  RegisterRequest,
+  CredentialsRequest,
   Me,
   UserGitlabToken,
   InstanceDetails,

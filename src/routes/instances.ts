@@ -1,12 +1,13 @@
-// Public instance routes: lookup and bootstrap.
+// Public instance routes: lookup, bootstrap and register (manual onboarding).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
-import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult } from '../schemas/instances.js';
-import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
+import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, RegisterRequest } from '../schemas/instances.js';
+import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { clientRateLimitOptions } from '../plugins/client-rate-limit.js';
 import { bootstrapInstance, InvalidCaCertificateError } from '../services/bootstrap/bootstrap.service.js';
+import { registerInstance } from '../services/bootstrap/register.service.js';
 import { lookupInstance } from '../services/instances.service.js';
 import { loginUrlOf } from './views.js';
 
@@ -27,7 +28,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request) => {
       const found = await lookupInstance(deps, request.query.url);
-      return found.status === 'ready' && found.instanceId ? { ...found, loginUrl: loginUrlOf(deps.config, found.instanceId) } : found;
+      return found.next === 'login' && found.instanceId ? { ...found, loginUrl: loginUrlOf(deps.config, found.instanceId) } : found;
     },
   });
 
@@ -44,12 +45,33 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: ref(BootstrapResult),
         201: ref(BootstrapResult),
-        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'admin_mode_scope_required', 'bot_username_taken', 'rate_limited', ...GITLAB_FAILURES),
+        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', 'token_invalid', 'token_expired', 'token_revoked', 'token_not_admin', 'token_missing_scope', 'admin_mode_scope_required', 'bot_username_taken', 'bot_account_unusable', 'instance_already_registered', 'instance_identity_changed', 'rate_limited', 'service_busy', ...GITLAB_FAILURES),
       },
     },
     handler: async (request, reply) => {
       const { created, instance } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`, request.log).catch(nameCaCertificateField);
       return reply.code(created ? 201 : 200).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
+    },
+  });
+
+  app.post('/instances/register', {
+    config: { rateLimit: { max: deps.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
+    schema: {
+      operationId: 'registerInstance',
+      tags: ['instances'],
+      summary: "Register an instance with the admin's own bot and OAuth application (manual onboarding)",
+      description:
+        "For admins who will not hand over an admin token. On GitLab they create a regular (not admin) bot user with a personal access token (scope `api`), and an instance-wide OAuth application with the redirect URI lookup's `callbackUrl`, the scopes of `GET /meta` `oauthScopes`, confidential. The service checks the instance as the bootstrap does, that the bot token is live, has `api` and is not an administrator's, and that GitLab's token endpoint accepts the client id and secret; it stores them encrypted and creates nothing on GitLab. A login failure that only GitLab sees (wrong redirect URI, missing scope) cannot be checked here: the application must have exactly that redirect URI and those scopes. `201` with `mode: manual`. A ready instance is never re-registered (`409 instance_already_registered`): use `PUT /internal/instances/:id/credentials` or an admin-token bootstrap.",
+      security: [],
+      body: ref(RegisterRequest),
+      response: {
+        201: ref(BootstrapResult),
+        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'bootstrap_in_progress', 'instance_already_registered', 'payload_too_large', 'unsupported_media_type', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', ...MANUAL_CREDENTIAL_FAILURES, 'rate_limited', ...GITLAB_FAILURES),
+      },
+    },
+    handler: async (request, reply) => {
+      const instance = await registerInstance(deps, request.body, `register from ${request.ip}`, request.log).catch(nameCaCertificateField);
+      return reply.code(201).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
     },
   });
 };

@@ -1,15 +1,17 @@
-// Internal instance routes: status, audit trail, the bot token for review workers, deprovisioning.
+// Internal instance routes: status, audit trail, the bot token for review workers, manual credentials, deprovisioning.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { internalActorOf, registerInternalAuth } from '../plugins/internal-auth.js';
 import { OPTIONAL_BODY } from '../plugins/openapi.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent, InstanceIdParams } from '../schemas/internal.js';
-import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
+import { BootstrapResult, CredentialsRequest } from '../schemas/instances.js';
+import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { botTokenFor } from '../services/bot-token.service.js';
+import { replaceCredentials } from '../services/bootstrap/register.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
-import { getInstance, instanceEvents, listAllInstances } from '../services/instances.service.js';
-import { instanceDetails, instanceEvent } from './views.js';
+import { getInstance, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
+import { instanceDetails, instanceEvent, loginUrlOf } from './views.js';
 
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
 const listOf = (name: string, items: TSchema, description: string) => Type.Object({ [name]: Type.Array(items) }, { additionalProperties: false, description });
@@ -26,7 +28,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Every instance with its status, GitLab version, bot, OAuth application id, bot token expiry and last error. No secret.',
       response: { 200: listOf('instances', ref(InstanceDetails), 'All instances, oldest first'), ...problemResponses('internal_unauthorized') },
     },
-    handler: async () => ({ instances: (await listAllInstances(deps)).map(instanceDetails) }),
+    handler: async () => ({ instances: (await listAllInstances(deps)).map((instance) => instanceDetails(instance, instanceProblem(instance, deps.clock()))) }),
   });
 
   app.get('/internal/instances/:id', {
@@ -38,7 +40,10 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: InstanceIdParams,
       response: { 200: ref(InstanceDetails), ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed') },
     },
-    handler: async (request) => instanceDetails(await getInstance(deps, request.params.id)),
+    handler: async (request) => {
+      const instance = await getInstance(deps, request.params.id);
+      return instanceDetails(instance, instanceProblem(instance, deps.clock()));
+    },
   });
 
   app.get('/internal/instances/:id/events', {
@@ -72,6 +77,26 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request) => {
       const { token, expiresAt } = await botTokenFor(deps, request.params.id, internalActorOf(request), request.log);
       return { token, expiresAt: expiresAt?.toISOString() ?? null };
+    },
+  });
+
+  app.put('/internal/instances/:id/credentials', {
+    schema: {
+      ...internal,
+      operationId: 'replaceInstanceCredentials',
+      summary: 'Replace the bot token or the OAuth application credentials (manual onboarding)',
+      description:
+        'Replaces the bot token and/or the OAuth client id and secret of a ready instance after the checks of `POST /instances/register`; the instance is `manual` from then on. Nothing is created or revoked on GitLab.',
+      params: InstanceIdParams,
+      body: ref(CredentialsRequest),
+      response: {
+        200: ref(BootstrapResult),
+        ...problemResponses('internal_unauthorized', 'instance_not_found', 'instance_not_ready', 'bootstrap_in_progress', 'validation_failed', 'url_not_allowed', 'not_gitlab', 'gitlab_version_unsupported', ...MANUAL_CREDENTIAL_FAILURES, ...GITLAB_FAILURES),
+      },
+    },
+    handler: async (request) => {
+      const instance = await replaceCredentials(deps, request.params.id, request.body, internalActorOf(request), request.log);
+      return { ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) };
     },
   });
 

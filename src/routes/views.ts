@@ -3,6 +3,7 @@
 import { AUTH_PATHS } from '../auth-paths.js';
 import type { Config } from '../config.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
+import type { InstanceProblem } from '../services/instances.service.js';
 import type { InstanceDetailsBody, InstanceEventBody } from '../schemas/internal.js';
 
 const numberOrNull = (value: string | null) => (value === null ? null : Number(value));
@@ -12,11 +13,14 @@ export function loginUrlOf(config: Config, instanceId: string): string {
   return `${config.publicUrl}${AUTH_PATHS.start}?instance=${encodeURIComponent(instanceId)}`;
 }
 
-export function instanceDetails(instance: Instance): InstanceDetailsBody {
+/** An instance for the internal routes; `problem` is what makes it degraded at `now` (instanceProblem). */
+export function instanceDetails(instance: Instance, problem: InstanceProblem | undefined): InstanceDetailsBody {
   return {
     id: instance.id,
     url: instance.url,
-    status: instance.status,
+    status: problem ? 'degraded' : instance.status,
+    mode: instance.mode,
+    problem: problem ?? null,
     gitlabVersion: instance.gitlabVersion,
     bot: instance.botUserId && instance.botUsername ? { userId: Number(instance.botUserId), username: instance.botUsername } : null,
     oauthApplicationId: numberOrNull(instance.oauthApplicationId),

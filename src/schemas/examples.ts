@@ -10,6 +10,7 @@ const loginUrl = `http://localhost:3000/auth/gitlab/start?instance=${instanceId}
 const adminToken = 'glpat-AbCdEfGhIjKlMnOpQrSt';
 const scopes = ['api', 'read_user', 'openid', 'email'];
 const at = '2026-11-30T09:15:00.000Z';
+const callbackUrl = 'http://localhost:3000/auth/gitlab/callback/q2Jb0yv1fTqKXoW3mG8nRc';
 
 const bootstrapResult = {
   instanceId,
@@ -19,8 +20,11 @@ const bootstrapResult = {
   bot: { userId: 42, username: 'review-bot' },
   oauthApplication: { id: 7, clientId: '3f1c9b2e8d7a6c5b4e3f2a1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b', scopes },
   loginUrl,
+  mode: 'automated',
   repaired: [],
 };
+const manualCredentials = { botToken: 'glpat-BoTtOkEnAbCdEfGhIjKl', oauthApplication: { clientId: bootstrapResult.oauthApplication.clientId, clientSecret: 'gloas-0123456789abcdef' } };
+const registeredResult = { ...bootstrapResult, oauthApplication: { ...bootstrapResult.oauthApplication, id: null }, mode: 'manual' };
 const instanceDetails = {
   id: instanceId,
   url,
@@ -30,6 +34,8 @@ const instanceDetails = {
   oauthApplicationId: 7,
   botTokenExpiresAt: '2027-11-29T00:00:00.000Z',
   lastError: null,
+  mode: 'automated',
+  problem: null,
   createdAt: at,
   updatedAt: at,
 };
@@ -40,6 +46,11 @@ const one = (summary: string, value: unknown): Examples => ({ example: { summary
 /** Request body examples by operationId. */
 export const requestExamples: Record<string, Examples> = {
   bootstrapInstance: { example: { summary: 'An instance URL and an administrator token', value: { url, adminToken } } },
+  registerInstance: { example: { summary: "The admin's own bot token and OAuth application", value: { url, ...manualCredentials } } },
+  replaceInstanceCredentials: {
+    botToken: { summary: 'A new bot token', value: { botToken: manualCredentials.botToken } },
+    both: { summary: 'A new bot token and application', value: manualCredentials },
+  },
   deprovisionInstance: {
     withAdminToken: { summary: 'Also clean up GitLab', value: { adminToken } },
     withoutAdminToken: { summary: 'Leave GitLab as it is (the answer lists what stays)', value: {} },
@@ -64,14 +75,28 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   },
   lookupInstance: {
     200: {
-      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', instanceId, loginUrl } },
-      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap' } },
+      ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', callbackUrl, instanceId, loginUrl } },
+      unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap', callbackUrl } },
+      degraded: {
+        summary: 'Logins work, but the manual bot token expires soon',
+        value: {
+          url,
+          status: 'degraded',
+          next: 'login',
+          callbackUrl,
+          instanceId,
+          loginUrl,
+          problem: { code: 'bot_token_expiring', step: 'bot_token', title: 'The bot token expires within 14 days and this GitLab (before 16.10) cannot rotate it: create a new one and send it with PUT /internal/instances/:id/credentials' },
+        },
+      },
     },
   },
   bootstrapInstance: {
     201: one('Set up for the first time', bootstrapResult),
     200: one('Already set up; the missing bot token was re-created', { ...bootstrapResult, repaired: ['bot_token'] }),
   },
+  registerInstance: { 201: one('Registered with the credentials the admin gave', registeredResult) },
+  replaceInstanceCredentials: { 200: one('Credentials replaced', registeredResult) },
   getMe: {
     200: one('The logged-in user', {
       user: { id: userId, gitlabUserId: 1234, username: 'alice', name: 'Alice Example', email: 'alice@example.com', avatarUrl: null },
@@ -121,8 +146,16 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
 const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   validation_failed: { errors: [{ field: '/url', message: 'must NOT have fewer than 1 characters' }] },
   token_missing_scope: { step: 'admin_token', missingScopes: ['api'] },
+  bot_token_missing_scope: { step: 'bot_token', missingScopes: ['api'] },
+  bot_token_is_admin: { step: 'bot_token' },
+  oauth_client_invalid: { step: 'oauth_application' },
+  instance_already_registered: { instanceId, canonicalUrl: url },
   rate_limited: { retryAfter: 60 },
+  bot_account_unusable: { step: 'bot_user', reason: 'terms_not_accepted' },
+  bot_username_taken: { step: 'bot_user' },
+  instance_identity_changed: { step: 'probe' },
   gitlab_rate_limited: { retryAfter: 30 },
+  service_busy: { retryAfter: 5 },
 };
 
 /** A problem document for `code`, as the error plugin sends it. */

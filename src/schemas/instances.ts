@@ -2,6 +2,20 @@
 import Type, { type Static } from 'typebox';
 import { GitlabTokenField, Uuid } from './common.js';
 
+const InstanceModeField = Type.Union([Type.Literal('automated'), Type.Literal('manual')], {
+  description: "automated: set up with an admin token (the service owns the bot and the OAuth application); manual: registered with the admin's own bot token and application",
+});
+
+/** What is wrong with a degraded instance; never a secret. */
+export const InstanceProblemField = Type.Object(
+  {
+    code: Type.String({ description: 'Stable code, e.g. bot_token_expiring' }),
+    step: Type.String({ description: 'The part of the set-up it concerns' }),
+    title: Type.String({ description: 'What is wrong and what the admin does about it' }),
+  },
+  { additionalProperties: false, description: 'degraded: what is wrong' },
+);
+
 export const InstanceUrlQuery = Type.Object(
   { url: Type.String({ description: 'The GitLab instance URL as the user typed it, e.g. `git.example.com/gitlab`', examples: ['https://gitlab.example.com'] }) },
   { additionalProperties: false },
@@ -10,14 +24,18 @@ export const InstanceUrlQuery = Type.Object(
 export const LookupResult = Type.Object(
   {
     url: Type.String({ description: 'The normalised instance URL' }),
-    status: Type.Union([Type.Literal('unregistered'), Type.Literal('bootstrapping'), Type.Literal('failed'), Type.Literal('ready')], {
-      description: 'Where the instance stands: not set up, being set up, set-up failed, ready for login',
+    status: Type.Union([Type.Literal('unregistered'), Type.Literal('bootstrapping'), Type.Literal('failed'), Type.Literal('ready'), Type.Literal('degraded')], {
+      description: 'Where the instance stands: not set up, being set up, set-up failed, ready for login, degraded (logins work; see problem)',
     }),
     next: Type.Union([Type.Literal('bootstrap'), Type.Literal('wait'), Type.Literal('login')], {
       description: 'What the frontend does next: ask for an admin token and bootstrap, wait and look up again, or send the user to loginUrl',
     }),
+    callbackUrl: Type.String({
+      description: "The OAuth redirect URI of this instance's application (below `$PUBLIC_URL/auth/gitlab/callback/`): known before registration, for an admin who creates the application by hand",
+    }),
     instanceId: Type.Optional(Uuid('The instance id, once a bootstrap has started')),
-    loginUrl: Type.Optional(Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance (ready only)' })),
+    loginUrl: Type.Optional(Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance (ready, and degraded while logins work)' })),
+    problem: Type.Optional(InstanceProblemField),
   },
   { $id: 'LookupResult', additionalProperties: false, description: 'What the service knows of an instance URL' },
 );
@@ -37,6 +55,35 @@ export const BootstrapRequest = Type.Object(
   { $id: 'BootstrapRequest', additionalProperties: false, description: 'What the bootstrap needs, once' },
 );
 
+const OauthApplicationCredentials = Type.Object(
+  {
+    clientId: Type.String({ minLength: 1, maxLength: 256, description: "The application's client id (GitLab: Application ID)" }),
+    clientSecret: GitlabTokenField("The application's client secret (GitLab: Secret); stored encrypted"),
+  },
+  { additionalProperties: false, description: 'The instance-wide OAuth application the admin created: redirect URI = lookup\'s callbackUrl, scopes OAUTH_SCOPES, confidential' },
+);
+
+const BotTokenField = GitlabTokenField("The bot user's personal access token (scope api; the user must not be an administrator); stored encrypted");
+
+export const RegisterRequest = Type.Object(
+  {
+    url: BootstrapRequest.properties.url,
+    botToken: BotTokenField,
+    oauthApplication: OauthApplicationCredentials,
+    caCertificate: BootstrapRequest.properties.caCertificate,
+  },
+  { $id: 'RegisterRequest', additionalProperties: false, description: 'Manual onboarding: the credentials of the bot and the OAuth application the admin created' },
+);
+
+export type RegisterRequestBody = Static<typeof RegisterRequest>;
+
+export const CredentialsRequest = Type.Object(
+  { botToken: Type.Optional(BotTokenField), oauthApplication: Type.Optional(OauthApplicationCredentials) },
+  { $id: 'CredentialsRequest', additionalProperties: false, minProperties: 1, description: 'The credentials to replace (at least one), checked as by register' },
+);
+
+export type CredentialsRequestBody = Static<typeof CredentialsRequest>;
+
 export type BootstrapRequestBody = Static<typeof BootstrapRequest>;
 
 export const BootstrapResult = Type.Object(
@@ -51,13 +98,14 @@ export const BootstrapResult = Type.Object(
     ),
     oauthApplication: Type.Object(
       {
-        id: Type.Integer({ description: 'GitLab id of the OAuth application' }),
+        id: Type.Union([Type.Integer(), Type.Null()], { description: 'GitLab id of the OAuth application (null on a manual instance: the admin gave only its client id)' }),
         clientId: Type.String({ description: 'The OAuth client id (application_id)' }),
         scopes: Type.Array(Type.String(), { description: 'Scopes of the application' }),
       },
       { additionalProperties: false, description: 'The instance-wide OAuth application' },
     ),
     loginUrl: Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance' }),
+    mode: InstanceModeField,
     repaired: Type.Array(Type.Union([Type.Literal('bot_user'), Type.Literal('bot_token'), Type.Literal('oauth_application')]), {
       description: 'What was missing or broken on GitLab and was re-created (empty on first set-up)',
     }),

@@ -1,6 +1,7 @@
 // Models of the internal instance routes: what internal services see of an instance (never a secret).
 import Type, { type Static } from 'typebox';
 import { GitlabTokenField, Uuid } from './common.js';
+import { InstanceProblemField } from './instances.js';
 
 export const InstanceIdParams = Type.Object({ id: Uuid('The instance id') }, { additionalProperties: false });
 
@@ -8,7 +9,11 @@ export const InstanceDetails = Type.Object(
   {
     id: Uuid('The instance id'),
     url: Type.String({ description: 'The normalised instance URL' }),
-    status: Type.Union([Type.Literal('bootstrapping'), Type.Literal('failed'), Type.Literal('ready'), Type.Literal('removed')], { description: 'Stored status' }),
+    status: Type.Union([Type.Literal('bootstrapping'), Type.Literal('failed'), Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('removed')], {
+      description: 'Stored status; degraded: ready, but something needs the admin (see problem)',
+    }),
+    mode: Type.Union([Type.Literal('automated'), Type.Literal('manual')], { description: "automated: set up with an admin token; manual: the admin's own bot and OAuth application" }),
+    problem: Type.Union([InstanceProblemField, Type.Null()], { description: 'degraded: what is wrong' }),
     gitlabVersion: Type.Union([Type.String(), Type.Null()], { description: 'GitLab version seen by the last bootstrap' }),
     bot: Type.Union([Type.Object({ userId: Type.Integer(), username: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'The bot user on GitLab' }),
     oauthApplicationId: Type.Union([Type.Integer(), Type.Null()], { description: 'GitLab id of the OAuth application' }),

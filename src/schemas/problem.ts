@@ -12,8 +12,11 @@ export const Problem = Type.Object(
     detail: Type.String({ description: 'What went wrong in this occurrence, safe to show to the user' }),
     code: Type.String({ enum: Object.keys(errorCatalog), description: 'Stable machine-readable error code' }),
     step: Type.Optional(Type.String({ description: 'The bootstrap step that failed' })),
-    missingScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the admin token lacks' })),
+    missingScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes the token (admin or bot) lacks' })),
     retryAfter: Type.Optional(Type.Integer({ description: 'Seconds to wait before retrying' })),
+    instanceId: Type.Optional(Type.String({ description: 'instance_already_registered: the instance this GitLab is registered as' })),
+    canonicalUrl: Type.Optional(Type.String({ description: 'instance_already_registered: the URL it is registered under' })),
+    reason: Type.Optional(Type.String({ description: 'Why, for codes with several causes (bot_account_unusable: ldap_blocked, terms_not_accepted, user_cap_reached, …)' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({ field: Type.String({ description: 'JSON pointer or parameter name' }), message: Type.String({ description: 'What is wrong with it' }) }, { additionalProperties: false }),
@@ -31,6 +34,9 @@ const problemRef = ref(Problem);
 
 /** What any route that calls GitLab may answer when GitLab fails it. */
 export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];
+
+/** What the checks of manually given credentials (register, PUT credentials) may refuse them with. */
+export const MANUAL_CREDENTIAL_FAILURES = ['bot_token_invalid', 'bot_token_expired', 'bot_token_revoked', 'bot_token_missing_scope', 'bot_token_is_admin', 'oauth_client_invalid'] as const satisfies readonly ErrorCode[];
 
 /** A response map entry per status for the codes a route can answer with. */
 export function problemResponses(...codes: ErrorCode[]) {

@@ -12,6 +12,7 @@ import { DAY_MS, dateOnly, gitlabDateToInstant } from '../time.js';
 import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
+import { canRotateBotToken, rotateBotTokenCall } from './manual-bot-token.js';
 
 /** GitLab caps a rotated token at one year; stay clear of the boundary. */
 const ROTATED_LIFETIME_DAYS = 360;
@@ -32,7 +33,10 @@ function withBotToken(found: Instance | undefined, id: string): WithBotToken {
 }
 
 function unusable(): AppError {
-  return new AppError('bot_token_unusable', 'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it');
+  return new AppError(
+    'bot_token_unusable',
+    'GitLab no longer accepts the bot token; run POST /instances/bootstrap with an admin token to repair it, or (manual onboarding) send a new one with PUT /internal/instances/:id/credentials',
+  );
 }
 
 /**
@@ -72,13 +76,13 @@ const LIFETIME_LIMIT = /must be before (\d{4}-\d{2}-\d{2})/;
  * Asks for ROTATED_LIFETIME_DAYS. An instance with a shorter maximum lifetime refuses with a 400 that
  * names its limit, and rotates nothing: asking once more for the day before that limit is safe.
  */
-async function rotateWithinLifetime(gitlab: GitlabApi, target: GitlabTarget, token: string, tokenId: string, now: Date) {
+async function rotateWithinLifetime(rotate: (expiresAt: string) => Promise<GitlabPersonalAccessToken>, now: Date) {
   try {
-    return await gitlab.rotateOwnToken(target, token, tokenId, dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
+    return await rotate(dateOnly(new Date(now.getTime() + ROTATED_LIFETIME_DAYS * DAY_MS)));
   } catch (error) {
     const limit = error instanceof GitlabApiError && error.status === 400 ? LIFETIME_LIMIT.exec(error.message)?.[1] : undefined;
     if (!limit) throw error;
-    return gitlab.rotateOwnToken(target, token, tokenId, dateOnly(new Date(gitlabDateToInstant(limit).getTime() - DAY_MS)));
+    return rotate(dateOnly(new Date(gitlabDateToInstant(limit).getTime() - DAY_MS)));
   }
 }
 
@@ -139,7 +143,7 @@ async function rotateLeased(deps: ServiceDeps, instance: WithBotToken, context: 
   try {
     const live = instance.botTokenId !== null && (await isLive(gitlab, target, current));
     rotating = live;
-    rotated = live ? await rotateWithinLifetime(gitlab, target, current, instance.botTokenId!, now) : 'dead';
+    rotated = live ? await rotateWithinLifetime(rotateBotTokenCall(gitlab, target, instance, current), now) : 'dead';
   } catch (error) {
     const answerLost = rotating && !(error instanceof GitlabApiError);
     if (!(error instanceof GitlabApiError && error.status === 401)) return rotationFailed(deps, instance, error, { ...context, answerLost });
@@ -164,7 +168,9 @@ export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: 
     leased: { table: 'instances', id: instanceId },
     read: async () => withBotToken(await findInstanceById(db, instanceId), instanceId),
     sealedOf: (instance) => instance.botTokenSealed,
-    isDue: (instance, now) => needsRotation(instance, now, config.botTokenRotateDays),
+    // A manual instance before GitLab 16.10 cannot rotate (manual-bot-token.ts): its token is served until it
+    // expires; then the liveness check drops it and bot_token_unusable is answered.
+    isDue: (instance, now) => (canRotateBotToken(instance) ? needsRotation(instance, now, config.botTokenRotateDays) : hasExpired(instance, now)),
     serve: (instance) => ({ served: stored(sealer, instance) }),
     refresh: (instance, now, lease) => rotateLeased(deps, instance, { now, log, lease, event: { instanceId: instance.id, step: 'bot_token_rotate', actor } }),
     holderGitlabCalls: ROTATION_GITLAB_CALLS,

@@ -8,6 +8,7 @@ import type { Sealer } from '../crypto/sealer.js';
 import type { DB } from '../db/types.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
 import type { GitlabHttp, GitlabLog } from '../gitlab/http.js';
+import type { BootstrapCapacity } from './bootstrap/capacity.js';
 
 /** The current time; tests inject one they can move. */
 export type Clock = () => Date;
@@ -23,6 +24,8 @@ export interface ServiceDeps {
   /** The guarded transport under them (address policy, OAuth fetch adapter). */
   gitlabHttp: GitlabHttp;
   clock: Clock;
+  /** This process's cap on concurrent bootstraps (BOOTSTRAP_MAX_CONCURRENT). */
+  bootstraps: BootstrapCapacity;
 }
 
 /** The per-request logger a service logs to (Fastify's request.log satisfies it). */

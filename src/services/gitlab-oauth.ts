@@ -42,30 +42,60 @@ export function registeredRedirectUri(config: Config, instance: Instance): strin
   return instance.oauthRedirectUri ?? config.callbackUrl;
 }
 
+/** Where an instance's OAuth provider lives and how to reach it. */
+type OauthServer = Pick<Instance, 'url' | 'openidIssuer' | 'caCertificate'>;
+
+function oauthClientOf(deps: ServiceDeps, server: OauthServer, clientId: string, clientSecret: string): InstanceOauth {
+  const as: o.AuthorizationServer = {
+    // GitLab signs ID tokens with its external_url, which an alias or a proxy may make differ from ours.
+    issuer: server.openidIssuer ?? server.url,
+    authorization_endpoint: authorizationEndpoint(server.url),
+    token_endpoint: `${server.url}/oauth/token`,
+    userinfo_endpoint: `${server.url}/oauth/userinfo`,
+    jwks_uri: `${server.url}/oauth/discovery/keys`,
+    id_token_signing_alg_values_supported: ['RS256'],
+  };
+  const client: o.Client = {
+    client_id: clientId,
+    // Protocol time checks (ID token exp) follow the app's clock, which tests may move.
+    [o.clockSkew]: Math.round((deps.clock().getTime() - Date.now()) / 1000),
+  };
+  const options: o.TokenEndpointRequestOptions = {
+    [o.customFetch]: (url, init) => deps.gitlabHttp.fetch(url, { ...init, caCertificate: server.caCertificate }),
+    [o.allowInsecureRequests]: deps.config.allowHttp,
+  };
+  return { as, client, clientAuth: o.ClientSecretBasic(clientSecret), options };
+}
+
 function instanceOauth(deps: ServiceDeps, instance: Instance): InstanceOauth {
   if (!instance.oauthClientId || !instance.oauthClientSecretSealed) {
     throw new AppError('instance_not_ready', 'The instance has no OAuth application; run the bootstrap again');
   }
-  const as: o.AuthorizationServer = {
-    // GitLab signs ID tokens with its external_url, which an alias or a proxy may make differ from ours.
-    issuer: instance.openidIssuer ?? instance.url,
-    authorization_endpoint: authorizationEndpoint(instance.url),
-    token_endpoint: `${instance.url}/oauth/token`,
-    userinfo_endpoint: `${instance.url}/oauth/userinfo`,
-    jwks_uri: `${instance.url}/oauth/discovery/keys`,
-    id_token_signing_alg_values_supported: ['RS256'],
-  };
-  const client: o.Client = {
-    client_id: instance.oauthClientId,
-    // Protocol time checks (ID token exp) follow the app's clock, which tests may move.
-    [o.clockSkew]: Math.round((deps.clock().getTime() - Date.now()) / 1000),
-  };
-  const clientAuth = o.ClientSecretBasic(deps.sealer.open(instance.oauthClientSecretSealed, SEAL_OAUTH_CLIENT_SECRET));
-  const options: o.TokenEndpointRequestOptions = {
-    [o.customFetch]: (url, init) => deps.gitlabHttp.fetch(url, { ...init, caCertificate: instance.caCertificate }),
-    [o.allowInsecureRequests]: deps.config.allowHttp,
-  };
-  return { as, client, clientAuth, options };
+  return oauthClientOf(deps, instance, instance.oauthClientId, deps.sealer.open(instance.oauthClientSecretSealed, SEAL_OAUTH_CLIENT_SECRET));
+}
+
+/** A code that no GitLab ever issued: the token endpoint must refuse it, after authenticating the client. */
+const NEVER_ISSUED_CODE = 'gitlab-connect-client-check';
+
+/**
+ * Does GitLab's token endpoint accept this client id and secret? Secrets are stored hashed on GitLab, so
+ * the only test is to use them: a code grant with a code never issued. Doorkeeper authenticates the
+ * client first (gitlab-facts "Applications"; doorkeeper lib/doorkeeper/oauth/token_request.rb): 401
+ * `invalid_client` means an unknown client id or a wrong secret, 400 `invalid_grant` means the client
+ * was accepted (and the code refused, as intended). Returns false for invalid_client; throws
+ * gitlab_rate_limited on a 429 and gitlab_error for any other answer; transport failures keep their codes.
+ */
+export async function oauthClientAccepted(deps: ServiceDeps, server: OauthServer, credentials: { clientId: string; clientSecret: string }, redirectUri: string): Promise<boolean> {
+  const { as, client, clientAuth, options } = oauthClientOf(deps, server, credentials.clientId, credentials.clientSecret);
+  const response = await o.genericTokenEndpointRequest(as, client, clientAuth, 'authorization_code', { code: NEVER_ISSUED_CODE, redirect_uri: redirectUri }, options);
+  const error = await response.json().then((body: unknown) => (body as { error?: unknown } | null)?.error, () => undefined);
+  if (error === 'invalid_grant') return true;
+  if (error === 'invalid_client') return false;
+  if (response.status === 429) {
+    const retryAfter = Number(response.headers.get('retry-after')) || 60;
+    throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (POST /oauth/token); retry after ${retryAfter} s`, { retryAfter });
+  }
+  throw new AppError('gitlab_error', `GitLab's token endpoint answered ${response.status}${typeof error === 'string' ? ` ${error.slice(0, 60)}` : ''} to a client check; expected invalid_grant or invalid_client`);
 }
 
 function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): GrantedTokens {

@@ -11,7 +11,10 @@ const FORBIDDEN_SCHEMES = ['javascript:', 'data:', 'vbscript:'];
 function list(ctx: Ctx): Reply {
   const result = requireAdmin(ctx);
   if (!result.ok) return result.reply;
-  return paginated(ctx, [...ctx.fake.applications.values()].map((app) => application(app)));
+  const apps = [...ctx.fake.applications.values()].map((app) => application(app));
+  // GitLab lists every instance-wide application in one answer, unpaginated (lib/api/applications.rb:
+  // `present ApplicationsFinder.new.execute`, no `paginate`); only the malicious mode pages it.
+  return ctx.fake.pagedApplications ? paginated(ctx, apps) : json(200, apps);
 }
 
 /** Doorkeeper's redirect_uri validation, one URI per whitespace-separated entry. */

@@ -114,7 +114,12 @@ export const tokenRoutes: Route[] = [
   },
   {
     method: 'POST', pattern: new RegExp(`^${API}/personal_access_tokens/self/rotate$`),
-    handler: (ctx) => { const s = selfToken(ctx, ['api', 'self_rotate']); return 'reply' in s ? s.reply : rotate(ctx, s.pat); },
+    handler: (ctx) => {
+      // lib/api/personal_access_tokens/self_rotation.rb exists from 16.10; before, no route matches: Grape's 404.
+      if (!ctx.fake.atLeast(16, 10)) return json(404, { error: '404 Not Found' });
+      const s = selfToken(ctx, ['api', 'self_rotate']);
+      return 'reply' in s ? s.reply : rotate(ctx, s.pat);
+    },
   },
   {
     method: 'DELETE', pattern: new RegExp(`^${API}/personal_access_tokens/self$`),

@@ -86,9 +86,27 @@ export function authenticate(ctx: Ctx, allowedScopes: string[]): AuthResult {
   if (!scopes.some((s) => allowedScopes.includes(s))) return { ok: false, reply: insufficientScope() };
   const user = fake.users.get(userId);
   if (!user) return { ok: false, reply: unauthorized() };
-  if (user.state === 'blocked') return { ok: false, reply: forbidden('Your account has been blocked.') };
+  const denied = accessDeniedReason(fake, user);
+  if (denied) return { ok: false, reply: forbidden(denied) };
   if (pat) pat.lastUsedAt = fake.nowIso();
   return { ok: true, auth: { user, scopes, pat, oauth } };
+}
+
+/**
+ * Why a user may not use the API, in GitLab's words and order (`lib/gitlab/auth/user_access_denied_reason.rb`;
+ * terms: `app/policies/global_policy.rb` `required_terms_not_accepted` prevents `access_api`). Null: allowed.
+ */
+function accessDeniedReason(fake: FakeState, user: FakeUser): string | null {
+  const termsRequired = fake.termsEnforced && !user.termsAccepted;
+  if (user.state === 'active' && !termsRequired) return null;
+  if (user.state === 'blocked_pending_approval') return 'Your account is pending approval from your administrator and hence blocked.';
+  if (termsRequired) {
+    return `You (@${user.username}) must accept the Terms of Service in order to perform this action. To accept these terms, please access GitLab from a web browser at ${fake.issuer}.`;
+  }
+  if (user.state === 'deactivated') {
+    return `Your account has been deactivated by your administrator. Please log back in from a web browser to reactivate your account at ${fake.issuer}`;
+  }
+  return 'Your account has been blocked.';
 }
 
 /** Scopes an endpoint accepts: read_api covers every GET, extra ones (read_user) per endpoint. */

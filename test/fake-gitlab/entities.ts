@@ -11,10 +11,16 @@ export function userBasic(fake: FakeState, user: FakeUser): Record<string, unkno
   };
 }
 
-/** UserPublic (self) adds the e-mail; UserWithAdmin adds is_admin, only ever for an admin viewer. */
+/**
+ * UserPublic (self) adds the e-mail; UserWithAdmin adds is_admin and, for an admin viewer only, the
+ * admin `note` (GET /users and GET /users/:id, gitlab-org/gitlab-ee!14662).
+ */
 export function userWithEmail(fake: FakeState, user: FakeUser, withAdmin: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = { ...userBasic(fake, user), email: user.email, public_email: null };
-  if (withAdmin) out.is_admin = user.admin;
+  if (withAdmin) {
+    out.is_admin = user.admin;
+    out.note = user.note;
+  }
   return out;
 }
 

@@ -228,3 +228,25 @@ t.test('HTTPS with the generated CA verifies; with the other CA it fails', async
   t.equal(await get(certs.caCert), 200);
   await t.rejects(get(certs.untrusted.caCert), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
 });
+
+t.test('self/rotate exists from 16.10 (404 before, as no route matches); it answers the new token and revokes the old one', async (t) => {
+  const old = await startFakeGitlab({ version: '16.9.2-ee' });
+  t.teardown(() => old.close());
+  const oldSetup = old.seedManualSetup({ redirectUri: 'http://connect.test/auth/gitlab/callback/x', scopes: ['api'] });
+  const refused = await call(old, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: oldSetup.token });
+  t.same([refused.status, refused.json], [404, { error: '404 Not Found' }]);
+  t.notOk(old.personalAccessTokens.get(oldSetup.tokenId)!.revoked);
+
+  const fake = await startFakeGitlab({ version: '16.10.0-ee' });
+  t.teardown(() => fake.close());
+  const setup = fake.seedManualSetup({ redirectUri: 'http://connect.test/auth/gitlab/callback/x', scopes: ['api'] });
+  t.match(setup, { bot: { admin: false, username: 'review-bot' }, application: { confidential: true } });
+  t.equal(fake.counters.usersCreated + fake.counters.personalAccessTokensCreated + fake.counters.applicationsCreated, 0, 'what an admin made by hand is not counted as API side effects');
+  const rotated = await call(fake, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: setup.token });
+  t.equal(rotated.status, 200);
+  const body = rotated.json;
+  t.match(body, { user_id: setup.bot.id, active: true, revoked: false, scopes: ['api'], token: /^glpat-/ });
+  t.ok(fake.personalAccessTokens.get(setup.tokenId)!.revoked, 'the old token is revoked');
+  const again = await call(fake, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: setup.token });
+  t.equal(again.status, 401, 'the old token no longer authenticates');
+});

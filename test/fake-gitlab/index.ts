@@ -8,7 +8,7 @@ export type * from './types.js';
 export type { FakeCounters } from './state.js';
 export { ALL_SCOPES, PAT_SCOPES } from './state.js';
 export { createTestCertificates, type TestCertificates } from './tls.js';
-export { gzipBomb, gzipBombFault, secretEchoFault, secretSpellings } from './malicious.js';
+export { floodApplications, gzipBomb, gzipBombFault, secretEchoFault, secretSpellings } from './malicious.js';
 
 /** The running fake: everything FakeState offers plus the base URL and close(). */
 export interface FakeGitlab extends FakeState {

@@ -1,6 +1,8 @@
-// Hostile answers no real GitLab gives, for tests of the service's bounds: a gzip bomb, and error
-// bodies that echo a secret in other spellings. Each returns a FaultSpec for fake.injectFault().
+// Hostile answers no real GitLab gives, for tests of the service's bounds: a gzip bomb, error bodies
+// that echo a secret in other spellings, and an OAuth application list too long to walk. Most return
+// a FaultSpec for fake.injectFault().
 import { createGzip } from 'node:zlib';
+import type { FakeState } from './state.js';
 import type { FaultSpec } from './types.js';
 
 const bombs = new Map<number, Buffer>();
@@ -54,4 +56,18 @@ export function secretEchoFault(path: string | RegExp, secret: string, extra: Pa
 export function secretSpellings(secret: string): string[] {
   const bytes = Buffer.from(secret);
   return [secret.toLowerCase(), secret.toUpperCase(), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('hex')];
+}
+
+/**
+ * A hostile application list: registers `count` OAuth applications whose redirect URIs are `uriBytes`
+ * long (at most 4096, what the service's schema accepts) and makes GET /api/v4/applications answer in
+ * pages of at most 100 with x-next-page, which GitLab never does (it answers the whole list at once,
+ * lib/api/applications.rb): ceil(count / 100) pages of roughly 100 × uriBytes bytes each, so a walk
+ * can be led over thousands of applications or many pages near the response cap.
+ */
+export function floodApplications(fake: FakeState, count: number, uriBytes = 40): void {
+  fake.pagedApplications = true;
+  const base = 'https://flood.example/cb/';
+  const padding = 'a'.repeat(Math.max(0, uriBytes - base.length));
+  for (let i = 0; i < count; i++) fake.createApplication({ name: `flood ${i}`, redirectUri: `${base}${padding}`, scopes: ['read_user'] });
 }

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type {
   AuthorizeDecision, FakeApplication, FakeGitlabOptions, FakeOauthGrant, FakeOauthToken,
-  FakePersonalAccessToken, FakeUser, InjectedFault, FaultSpec, RequestLogEntry,
+  FakePersonalAccessToken, FakeUser, FakeUserState, InjectedFault, FaultSpec, RequestLogEntry,
 } from './types.js';
 
 /** Every scope GitLab knows (facts §7); `self_rotate` exists for PATs only. */
@@ -21,6 +21,8 @@ export interface FakeCounters {
   usersCreated: number;
   usersBlocked: number;
   usersUnblocked: number;
+  /** activate, unban and approve calls that changed a user's state. */
+  usersReactivated: number;
   personalAccessTokensCreated: number;
   personalAccessTokensRotated: number;
   personalAccessTokensRevoked: number;
@@ -40,17 +42,22 @@ export class FakeState {
   /** The instance's maximum personal access token lifetime (365 days; Ultimate admins may lower it). */
   maxTokenLifetimeDays: number;
   now: () => Date;
+  /** EE user cap (null: none); see FakeGitlabOptions.userCap. */
+  userCap: number | null;
+  termsEnforced: boolean;
   readonly revision = 'f4k3g1t1ab';
 
   readonly users = new Map<number, FakeUser>();
   readonly personalAccessTokens = new Map<number, FakePersonalAccessToken>();
   readonly applications = new Map<number, FakeApplication>();
+  /** Group paths: they share one namespace with usernames (facts: "Usernames share one namespace"). */
+  readonly groupPaths = new Set<string>();
   readonly oauthGrants = new Map<string, FakeOauthGrant>();
   readonly oauthTokens = new Map<number, FakeOauthToken>();
   readonly requests: RequestLogEntry[] = [];
   readonly faults: InjectedFault[] = [];
   readonly counters: FakeCounters = {
-    usersCreated: 0, usersBlocked: 0, usersUnblocked: 0, personalAccessTokensCreated: 0,
+    usersCreated: 0, usersBlocked: 0, usersUnblocked: 0, usersReactivated: 0, personalAccessTokensCreated: 0,
     personalAccessTokensRotated: 0, personalAccessTokensRevoked: 0, applicationsCreated: 0,
     applicationsDeleted: 0, oauthTokensRevoked: 0,
   };
@@ -58,6 +65,9 @@ export class FakeState {
   readonly grants: Record<string, number> = {};
   /** Form params of every /oauth/token request, in order (tests check the code_verifier sent). */
   readonly tokenRequests: Record<string, string>[] = [];
+
+  /** Malicious mode: GET /api/v4/applications answers in pages, which GitLab never does (see malicious.ts floodApplications). */
+  pagedApplications = false;
 
   browserUser: FakeUser | null = null;
   authorizeDecision: AuthorizeDecision = 'approve';
@@ -72,6 +82,8 @@ export class FakeState {
     this.maxTokenLifetimeDays = options.maxTokenLifetimeDays ?? 365;
     this.now = options.now ?? (() => new Date());
     this.externalUrl = options.externalUrl;
+    this.userCap = options.userCap ?? null;
+    this.termsEnforced = options.termsEnforced ?? false;
   }
 
   /** The OpenID issuer: external_url, which GitLab puts in its discovery document and ID tokens. */
@@ -87,6 +99,24 @@ export class FakeState {
     return this.grants[grantType] ?? 0;
   }
 
+  /** The fake's version is `major.minor` or later: for routes GitLab added in a given release. */
+  atLeast(major: number, minor: number): boolean {
+    const [ownMajor = 0, ownMinor = 0] = this.version.split('.').map((part) => Number.parseInt(part, 10));
+    return ownMajor > major || (ownMajor === major && ownMinor >= minor);
+  }
+
+  /**
+   * Manual onboarding as an admin does it by hand: a regular user for the bot, a personal access token
+   * for it (Admin area > Users > Impersonation/Access tokens), and an instance-wide OAuth application
+   * (Admin area > Applications). Counted as nothing the service did.
+   */
+  seedManualSetup(input: { redirectUri: string; scopes: string[]; username?: string; admin?: boolean; tokenScopes?: string[]; expiresAt?: string | null }) {
+    const bot = this.createUser({ username: input.username ?? 'review-bot', admin: input.admin ?? false });
+    const token = this.createPersonalAccessToken(bot.id, { scopes: input.tokenScopes ?? ['api'], name: 'review-bot', expiresAt: input.expiresAt });
+    const application = this.createApplication({ name: 'Code review', redirectUri: input.redirectUri, scopes: input.scopes, confidential: true });
+    return { bot, token: token.token, tokenId: token.id, application };
+  }
+
   nowIso(): string {
     return this.now().toISOString();
   }
@@ -96,12 +126,13 @@ export class FakeState {
     return new Date(this.now().getTime() + days * DAY_MS).toISOString().slice(0, 10);
   }
 
-  createUser(input: { username: string; name?: string; email?: string; admin?: boolean; state?: 'active' | 'blocked' }): FakeUser {
+  createUser(input: { username: string; name?: string; email?: string; admin?: boolean; state?: FakeUserState; note?: string | null; termsAccepted?: boolean }): FakeUser {
     const id = this.nextIds.user++;
     const user: FakeUser = {
       id, username: input.username, name: input.name ?? input.username,
       email: input.email ?? `${input.username}@example.com`, admin: input.admin ?? false,
-      state: input.state ?? 'active', createdAt: this.nowIso(),
+      state: input.state ?? 'active', createdAt: this.nowIso(), note: input.note ?? null,
+      termsAccepted: input.termsAccepted ?? false,
     };
     this.users.set(id, user);
     return user;
@@ -120,7 +151,7 @@ export class FakeState {
   }
 
   seedAdmin(input: { scopes?: string[]; expiresAt?: string | null; revoked?: boolean; username?: string } = {}): { user: FakeUser; token: string; tokenId: number } {
-    const user = this.createUser({ username: input.username ?? 'root', name: 'Administrator', email: 'admin@example.com', admin: true });
+    const user = this.createUser({ username: input.username ?? 'root', name: 'Administrator', email: 'admin@example.com', admin: true, termsAccepted: true });
     const { id, token } = this.createPersonalAccessToken(user.id, { scopes: input.scopes ?? ['api'], name: 'admin', expiresAt: input.expiresAt, revoked: input.revoked });
     return { user, token, tokenId: id };
   }
@@ -157,8 +188,18 @@ export class FakeState {
   }
 
   blockUser(id: number): void {
-    const user = this.mustGetUser(id);
-    user.state = 'blocked';
+    this.setUserState(id, 'blocked');
+  }
+
+  /** What an admin, LDAP sync or the dormant-user job does to an account behind the service's back. */
+  setUserState(id: number, state: FakeUserState): void {
+    this.mustGetUser(id).state = state;
+  }
+
+  /** True once active users reach the EE user cap (`ee/app/services/ee/users/build_service.rb`). */
+  userCapReached(): boolean {
+    if (this.userCap === null) return false;
+    return [...this.users.values()].filter((u) => u.state === 'active').length >= this.userCap;
   }
 
   setBrowserUser(userId: number | null): void {

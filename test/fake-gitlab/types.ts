@@ -20,7 +20,17 @@ export interface FakeGitlabOptions {
   now?: () => Date;
   /** GitLab's external_url, when it is not the URL the fake is reached at: the OpenID issuer. */
   externalUrl?: string;
+  /** EE "user cap": with this many active users, a new user is created blocked_pending_approval. */
+  userCap?: number;
+  /** "Enforce terms of service": users who have not accepted them cannot use the API. */
+  termsEnforced?: boolean;
 }
+
+/**
+ * GitLab's user states (app/models/user.rb state machine); `blocked?` is true for every state but
+ * active and deactivated.
+ */
+export type FakeUserState = 'active' | 'blocked' | 'ldap_blocked' | 'blocked_pending_approval' | 'banned' | 'deactivated';
 
 export interface FakeUser {
   id: number;
@@ -28,8 +38,12 @@ export interface FakeUser {
   name: string;
   email: string;
   admin: boolean;
-  state: 'active' | 'blocked';
+  state: FakeUserState;
   createdAt: string;
+  /** The admin note (admin-only, gitlab-org/gitlab-ee!14662). */
+  note: string | null;
+  /** Accepted the terms of service (only matters while the instance enforces them). */
+  termsAccepted: boolean;
 }
 
 export interface FakePersonalAccessToken {

@@ -73,7 +73,7 @@ const echoes: { name: string; fault: (token: string) => FaultSpec; failure: { st
   },
   {
     name: 'POST /users answers 400 with a validation message object',
-    fault: (token) => ({ method: 'POST', path: '/api/v4/users', status: 400, body: { message: { username: [`${token} is taken`] } } }),
+    fault: (token) => ({ method: 'POST', path: '/api/v4/users', status: 400, body: { message: { email: [`${token} is taken`] } } }),
     failure: { status: 502, code: 'gitlab_error', step: 'bot_user' },
   },
   {

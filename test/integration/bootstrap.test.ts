@@ -26,6 +26,7 @@ t.test('first set-up under a relative root creates one bot, one token and one ap
     bot: { userId: bot!.id, username: 'review-bot' },
     oauthApplication: { id: application!.id, clientId: application!.uid, scopes: ['api', 'read_user', 'openid', 'email'] },
     loginUrl: `http://connect.test/auth/gitlab/start?instance=${body.instanceId}`,
+    mode: 'automated',
     repaired: [],
   });
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 1, applications: 1 });
@@ -225,16 +226,20 @@ t.test('re-check: an application on the old shared redirect URI is replaced by o
   t.equal(row.oauth_redirect_uri, own);
 });
 
-t.test('the stored application is found on a later page of GitLab\'s list: no duplicate on re-check', async (t) => {
-  const fake = await startTestGitlab(t);
-  const admin = fake.seedAdmin();
-  for (let i = 0; i < 130; i++) fake.createApplication({ name: `other ${i}`, redirectUri: `https://other-${i}.example.com/cb`, scopes: ['read_user'] });
-  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
-  const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
-  t.equal(again.statusCode, 200);
-  t.same(again.json().repaired, []);
-  t.equal(again.json().oauthApplication.id, first.oauthApplication.id);
-  t.equal(fake.counters.applicationsCreated, 1);
-  t.ok(fake.requests.some((request) => request.path.endsWith('/api/v4/applications')), 'the list was read');
-});
+for (const paged of [false, true]) {
+  const where = paged ? 'on a later page of a paginated list' : "among 130 others in GitLab's one unpaginated answer";
+  t.test(`the stored application is found ${where}: no duplicate on re-check`, async (t) => {
+    const fake = await startTestGitlab(t);
+    const admin = fake.seedAdmin();
+    fake.pagedApplications = paged;
+    for (let i = 0; i < 130; i++) fake.createApplication({ name: `other ${i}`, redirectUri: `https://other-${i}.example.com/cb`, scopes: ['read_user'] });
+    const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
+    const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
+    const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
+    t.equal(again.statusCode, 200);
+    t.same(again.json().repaired, []);
+    t.equal(again.json().oauthApplication.id, first.oauthApplication.id);
+    t.equal(fake.counters.applicationsCreated, 1);
+    t.equal(fake.requests.filter((request) => request.method === 'GET' && request.path.endsWith('/api/v4/applications')).length, paged ? 4 : 2, 'the list was read, page by page when paged');
+  });
+}

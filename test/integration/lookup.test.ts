@@ -1,5 +1,6 @@
 // GET /instances/lookup: normalisation, every status, and never a request to GitLab.
 import t from 'tap';
+import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { buildTestApp } from '../helpers/app.js';
 
 t.test('lookup reports each state of an instance', async (t) => {
@@ -24,7 +25,9 @@ t.test('lookup reports each state of an instance', async (t) => {
   const lookup = async (url: string) => {
     const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
     t.equal(response.statusCode, 200, url);
-    return response.json();
+    const { callbackUrl, ...rest } = response.json();
+    t.equal(callbackUrl, instanceCallbackUrl('http://connect.test', rest.url), `${url}: the instance's own redirect URI, whatever its state`);
+    return rest;
   };
 
   t.same(await lookup('https://unknown.example.com'), { url: 'https://unknown.example.com', status: 'unregistered', next: 'bootstrap' });

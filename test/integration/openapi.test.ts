@@ -97,7 +97,7 @@ export async function lookup(base: string, url: Lookup['parameters']['query']['u
   const response = await fetch(base + '/instances/lookup?url=' + encodeURIComponent(url));
   return (await response.json()) as LookupOk | LookupProblem;
 }
-export const ready: LookupOk = { url: 'https://git.example.com', status: 'ready', next: 'login', loginUrl: 'x', instanceId: 'y' };
+export const ready: LookupOk = { url: 'https://git.example.com', status: 'ready', next: 'login', callbackUrl: 'z', loginUrl: 'x', instanceId: 'y' };
 // @ts-expect-error the status is an enum
 export const wrong: LookupOk = { url: 'https://git.example.com', status: 'sleeping', next: 'login' };
 export const code: LookupProblem['code'] = 'invalid_url';

@@ -5,6 +5,7 @@ import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { freePort, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 t.test('npm start serves on the embedded database with nothing set up, and SIGTERM stops it cleanly', slow, async (t) => {
@@ -14,7 +15,12 @@ t.test('npm start serves on the embedded database with nothing set up, and SIGTE
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
   const lookup = await fetch(`http://127.0.0.1:${port}/instances/lookup?url=gitlab.example.com`);
-  t.same(await lookup.json(), { url: 'https://gitlab.example.com', status: 'unregistered', next: 'bootstrap' });
+  t.same(await lookup.json(), {
+    url: 'https://gitlab.example.com',
+    status: 'unregistered',
+    next: 'bootstrap',
+    callbackUrl: instanceCallbackUrl(`http://localhost:${port}`, 'https://gitlab.example.com'),
+  });
   t.match(server.output(), /ENCRYPTION_KEY is not set/, 'warns about the development key');
 
   const second = startServer({ PORT: String(await freePort()), DATA_DIR: dataDir });

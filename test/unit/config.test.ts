@@ -22,6 +22,7 @@ t.test('defaults follow the contract', async (t) => {
   t.equal(config.sessionTtlHours, 168);
   t.equal(config.logLevel, 'info');
   t.equal(config.trustProxy, false);
+  t.equal(config.bootstrapMaxConcurrent, 4);
 });
 
 t.test('TRUST_PROXY takes a boolean or the proxies\' addresses', async (t) => {

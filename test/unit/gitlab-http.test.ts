@@ -121,7 +121,7 @@ async function failure(c: ReturnType<typeof client>, req: Partial<GitlabRequest>
 
 t.test('2xx answers are parsed: JSON, 204 as null, text as string', async (t) => {
   const r1 = await open.request({ method: 'GET', url: `${base}/json`, privateToken: TOKEN });
-  t.same(r1, { status: 200, headers: r1.headers, body: { id: 1, name: 'bot' } });
+  t.same(r1, { status: 200, headers: r1.headers, body: { id: 1, name: 'bot' }, bytes: Buffer.byteLength(JSON.stringify({ id: 1, name: 'bot' })) });
   t.equal(lastRequest?.headers['private-token'], TOKEN);
   const r2 = await open.request({ method: 'DELETE', url: `${base}/empty`, bearerToken: BEARER });
   t.equal(r2.status, 204);

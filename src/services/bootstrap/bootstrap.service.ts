@@ -2,17 +2,16 @@
 // Idempotent and resumable (each step reuses what exists), one at a time per instance (a lease in the
 // database), and every step recorded as an instance event. Four stages: claim, probe and verify,
 // ensure resources, finish (or fail).
-import { randomUUID } from 'node:crypto';
-import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
 import type { Instance } from '../../domain/types.js';
-import { AppError } from '../../errors.js';
 import type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser } from '../../gitlab/api.js';
-import { assertPemCertificate } from '../../gitlab/http.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
-import { normalizeInstanceUrl } from '../instance-url.js';
-import { judgeAdminToken, judgeProbe, judgeVersion, type Outcome } from './checks.js';
-import { ensureBotToken, ensureBotUser, ensureOauthApplication, type GitlabSession } from './resources.js';
-import { BootstrapRun, inStep, LeaseLost, StepFailure, type RepairableStep } from './run.js';
+import { judgeAdminToken, type Outcome } from './checks.js';
+import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
+import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
+import { judgeIdentity } from './identity.js';
+import { ensureBotToken, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
+import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
 export type { BootstrapStep } from './run.js';
 export { InvalidCaCertificateError } from '../../gitlab/http.js';
@@ -30,7 +29,10 @@ export interface BootstrappedInstance {
   status: 'ready';
   gitlabVersion: string;
   bot: { userId: number; username: string };
-  oauthApplication: { id: number; clientId: string; scopes: string[] };
+  /** `id` is null on a manual instance: the admin gave only the client id. */
+  oauthApplication: { id: number | null; clientId: string; scopes: string[] };
+  /** automated: set up with an admin token; manual: registered with the admin's own bot and application. */
+  mode: 'automated' | 'manual';
   /** What a re-check of a ready instance re-created; a first set-up repairs nothing. */
   repaired: RepairableStep[];
 }
@@ -39,59 +41,51 @@ export interface BootstrappedInstance {
 interface Verified {
   gitlabVersion: string;
   namedBots: Outcome<GitlabUser[]>;
+  /** The stored bot as GitLab has it (GET /users/:id); fulfilled with undefined when none is stored. */
+  storedBot: Outcome<GitlabUser | undefined>;
   applications: GitlabApplication[];
   /** The stored bot token as GitLab describes it; undefined when none is stored or it could not be read. */
   storedToken: GitlabPersonalAccessToken | undefined;
 }
 
-const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
-
-/** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
-async function claim(deps: ServiceDeps, input: BootstrapInput, actor: string): Promise<BootstrapRun> {
-  const url = normalizeInstanceUrl(input.url);
-  await deps.gitlabHttp.assertUrlResolvesAllowed(url);
-  if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
-  const now = deps.clock();
-  // Short, and renewed by the run's heartbeat: a process that dies mid-way frees the instance within LEASE_MS.
-  const leaseHolder = randomUUID();
-  const claimed = await claimInstanceForBootstrap(deps.db, url, { holder: leaseHolder, now, until: new Date(now.getTime() + deps.config.leaseMs) });
-  if (!claimed) throw new AppError('bootstrap_in_progress', `A bootstrap of ${url} is already running; look the instance up again shortly`);
-  return new BootstrapRun(deps, claimed, { actor, leaseHolder, now });
-}
-
-/** Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for every read the later stages need. */
+/**
+ * Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for
+ * every read the later stages need. A manual instance's stored token is the admin's bot's, not ours: not read.
+ */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
-  // A ready instance's audit trail gets nothing before the caller has proven to administer it.
-  const recordUrl = () => run.record('url', 'succeeded', target.url);
-  if (!run.wasReady) await recordUrl();
-  const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
-  await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
-
-  const botTokenId = run.instance.botTokenId;
-  const [version, user, self, applications, namedBots, storedToken] = await Promise.allSettled([
+  const openidIssuer = await probeGitlab(run, api, target);
+  const botTokenId = run.instance.mode === 'automated' ? run.instance.botTokenId : null;
+  const { botUserId } = run.instance;
+  const [version, user, self, applications, namedBots, storedToken, storedBot] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
     botTokenId ? api.personalAccessToken(target, adminToken, botTokenId).catch(() => undefined) : undefined,
+    botUserId ? api.user(target, adminToken, botUserId) : undefined,
   ]);
-  if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
-  await inStep('verify_token', () => judgeAdminToken(now, user, self, applications));
-  if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
-  const gitlabVersion = version.value.version;
-  const openidIssuer = openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
-  await run.save({ gitlabVersion, caCertificate: target.caCertificate, openidIssuer });
-  if (run.wasReady) await recordUrl();
-  await run.record('probe', 'succeeded', `GitLab ${gitlabVersion}`);
-  await run.record('verify_token', 'succeeded', 'administrator token with the api scope');
+  const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
+  const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
+  const issuerChange = await judgeIdentity(run, openidIssuer, own);
+  await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);
   return {
     gitlabVersion,
     namedBots,
-    applications: applications.status === 'fulfilled' ? applications.value : [],
+    storedBot,
+    applications: own.applications,
     storedToken: storedToken.status === 'fulfilled' ? storedToken.value : undefined,
   };
+}
+
+/**
+ * A manual instance taken over by an admin-token bootstrap: the bot token and application the admin
+ * made are not ours (their ids are not stored as ours, probeAndVerify reads no stored token), so they are
+ * neither kept nor deleted; ours are created, and for the caller they are repairs.
+ */
+function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
+  return run.instance.mode === 'manual' && ensured.outcome === 'created' ? { ...ensured, outcome: 'repaired' } : ensured;
 }
 
 /**
@@ -102,13 +96,13 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
-  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, namedBots.value));
+  const bot = await inStep('bot_user', () => ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value }));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
   const [botToken, application] = await Promise.allSettled([
-    inStep('bot_token', () => ensureBotToken(session, run.instance, bot, verified.storedToken)),
-    inStep('oauth_application', () => ensureOauthApplication(session, run.instance, verified.applications)),
+    inStep('bot_token', async () => asTakeover(run, await ensureBotToken(session, run.instance, bot, verified.storedToken))),
+    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, verified.applications))),
   ]);
   if (botToken.status === 'fulfilled') {
     const { id, sealed, expiresAt } = botToken.value.value;
@@ -123,14 +117,15 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
   for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
+  const botTokenSealed = run.instance.botTokenSealed!;
+  await inStep('bot_user', () => verifyBotCanUseApi(session, bot.value, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN)));
   return bot.value;
 }
 
 /** Stage 4: the lease released, the instance ready. */
 async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
-  await run.save({ status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  await completeRun(run, { mode: 'automated', botTokenWarnAt: null }, run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const repaired = run.wasReady ? run.repaired : [];
-  await run.record('ready', 'succeeded', run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const instance: Instance = run.instance;
   return {
     instanceId: instance.id,
@@ -140,6 +135,7 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
     bot: { userId: bot.id, username: bot.username },
     oauthApplication: { id: Number(instance.oauthApplicationId), clientId: instance.oauthClientId!, scopes: run.deps.config.oauthScopes },
     repaired,
+    mode: 'automated',
   };
 }
 
@@ -152,24 +148,9 @@ export async function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
-  const stopHeartbeat = run.startHeartbeat();
-  try {
+  return runLeased(run, log, async () => {
     const verified = await probeAndVerify(run, session);
     const bot = await ensureResources(run, session, verified);
     return { created: !run.wasReady, instance: await finish(run, verified, bot) };
-  } catch (error) {
-    if (error instanceof LeaseLost) throw takenOver(run.instance.url);
-    // Not GitLab's doing (the database, a bug): recorded once the database answers again.
-    if (!(error instanceof StepFailure)) {
-      run.recordWhenPossible(error);
-      throw error;
-    }
-    throw await run.fail(error, log).catch((saveError: unknown) => {
-      if (saveError instanceof LeaseLost) throw takenOver(run.instance.url);
-      run.recordWhenPossible(saveError);
-      throw saveError;
-    });
-  } finally {
-    stopHeartbeat();
-  }
+  });
 }

@@ -1,12 +1,10 @@
 // The three things the bootstrap keeps on GitLab: the bot user, its token, the OAuth application.
 // Each ensure* reuses what is there and still good, and creates only what is missing or broken.
 import { instanceCallbackUrl } from '../../auth-paths.js';
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../domain/types.js';
-import { AppError } from '../../errors.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 
@@ -25,30 +23,6 @@ export interface Ensured<T> {
   value: T;
   /** created: first time; repaired: it existed and was missing or broken; kept: still good. */
   outcome: 'created' | 'repaired' | 'kept';
-}
-
-export async function ensureBotUser(gitlab: GitlabSession, instance: Instance, found: GitlabUser[]): Promise<Ensured<GitlabUser>> {
-  const { api, target, adminToken, config } = gitlab;
-  const existing = found.find((user) => user.username.toLowerCase() === config.botUsername.toLowerCase());
-  // The bot must hold no admin rights: never mint a token for an administrator who happens to own the name.
-  if (existing?.is_admin) {
-    throw new AppError('bot_username_taken', `The user ${existing.username} is an administrator; set BOT_USERNAME to a name no administrator uses`);
-  }
-  if (existing?.state === 'blocked') {
-    await api.unblockUser(target, adminToken, existing.id);
-    return { value: { ...existing, state: 'active' }, outcome: 'repaired' };
-  }
-  if (existing) return { value: existing, outcome: 'kept' };
-  const created = await api.createUser(target, adminToken, {
-    username: config.botUsername,
-    name: 'Code review bot',
-    email: `${config.botUsername}-${randomBytes(4).toString('hex')}@noreply.${new URL(target.url).hostname}`,
-    force_random_password: true,
-    skip_confirmation: true,
-    admin: false,
-    note: `Created by gitlab-connect (${config.publicUrl})`,
-  });
-  return { value: created, outcome: instance.botUserId ? 'repaired' : 'created' };
 }
 
 function isUsable(token: GitlabPersonalAccessToken, botUserId: number, now: Date): boolean {
