@@ -57,6 +57,30 @@ export const EnvSchema = Type.Object({
 
 export type Env = Static<typeof EnvSchema>;
 
+/** What a valid value looks like, for variables whose schema alone (a pattern) would only show a regular expression. */
+const VALID_VALUES: Partial<Record<keyof Env, string>> = {
+  PUBLIC_URL: 'must be an http(s) URL without query or fragment, e.g. https://connect.example.com',
+  DATABASE_URL: 'must be a PostgreSQL connection string, e.g. postgres://user:password@db.example.com:5432/gitlab_connect',
+  ENCRYPTION_KEY: 'must be 32 random bytes in base64, e.g. from openssl rand -base64 32',
+  PREVIOUS_ENCRYPTION_KEYS: 'must be comma-separated keys, each 32 random bytes in base64 (openssl rand -base64 32)',
+  INTERNAL_API_TOKENS: "must be comma-separated tokens of 16 characters at least, each 'name:token' or a bare token",
+  FRONTEND_URL: 'must be an origin: scheme, host and port only, e.g. https://app.example.com',
+  BOT_USERNAME: 'must be a GitLab username: letters, digits, _ . and -, not starting with . or -, at most 255 characters',
+  OAUTH_SCOPES: 'must be GitLab scopes separated by single spaces, e.g. api read_user openid email',
+  TRUST_PROXY: 'must be true, false, or comma-separated proxy addresses or CIDRs, e.g. 10.0.0.0/8',
+};
+
+/** The one-line message for an invalid variable: what is valid, from VALID_VALUES or the schema's literals and bounds. */
+function whatIsValid(variable: string, fallback: string): string {
+  const explicit = VALID_VALUES[variable as keyof Env];
+  if (explicit) return explicit;
+  const schema = (EnvSchema.properties as Record<string, { anyOf?: { const?: unknown }[]; type?: string; minimum?: number; maximum?: number }>)[variable];
+  const literals = schema?.anyOf?.map((member) => member.const).filter((value): value is string => typeof value === 'string');
+  if (literals?.length) return `must be ${literals.length === 2 ? literals.join(' or ') : `one of ${literals.join(', ')}`}`;
+  if (schema?.type === 'integer') return `must be a whole number from ${schema.minimum} to ${schema.maximum}`;
+  return fallback;
+}
+
 export class ConfigError extends Error {}
 
 function parseCidrs(list: string, variable: string): string[] {
@@ -106,7 +130,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const firstError = [...Value.Errors(EnvSchema, parsed)][0];
   if (firstError) {
     const variable = firstError.instancePath.replace(/^\//, '') || 'environment';
-    throw new ConfigError(`${variable}: ${firstError.message}`);
+    throw new ConfigError(`${variable}: ${whatIsValid(variable, firstError.message)}`);
   }
   const valid = parsed as Env;
   const production = valid.NODE_ENV === 'production';

@@ -27,6 +27,7 @@ export const errorCatalog = {
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   url_not_allowed: { status: 422, title: 'This URL is not allowed' },
   not_gitlab: { status: 422, title: 'The URL does not point to a GitLab instance' },
+  gitlab_redirected: { status: 422, title: 'The URL answers with a redirect to another address' },
   gitlab_version_unsupported: { status: 422, title: 'The GitLab version is too old' },
   token_invalid: { status: 422, title: 'The admin token is not valid' },
   token_expired: { status: 422, title: 'The admin token has expired' },
@@ -50,6 +51,7 @@ export const errorCatalog = {
   gitlab_unreachable: { status: 502, title: 'GitLab cannot be reached' },
   gitlab_tls_error: { status: 502, title: "GitLab's TLS certificate cannot be verified" },
   gitlab_error: { status: 502, title: 'GitLab answered with an error' },
+  gitlab_blocked: { status: 502, title: 'A proxy, firewall or bot challenge answered instead of GitLab' },
   token_exchange_failed: { status: 502, title: 'GitLab refused the authorization code' },
   not_ready: { status: 503, title: 'The service is not ready' },
   database_unavailable: { status: 503, title: 'The database cannot be reached' },
@@ -65,12 +67,16 @@ export interface ProblemExtras {
   step?: string;
   missingScopes?: string[];
   retryAfter?: number;
-  /** Why: bot_account_unusable (ldap_blocked, terms_not_accepted, user_cap_reached, …). */
+  /** Why, for codes with several causes: bot_account_unusable (ldap_blocked, terms_not_accepted, user_cap_reached, …), gitlab_unreachable and gitlab_tls_error (see src/diagnoses.ts). */
   reason?: string;
   /** instance_already_registered: the registered instance and its URL. */
   instanceId?: string;
   canonicalUrl?: string;
   errors?: { field: string; message: string }[];
+  /** gitlab_redirected: where the URL redirects to (origin and path). */
+  location?: string;
+  /** not_gitlab: a nearby address where a GitLab answers. */
+  suggestedUrl?: string;
 }
 
 export class AppError extends Error {

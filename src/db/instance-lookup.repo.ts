@@ -1,5 +1,5 @@
-// The one read the public lookup needs: the status columns of an instance by its normalised URL, or of the
-// instance an alias URL points to.
+// The one read the public lookup needs: a few columns of an instance by its normalised URL, or of the
+// instance an alias URL points to (both by a unique index).
 import { CompiledQuery } from 'kysely';
 import type { Executor, InstanceStatus } from './types.js';
 
@@ -7,6 +7,11 @@ export interface InstanceLookupRow {
   id: string;
   status: InstanceStatus;
   bootstrapLeaseUntil: Date | null;
+  /** The step a running bootstrap is at. */
+  bootstrapStep: string | null;
+  /** The last failure's code and step (failed instances). */
+  lastErrorCode: string | null;
+  lastErrorStep: string | null;
   /** From then on a manual instance is degraded (bot_token_expiring). */
   botTokenWarnAt: Date | null;
   /** A credential found dead (instance-health.ts). */
@@ -19,12 +24,15 @@ type LookupColumns = {
   id: string;
   status: InstanceStatus;
   bootstrap_lease_until: Date | null;
+  bootstrap_step: string | null;
+  last_error_code: string | null;
+  last_error_step: string | null;
   bot_token_warn_at: Date | null;
   problem_code: string | null;
   problem_step: string | null;
   problem_detail: string | null;
 };
-const COLUMNS = ['id', 'status', 'bootstrap_lease_until', 'bot_token_warn_at', 'problem_code', 'problem_step', 'problem_detail'] as const;
+const COLUMNS = ['id', 'status', 'bootstrap_lease_until', 'bootstrap_step', 'last_error_code', 'last_error_step', 'bot_token_warn_at', 'problem_code', 'problem_step', 'problem_detail'] as const;
 
 // Built once: the lookup is the hottest query, and its SQL never changes (only the URL parameter).
 let lookupSql: string | undefined;
@@ -46,7 +54,18 @@ export async function findInstanceLookupRow(db: Executor, url: string): Promise<
   lookupSql ??= compileLookup(db);
   const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url, url, 1]));
   const row = rows[0];
-  if (!row) return undefined;
-  const { id, status } = row;
-  return { id, status, bootstrapLeaseUntil: row.bootstrap_lease_until, botTokenWarnAt: row.bot_token_warn_at, problemCode: row.problem_code, problemStep: row.problem_step, problemDetail: row.problem_detail };
+  return (
+    row && {
+      id: row.id,
+      status: row.status,
+      bootstrapLeaseUntil: row.bootstrap_lease_until,
+      bootstrapStep: row.bootstrap_step,
+      lastErrorCode: row.last_error_code,
+      lastErrorStep: row.last_error_step,
+      botTokenWarnAt: row.bot_token_warn_at,
+      problemCode: row.problem_code,
+      problemStep: row.problem_step,
+      problemDetail: row.problem_detail,
+    }
+  );
 }

@@ -106,6 +106,31 @@ export async function storeBotTokens(db: Executor, id: string, holder: string, t
   return stored.numUpdatedRows > 0n;
 }
 
+/**
+ * Deletes (with their events) at most `limit` instances that never became ready and are abandoned: status
+ * failed (or bootstrapping with a lapsed lease), no reference to anything on GitLab (bot user, bot token,
+ * OAuth application), no user, and not touched since `cutoff`. Strangers can create such rows with a made-up
+ * token or an unresolvable name; this keeps them from piling up. Returns how many were deleted.
+ */
+export async function deleteAbandonedInstances(db: Executor, cutoff: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('instances')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('instances as i')
+        .select('i.id')
+        .where((w) => w.or([w('i.status', '=', 'failed'), w.and([w('i.status', '=', 'bootstrapping'), w('i.bootstrap_lease_until', '<', cutoff)])]))
+        .where('i.bot_user_id', 'is', null)
+        .where('i.bot_token_id', 'is', null)
+        .where('i.oauth_application_id', 'is', null)
+        .where('i.updated_at', '<', cutoff)
+        .where((w) => w.not(w.exists(w.selectFrom('users').select('users.id').whereRef('users.instance_id', '=', 'i.id'))))
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** Takes the instance out of service: status removed, every secret and GitLab resource reference wiped, any lease dropped. */
 export async function markInstanceRemoved(db: Executor, id: string, now: Date): Promise<void> {
   await db

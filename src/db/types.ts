@@ -46,6 +46,8 @@ export interface InstancesTable {
   last_error_code: string | null;
   last_error_detail: string | null;
   bootstrap_lease_until: Timestamp | null;
+  /** The step a running bootstrap is at (lookup's progress); null when none runs. */
+  bootstrap_step: string | null;
   /** Who holds the bootstrap lease (a random id per run): writes are fenced on it. */
   bootstrap_lease_holder: string | null;
   /** The bot token's rotation lease (credential-refresh.ts). */

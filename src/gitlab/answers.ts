@@ -39,11 +39,30 @@ export const GitlabApplicationSchema = Type.Object({
   application_name: Text(255),
   callback_url: Text(4096),
   confidential: Type.Boolean(),
+  /**
+   * The scopes as GitLab has them (lib/api/entities/application.rb: `expose :scopes`, an array); optional:
+   * a GitLab that does not report them leaves the service comparing the scopes it stored.
+   */
+  scopes: Type.Optional(Type.Array(Text(64), { maxItems: 64 })),
   secret: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
 });
 
 export const GitlabVersionSchema = Type.Object({ version: Text(64), revision: Text(64) });
 
+/**
+ * The settings of GET /application/settings (admin only; lib/api/settings.rb, entity
+ * lib/api/entities/application_setting.rb and EE's ee/lib/ee/api/entities/application_setting.rb) that
+ * decide whether the bot can work. All optional: CE lacks the EE ones, and an older GitLab some others.
+ * `new_user_signups_cap` is a user count, `max_personal_access_token_lifetime` days; null means none set.
+ */
+export const GitlabApplicationSettingsSchema = Type.Object({
+  enforce_terms: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  require_admin_approval_after_user_signup: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  new_user_signups_cap: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()])),
+  max_personal_access_token_lifetime: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
+});
+
+export type GitlabApplicationSettings = Static<typeof GitlabApplicationSettingsSchema>;
 export type GitlabUser = Static<typeof GitlabUserSchema>;
 export type GitlabPersonalAccessToken = Static<typeof GitlabPersonalAccessTokenSchema>;
 export type GitlabApplication = Static<typeof GitlabApplicationSchema>;

@@ -6,6 +6,7 @@ import {
   answerCheck,
   answerListCheck,
   GitlabApplicationSchema,
+  GitlabApplicationSettingsSchema,
   GitlabPersonalAccessTokenSchema,
   GitlabUserSchema,
   GitlabVersionSchema,
@@ -33,7 +34,7 @@ export interface GitlabTarget {
   credentialTimeoutMs?: number;
 }
 
-export type { GitlabApplication, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
+export type { GitlabApplication, GitlabApplicationSettings, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
 
 const checkUser = answerCheck(GitlabUserSchema);
 const checkUsers = answerCheck(Type.Array(GitlabUserSchema, { maxItems: 100 }));
@@ -44,6 +45,7 @@ const checkApplication = answerCheck(GitlabApplicationSchema);
 // hold every application the walk would accept.
 const checkApplications = answerListCheck(GitlabApplicationSchema, MAX_LIST_PAGES * 100);
 const checkVersion = answerCheck(GitlabVersionSchema);
+const checkSettings = answerCheck(GitlabApplicationSettingsSchema);
 
 /** A user as served onwards: an avatar URL that is not http(s) is dropped. */
 const servedUser = (user: GitlabUser): GitlabUser => ({ ...user, avatar_url: httpUrlOrNull(user.avatar_url) });
@@ -143,10 +145,29 @@ export function createGitlabApi(http: GitlabHttp) {
     /** Every instance-wide OAuth application, only the fields in GitlabApplicationSchema kept; bounded as allPages says. */
     applications: (target: GitlabTarget, token: string) =>
       allPages(target, '/api/v4/applications', privateToken(token), checkApplications, 'delete the OAuth applications no longer in use (Admin area › Applications)'),
+    /** The instance settings that decide whether the bot can work (admin only; GitlabApplicationSettingsSchema). */
+    applicationSettings: (target: GitlabTarget, token: string) => call(target, 'GET', '/api/v4/application/settings', privateToken(token), checkSettings),
+    /**
+     * How many active human users the instance has, from GitLab's `x-total` header on one item of
+     * GET /users?active=true&humans=true (lib/api/users.rb; Gitlab::Pagination::OffsetPagination leaves
+     * the header out past 10 000 rows): null when GitLab did not say.
+     */
+    activeUserCount: async (target: GitlabTarget, token: string): Promise<number | null> => {
+      const { headers } = await send<unknown>(target, 'GET', '/api/v4/users?active=true&humans=true&per_page=1', privateToken(token));
+      const total = Number(headers.get('x-total') || Number.NaN);
+      return Number.isSafeInteger(total) && total >= 0 ? total : null;
+    },
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
       allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens, "revoke the bot user's personal access tokens no longer in use"),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
       call(target, 'POST', '/api/v4/applications', privateToken(token), checkApplication, body),
+    /**
+     * A new client secret for application `id` (not its client id); the old secret stops working at once.
+     * GitLab 16.11+ (lib/api/applications.rb `post ':id/renew-secret'`, 201 with ApplicationWithSecret);
+     * before, Grape's 404. The answer is the only copy of the secret: the credential deadline applies.
+     */
+    renewApplicationSecret: (target: GitlabTarget, token: string, id: number | string) =>
+      credentialCall(target, `/api/v4/applications/${id}/renew-secret`, privateToken(token), checkApplication, undefined),
     deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token), null),
   };
 }

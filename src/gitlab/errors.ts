@@ -1,9 +1,11 @@
 // GitLab's non-2xx answers as GitlabApiError, and the default mapping of those and of transport
 // failures (timeout, TLS, refused connection, SSRF refusal) to the service's AppError codes.
 import { AppError } from '../errors.js';
+import type { TlsReason, UnreachableReason } from '../diagnoses.js';
 import { AddressNotAllowedError } from './address-guard.js';
 
-const DEFAULT_RETRY_AFTER_SECONDS = 60;
+/** The wait a 429 without a readable Retry-After gets. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 60;
 /** A GitLab cannot make callers wait longer than this, whatever its Retry-After says. */
 export const MAX_RETRY_AFTER_SECONDS = 3600;
 
@@ -17,6 +19,8 @@ export class GitlabApiError extends Error {
   readonly retryAfter?: number;
   /** For 3xx: where GitLab redirected to (origin and path only). */
   readonly location?: string;
+  /** The answer was an HTML page: a web page, a proxy's or a challenge's, never GitLab's API (which answers JSON). */
+  readonly html: boolean;
   readonly method: string;
   readonly path: string;
 
@@ -30,10 +34,12 @@ export class GitlabApiError extends Error {
     scope?: string;
     retryAfter?: number;
     location?: string;
+    html?: boolean;
   }) {
     super(fields.message);
     this.name = 'GitlabApiError';
     this.status = fields.status;
+    this.html = fields.html ?? false;
     this.message = fields.message;
     this.method = fields.method;
     this.path = fields.path;
@@ -90,6 +96,7 @@ export function gitlabApiErrorOf(answer: {
   secrets: (string | undefined)[];
 }): GitlabApiError {
   const { status, method, path, secrets } = answer;
+  const html = /^\s*text\/html\b/i.test(answer.headers.get('content-type') ?? '');
   if (status >= 300 && status < 400) {
     const where = redirectTarget(answer.headers.get('location'), answer.base, secrets);
     return new GitlabApiError({ status, method, path, message: `GitLab answered with a redirect to ${where ?? '(no location)'}`, ...(where ? { location: where } : {}) });
@@ -100,6 +107,7 @@ export function gitlabApiErrorOf(answer: {
     status,
     method,
     path,
+    html,
     message: redact(shape.message, secrets),
     ...(shape.error !== undefined ? { error: redact(shape.error, secrets) } : {}),
     ...(shape.errorDescription !== undefined ? { errorDescription: redact(shape.errorDescription, secrets) } : {}),
@@ -148,10 +156,32 @@ function gitlabDetail(e: GitlabApiError): string {
   return `GitLab answered ${e.status} to ${e.method} ${e.path}`;
 }
 
+/** GitLab's own routes below an instance URL: what a redirect of one of them keeps after the instance's new base. */
+const GITLAB_ROUTE_SUFFIX = /\/(?:api\/v4|\.well-known|oauth)(?:\/.*)?$/;
+
+/** The instance URL a redirect points to: its target without the GitLab route that was asked for. */
+export function redirectedInstanceUrl(location: string): string {
+  return location.replace(GITLAB_ROUTE_SUFFIX, '');
+}
+
+/**
+ * A proxy, firewall or bot challenge in front of GitLab: a 403 or 503 as an HTML page, where GitLab's
+ * API and OpenID routes answer JSON (gitlab-facts §1; GitLab's API errors are `{"message": "403 Forbidden"}`).
+ */
+export function isBlockedAnswer(e: GitlabApiError): boolean {
+  return e.html && (e.status === 403 || e.status === 503);
+}
+
 /** The default mapping of a GitlabApiError; callers layer context-specific rules on top. */
 function apiErrorToAppError(e: GitlabApiError): AppError {
   if (e.status >= 300 && e.status < 400) {
-    return new AppError('gitlab_error', `GitLab answered ${e.status} (a redirect, not followed) to ${e.method} ${e.path}`);
+    // Never followed: a redirect may lead anywhere (and would carry the admin token along).
+    if (!e.location) return new AppError('gitlab_error', `GitLab answered ${e.status} (a redirect without a location) to ${e.method} ${e.path}`);
+    const location = redirectedInstanceUrl(e.location);
+    return new AppError('gitlab_redirected', `${e.method} ${e.path} answered ${e.status} with a redirect to ${e.location}, which is not followed; the instance URL is probably ${location}`, { location });
+  }
+  if (isBlockedAnswer(e)) {
+    return new AppError('gitlab_blocked', `${e.method} ${e.path} answered ${e.status} with an HTML page where GitLab answers JSON: something in front of GitLab refused this service`);
   }
   if (e.status === 429) {
     const retryAfter = e.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS;
@@ -193,6 +223,46 @@ const CERT_CODES = new Set([
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
+/**
+ * The cause of a certificate failure as the admin fixes it, from OpenSSL's verify codes as Node names
+ * them: X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE (21) is a chain of one certificate whose issuer is
+ * not trusted: the server sent its leaf without the intermediates (or its issuer is a private CA);
+ * UNABLE_TO_GET_ISSUER_CERT_LOCALLY (20) and SELF_SIGNED_CERT_IN_CHAIN (19) end at a root that is not trusted.
+ */
+const TLS_REASONS: Record<string, TlsReason> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'incomplete_chain',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unknown_ca',
+  UNABLE_TO_GET_ISSUER_CERT: 'unknown_ca',
+  SELF_SIGNED_CERT_IN_CHAIN: 'unknown_ca',
+  CERT_UNTRUSTED: 'unknown_ca',
+  INVALID_CA: 'unknown_ca',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self_signed',
+  CERT_HAS_EXPIRED: 'expired',
+  CERT_NOT_YET_VALID: 'expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'hostname_mismatch',
+  HOSTNAME_MISMATCH: 'hostname_mismatch',
+};
+
+/** Why no connection could be made, from the socket's error code (libuv / getaddrinfo names). */
+const UNREACHABLE_REASONS: Record<string, UnreachableReason> = {
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EAI_FAIL: 'dns',
+  ENODATA: 'dns',
+  ECONNREFUSED: 'refused',
+  ECONNRESET: 'reset',
+  EPIPE: 'reset',
+  UND_ERR_SOCKET: 'reset',
+  ECONNABORTED: 'reset',
+};
+
+const UNREACHABLE_WORDS: Record<UnreachableReason, string> = {
+  dns: 'its name does not resolve',
+  refused: 'the connection was refused',
+  reset: 'the connection was reset',
+  network: 'the network gives no route to it',
+};
+
 /** The error and everything it wraps (`cause`, AggregateError's `errors`), outermost first. */
 function errorChain(error: unknown): unknown[] {
   const seen: unknown[] = [];
@@ -225,7 +295,7 @@ export function transportErrorToAppError(error: unknown, context: { host?: strin
   if (existing) return existing;
   const refused = chain.find((e): e is AddressNotAllowedError => e instanceof AddressNotAllowedError);
   if (refused) {
-    return new AppError('url_not_allowed', `${refused.host} resolves to an address that is not public; such addresses are not allowed`);
+    return new AppError('url_not_allowed', `${refused.host} resolves to an address that is not public; such addresses are not allowed`, { step: 'url' });
   }
   const codes = chain.map(codeOf);
   const names = chain.map(nameOf);
@@ -234,10 +304,8 @@ export function transportErrorToAppError(error: unknown, context: { host?: strin
   }
   const certCode = codes.find((c) => CERT_CODES.has(c));
   if (certCode) {
-    return new AppError(
-      'gitlab_tls_error',
-      `The TLS certificate of ${host} cannot be verified (${certCode}); if the instance uses a private certificate authority, supply its PEM as caCertificate`,
-    );
+    const reason = TLS_REASONS[certCode];
+    return new AppError('gitlab_tls_error', `The TLS certificate of ${host} cannot be verified (${certCode})`, reason ? { reason } : {});
   }
   if (codes.includes('UND_ERR_RES_EXCEEDED_MAX_SIZE')) {
     return new AppError('gitlab_error', `The response from ${host} is too large`);
@@ -245,7 +313,8 @@ export function transportErrorToAppError(error: unknown, context: { host?: strin
   const tlsCode = codes.find((c) => c === 'EPROTO' || c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'));
   if (tlsCode) return new AppError('gitlab_tls_error', `The TLS handshake with ${host} failed (${tlsCode})`);
   const netCode = codes.find((c) => c.startsWith('E') || c.startsWith('UND_ERR_'));
-  return new AppError('gitlab_unreachable', `${host} cannot be reached${netCode ? ` (${netCode})` : ''}`);
+  const reason = (netCode && UNREACHABLE_REASONS[netCode]) || 'network';
+  return new AppError('gitlab_unreachable', `${host} cannot be reached: ${UNREACHABLE_WORDS[reason]}${netCode ? ` (${netCode})` : ''}`, { reason });
 }
 
 function isTransportError(error: unknown): boolean {

@@ -11,7 +11,7 @@ import { createTransport, type GitlabCallReport, type GitlabLog, type Transport 
 import { createUrlPolicy, type UrlPolicy } from './url-policy.js';
 
 export { assertPemCertificate, InvalidCaCertificateError } from './agents.js';
-export { GitlabApiError, toAppError } from './errors.js';
+export { DEFAULT_RETRY_AFTER_SECONDS, GitlabApiError, isBlockedAnswer, parseRetryAfter, toAppError } from './errors.js';
 export type { GuardedFetch } from './oauth-fetch.js';
 export type { GitlabCallReport, GitlabLog } from './transport.js';
 
@@ -69,6 +69,8 @@ export interface GitlabHttp {
    * connect time (a name may resolve differently later). Failures to resolve are left to the first call.
    */
   assertUrlResolvesAllowed(url: string): Promise<void>;
+  /** The checks the URL alone allows (scheme, user info, IP literals): no DNS query; throws `url_not_allowed` with step url. */
+  assertUrlAllowed(url: string): void;
   close(): Promise<void>;
 }
 
@@ -135,6 +137,7 @@ export function createGitlabHttp(options: GitlabHttpOptions): GitlabHttp {
     request: createRequest(policy, transport, options.logger),
     fetch: createOauthFetch(policy, transport, options.logger),
     assertUrlResolvesAllowed: (url) => policy.assertUrlResolvesAllowed(url),
+    assertUrlAllowed: (url) => void policy.assertUrlAllowed(url),
     close: () => agents.close(),
   };
 }

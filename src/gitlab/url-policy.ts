@@ -12,6 +12,9 @@ export interface UrlPolicyOptions {
   lookup: LookupFunction;
 }
 
+/** The bootstrap step that URL rules belong to (contract: `url_not_allowed` carries `step: "url"`). */
+const URL_STEP = { step: 'url' } as const;
+
 export interface UrlPolicy {
   /** Parses an absolute URL and applies the policy; throws AppError `invalid_url` or `url_not_allowed`. */
   assertUrlAllowed(raw: string): URL;
@@ -28,16 +31,16 @@ export function createUrlPolicy(options: UrlPolicyOptions): UrlPolicy {
     } catch {
       throw new AppError('invalid_url', 'The GitLab URL is not a valid absolute URL');
     }
-    if (url.username || url.password) throw new AppError('url_not_allowed', 'URLs with user info are not allowed');
+    if (url.username || url.password) throw new AppError('url_not_allowed', 'URLs with user info are not allowed', URL_STEP);
     if (url.protocol === 'http:' && !options.allowHttp) {
-      throw new AppError('url_not_allowed', `http:// is not allowed for ${url.host}; use https://`);
+      throw new AppError('url_not_allowed', `http:// is not allowed for ${url.host}; use https://`, URL_STEP);
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new AppError('url_not_allowed', `The scheme ${url.protocol} is not allowed`);
+      throw new AppError('url_not_allowed', `The scheme ${url.protocol} is not allowed`, URL_STEP);
     }
     // WHATWG URL has already turned 2130706433 or 0x7f.1 into 127.0.0.1.
     if (!options.allowPrivateNetworks && isIpLiteral(url.hostname) && !isPublicAddress(url.hostname)) {
-      throw new AppError('url_not_allowed', `${url.hostname} is not a public address; such addresses are not allowed`);
+      throw new AppError('url_not_allowed', `${url.hostname} is not a public address; such addresses are not allowed`, URL_STEP);
     }
     return url;
   }
@@ -49,7 +52,7 @@ export function createUrlPolicy(options: UrlPolicyOptions): UrlPolicy {
     const refused = await new Promise<boolean>((resolve) =>
       options.lookup(hostname, { all: true }, (error) => resolve(error instanceof AddressNotAllowedError)),
     );
-    if (refused) throw new AppError('url_not_allowed', `${hostname} resolves to an address that is not public; such addresses are not allowed`);
+    if (refused) throw new AppError('url_not_allowed', `${hostname} resolves to an address that is not public; such addresses are not allowed`, URL_STEP);
   }
 
   return { assertUrlAllowed, assertUrlResolvesAllowed };

@@ -5,15 +5,18 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable } from '../services/readiness.service.js';
+import { adviseDetail } from '../diagnoses.js';
 import { AppError, errorCatalog, isAppError, type ErrorCode } from '../errors.js';
 import type { ProblemBody } from '../schemas/problem.js';
 
 /** Seconds a caller should wait before retrying while the database is unavailable. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
+/** The problem document: the detail of the occurrence followed by the diagnoses table's advice for its code and reason. */
 function problemBody(error: AppError, requestId?: string): ProblemBody {
   const { title } = errorCatalog[error.code];
-  const { code, status, message: detail, extras } = error;
+  const { code, status, extras } = error;
+  const detail = adviseDetail(code, error.message, extras.reason);
   return { type: `urn:gitlab-connect:problem:${code}`, title, status, detail, code, ...extras, ...(requestId ? { requestId } : {}) };
 }
 

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import type { TSchema } from 'typebox';
 import { Me, UserGitlabToken } from '../schemas/auth.js';
 import { requestExamples, responseExamples } from '../schemas/examples.js';
-import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, RegisterRequest } from '../schemas/instances.js';
+import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
 import { SESSION_COOKIE } from './session-auth.js';
@@ -17,6 +17,8 @@ const sharedSchemas: TSchema[] = [
   Problem,
   LookupResult,
   BootstrapRequest,
+  PreflightRequest,
+  PreflightResult,
   BootstrapResult,
   RegisterRequest,
   CredentialsRequest,

@@ -2,11 +2,12 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
-import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, RegisterRequest } from '../schemas/instances.js';
+import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { clientRateLimitOptions } from '../plugins/client-rate-limit.js';
 import { bootstrapInstance, InvalidCaCertificateError } from '../services/bootstrap/bootstrap.service.js';
+import { preflightInstance } from '../services/bootstrap/preflight.service.js';
 import { registerInstance } from '../services/bootstrap/register.service.js';
 import { lookupInstance } from '../services/instances.service.js';
 import { loginUrlOf } from './views.js';
@@ -24,7 +25,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'Normalises the URL the user typed and says whether the instance is set up: `next` tells the frontend to bootstrap, wait or send the user to `loginUrl`. No request goes to GitLab.',
       security: [],
       querystring: InstanceUrlQuery,
-      response: { 200: ref(LookupResult), ...problemResponses('invalid_url', 'validation_failed') },
+      response: { 200: ref(LookupResult), ...problemResponses('invalid_url', 'validation_failed', 'url_not_allowed') },
     },
     handler: async (request) => {
       const found = await lookupInstance(deps, request.query.url);
@@ -52,6 +53,24 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { created, instance } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`, request.log).catch(nameCaCertificateField);
       return reply.code(created ? 201 : 200).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
     },
+  });
+
+  app.post('/instances/preflight', {
+    config: { rateLimit: { max: deps.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
+    schema: {
+      operationId: 'preflightInstance',
+      tags: ['instances'],
+      summary: 'Check what a bootstrap would meet, writing nothing',
+      description:
+        "Runs every check of the bootstrap that writes nothing, on GitLab or here: the URL policy, reachability and TLS, that it is a GitLab and its version, and with an admin token the token, BOT_USERNAME and the instance's settings. `ready` is true when a bootstrap with the same input would succeed. GitLab gets only GET requests; the admin token is never stored or logged.",
+      security: [],
+      body: ref(PreflightRequest),
+      response: {
+        200: ref(PreflightResult),
+        ...problemResponses('invalid_url', 'validation_failed', 'invalid_json', 'payload_too_large', 'unsupported_media_type', 'rate_limited'),
+      },
+    },
+    handler: async (request) => preflightInstance(deps, request.body, request.log).catch(nameCaCertificateField),
   });
 
   app.post('/instances/register', {

@@ -1,6 +1,7 @@
 // Examples for the OpenAPI document: a request body per operation that takes one, a value per success
 // answer, and (problemExample) a problem per code built from the error catalogue. `redocly lint` checks
 // each against its schema.
+import { adviseDetail } from '../diagnoses.js';
 import { errorCatalog, type ErrorCode } from '../errors.js';
 
 const instanceId = '0b9c5f3e-7c1a-4e8b-9a51-3f2d4c6b8a10';
@@ -53,6 +54,7 @@ const one = (summary: string, value: unknown): Examples => ({ example: { summary
 /** Request body examples by operationId. */
 export const requestExamples: Record<string, Examples> = {
   bootstrapInstance: { example: { summary: 'An instance URL and an administrator token', value: { url, adminToken } } },
+  preflightInstance: { example: { summary: 'What the bootstrap would get', value: { url, adminToken } } },
   registerInstance: { example: { summary: "The admin's own bot token and OAuth application", value: { url, ...manualCredentials } } },
   replaceInstanceCredentials: {
     botToken: { summary: 'A new bot token', value: { botToken: manualCredentials.botToken } },
@@ -84,6 +86,11 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
     200: {
       ready: { summary: 'Set up: send the user to loginUrl', value: { url, status: 'ready', next: 'login', callbackUrl, instanceId, loginUrl } },
       unregistered: { summary: 'Unknown: ask for an admin token and bootstrap', value: { url, status: 'unregistered', next: 'bootstrap', callbackUrl } },
+      bootstrapping: { summary: 'A bootstrap runs: show its step, look up again shortly', value: { url, status: 'bootstrapping', next: 'wait', callbackUrl, instanceId, step: 'bot_user' } },
+      failed: {
+        summary: 'The last bootstrap failed: show the problem, then bootstrap again',
+        value: { url, status: 'failed', next: 'bootstrap', callbackUrl, instanceId, problem: { code: 'token_not_admin', step: 'verify_token', title: 'The token does not belong to an administrator' } },
+      },
       degraded: {
         summary: 'Logins work, but the manual bot token expires soon',
         value: {
@@ -101,6 +108,41 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   bootstrapInstance: {
     201: one('Set up for the first time', bootstrapResult),
     200: one('Already set up; the missing bot token was re-created', { ...bootstrapResult, repaired: ['bot_token'] }),
+  },
+  preflightInstance: {
+    200: {
+      ready: {
+        summary: 'Everything a bootstrap needs is in place',
+        value: {
+          url,
+          ready: true,
+          checks: [
+            { name: 'url', status: 'pass', detail: 'the URL is allowed' },
+            { name: 'reachable', status: 'pass', detail: `${url} answers over https` },
+            { name: 'gitlab', status: 'pass', detail: 'GitLab answers (OpenID configuration or API)' },
+            { name: 'version', status: 'pass', detail: 'GitLab 17.8.1-ee' },
+            { name: 'admin_token', status: 'pass', detail: 'a valid, unexpired administrator token with the api scope that can make admin calls' },
+            { name: 'bot_username', status: 'pass', detail: 'review-bot is free' },
+            {
+              name: 'instance_settings',
+              status: 'warn',
+              detail:
+                "the maximum token lifetime is 90 days: the bot's token gets 90 days (its standby about half) and is rotated that much more often; sign-ups need admin approval, which does not hold a user the bootstrap creates",
+            },
+          ],
+        },
+      },
+      notReady: {
+        summary: 'Admin Mode is on and the token lacks admin_mode',
+        value: {
+          url,
+          ready: false,
+          checks: [
+            { name: 'admin_token', status: 'fail', code: 'admin_mode_scope_required', detail: 'Admin Mode is on for this instance: create the admin token with the admin_mode scope as well as api', fix: 'Admin Mode is on …' },
+          ],
+        },
+      },
+    },
   },
   registerInstance: { 201: one('Registered with the credentials the admin gave', registeredResult) },
   replaceInstanceCredentials: { 200: one('Credentials replaced', registeredResult) },
@@ -168,19 +210,35 @@ const problemExtras: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   bot_username_taken: { step: 'bot_user' },
   instance_identity_changed: { step: 'probe' },
   gitlab_rate_limited: { retryAfter: 30 },
+  url_not_allowed: { step: 'url' },
+  not_gitlab: { step: 'probe', suggestedUrl: 'https://git.example.com/gitlab' },
+  gitlab_redirected: { step: 'probe', location: 'https://gitlab.example.org' },
+  gitlab_blocked: { step: 'probe' },
+  gitlab_unreachable: { step: 'probe', reason: 'dns' },
+  gitlab_tls_error: { step: 'probe', reason: 'incomplete_chain' },
   service_busy: { retryAfter: 5 },
 };
 
-/** A problem document for `code`, as the error plugin sends it. */
+/** What happened in the example occurrence of a code, before the diagnoses table's advice. */
+const occurrences: Partial<Record<ErrorCode, string>> = {
+  not_gitlab: 'https://git.example.com/gitlab/group/project does not answer like a GitLab instance',
+  gitlab_redirected: 'https://gitlab.example.com answers with a redirect to https://gitlab.example.org',
+  gitlab_blocked: 'gitlab.example.com answered 403 with an HTML page where GitLab answers JSON',
+  gitlab_unreachable: 'gitlab.example.com cannot be reached: its name does not resolve (ENOTFOUND)',
+  gitlab_tls_error: 'The TLS certificate of gitlab.example.com cannot be verified (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+};
+
+/** A problem document for `code`, as the error plugin sends it (the detail carries the diagnoses table's advice). */
 export function problemExample(code: ErrorCode) {
   const { status, title } = errorCatalog[code];
+  const extras = problemExtras[code];
   return {
     type: `urn:gitlab-connect:problem:${code}`,
     title,
     status,
-    detail: `${title}.`,
+    detail: adviseDetail(code, occurrences[code] ?? title, typeof extras?.reason === 'string' ? extras.reason : undefined),
     code,
-    ...problemExtras[code],
+    ...extras,
     requestId: '6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b',
   };
 }

@@ -6,14 +6,14 @@ const InstanceModeField = Type.Union([Type.Literal('automated'), Type.Literal('m
   description: "automated: set up with an admin token (the service owns the bot and the OAuth application); manual: registered with the admin's own bot token and application",
 });
 
-/** What is wrong with a degraded instance; never a secret. */
+/** What is wrong with a failed or degraded instance; never a secret or GitLab's raw text. */
 export const InstanceProblemField = Type.Object(
   {
-    code: Type.String({ description: 'Stable code, e.g. bot_token_expiring' }),
-    step: Type.String({ description: 'The part of the set-up it concerns' }),
-    title: Type.String({ description: 'What is wrong and what the admin does about it' }),
+    code: Type.String({ description: 'Stable code, e.g. token_not_admin or bot_token_expiring (the README\'s Troubleshooting section says what to do)' }),
+    step: Type.String({ description: 'The bootstrap step that failed, or the part of the set-up it concerns' }),
+    title: Type.String({ description: 'What is wrong, in this service\'s words' }),
   },
-  { additionalProperties: false, description: 'degraded: what is wrong' },
+  { additionalProperties: false, description: 'failed: what went wrong last time; degraded: what is wrong now' },
 );
 
 export const InstanceUrlQuery = Type.Object(
@@ -31,10 +31,13 @@ export const LookupResult = Type.Object(
       description: 'What the frontend does next: ask for an admin token and bootstrap, wait and look up again, or send the user to loginUrl',
     }),
     callbackUrl: Type.String({
-      description: "The OAuth redirect URI of this instance's application (below `$PUBLIC_URL/auth/gitlab/callback/`): known before registration, for an admin who creates the application by hand",
+      description: "The OAuth redirect URI of this instance's application (below `$PUBLIC_URL/auth/gitlab/callback/`): distinct per instance URL, known before registration, for an admin who creates the application by hand",
     }),
     instanceId: Type.Optional(Uuid('The instance id, once a bootstrap has started')),
     loginUrl: Type.Optional(Type.String({ description: 'Absolute URL of GET /auth/gitlab/start for this instance (ready, and degraded while logins work)' })),
+    step: Type.Optional(
+      Type.String({ description: 'bootstrapping: the step the running bootstrap is at (`url`, `probe`, `verify_token`, `bot_user`, `bot_token`, `oauth_application`), for a progress display' }),
+    ),
     problem: Type.Optional(InstanceProblemField),
   },
   { $id: 'LookupResult', additionalProperties: false, description: 'What the service knows of an instance URL' },
@@ -114,3 +117,38 @@ export const BootstrapResult = Type.Object(
 );
 
 export type BootstrapResultBody = Static<typeof BootstrapResult>;
+
+export const PreflightRequest = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: 'The instance URL (normalised as by lookup)', examples: ['https://gitlab.example.com'] }),
+    adminToken: Type.Optional(
+      GitlabTokenField("The administrator's personal access token the bootstrap would get; without it only the URL and GitLab itself are checked. Used for this request only; never stored or logged."),
+    ),
+    caCertificate: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: "PEM of the CA that signs the instance's TLS certificate" })),
+  },
+  { $id: 'PreflightRequest', additionalProperties: false, description: 'What the bootstrap would get' },
+);
+
+export type PreflightRequestBody = Static<typeof PreflightRequest>;
+
+const PreflightCheck = Type.Object(
+  {
+    name: Type.Union([Type.Literal('url'), Type.Literal('reachable'), Type.Literal('gitlab'), Type.Literal('version'), Type.Literal('admin_token'), Type.Literal('bot_username'), Type.Literal('instance_settings')], {
+      description: 'What was checked: the URL policy, reachability and TLS, that it is a GitLab, its version, the admin token (validity, expiry, administrator, scopes, Admin Mode), BOT_USERNAME, the instance settings',
+    }),
+    status: Type.Union([Type.Literal('pass'), Type.Literal('warn'), Type.Literal('fail'), Type.Literal('skipped')], { description: 'The outcome; skipped when it could not or need not run' }),
+    code: Type.Optional(Type.String({ description: 'fail: the error code the bootstrap would answer with' })),
+    detail: Type.String({ description: 'What was found' }),
+    fix: Type.Optional(Type.String({ description: 'fail: what to do (the advice of the Troubleshooting table)' })),
+  },
+  { additionalProperties: false, description: 'One check of the preflight' },
+);
+
+export const PreflightResult = Type.Object(
+  {
+    url: Type.String({ description: 'The normalised instance URL' }),
+    ready: Type.Boolean({ description: 'True when a bootstrap with the same input would succeed' }),
+    checks: Type.Array(PreflightCheck, { description: 'The checklist, in the order the bootstrap runs it' }),
+  },
+  { $id: 'PreflightResult', additionalProperties: false, description: 'What a bootstrap with this input would meet; nothing was written' },
+);

@@ -16,7 +16,14 @@ export const Problem = Type.Object(
     retryAfter: Type.Optional(Type.Integer({ description: 'Seconds to wait before retrying' })),
     instanceId: Type.Optional(Type.String({ description: 'instance_already_registered: the instance this GitLab is registered as' })),
     canonicalUrl: Type.Optional(Type.String({ description: 'instance_already_registered: the URL it is registered under' })),
-    reason: Type.Optional(Type.String({ description: 'Why, for codes with several causes (bot_account_unusable: ldap_blocked, terms_not_accepted, user_cap_reached, …)' })),
+    reason: Type.Optional(
+      Type.String({
+        description:
+          'Why, for codes with several causes: `dns`, `refused`, `reset`, `network` (gitlab_unreachable); `unknown_ca`, `incomplete_chain`, `expired`, `hostname_mismatch`, `self_signed` (gitlab_tls_error); `ldap_blocked`, `terms_not_accepted`, `user_cap_reached`, … (bot_account_unusable)',
+      }),
+    ),
+    location: Type.Optional(Type.String({ description: 'gitlab_redirected: where the URL redirects to; use it instead' })),
+    suggestedUrl: Type.Optional(Type.String({ description: 'not_gitlab: a nearby address where a GitLab answers' })),
     errors: Type.Optional(
       Type.Array(
         Type.Object({ field: Type.String({ description: 'JSON pointer or parameter name' }), message: Type.String({ description: 'What is wrong with it' }) }, { additionalProperties: false }),
@@ -33,7 +40,7 @@ export type ProblemBody = Static<typeof Problem>;
 const problemRef = ref(Problem);
 
 /** What any route that calls GitLab may answer when GitLab fails it. */
-export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];
+export const GITLAB_FAILURES = ['gitlab_unreachable', 'gitlab_tls_error', 'gitlab_blocked', 'gitlab_redirected', 'gitlab_error', 'gitlab_rate_limited', 'gitlab_timeout'] as const satisfies readonly ErrorCode[];
 
 /** What the checks of manually given credentials (register, PUT credentials) may refuse them with. */
 export const MANUAL_CREDENTIAL_FAILURES = ['bot_token_invalid', 'bot_token_expired', 'bot_token_revoked', 'bot_token_missing_scope', 'bot_token_is_admin', 'oauth_client_invalid'] as const satisfies readonly ErrorCode[];

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { checkedExpiresIn } from '../gitlab/answers.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, parseRetryAfter } from '../gitlab/http.js';
 import type { ServiceDeps } from './deps.js';
 
 export interface InstanceOauth {
@@ -42,6 +43,19 @@ export function registeredRedirectUri(config: Config, instance: Instance): strin
   return instance.oauthRedirectUri ?? config.callbackUrl;
 }
 
+/** How far GitLab's clock may be off ours for ID token times (contract: "a few minutes"). */
+export const ID_TOKEN_CLOCK_TOLERANCE_SECONDS = 300;
+
+/**
+ * GitLab's 429 at /oauth/token (Rack::Attack: plain `Retry later` with Retry-After, gitlab-facts §8)
+ * as 503 gitlab_rate_limited, before oauth4webapi reads the body as an OAuth error; other answers pass.
+ */
+function refuseRateLimited(response: Response): Response {
+  if (response.status !== 429) return response;
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS;
+  throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service at POST /oauth/token; retry after ${retryAfter} s`, { retryAfter });
+}
+
 /** Where an instance's OAuth provider lives and how to reach it. */
 type OauthServer = Pick<Instance, 'url' | 'openidIssuer' | 'caCertificate'>;
 
@@ -59,6 +73,8 @@ function oauthClientOf(deps: ServiceDeps, server: OauthServer, clientId: string,
     client_id: clientId,
     // Protocol time checks (ID token exp) follow the app's clock, which tests may move.
     [o.clockSkew]: Math.round((deps.clock().getTime() - Date.now()) / 1000),
+    // GitLab's ID tokens live 120 s and its clock may lag ours: iat, exp and auth_time get this much slack.
+    [o.clockTolerance]: ID_TOKEN_CLOCK_TOLERANCE_SECONDS,
   };
   const options: o.TokenEndpointRequestOptions = {
     [o.customFetch]: (url, init) => deps.gitlabHttp.fetch(url, { ...init, caCertificate: server.caCertificate }),
@@ -134,7 +150,7 @@ export async function exchangeCode(
   try {
     const params = o.validateAuthResponse(as, client, new URLSearchParams({ code: input.code, state: input.state }), input.state);
     const response = await o.authorizationCodeGrantRequest(as, client, clientAuth, params, registeredRedirectUri(deps.config, instance), input.codeVerifier, options);
-    const processed = await o.processAuthorizationCodeResponse(as, client, response, {
+    const processed = await o.processAuthorizationCodeResponse(as, client, refuseRateLimited(response), {
       expectedNonce: input.nonce ?? o.expectNoNonce,
       requireIdToken: input.nonce !== null,
     });
@@ -160,14 +176,14 @@ const clientRefused = (error: unknown) =>
 
 /**
  * Trades a refresh token for new tokens; RefreshRefusedError when GitLab answers invalid_grant,
- * ClientRefusedError on invalid_client, gitlab_error for other refusals.
+ * ClientRefusedError on invalid_client, gitlab_rate_limited for a 429, gitlab_error for other refusals.
  */
 export async function refreshTokens(deps: ServiceDeps, instance: Instance, refreshToken: string): Promise<GrantedTokens> {
   const { as, client, clientAuth, options } = instanceOauth(deps, instance);
   const requestedAt = deps.clock();
   try {
     const response = await o.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, options);
-    return grantedTokens(await o.processRefreshTokenResponse(as, client, response), requestedAt);
+    return grantedTokens(await o.processRefreshTokenResponse(as, client, refuseRateLimited(response)), requestedAt);
   } catch (error) {
     if (error instanceof AppError) throw error;
     if (error instanceof o.ResponseBodyError && error.error === 'invalid_grant') throw new RefreshRefusedError(describeOauthError(error));

@@ -2,9 +2,10 @@
 // all, an audit trail).
 import { instanceCallbackUrl } from '../auth-paths.js';
 import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
+import { titleOf } from '../diagnoses.js';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
-import { AppError } from '../errors.js';
+import { AppError, errorCatalog, type ErrorCode } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
 import { normalizeInstanceUrl } from './instance-url.js';
 import { instanceProblem, loginsBroken, type InstanceProblem } from './instance-health.js';
@@ -28,8 +29,10 @@ export interface InstanceLookup {
   next: 'bootstrap' | 'wait' | 'login';
   /** Set once a bootstrap has started (not for unregistered). */
   instanceId?: string;
-  /** degraded: what is wrong, for the admin to fix. */
-  problem?: InstanceProblem;
+  /** bootstrapping: the step the running bootstrap is at. */
+  step?: string;
+  /** failed and degraded: what is wrong, as a code the frontend explains and our own title (never GitLab's text). */
+  problem?: InstanceProblem | { code: ErrorCode; step: string; title: string };
 }
 
 /** A bootstrap whose lease ran out died with its process: it is failed, not still running. */
@@ -42,16 +45,33 @@ function visibleStatus(instance: InstanceLookupRow, now: Date): VisibleStatus {
 // A degraded instance still logs users in, unless GitLab refuses its OAuth application: then a bootstrap repairs it.
 const nextStep = { unregistered: 'bootstrap', failed: 'bootstrap', bootstrapping: 'wait', ready: 'login', degraded: 'login' } as const;
 
-/** What is known of the instance at a URL the user typed; throws invalid_url. No GitLab call. */
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(errorCatalog, code);
+
+/** The progress or the problem lookup shows for a registered instance in a visible status. */
+function progressOf(instance: InstanceLookupRow, status: VisibleStatus): Pick<InstanceLookup, 'step' | 'problem'> {
+  if (status === 'bootstrapping') return instance.bootstrapStep ? { step: instance.bootstrapStep } : {};
+  if (status !== 'failed' || !instance.lastErrorCode || !isErrorCode(instance.lastErrorCode)) return {};
+  const step = instance.lastErrorStep ?? instance.bootstrapStep ?? 'unknown';
+  return { problem: { code: instance.lastErrorCode, step, title: titleOf(instance.lastErrorCode) } };
+}
+
+/**
+ * What is known of the instance at a URL the user typed: one indexed read (through the lookup cache),
+ * no DNS query, no GitLab call. Throws invalid_url, and url_not_allowed (step url) for what the URL
+ * alone shows to be forbidden (http:// without ALLOW_HTTP, a non-public IP literal).
+ */
 export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
   const url = normalizeInstanceUrl(input);
-  const instance = await deps.instanceLookups.find(url);
-  const now = deps.clock();
-  const problem = instance && instanceProblem(instance, now);
-  const status = problem ? 'degraded' : instance ? visibleStatus(instance, now) : 'unregistered';
+  deps.gitlabHttp.assertUrlAllowed(url);
   const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, url);
-  const next = instance && loginsBroken(instance) ? 'bootstrap' : nextStep[status];
-  return { url, status, next, callbackUrl, ...(instance && status !== 'unregistered' ? { instanceId: instance.id } : {}), ...(problem ? { problem } : {}) };
+  const instance = await deps.instanceLookups.find(url);
+  if (!instance) return { url, status: 'unregistered', next: 'bootstrap', callbackUrl };
+  const now = deps.clock();
+  const degraded = instanceProblem(instance, now);
+  if (degraded) return { url, status: 'degraded', next: loginsBroken(instance) ? 'bootstrap' : nextStep.degraded, callbackUrl, instanceId: instance.id, problem: degraded };
+  const status = visibleStatus(instance, now);
+  if (status === 'unregistered') return { url, status, next: 'bootstrap', callbackUrl };
+  return { url, status, next: nextStep[status], callbackUrl, instanceId: instance.id, ...progressOf(instance, status) };
 }
 
 /** One instance; throws instance_not_found. */

@@ -78,8 +78,20 @@ async function refreshLeased(deps: ServiceDeps, user: UsableUser, now: Date, lea
   return { token: { accessToken: tokens.accessToken, expiresAt: tokens.expiresAt } };
 }
 
+/** GitLab unreachable, rate limiting or failing: a refresh that could not happen, not one refused. */
+const GITLAB_TROUBLE = new Set(['gitlab_unreachable', 'gitlab_timeout', 'gitlab_rate_limited', 'gitlab_error', 'gitlab_blocked']);
+
+/** While GitLab is in trouble, the stored access token is served as long as it has not expired (contract); else the error stands. */
+async function stillValidToken(deps: ServiceDeps, id: string, error: unknown): Promise<Outcome> {
+  if (!(error instanceof AppError) || !GITLAB_TROUBLE.has(error.code)) throw error;
+  const user = usable(await findUserById(deps.db, id), id);
+  if (!user.accessTokenExpiresAt || user.accessTokenExpiresAt <= deps.clock()) throw error;
+  return { token: { accessToken: deps.sealer.open(user.accessTokenSealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.accessTokenExpiresAt } };
+}
+
 /**
- * The user's current GitLab access token, refreshed first when due. Throws user_not_found,
+ * The user's current GitLab access token, refreshed first when due; while GitLab is unreachable, rate
+ * limiting or failing, the stored token as long as it is still valid. Throws user_not_found,
  * reauthorization_required (no token, GitLab refused the refresh, or the instance's OAuth application:
  * then the instance is degraded, an event by `actor`), instance_not_ready, or the
  * GitLab failure codes.
@@ -94,7 +106,7 @@ export async function userGitlabToken(deps: ServiceDeps, id: string, actor: stri
     refresh: (user, now, lease) => refreshLeased(deps, user, now, lease, actor),
     holderGitlabCalls: 1,
     callTimeoutMs: deps.config.gitlabTimeoutMs,
-  });
+  }).catch((error: unknown) => stillValidToken(deps, id, error));
   if ('refused' in outcome) {
     log.info({ userId: id }, 'GitLab refused the refresh token; the user must log in again');
     throw new AppError('reauthorization_required', `GitLab refused to refresh the token (${outcome.refused}): the user must log in again`);

@@ -1,4 +1,4 @@
-// REST routes for instance-wide OAuth applications (admin only): list, create, delete.
+// REST routes for instance-wide OAuth applications (admin only): list, create, delete, renew the secret.
 import { requireAdmin } from './auth.js';
 import { application } from './entities.js';
 import type { Ctx, Reply, Route } from './http.js';
@@ -65,8 +65,24 @@ function remove(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
+/**
+ * POST /applications/:id/renew-secret (lib/api/applications.rb, added by gitlab-org/gitlab!146989 in
+ * GitLab 16.11; before, no route matches: Grape's 404): a new secret, the old one refused from then
+ * on; 201 (Grape's default for a POST) with ApplicationWithSecret.
+ */
+function renewSecret(ctx: Ctx): Reply {
+  if (!ctx.fake.atLeast(16, 11)) return json(404, { error: '404 Not Found' });
+  const result = requireAdmin(ctx);
+  if (!result.ok) return result.reply;
+  const app = ctx.fake.renewApplicationSecret(Number(ctx.match[1]));
+  if (!app) return message(404, '404 Application Not Found');
+  ctx.fake.counters.applicationSecretsRenewed++;
+  return json(201, application(app, true));
+}
+
 export const applicationRoutes: Route[] = [
   { method: 'GET', pattern: new RegExp(`^${API}/applications$`), handler: list },
   { method: 'POST', pattern: new RegExp(`^${API}/applications$`), handler: create },
   { method: 'DELETE', pattern: new RegExp(`^${API}/applications/(\\d+)$`), handler: remove },
+  { method: 'POST', pattern: new RegExp(`^${API}/applications/(\\d+)/renew-secret$`), handler: renewSecret },
 ];

@@ -25,7 +25,9 @@ function listUsers(ctx: Ctx): Reply {
   if (!result.ok) return result.reply;
   const admin = actsAsAdmin(ctx.fake, result.auth);
   const username = ctx.query.get('username');
-  const users = username === null ? [...ctx.fake.users.values()] : ctx.fake.usersNamed(username);
+  const named = username === null ? [...ctx.fake.users.values()] : ctx.fake.usersNamed(username);
+  // `active=true` keeps active users only (lib/api/users.rb, UsersFinder#by_active); x-total counts them.
+  const users = ctx.query.get('active') === 'true' ? named.filter((u) => u.state === 'active') : named;
   return paginated(ctx, users.map((u) => (admin ? userWithEmail(ctx.fake, u, true) : userBasic(ctx.fake, u))));
 }
 

@@ -34,10 +34,16 @@ export function personalAccessToken(fake: FakeState, pat: FakePersonalAccessToke
   return out;
 }
 
+/**
+ * Entities::Application (lib/api/entities/application.rb), with `scopes` as an array
+ * (`application.scopes.to_a`); ApplicationWithSecret adds the secret (create, renew-secret). Which
+ * release began exposing `scopes` was not pinned down (the 17.9 docs' examples lack it, later ones
+ * show it): the fake always does, and the service falls back to the scopes it stored when absent.
+ */
 export function application(app: FakeApplication, withSecret = false): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: app.id, application_id: app.uid, application_name: app.name, callback_url: app.redirectUri,
-    confidential: app.confidential,
+    confidential: app.confidential, scopes: [...app.scopes],
   };
   if (withSecret) out.secret = app.secret;
   return out;

@@ -250,3 +250,21 @@ t.test('self/rotate exists from 16.10 (404 before, as no route matches); it answ
   const again = await call(fake, '/api/v4/personal_access_tokens/self/rotate', { method: 'POST', token: setup.token });
   t.equal(again.status, 401, 'the old token no longer authenticates');
 });
+
+t.test('GET /application/settings is admin only (403 otherwise) and names the settings; active=true users carry x-total', async (t) => {
+  const fake = await startFakeGitlab({ termsEnforced: true, userCap: 5, maxTokenLifetimeDays: 30, requireAdminApproval: true });
+  t.teardown(() => fake.close());
+  const admin = fake.seedAdmin().token;
+  const dev = fake.createUser({ username: 'dev', termsAccepted: true });
+  fake.createUser({ username: 'gone', state: 'deactivated' });
+  const devToken = fake.createPersonalAccessToken(dev.id, { scopes: ['api'] }).token;
+  const refused = await call(fake, '/api/v4/application/settings', { token: devToken });
+  t.same([refused.status, refused.json], [403, { message: '403 Forbidden' }]);
+  const settings = await call(fake, '/api/v4/application/settings', { token: admin });
+  t.match(settings.json, { enforce_terms: true, require_admin_approval_after_user_signup: true, new_user_signups_cap: 5, max_personal_access_token_lifetime: 30 });
+  const plain = await startFakeGitlab();
+  t.teardown(() => plain.close());
+  t.match((await call(plain, '/api/v4/application/settings', { token: plain.seedAdmin().token })).json, { enforce_terms: false, new_user_signups_cap: null, max_personal_access_token_lifetime: null });
+  const active = await call(fake, '/api/v4/users?active=true&per_page=1', { token: admin });
+  t.equal(active.headers.get('x-total'), '2', 'the admin and dev, not the deactivated user');
+});

@@ -7,7 +7,7 @@ import type { FakeGitlabOptions } from './types.js';
 export type * from './types.js';
 export type { FakeCounters } from './state.js';
 export { ALL_SCOPES, PAT_SCOPES } from './state.js';
-export { createTestCertificates, type TestCertificates } from './tls.js';
+export { createTestCertificates, createTlsVariants, type TestCertificates, type TlsVariants } from './tls.js';
 export { floodApplications, gzipBomb, gzipBombFault, secretEchoFault, secretSpellings } from './malicious.js';
 
 /** The running fake: everything FakeState offers plus the base URL and close(). */
@@ -24,7 +24,7 @@ function normalizeRoot(root: string | undefined): string {
 export async function startFakeGitlab(options: FakeGitlabOptions = {}): Promise<FakeGitlab> {
   const relativeRoot = normalizeRoot(options.relativeRoot);
   const fake = new FakeState(options) as FakeGitlab;
-  const server = createServer(fake, { relativeRoot, tls: options.tls });
+  const server = createServer(fake, { relativeRoot, tls: options.tls, ...(options.front ? { front: options.front } : {}) });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

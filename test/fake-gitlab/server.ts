@@ -5,9 +5,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { applicationRoutes } from './api-applications.js';
 import { findCredential } from './auth.js';
+import { settingsRoutes } from './api-settings.js';
 import { tokenRoutes } from './api-tokens.js';
 import { userRoutes } from './api-users.js';
 import { faultReply, isDelayOnly, pickFault } from './faults.js';
+import { frontReply, type FakeFront } from './front.js';
 import type { Ctx, Reply, Route } from './http.js';
 import { json, notFoundPage, parseBody, readBody } from './http.js';
 import { authorizeRoutes } from './oauth-authorize.js';
@@ -15,11 +17,13 @@ import { tokenEndpointRoutes } from './oauth-token.js';
 import { oidcRoutes } from './oidc.js';
 import type { FakeState } from './state.js';
 
-const routes: Route[] = [...userRoutes, ...tokenRoutes, ...applicationRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
+const routes: Route[] = [...userRoutes, ...tokenRoutes, ...applicationRoutes, ...settingsRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
 
 export interface ServerConfig {
   relativeRoot: string;
   tls?: { key: string; cert: string };
+  /** Something in front of GitLab that answers every request instead of it. */
+  front?: FakeFront;
 }
 
 /** Paths below the root; anything else is not GitLab's to answer. */
@@ -62,6 +66,11 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
     fake.requests.push(log);
     try {
       if (fake.latencyMs > 0) await sleep(fake.latencyMs);
+      if (config.front) {
+        const reply = frontReply(config.front, req.url ?? '/');
+        log.status = reply.status;
+        return send(res, method, reply);
+      }
       const path = relativePath(url.pathname, config.relativeRoot);
       if (path === null) {
         log.status = 404;

@@ -28,8 +28,13 @@ export interface FakeCounters {
   personalAccessTokensRevoked: number;
   applicationsCreated: number;
   applicationsDeleted: number;
+  /** POST /applications/:id/renew-secret calls that renewed (the service's, not the test helper's). */
+  applicationSecretsRenewed: number;
   oauthTokensRevoked: number;
 }
+
+/** Doorkeeper secrets as GitLab issues them: `gloas-` and 64 hex characters. */
+const newApplicationSecret = () => `gloas-${randomBytes(32).toString('hex')}`;
 
 export class FakeState {
   url = '';
@@ -41,10 +46,13 @@ export class FakeState {
   accessTokenTtlSeconds: number;
   /** The instance's maximum personal access token lifetime (365 days; Ultimate admins may lower it). */
   maxTokenLifetimeDays: number;
+  /** Whether an admin set the maximum (GET /application/settings says null otherwise). */
+  readonly maxTokenLifetimeSet: boolean;
   now: () => Date;
   /** EE user cap (null: none); see FakeGitlabOptions.userCap. */
   userCap: number | null;
   termsEnforced: boolean;
+  requireAdminApproval: boolean;
   readonly revision = 'f4k3g1t1ab';
 
   readonly users = new Map<number, FakeUser>();
@@ -59,7 +67,7 @@ export class FakeState {
   readonly counters: FakeCounters = {
     usersCreated: 0, usersBlocked: 0, usersUnblocked: 0, usersReactivated: 0, personalAccessTokensCreated: 0,
     personalAccessTokensRotated: 0, personalAccessTokensRevoked: 0, applicationsCreated: 0,
-    applicationsDeleted: 0, oauthTokensRevoked: 0,
+    applicationsDeleted: 0, applicationSecretsRenewed: 0, oauthTokensRevoked: 0,
   };
   /** Successful /oauth/token answers by grant_type. */
   readonly grants: Record<string, number> = {};
@@ -84,6 +92,8 @@ export class FakeState {
     this.externalUrl = options.externalUrl;
     this.userCap = options.userCap ?? null;
     this.termsEnforced = options.termsEnforced ?? false;
+    this.requireAdminApproval = options.requireAdminApproval ?? false;
+    this.maxTokenLifetimeSet = options.maxTokenLifetimeDays !== undefined;
   }
 
   /** The OpenID issuer: external_url, which GitLab puts in its discovery document and ID tokens. */
@@ -159,11 +169,29 @@ export class FakeState {
   createApplication(input: { name: string; redirectUri: string; scopes: string[]; confidential?: boolean }): FakeApplication {
     const id = this.nextIds.app++;
     const app: FakeApplication = {
-      id, uid: randomBytes(32).toString('hex'), secret: `gloas-${randomBytes(32).toString('hex')}`,
+      id, uid: randomBytes(32).toString('hex'), secret: newApplicationSecret(),
       name: input.name, redirectUri: input.redirectUri, scopes: [...input.scopes], confidential: input.confidential ?? true,
     };
     this.applications.set(id, app);
     return app;
+  }
+
+  /**
+   * A new client secret for application `id`, the old one refused from then on (Doorkeeper's
+   * renew_secret); tokens already issued stay valid. What "Renew secret" in the admin area does.
+   * Returns the application, or undefined when there is none with that id.
+   */
+  renewApplicationSecret(id: number): FakeApplication | undefined {
+    const app = this.applications.get(id);
+    if (app) app.secret = newApplicationSecret();
+    return app;
+  }
+
+  /** An admin changing an application's scopes behind the service's back (Admin area > Applications > Edit). */
+  setApplicationScopes(id: number, scopes: string[]): void {
+    const app = this.applications.get(id);
+    if (!app) throw new Error(`no application ${id}`);
+    app.scopes = [...scopes];
   }
 
   createOauthToken(input: Omit<FakeOauthToken, 'id' | 'accessToken' | 'refreshToken' | 'createdAt' | 'expiresIn' | 'revoked'>): FakeOauthToken {

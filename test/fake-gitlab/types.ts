@@ -1,4 +1,7 @@
 // Shapes of the fake GitLab's options, stored records and faults, shared by every module of the fake.
+import type { FakeFront } from './front.js';
+
+export type { FakeFront } from './front.js';
 
 export interface FakeGitlabOptions {
   host?: string;
@@ -20,10 +23,17 @@ export interface FakeGitlabOptions {
   now?: () => Date;
   /** GitLab's external_url, when it is not the URL the fake is reached at: the OpenID issuer. */
   externalUrl?: string;
+  /** A redirecting web server or a bot challenge answering every request instead of GitLab. */
+  front?: FakeFront;
   /** EE "user cap": with this many active users, a new user is created blocked_pending_approval. */
   userCap?: number;
   /** "Enforce terms of service": users who have not accepted them cannot use the API. */
   termsEnforced?: boolean;
+  /**
+   * "Require admin approval for new sign-ups" (`require_admin_approval_after_user_signup`): only
+   * self-registered users wait; an admin's POST /users is not held (app/services/users/build_service.rb).
+   */
+  requireAdminApproval?: boolean;
 }
 
 /**

@@ -49,8 +49,8 @@ t.test('only the fields the service uses are kept from each listed application',
   const fake = await startTestGitlab(t);
   const admin = fake.seedAdmin();
   const padding = 'x'.repeat(64 * 1024);
-  const listed = { id: 7, application_id: 'abc', application_name: 'other app', callback_url: 'https://elsewhere.example/cb', confidential: true };
-  fake.injectFault({ method: 'GET', path: '/api/v4/applications', status: 200, body: [{ ...listed, description: padding, owner: { padding }, scopes: ['api'] }] });
+  const listed = { id: 7, application_id: 'abc', application_name: 'other app', callback_url: 'https://elsewhere.example/cb', confidential: true, scopes: ['api'] };
+  fake.injectFault({ method: 'GET', path: '/api/v4/applications', status: 200, body: [{ ...listed, description: padding, owner: { padding } }] });
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
 
   const applications = await app.deps.gitlab.applications({ url: fake.url, caCertificate: null }, admin.token);

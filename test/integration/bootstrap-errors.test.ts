@@ -40,7 +40,7 @@ t.test('url_not_allowed: an http:// URL with ALLOW_HTTP=false is refused and Git
   const fake = await startTestGitlab(t);
   const admin = fake.seedAdmin();
   const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ALLOW_HTTP: 'false' });
-  const body = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: admin.token }), { status: 422, code: 'url_not_allowed' });
+  const body = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: admin.token }), { status: 422, code: 'url_not_allowed', step: 'url' });
   t.match(body.detail, /https:\/\//, 'tells the caller to use https');
   t.same(fake.requests, []);
   await expectNoInstance(t, app, fake.url);

@@ -58,7 +58,7 @@ t.test('every spelling of a non-public address is refused with 422 url_not_allow
 
   for (const url of urls) {
     await t.test(url, async (t) => {
-      const body = expectProblem(t, await postBootstrap(app, { url, adminToken: admin.token }), { status: 422, code: 'url_not_allowed' });
+      const body = expectProblem(t, await postBootstrap(app, { url, adminToken: admin.token }), { status: 422, code: 'url_not_allowed', step: 'url' });
       t.notMatch(String(body.detail), admin.token);
       await expectNoInstance(t, app, url);
     });

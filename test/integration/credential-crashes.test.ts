@@ -10,7 +10,7 @@ import { openPostgres, type Database } from '../../src/db/database.js';
 import { DAY_MS } from '../../src/time.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
 import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
-import { freePort, startServer, waitForHealthy } from '../helpers/child-server.js';
+import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';

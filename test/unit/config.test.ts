@@ -54,21 +54,21 @@ t.test('values are parsed and derived', async (t) => {
 });
 
 const bad: [env: Record<string, string>, message: RegExp][] = [
-  [{ PORT: 'eighty' }, /^PORT: /],
-  [{ PORT: '70000' }, /^PORT: /],
-  [{ PUBLIC_URL: 'connect.example.com' }, /^PUBLIC_URL: /],
-  [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: /],
-  [{ ENCRYPTION_KEY: 'short' }, /^ENCRYPTION_KEY: /],
+  [{ PORT: 'eighty' }, /^PORT: must be a whole number from 0 to 65535$/],
+  [{ PORT: '70000' }, /^PORT: must be a whole number from 0 to 65535$/],
+  [{ PUBLIC_URL: 'connect.example.com' }, /^PUBLIC_URL: must be an http\(s\) URL/],
+  [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: must be a PostgreSQL connection string/],
+  [{ ENCRYPTION_KEY: 'short' }, /^ENCRYPTION_KEY: must be 32 random bytes in base64, e.g. from openssl rand -base64 32$/],
   [{ EGRESS_IPS: '1.2.3.4/40' }, /^EGRESS_IPS: "1.2.3.4\/40"/],
   [{ EGRESS_IPS: 'not-an-ip' }, /^EGRESS_IPS: /],
-  [{ ALLOW_HTTP: 'yes' }, /^ALLOW_HTTP: /],
+  [{ ALLOW_HTTP: 'yes' }, /^ALLOW_HTTP: must be true or false$/],
   [{ GITLAB_TIMEOUT_MS: '5' }, /^GITLAB_TIMEOUT_MS: /],
   [{ SESSION_TTL_HOURS: '0' }, /^SESSION_TTL_HOURS: /],
-  [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
-  [{ TRUST_PROXY: 'yes please' }, /^TRUST_PROXY: /],
+  [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent$/],
+  [{ TRUST_PROXY: 'yes please' }, /^TRUST_PROXY: must be true, false, or comma-separated/],
   [{ TRUST_PROXY: '10.0.0.0/99' }, /^TRUST_PROXY: "10.0.0.0\/99"/],
-  [{ INTERNAL_API_TOKENS: 'short' }, /^INTERNAL_API_TOKENS: /],
-  [{ BOT_USERNAME: 'has space' }, /^BOT_USERNAME: /],
+  [{ INTERNAL_API_TOKENS: 'short' }, /^INTERNAL_API_TOKENS: must be comma-separated tokens of 16 characters/],
+  [{ BOT_USERNAME: 'has space' }, /^BOT_USERNAME: must be a GitLab username/],
   [{ NODE_ENV: 'production' }, /^ENCRYPTION_KEY: required when NODE_ENV=production$/],
 ];
 

@@ -173,11 +173,12 @@ t.test('non-2xx answers become GitlabApiError and map to the default codes', asy
   t.equal(toAppError(new GitlabApiError({ status: 429, message: '', method: 'GET', path: '/x' })).extras.retryAfter, 60);
 });
 
-t.test('a redirect is not followed and maps to gitlab_error', async (t) => {
+t.test('a redirect is not followed and maps to gitlab_redirected naming its target', async (t) => {
   const { error, mapped } = await failure(open, { url: `${base}/redirect` });
   t.match(error, { status: 302, location: `${base}/target` });
-  t.equal(mapped.code, 'gitlab_error');
-  t.equal(mapped.message, 'GitLab answered 302 (a redirect, not followed) to GET /redirect');
+  t.equal(mapped.code, 'gitlab_redirected');
+  t.equal(mapped.extras.location, `${base}/target`);
+  t.equal(mapped.message, `GET /redirect answered 302 with a redirect to ${base}/target, which is not followed; the instance URL is probably ${base}/target`);
   t.equal(hits.get('/target') ?? 0, 0, 'the redirect target received no request');
   const raw = await open.fetch(`${base}/redirect`);
   t.equal(raw.status, 302, 'the guarded fetch returns the 3xx as is');
@@ -199,7 +200,8 @@ t.test('a dropped connection and a refused port map to gitlab_unreachable', asyn
   await new Promise((resolve) => closed.close(resolve));
   const refused = await failure(open, { url: `http://127.0.0.1:${closedPort}/` });
   t.equal(refused.mapped.code, 'gitlab_unreachable');
-  t.match(refused.mapped.message, /127\.0\.0\.1:\d+ cannot be reached \(ECONNREFUSED\)/);
+  t.match(refused.mapped.message, /127\.0\.0\.1:\d+ cannot be reached: the connection was refused \(ECONNREFUSED\)/);
+  t.equal(refused.mapped.extras.reason, 'refused');
 });
 
 t.test('a response over maxResponseBytes maps to gitlab_error', async (t) => {
@@ -226,7 +228,7 @@ t.test('TLS: a private CA is refused until given as caCertificate', async (t) =>
 
   const { mapped } = await failure(open, { url: tlsUrl });
   t.equal(mapped.code, 'gitlab_tls_error');
-  t.match(mapped.message, /caCertificate/);
+  t.equal(mapped.extras.reason, 'incomplete_chain', 'the server sends its leaf alone: the advice (diagnoses.ts) says to paste the issuing CA as caCertificate');
   const ok = await open.request({ method: 'GET', url: tlsUrl, caCertificate: ca });
   t.same(ok.body, { id: 1, name: 'bot' });
   t.equal((await open.fetch(tlsUrl, { caCertificate: ca })).status, 200, 'the guarded fetch uses the CA too');

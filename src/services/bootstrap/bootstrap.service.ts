@@ -7,10 +7,11 @@ import type { Instance } from '../../domain/types.js';
 import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
-import { SEAL_BOT_TOKEN } from '../../crypto/seal-purposes.js';
+import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
+import { oauthClientAccepted, registeredRedirectUri } from '../gitlab-oauth.js';
 import { ensureBotUser, verifyBotCanUseApi } from './bot-account.js';
 import { judgeIdentity } from './identity.js';
-import { ensureBotTokens, ensureOauthApplication, type Ensured, type GitlabSession } from './resources.js';
+import { ensureBotTokens, ensureOauthApplication, type ApplicationFacts, type Ensured, type GitlabSession } from './resources.js';
 import { BootstrapRun, inStep, StepFailure, type RepairableStep } from './run.js';
 import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
@@ -45,6 +46,21 @@ interface Verified {
   /** The stored bot as GitLab has it (GET /users/:id); fulfilled with undefined when none is stored. */
   storedBot: Outcome<GitlabUser | undefined>;
   applications: GitlabApplication[];
+  /** Did GitLab's token endpoint accept the stored client secret; undefined when none of ours is stored. */
+  clientAccepted: Outcome<boolean | undefined>;
+}
+
+/**
+ * The stored OAuth client tried at GitLab's token endpoint (oauthClientAccepted: a code never issued):
+ * the only way to see a secret an admin renewed. Undefined when this service stores no application
+ * of its own (a first set-up; a manual instance, whose application is the admin's).
+ */
+async function storedClientAccepted(run: BootstrapRun, target: GitlabSession['target']): Promise<boolean | undefined> {
+  const { instance, deps } = run;
+  if (instance.mode !== 'automated' || !instance.oauthApplicationId || !instance.oauthClientId || !instance.oauthClientSecretSealed) return undefined;
+  const clientSecret = deps.sealer.open(instance.oauthClientSecretSealed, SEAL_OAUTH_CLIENT_SECRET);
+  const server = { url: instance.url, openidIssuer: instance.openidIssuer, caCertificate: target.caCertificate };
+  return oauthClientAccepted(deps, server, { clientId: instance.oauthClientId, clientSecret }, registeredRedirectUri(deps.config, instance));
 }
 
 /**
@@ -56,13 +72,15 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   const openidIssuer = await probeGitlab(run, api, target);
   // A manual instance's bot is the admin's, not ours: not read, so the admin's user never becomes the bot.
   const botUserId = run.instance.mode === 'automated' ? run.instance.botUserId : null;
-  const [version, user, self, applications, namedBots, storedBot] = await Promise.allSettled([
+  await run.enter('verify_token');
+  const [version, user, self, applications, namedBots, storedBot, clientAccepted] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
+    storedClientAccepted(run, target),
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
@@ -73,7 +91,15 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     namedBots,
     storedBot,
     applications: own.applications,
+    clientAccepted,
   };
+}
+
+/** What ensureOauthApplication needs from the reads; a client check that failed (not a refusal) fails the step. */
+function applicationFacts(verified: Verified): ApplicationFacts {
+  const { clientAccepted } = verified;
+  if (clientAccepted.status === 'rejected') throw clientAccepted.reason;
+  return { applications: verified.applications, clientAccepted: clientAccepted.value, gitlabVersion: verified.gitlabVersion };
 }
 
 /**
@@ -93,13 +119,16 @@ function asTakeover<T>(run: BootstrapRun, ensured: Ensured<T>): Ensured<T> {
 async function ensureResources(run: BootstrapRun, session: GitlabSession, verified: Verified): Promise<GitlabUser> {
   const { namedBots } = verified;
   if (namedBots.status === 'rejected') throw new StepFailure('bot_user', namedBots.reason);
+  await run.enter('bot_user');
   const bot = await inStep('bot_user', async () => asTakeover(run, await ensureBotUser(session, run.instance, { stored: verified.storedBot, named: namedBots.value })));
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
+  // The bot token and the OAuth application are made together: lookup shows the first of the two.
+  await run.enter('bot_token');
   const [botToken, application] = await Promise.allSettled([
     inStep('bot_token', async () => asTakeover(run, await ensureBotTokens(session, run.instance, bot))),
-    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, verified.applications))),
+    inStep('oauth_application', async () => asTakeover(run, await ensureOauthApplication(session, run.instance, applicationFacts(verified)))),
   ]);
   if (botToken.status === 'fulfilled') {
     const { served, standby } = botToken.value.value;

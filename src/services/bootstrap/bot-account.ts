@@ -60,8 +60,8 @@ async function reactivate(session: GitlabSession, bot: GitlabUser): Promise<bool
   return true;
 }
 
-/** The holder of BOT_USERNAME is not ours: say who, and what to change. */
-function usernameTaken(config: Config, holder: GitlabUser | undefined): AppError {
+/** The holder of BOT_USERNAME is not ours: say who, and what to change (the preflight says the same). */
+export function usernameTaken(config: Config, holder: GitlabUser | undefined): AppError {
   const who = holder ? `${holder.is_admin ? 'The administrator' : 'The user'} ${holder.username}` : `A user or group named ${config.botUsername}`;
   return new AppError(
     'bot_username_taken',
@@ -131,12 +131,15 @@ export async function verifyBotCanUseApi(session: GitlabSession, bot: GitlabUser
   try {
     await session.api.currentUser(session.target, { privateToken: botToken });
   } catch (error) {
-    if (error instanceof GitlabApiError && error.status === 403 && /terms of service/i.test(error.message)) {
-      throw unusable(
-        'terms_not_accepted',
-        `GitLab enforces its terms of service and the bot ${bot.username} has not accepted them; no API can accept them for it: sign in to GitLab once as ${bot.username} in a browser (set a password under Admin > Users > ${bot.username} > Edit) and accept the terms, or turn off "All users must accept the Terms of Service" under Admin > Settings > General > Terms of Service and Privacy Policy, then run the bootstrap again`,
-      );
-    }
+    if (error instanceof GitlabApiError && error.status === 403 && /terms of service/i.test(error.message)) throw termsNotAccepted(bot.username);
     throw error;
   }
+}
+
+/** bot_account_unusable (reason terms_not_accepted) for the bot `username`: what the admin does about enforced terms (the preflight says the same). */
+export function termsNotAccepted(username: string): AppError {
+  return unusable(
+    'terms_not_accepted',
+    `GitLab enforces its terms of service and the bot ${username} has not accepted them; no API can accept them for it: sign in to GitLab once as ${username} in a browser (set a password under Admin > Users > ${username} > Edit) and accept the terms, or turn off "All users must accept the Terms of Service" under Admin > Settings > General > Terms of Service and Privacy Policy, then run the bootstrap again`,
+  );
 }

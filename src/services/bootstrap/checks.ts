@@ -2,17 +2,21 @@
 import { AppError, errorCatalog, type ErrorCode } from '../../errors.js';
 import { dateOnly } from '../../time.js';
 import type { GitlabPersonalAccessToken, GitlabUser, GitlabVersion, OpenIdConfiguration } from '../../gitlab/api.js';
-import { GitlabApiError, toAppError } from '../../gitlab/http.js';
+import { GitlabApiError, isBlockedAnswer, toAppError } from '../../gitlab/http.js';
 import { ADMIN_MODE_SCOPE, ADMIN_TOKEN_SCOPES, MINIMUM_GITLAB_VERSION } from '../gitlab-requirements.js';
 
 /** A fulfilled or rejected result of one of the calls made in parallel. */
 export type Outcome<T> = PromiseSettledResult<T>;
 
-/** No answer at all, or GitLab's own trouble (5xx, 429): either says more than "not GitLab". */
+/**
+ * No answer at all, GitLab's own trouble (5xx, 429), a redirect, or a proxy's or challenge's HTML 403:
+ * each says more than "not GitLab" (gitlab_unreachable…, gitlab_redirected, gitlab_blocked).
+ */
 function isTroubleReaching(outcome: Outcome<unknown>): outcome is PromiseRejectedResult {
   if (outcome.status !== 'rejected') return false;
   const reason = outcome.reason;
-  return !(reason instanceof GitlabApiError) || reason.status >= 500 || reason.status === 429;
+  if (!(reason instanceof GitlabApiError)) return true;
+  return reason.status >= 500 || reason.status === 429 || (reason.status >= 300 && reason.status < 400) || isBlockedAnswer(reason);
 }
 
 /**

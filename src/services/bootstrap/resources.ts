@@ -5,6 +5,7 @@ import type { Config } from '../../config.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../domain/types.js';
+import { versionAtLeast } from './checks.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 
@@ -24,6 +25,8 @@ export interface Ensured<T> {
   value: T;
   /** created: first time; repaired: it existed and was missing or broken; kept: still good. */
   outcome: 'created' | 'repaired' | 'kept';
+  /** What was found wrong, for the event of a repair (never a secret). */
+  found?: string;
 }
 
 function isUsable(token: GitlabPersonalAccessToken, botUserId: number, now: Date): boolean {
@@ -110,28 +113,64 @@ export interface OauthApplication {
   redirectUri: string;
 }
 
+/** What the bootstrap's read round trip learnt about the OAuth applications. */
+export interface ApplicationFacts {
+  /** Every instance-wide application, as GET /applications answers (scopes as GitLab reports them). */
+  applications: GitlabApplication[];
+  /** Did GitLab's token endpoint accept the stored client id and secret (oauthClientAccepted); undefined: not checked. */
+  clientAccepted: boolean | undefined;
+  /** The GitLab version: renew-secret exists from 16.11. */
+  gitlabVersion: string;
+}
+
+/** GitLab 16.11 added POST /applications/:id/renew-secret (lib/api/applications.rb). */
+const RENEW_SECRET_SINCE = '16.11';
+
+const sameScopes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((scope) => b.includes(scope));
+
 /**
- * Keeps the stored application while GitLab still has it with the instance's own redirect URI
- * (RFC 9700 §4.4) and our scopes; otherwise creates one with that URI and deletes the stale one and
- * any leftover of ours (same name, and the instance's or the old shared redirect URI). An
- * application on the old shared URI is thereby replaced (outcome repaired).
+ * What is wrong with the stored application as GitLab has it, in words for the event; null when it is
+ * fine. The scopes compared are GitLab's (an admin may have unticked one), or the stored ones when
+ * GitLab does not report them.
  */
-export async function ensureOauthApplication(gitlab: GitlabSession, instance: Instance, applications: GitlabApplication[]): Promise<Ensured<OauthApplication>> {
+function applicationDefect(stored: GitlabApplication | undefined, instance: Instance, wanted: { scopes: readonly string[]; redirectUri: string }): string | null {
+  if (!stored || stored.application_id !== instance.oauthClientId || !instance.oauthClientSecretSealed) return 'the application was not found on GitLab';
+  if (stored.callback_url !== wanted.redirectUri) return `its redirect URI was ${stored.callback_url.slice(0, 200)}`;
+  const scopes = stored.scopes ?? (instance.oauthScopes ?? '').split(' ').filter(Boolean);
+  if (!sameScopes(scopes, wanted.scopes)) return `its scopes were "${scopes.join(' ')}"`;
+  return null;
+}
+
+/**
+ * Keeps the stored application while GitLab has it with the instance's own redirect URI (RFC 9700
+ * §4.4), the scopes OAUTH_SCOPES as GitLab reports them, and a client secret its token endpoint
+ * accepts. A refused secret (an admin renewed it) is renewed on 16.11+; otherwise, and for a missing
+ * application, a changed redirect URI or changed scopes, a new one is created and the stale one and
+ * any leftover of ours (same name, and the instance's or the old shared redirect URI) deleted.
+ * `found` says what was wrong. Throws the GitLab failures.
+ */
+export async function ensureOauthApplication(gitlab: GitlabSession, instance: Instance, facts: ApplicationFacts): Promise<Ensured<OauthApplication>> {
   const { api, target, adminToken, config, sealer } = gitlab;
   const scopes = config.oauthScopes.join(' ');
   const redirectUri = instanceCallbackUrl(config.publicUrl, instance.url);
-  const stored = applications.find((app) => String(app.id) === instance.oauthApplicationId);
-  const usable = stored && stored.application_id === instance.oauthClientId && stored.callback_url === redirectUri && instance.oauthScopes === scopes && instance.oauthClientSecretSealed;
-  if (stored && usable) {
-    return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauthClientSecretSealed!, scopes, redirectUri }, outcome: 'kept' };
+  const stored = facts.applications.find((app) => String(app.id) === instance.oauthApplicationId);
+  const defect = applicationDefect(stored, instance, { scopes: config.oauthScopes, redirectUri });
+  if (stored && !defect) {
+    if (facts.clientAccepted !== false) return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauthClientSecretSealed!, scopes, redirectUri }, outcome: 'kept' };
+    if (versionAtLeast(facts.gitlabVersion, RENEW_SECRET_SINCE)) {
+      const renewed = await api.renewApplicationSecret(target, adminToken, stored.id);
+      const value = { id: stored.id, clientId: stored.application_id, secretSealed: sealer.seal(renewed.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri };
+      return { value, outcome: 'repaired', found: "GitLab's token endpoint refused the client secret; secret renewed" };
+    }
   }
   const name = oauthApplicationName(config);
   const created = await api.createApplication(target, adminToken, { name, redirect_uri: redirectUri, scopes, confidential: true });
   const ours = (app: GitlabApplication) => app.application_name === name && (app.callback_url === redirectUri || app.callback_url === config.callbackUrl);
-  const stale = applications.filter((app) => app.id !== created.id && (app === stored || ours(app)));
+  const stale = facts.applications.filter((app) => app.id !== created.id && (app === stored || ours(app)));
   await Promise.all(stale.map((app) => api.deleteApplication(target, adminToken, app.id)));
   return {
     value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(created.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri },
     outcome: instance.oauthApplicationId ? 'repaired' : 'created',
+    ...(instance.oauthApplicationId ? { found: `${defect ?? "GitLab's token endpoint refused the client secret"}; application re-created` } : {}),
   };
 }

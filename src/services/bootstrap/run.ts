@@ -93,10 +93,19 @@ export class BootstrapRun {
     this.instance = updated;
   }
 
+  /**
+   * Shows the step this run enters on the instance, for lookup's progress display (a fenced write: the
+   * instances trigger drops every lookup cache's entry). A re-check of a ready instance shows none:
+   * lookup shows a ready instance as ready, and an unproven caller writes nothing on it.
+   */
+  async enter(step: BootstrapStep): Promise<void> {
+    if (!this.wasReady) await this.save({ bootstrapStep: step });
+  }
+
   /** Records what an ensure* did with a resource, and remembers a repair. */
   async note(step: RepairableStep, ensured: Ensured<unknown>, what: string): Promise<void> {
     if (ensured.outcome === 'repaired') this.repaired.push(step);
-    await this.record(step, eventOutcome[ensured.outcome], `${what} ${ensured.outcome}`);
+    await this.record(step, eventOutcome[ensured.outcome], `${what} ${ensured.outcome}${ensured.found ? `: ${ensured.found}` : ''}`);
   }
 
   /**
@@ -109,7 +118,7 @@ export class BootstrapRun {
     const code = isDatabaseUnavailable(cause) ? 'database_unavailable' : 'internal_error';
     const detail = `The bootstrap stopped after step ${this.reached}: ${code === 'database_unavailable' ? 'the database could not be reached' : 'an internal error'}; run it again`;
     const attempt = async () => {
-      await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: this.reached, lastErrorCode: code, lastErrorDetail: detail });
+      await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null, lastErrorStep: this.reached, lastErrorCode: code, lastErrorDetail: detail });
       await this.record(this.reached, 'failed', detail, code);
     };
     void (async () => {
@@ -137,10 +146,10 @@ export class BootstrapRun {
     const step = failure.error.code === 'url_not_allowed' ? 'url' : failure.step;
     const { code, message, extras, cause } = failure.error;
     if (this.wasReady && UNPROVEN_STEPS.has(step)) {
-      await this.save({ bootstrapLeaseUntil: null, bootstrapLeaseHolder: null });
+      await this.save({ bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null });
       log.warn({ instanceId: this.instance.id, step, code }, 'a re-check of a ready instance failed before its admin token was verified; the instance is left untouched');
     } else {
-      await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: step, lastErrorCode: code, lastErrorDetail: message });
+      await this.save({ status: this.wasReady ? 'ready' : 'failed', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null, lastErrorStep: step, lastErrorCode: code, lastErrorDetail: message });
       await this.record(step, 'failed', message, code);
     }
     const answer = new AppError(code, message, { ...extras, step });

@@ -2,7 +2,8 @@
 // instance claimed under a lease, the GitLab probe, the verified facts saved with their events, and
 // how a run that stopped is answered (lease lost, a step failed, the database went away).
 import { randomUUID } from 'node:crypto';
-import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
+import { claimInstanceForBootstrap, deleteAbandonedInstances } from '../../db/instances.repo.js';
+import { DAY_MS } from '../../time.js';
 import type { InstanceChanges } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
 import type { GitlabApi, GitlabTarget, GitlabVersion } from '../../gitlab/api.js';
@@ -11,14 +12,22 @@ import type { RequestLog, ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeProbe, judgeVersion, type Outcome } from './checks.js';
 import { AlreadyRegistered, refuseKnownAlias } from './identity.js';
+import { withSuggestedUrl } from './suggest.js';
 import { BootstrapRun, inStep, LeaseLost, StepFailure } from './run.js';
 
 const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
+
+/** Never-ready instances untouched this long are deleted (issue 10 item 6; the contract's upkeep retention). */
+export const ABANDONED_INSTANCE_RETENTION_DAYS = 30;
+/** Deleted per bootstrap at most: the purge rides along, it never makes one bootstrap slow. */
+const ABANDONED_PURGE_LIMIT = 100;
 
 /** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
 export async function claim(deps: ServiceDeps, input: { url: string; caCertificate?: string | undefined }, actor: string): Promise<BootstrapRun> {
   const url = normalizeInstanceUrl(input.url);
   await refuseKnownAlias(deps, url);
+  // As login states are purged when a login starts: every bootstrap clears a bounded batch of abandoned instances.
+  await deleteAbandonedInstances(deps.db, new Date(deps.clock().getTime() - ABANDONED_INSTANCE_RETENTION_DAYS * DAY_MS), ABANDONED_PURGE_LIMIT);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = deps.clock();
@@ -36,8 +45,15 @@ export async function claim(deps: ServiceDeps, input: { url: string; caCertifica
  */
 export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: GitlabTarget): Promise<string | null> {
   if (!run.wasReady) await run.record('url', 'succeeded', target.url);
+  await run.enter('probe');
   const [openid, anonymousVersion] = await Promise.allSettled([api.openidConfiguration(target), api.anonymousVersion(target)]);
-  await inStep('probe', () => judgeProbe(target.url, openid, anonymousVersion));
+  await inStep('probe', async () => {
+    try {
+      judgeProbe(target.url, openid, anonymousVersion);
+    } catch (error) {
+      throw await withSuggestedUrl(api, target, error);
+    }
+  });
   return openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
 }
 
@@ -89,6 +105,6 @@ export async function runLeased<T>(run: BootstrapRun, log: RequestLog, work: () 
 
 /** The last stage: the lease released, errors cleared, `changes` saved, the instance ready, the event recorded. */
 export async function completeRun(run: BootstrapRun, changes: InstanceChanges, detail: string | null): Promise<void> {
-  await run.save({ ...changes, status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
+  await run.save({ ...changes, status: 'ready', bootstrapLeaseUntil: null, bootstrapLeaseHolder: null, bootstrapStep: null, lastErrorStep: null, lastErrorCode: null, lastErrorDetail: null });
   await run.record('ready', 'succeeded', detail);
 }

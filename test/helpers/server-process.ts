@@ -1,11 +1,15 @@
-// The service as a child process (`node --import tsx src/server.ts`), for tests that signal or kill it.
+// The real entry point as a child process, for the tests that start, signal or kill it: `src/server.ts` run
+// by tsx on a free port, its output collected.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+/** A cold embedded database start takes minutes on a loaded 2-core machine: bound the waits generously. */
+export const slow = { timeout: 600_000 };
 
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
@@ -21,6 +25,7 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
+/** Spawns `src/server.ts` with `env` over this environment (less DATABASE_URL); its stdout and stderr are collected. */
 export function startServer(env: Record<string, string>): Started {
   // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
   // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
@@ -44,4 +49,3 @@ export async function waitForHealthy(port: number, started: Started): Promise<vo
   }
   throw new Error(`server did not become healthy: ${started.output()}`);
 }
-
