@@ -99,3 +99,14 @@ t.test('OAuth application deleted on GitLab: the user-token refresh is 409 reaut
   const checked = await check(setup);
   t.match(checked.json(), { status: 'degraded', problem, health: { problems: [problem] } });
 });
+
+t.test('bot account blocked on GitLab: the check degrades the instance with bot_account_unusable and the reason; unblocked, the next check makes it ready again', async (t) => {
+  const setup = await bootstrapped(t);
+  setup.fake.blockUser(setup.instance.bot.userId);
+  const problem = { code: 'bot_account_unusable', step: 'bot_account', title: /\(blocked\)/ };
+  t.match((await check(setup)).json(), { status: 'degraded', problem, health: { problems: [problem] } });
+  t.match((await lookup(setup)).json(), { status: 'degraded', next: 'login', problem });
+  setup.fake.users.get(setup.instance.bot.userId)!.state = 'active';
+  t.match((await check(setup)).json(), { status: 'ready', problem: null });
+  t.same((await checkEvents(setup)).map((event) => [event.outcome, /\((now degraded|ready again)\)/.exec(event.detail ?? '')?.[1]]), [['failed', 'now degraded'], ['succeeded', 'ready again']], 'each change an event');
+});
