@@ -22,14 +22,14 @@ if (!existsSync(CHROMIUM)) {
 async function startFrontend(port: number) {
   const server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>frontend</title><p>frontend'));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
 }
 
 let sandbox: Sandbox;
 let context: BrowserContext;
 let page: Page;
 const frontendPort = await freePort();
-const frontendUrl = `http://localhost:${frontendPort}`;
+const frontendUrl = `http://localhost:${String(frontendPort)}`;
 
 t.before(async () => {
   await startFrontend(frontendPort);
@@ -65,7 +65,7 @@ t.test("logout from a page on FRONTEND_URL's origin with CORS credentials revoke
     return { me: me.status, logout: logout.status, after: after.status };
   }, sandbox.serviceUrl);
   t.same(calls, { me: 200, logout: 204, after: 401 }, '/me with the cookie, logout, /me without');
-  const revoked = await fetch(`${sandbox.serviceUrl}/me`, { headers: { authorization: `Bearer ${token}` } });
+  const revoked = await fetch(`${sandbox.serviceUrl}/me`, { headers: { authorization: `Bearer ${String(token)}` } });
   t.equal(revoked.status, 401, 'the old session token is revoked, not only the cookie cleared');
 });
 

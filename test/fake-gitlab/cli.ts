@@ -24,7 +24,7 @@ fake.setBrowserUser(person.id);
 process.stdout.write([
   `fake GitLab ${fake.version} listening on ${fake.url}${fake.adminMode ? ' (Admin Mode on)' : ''}`,
   `admin token (user ${admin.user.username}): ${admin.token}`,
-  `browser user approving OAuth logins: ${person.username} (id ${person.id})`,
+  `browser user approving OAuth logins: ${person.username} (id ${String(person.id)})`,
   '',
 ].join('\n'));
 

@@ -6,7 +6,7 @@ import type { FakeApplication, FakePersonalAccessToken, FakeUser } from './types
 export function userBasic(fake: FakeState, user: FakeUser): Record<string, unknown> {
   return {
     id: user.id, username: user.username, name: user.name, state: user.state, locked: false,
-    avatar_url: `https://www.gravatar.com/avatar/${user.id}?s=80&d=identicon`,
+    avatar_url: `https://www.gravatar.com/avatar/${String(user.id)}?s=80&d=identicon`,
     web_url: `${fake.url}/${user.username}`, bot: false, created_at: user.createdAt,
   };
 }

@@ -23,10 +23,10 @@ const challenge = createHash('sha256').update(verifier).digest('base64url');
 /** Registers an app, logs the browser user in and returns a fresh authorization code. */
 async function authorize(fake: FakeGitlab, scope = 'api read_user openid email') {
   const app = fake.createApplication({ name: 'svc', redirectUri: 'http://localhost:3000/cb', scopes: scope.split(' ') });
-  const user = fake.createUser({ username: `u${fake.users.size + 1}` });
+  const user = fake.createUser({ username: `u${String(fake.users.size + 1)}` });
   fake.setBrowserUser(user.id);
   const q = new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://localhost:3000/cb', response_type: 'code', scope, state: 's1', code_challenge: challenge, code_challenge_method: 'S256', nonce: 'n1' });
-  const res = await call(fake, `/oauth/authorize?${q}`);
+  const res = await call(fake, `/oauth/authorize?${String(q)}`);
   const location = new URL(res.headers.get('location') as string);
   return { app, user, code: location.searchParams.get('code') as string, location };
 }
@@ -102,9 +102,9 @@ t.test('users and personal access tokens', async (t) => {
   t.same((await call(fake, '/api/v4/users?username=BOT', { token })).json?.map((u: Json) => u.id), [created.json?.id]);
   t.same((await call(fake, '/api/v4/users/999', { token })).json, { message: '404 User Not Found' });
 
-  const tooLong = await call(fake, `/api/v4/users/${created.json?.id}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', scopes: 'api', expires_at: fake.dateInDays(366) } });
+  const tooLong = await call(fake, `/api/v4/users/${String(created.json?.id)}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', scopes: 'api', expires_at: fake.dateInDays(366) } });
   t.same([tooLong.status, tooLong.json], [400, { message: `Expiration date must be before ${fake.dateInDays(365)}` }]);
-  const pat = await call(fake, `/api/v4/users/${created.json?.id}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', 'scopes[]': 'api' } });
+  const pat = await call(fake, `/api/v4/users/${String(created.json?.id)}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', 'scopes[]': 'api' } });
   t.equal(pat.status, 201);
   t.equal(pat.json?.expires_at, fake.dateInDays(365));
   t.match(pat.json?.token, /^glpat-/);
@@ -139,7 +139,7 @@ t.test('authorization code flow: PKCE, single-use codes, ID token, refresh rotat
   t.ok(verify('sha256', Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(signature, 'base64url')));
   t.match(JSON.parse(Buffer.from(payload, 'base64url').toString()), { iss: fake.url, sub: String(user.id), aud: app.uid, nonce: 'n1', email: user.email });
 
-  const bearer = { authorization: `Bearer ${ok.json?.access_token}` };
+  const bearer = { authorization: `Bearer ${String(ok.json?.access_token)}` };
   t.equal((await call(fake, '/api/v4/user', { headers: bearer })).json?.id, user.id);
   const replay = await exchange(fake, app, { ...base, code_verifier: verifier });
   t.same(replay.json?.error, 'invalid_grant');
@@ -150,11 +150,11 @@ t.test('authorization code flow: PKCE, single-use codes, ID token, refresh rotat
   const lost = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
   t.equal(lost.status, 200);
   t.not(lost.json?.refresh_token, pair.refresh_token);
-  const asOld = { authorization: `Bearer ${pair.access_token}` };
+  const asOld = { authorization: `Bearer ${String(pair.access_token)}` };
   t.equal((await call(fake, '/api/v4/user', { headers: asOld })).status, 200, 'the old pair works until the new access token is used');
   const refreshed = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
   t.equal(refreshed.status, 200, 'a refresh whose answer was lost can be retried with the old refresh token');
-  t.equal((await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${refreshed.json?.access_token}` } })).status, 200);
+  t.equal((await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${String(refreshed.json?.access_token)}` } })).status, 200);
   t.equal((await call(fake, '/api/v4/user', { headers: asOld })).status, 401, 'first use of the new access token revokes the old pair');
   const again = await exchange(fake, second.app, { grant_type: 'refresh_token', refresh_token: pair.refresh_token });
   t.same([again.status, again.json?.error], [400, 'invalid_grant']);
@@ -168,15 +168,15 @@ t.test('authorize refusals: bad redirect URI page, denial redirect, OAuth token 
   const fake = await startFakeGitlab({ now: () => new Date(now), accessTokenTtlSeconds: 60 });
   t.teardown(() => fake.close());
   const { app, code } = await authorize(fake, 'api');
-  const bad = await call(fake, `/oauth/authorize?${new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://evil/cb', response_type: 'code' })}`);
+  const bad = await call(fake, `/oauth/authorize?${String(new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://evil/cb', response_type: 'code' }))}`);
   t.equal(bad.status, 200);
   t.match(bad.text, 'The redirect URI included is not valid.');
   fake.authorizeDecision = 'deny';
-  const denied = await call(fake, `/oauth/authorize?${new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://localhost:3000/cb', response_type: 'code', state: 'z' })}`);
+  const denied = await call(fake, `/oauth/authorize?${String(new URLSearchParams({ client_id: app.uid, redirect_uri: 'http://localhost:3000/cb', response_type: 'code', state: 'z' }))}`);
   t.match(denied.headers.get('location'), /^http:\/\/localhost:3000\/cb\?error=access_denied&error_description=.+&state=z$/);
   const tokens = (await exchange(fake, app, { grant_type: 'authorization_code', code, redirect_uri: 'http://localhost:3000/cb', code_verifier: verifier })).json as Json;
   now += 61_000;
-  const expired = await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  const expired = await call(fake, '/api/v4/user', { headers: { authorization: `Bearer ${String(tokens.access_token)}` } });
   t.equal(expired.json?.error_description, 'Token is expired. You can either do re-authorization or token refresh.');
 });
 

@@ -49,7 +49,7 @@ export function faultReply(fake: FakeState, fault: InjectedFault): Reply {
     body = 'Retry later\n';
   } else if (fault.body === undefined) {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify({ message: `${status} ${STATUS_CODES[status] ?? 'Error'}` });
+    body = JSON.stringify({ message: `${String(status)} ${STATUS_CODES[status] ?? 'Error'}` });
   } else if (typeof fault.body === 'string') {
     headers['content-type'] = 'text/plain';
     body = fault.body;

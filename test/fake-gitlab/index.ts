@@ -28,15 +28,15 @@ export async function startFakeGitlab(options: FakeGitlabOptions = {}): Promise<
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => { resolve(); });
   });
   const { port } = server.address() as AddressInfo;
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  fake.url = `${options.tls ? 'https' : 'http'}://${hostInUrl}:${port}${relativeRoot}`;
+  fake.url = `${options.tls ? 'https' : 'http'}://${hostInUrl}:${String(port)}${relativeRoot}`;
   fake.close = () => new Promise<void>((resolve, reject) => {
     // Held requests end with their (already dropped) sockets.
     for (const fault of fake.faults) fault.release();
-    server.close((error) => (error ? reject(error) : resolve()));
+    server.close((error) => { error ? reject(error) : resolve(); });
     // Keep-alive sockets of clients under test must not hold the test open.
     server.closeAllConnections();
   });

@@ -69,5 +69,5 @@ export function floodApplications(fake: FakeState, count: number, uriBytes = 40)
   fake.pagedApplications = true;
   const base = 'https://flood.example/cb/';
   const padding = 'a'.repeat(Math.max(0, uriBytes - base.length));
-  for (let i = 0; i < count; i++) fake.createApplication({ name: `flood ${i}`, redirectUri: `${base}${padding}`, scopes: ['read_user'] });
+  for (let i = 0; i < count; i++) fake.createApplication({ name: `flood ${String(i)}`, redirectUri: `${base}${padding}`, scopes: ['read_user'] });
 }

@@ -39,7 +39,7 @@ export function signJwt(fake: FakeState, claims: Record<string, unknown>): strin
 function userClaims(fake: FakeState, user: FakeUser, scopes: string[]): Record<string, unknown> {
   const claims: Record<string, unknown> = {
     sub: String(user.id), name: user.name, nickname: user.username, preferred_username: user.username,
-    website: '', profile: `${fake.url}/${user.username}`, picture: `https://www.gravatar.com/avatar/${user.id}?s=80&d=identicon`,
+    website: '', profile: `${fake.url}/${user.username}`, picture: `https://www.gravatar.com/avatar/${String(user.id)}?s=80&d=identicon`,
   };
   if (scopes.includes('email')) Object.assign(claims, { email: user.email, email_verified: true });
   return claims;

@@ -69,12 +69,12 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
       if (config.front) {
         const reply = frontReply(config.front, req.url ?? '/');
         log.status = reply.status;
-        return send(res, method, reply);
+        send(res, method, reply); return;
       }
       const path = relativePath(url.pathname, config.relativeRoot);
       if (path === null) {
         log.status = 404;
-        return send(res, method, notFoundPage());
+        send(res, method, notFoundPage()); return;
       }
       const fault = pickFault(fake, method, path, url.pathname);
       // A fault "after acting" lets GitLab do the work first, then loses (or delays) its answer.

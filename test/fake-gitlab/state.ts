@@ -151,7 +151,7 @@ export class FakeState {
   createPersonalAccessToken(userId: number, input: { scopes: string[]; name?: string; description?: string | null; expiresAt?: string | null; revoked?: boolean; previousId?: number | null }): { id: number; token: string } {
     const id = this.nextIds.pat++;
     const pat: FakePersonalAccessToken = {
-      id, userId, name: input.name ?? `token-${id}`, description: input.description ?? null,
+      id, userId, name: input.name ?? `token-${String(id)}`, description: input.description ?? null,
       scopes: [...input.scopes], token: `glpat-${randomToken(20)}`, revoked: input.revoked ?? false,
       createdAt: this.nowIso(), expiresAt: input.expiresAt === undefined ? this.dateInDays(365) : input.expiresAt,
       lastUsedAt: null, previousId: input.previousId ?? null,
@@ -190,7 +190,7 @@ export class FakeState {
   /** An admin changing an application's scopes behind the service's back (Admin area > Applications > Edit). */
   setApplicationScopes(id: number, scopes: string[]): void {
     const app = this.applications.get(id);
-    if (!app) throw new Error(`no application ${id}`);
+    if (!app) throw new Error(`no application ${String(id)}`);
     app.scopes = [...scopes];
   }
 
@@ -236,14 +236,14 @@ export class FakeState {
 
   revokePersonalAccessToken(id: number): void {
     const pat = this.personalAccessTokens.get(id);
-    if (!pat) throw new Error(`no personal access token ${id}`);
+    if (!pat) throw new Error(`no personal access token ${String(id)}`);
     pat.revoked = true;
   }
 
   /** Makes the token expire as of today 00:00 UTC, as GitLab's daily expiry does. */
   expirePersonalAccessToken(id: number): void {
     const pat = this.personalAccessTokens.get(id);
-    if (!pat) throw new Error(`no personal access token ${id}`);
+    if (!pat) throw new Error(`no personal access token ${String(id)}`);
     pat.expiresAt = this.dateInDays(0);
   }
 
@@ -307,7 +307,7 @@ export class FakeState {
 
   private mustGetUser(id: number): FakeUser {
     const user = this.users.get(id);
-    if (!user) throw new Error(`no user ${id}`);
+    if (!user) throw new Error(`no user ${String(id)}`);
     return user;
   }
 }

@@ -65,7 +65,7 @@ const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-n
 /** Makes every TlsVariants certificate for `host` (an IP address or a DNS name) with the openssl CLI. */
 export function createTlsVariants(host = '127.0.0.1'): TlsVariants {
   const dir = mkdtempSync(join(tmpdir(), 'fake-gitlab-tls-variants-'));
-  const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
+  const write = (name: string, text: string) => { writeFileSync(join(dir, name), text); };
   const read = (name: string): string => readFileSync(join(dir, name), 'utf8');
   const leafExt = (san: string) => `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`;
   const san = isIP(host) ? `IP:${host}` : `DNS:${host}`;
@@ -80,8 +80,7 @@ export function createTlsVariants(host = '127.0.0.1'): TlsVariants {
     openssl(dir, ['req', ...EC_KEY, '-subj', '/CN=variants intermediate CA', '-keyout', 'int.key', '-out', 'int.csr']);
     openssl(dir, ['x509', '-req', '-in', 'int.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-days', '2', '-extfile', 'ca.ext', '-out', 'int.crt']);
     openssl(dir, ['req', ...EC_KEY, '-subj', `/CN=${host}`, '-keyout', 'leaf.key', '-out', 'leaf.csr']);
-    const sign = (ca: string, ext: string, out: string, extra: string[] = ['-days', '2']) =>
-      openssl(dir, ['x509', '-req', '-in', 'leaf.csr', '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', ...extra, '-extfile', ext, '-out', out]);
+    const sign = (ca: string, ext: string, out: string, extra: string[] = ['-days', '2']) => { openssl(dir, ['x509', '-req', '-in', 'leaf.csr', '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', ...extra, '-extfile', ext, '-out', out]); };
     sign('int', 'leaf.ext', 'leaf.crt');
     sign('root', 'other.ext', 'other.crt');
     openssl(dir, ['x509', '-req', '-in', 'leaf.csr', '-signkey', 'leaf.key', '-days', '2', '-extfile', 'leaf.ext', '-out', 'self.crt']);

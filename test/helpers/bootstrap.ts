@@ -14,7 +14,7 @@ export interface ExpectedProblem {
 
 /** Asserts an application/problem+json answer with exactly this status, code and step; returns its body. */
 export function expectProblem(t: Test, response: LightMyRequestResponse, expected: ExpectedProblem): Record<string, unknown> {
-  t.equal(response.statusCode, expected.status, `HTTP ${expected.status}: ${response.body}`);
+  t.equal(response.statusCode, expected.status, `HTTP ${String(expected.status)}: ${response.body}`);
   t.match(response.headers['content-type'], /^application\/problem\+json/, 'a problem document');
   const body = response.json() as Record<string, unknown>;
   t.equal(body.code, expected.code, 'problem code');

@@ -37,7 +37,7 @@ export function botSideEffects(fake: FakeGitlab, botUsername = 'review-bot') {
   const bots = fake.usersNamed(botUsername);
   return {
     bots: bots.length,
-    liveBotTokens: bots.length === 1 ? fake.liveTokensOf(bots[0]!.id).length : -1,
+    liveBotTokens: bots.length === 1 ? fake.liveTokensOf(bots[0].id).length : -1,
     applications: fake.applications.size,
   };
 }

@@ -60,7 +60,7 @@ export class Browser {
 
   async get(app: App, url: string, headers: Record<string, string> = {}) {
     const response = await app.inject({ method: 'GET', url, cookies: this.cookieObject, headers });
-    this.remember(response.cookies as SetCookie[]);
+    this.remember(response.cookies);
     return response;
   }
 }
@@ -88,8 +88,8 @@ export async function login(
   options: { gitlabUserId: number; returnTo?: string; callbackApp?: App },
 ) {
   const query = new URLSearchParams({ instance: instanceId, ...(options.returnTo ? { returnTo: options.returnTo } : {}) });
-  const start = await browser.get(app, `/auth/gitlab/start?${query}`);
-  if (start.statusCode !== 302) throw new Error(`start answered ${start.statusCode}: ${start.body}`);
+  const start = await browser.get(app, `/auth/gitlab/start?${String(query)}`);
+  if (start.statusCode !== 302) throw new Error(`start answered ${String(start.statusCode)}: ${start.body}`);
   fake.setBrowserUser(options.gitlabUserId);
   const authorized = await authorizeOnFake(start.headers.location as string);
   const callbackUrl = authorized.headers.get('location') as string;

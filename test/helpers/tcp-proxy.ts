@@ -52,7 +52,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const stop = () =>
     new Promise<void>((resolve) => {
       for (const socket of sockets) socket.destroy();
-      server?.close(() => resolve());
+      server?.close(() => { resolve(); });
     });
   await start();
   return {

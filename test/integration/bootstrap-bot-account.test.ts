@@ -40,7 +40,7 @@ for (const { state, call } of repairs) {
     t.equal(again.statusCode, 200, again.body);
     t.same(again.json().repaired, ['bot_user']);
     t.equal(fake.users.get(instance.bot.userId)!.state, 'active', 'the bot is active again');
-    t.equal(fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/users/${instance.bot.userId}/${call}`) && r.status === 201).length, 1, `one ${call} call`);
+    t.equal(fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/users/${String(instance.bot.userId)}/${call}`) && r.status === 201).length, 1, `one ${call} call`);
     t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 }, 'nothing created twice');
     t.equal(await gitlabAccepts(fake, await servedBotToken(app, instance.instanceId)), 200, 'the served token works');
     const event = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', instance.instanceId).where('step', '=', 'bot_user').orderBy('id', 'desc').executeTakeFirstOrThrow();
@@ -67,7 +67,7 @@ t.test('with the user cap reached, the new bot (created pending approval) is app
   const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(response.statusCode, 201, response.body);
   const [bot] = fake.usersNamed('review-bot');
-  t.equal(bot!.state, 'active', 'approved');
+  t.equal(bot.state, 'active', 'approved');
   t.equal(fake.counters.usersReactivated, 1, 'one approval');
   t.equal(await gitlabAccepts(fake, await servedBotToken(app, response.json().instanceId)), 200, 'the bot token works');
 });
@@ -84,7 +84,7 @@ t.test('enforced terms of service the bot has not accepted: 422 bot_account_unus
   t.equal(lookup.json().status, 'failed', 'not ready');
 
   const [bot] = fake.usersNamed('review-bot');
-  bot!.termsAccepted = true;
+  bot.termsAccepted = true;
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 201, again.body);
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 }, 'the re-run resumed: nothing twice');
@@ -127,9 +127,9 @@ for (const { who, seed } of holders) {
     const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
     const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
     expectProblem(t, response, { status: 422, code: 'bot_username_taken', step: 'bot_user' });
-    t.equal(fake.liveTokensOf(holder!.id).length, 0, 'no token on that account');
+    t.equal(fake.liveTokensOf(holder.id).length, 0, 'no token on that account');
     t.equal(fake.counters.personalAccessTokensCreated, 0);
-    t.equal(holder!.state, 'active', 'left as it was');
+    t.equal(holder.state, 'active', 'left as it was');
   });
 }
 
@@ -152,8 +152,8 @@ t.test('a bot deleted on GitLab is re-created with a new token (repaired), and t
   t.equal(again.statusCode, 200, again.body);
   t.match(again.json().repaired, ['bot_user']);
   const [bot] = fake.usersNamed('review-bot');
-  t.not(bot!.id, instance.bot.userId, 'a new bot');
-  t.match(bot!.note, botOwnershipMarker('http://connect.test', instance.instanceId), 'marked as this instance’s bot');
+  t.not(bot.id, instance.bot.userId, 'a new bot');
+  t.match(bot.note, botOwnershipMarker('http://connect.test', instance.instanceId), 'marked as this instance’s bot');
   t.equal(await gitlabAccepts(fake, await servedBotToken(app, instance.instanceId)), 200, 'its token works');
 });
 

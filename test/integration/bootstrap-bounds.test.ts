@@ -31,7 +31,7 @@ t.test('application pages adding up to more than the byte budget are 502 gitlab_
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
 
   const body = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: admin.token }), { status: 502, code: 'gitlab_error', step: 'verify_token' });
-  t.match(body.detail, new RegExp(`GET /api/v4/applications is too long \\(more than ${MAX_LIST_BYTES / 1024 / 1024} MiB by page 11`));
+  t.match(body.detail, new RegExp(`GET /api/v4/applications is too long \\(more than ${String(MAX_LIST_BYTES / 1024 / 1024)} MiB by page 11`));
   t.equal(listRequests(fake), 11, 'the walk stopped at the first page past the budget, 4 short of the end');
   t.equal(fake.counters.applicationsCreated, 0, 'no application was created');
 });
@@ -55,7 +55,7 @@ t.test('only the fields the service uses are kept from each listed application',
 
   const applications = await app.deps.gitlab.applications({ url: fake.url, caCertificate: null }, admin.token);
   t.same(applications, [listed], 'the extra fields a hostile GitLab padded the answer with are dropped');
-  t.same(Object.keys(applications[0]!).sort(), Object.keys(listed).sort());
+  t.same(Object.keys(applications[0]).sort(), Object.keys(listed).sort());
 });
 
 t.test('beyond BOOTSTRAP_MAX_CONCURRENT a bootstrap gets 503 service_busy with Retry-After and sends nothing to GitLab', async (t) => {
@@ -65,10 +65,10 @@ t.test('beyond BOOTSTRAP_MAX_CONCURRENT a bootstrap gets 503 service_busy with R
   const holds = [first, second].map((fake) => fake.injectFault({ method: 'GET', path: '/.well-known/openid-configuration', hold: true }));
   const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_MAX_CONCURRENT: '2' });
 
-  const running = [first, second].map((fake, i) => postBootstrap(app, { url: fake.url, adminToken: admins[i]!.token }));
+  const running = [first, second].map((fake, i) => postBootstrap(app, { url: fake.url, adminToken: admins[i].token }));
   await Promise.all(holds.map((hold) => hold.reached));
 
-  const refused = await postBootstrap(app, { url: extra.url, adminToken: admins[2]!.token });
+  const refused = await postBootstrap(app, { url: extra.url, adminToken: admins[2].token });
   const body = expectProblem(t, refused, { status: 503, code: 'service_busy' });
   t.equal(refused.headers['retry-after'], '5');
   t.equal(body.retryAfter, 5);
@@ -78,5 +78,5 @@ t.test('beyond BOOTSTRAP_MAX_CONCURRENT a bootstrap gets 503 service_busy with R
 
   for (const hold of holds) hold.release();
   t.same((await Promise.all(running)).map((response) => response.statusCode), [201, 201], 'the held bootstraps finish');
-  t.equal((await postBootstrap(app, { url: extra.url, adminToken: admins[2]!.token })).statusCode, 201, 'once they are done, the refused one goes through');
+  t.equal((await postBootstrap(app, { url: extra.url, adminToken: admins[2].token })).statusCode, 201, 'once they are done, the refused one goes through');
 });

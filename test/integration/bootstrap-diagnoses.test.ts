@@ -31,7 +31,7 @@ async function closedPort(): Promise<number> {
   const server = createTcpServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
   return port;
 }
 
@@ -39,7 +39,7 @@ async function closedPort(): Promise<number> {
 async function resettingServer(t: Test): Promise<number> {
   const server = createTcpServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
   return (server.address() as AddressInfo).port;
 }
 
@@ -48,8 +48,8 @@ const rows: Row[] = [
   { name: 'http:// redirecting to https:// under a relative root', fake: { front: { kind: 'redirect', to: 'https://git.example.com', status: 308 }, relativeRoot: '/gitlab' }, status: 422, code: 'gitlab_redirected', step: 'probe', fields: { location: 'https://git.example.com/gitlab' }, detail: /never follows/ },
   { name: "a CDN's bot challenge answering 403 HTML", fake: { front: { kind: 'challenge' } }, status: 502, code: 'gitlab_blocked', step: 'probe', detail: /egress IPs this service reports at GET \/meta/ },
   { name: 'a firewall answering 503 HTML', fake: { front: { kind: 'challenge', status: 503 } }, status: 502, code: 'gitlab_blocked', step: 'probe', detail: /allow-list the egress IPs/ },
-  { name: 'a name that does not resolve', url: async () => 'http://gitlab.nonexistent.invalid', status: 502, code: 'gitlab_unreachable', step: 'probe', fields: { reason: 'dns' }, detail: /does not resolve.*check its spelling/ },
-  { name: 'a port that refuses connections', url: async () => `http://127.0.0.1:${await closedPort()}`, status: 502, code: 'gitlab_unreachable', step: 'probe', fields: { reason: 'refused' }, detail: /check the port in the URL/ },
+  { name: 'a name that does not resolve', url: () => Promise.resolve('http://gitlab.nonexistent.invalid'), status: 502, code: 'gitlab_unreachable', step: 'probe', fields: { reason: 'dns' }, detail: /does not resolve.*check its spelling/ },
+  { name: 'a port that refuses connections', url: async () => `http://127.0.0.1:${String(await closedPort())}`, status: 502, code: 'gitlab_unreachable', step: 'probe', fields: { reason: 'refused' }, detail: /check the port in the URL/ },
   { name: 'a leaf-only chain', fake: tlsOf(tlsVariants.leafOnly), status: 502, code: 'gitlab_tls_error', step: 'probe', fields: { reason: 'incomplete_chain' }, detail: /the intermediate is enough/ },
   // With a CA pasted, OpenSSL's partial-chain search reports the missing intermediate as an unknown issuer (20).
   { name: 'a leaf-only chain with the root CA pasted', fake: tlsOf(tlsVariants.leafOnly), caCertificate: tlsVariants.rootCa, status: 502, code: 'gitlab_tls_error', step: 'probe', fields: { reason: 'unknown_ca' }, detail: /the intermediate that issued the certificate/ },
@@ -63,11 +63,10 @@ const rows: Row[] = [
 ];
 
 for (const row of rows) {
-  t.test(`${row.name}: ${row.status} ${row.code}${row.fields ? ` ${JSON.stringify(row.fields)}` : ''}`, async (t) => {
+  t.test(`${row.name}: ${String(row.status)} ${row.code}${row.fields ? ` ${JSON.stringify(row.fields)}` : ''}`, async (t) => {
     const fake = await startTestGitlab(t, row.fake);
     const admin = fake.seedAdmin();
-    const lookup = ((hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException) => void) =>
-      callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }))) as never;
+    const lookup = ((hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException) => void) => { callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' })); }) as never;
     const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { lookup });
     const url = row.url ? await row.url(fake.url) : fake.url;
     const body = expectProblem(t, await postBootstrap(app, { url, adminToken: row.adminToken ?? admin.token, ...(row.caCertificate ? { caCertificate: row.caCertificate } : {}) }), {
@@ -84,7 +83,7 @@ for (const row of rows) {
 t.test('a connection reset by the peer: 502 gitlab_unreachable reason reset', async (t) => {
   const port = await resettingServer(t);
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  const body = expectProblem(t, await postBootstrap(app, { url: `http://127.0.0.1:${port}`, adminToken: 'glpat-any-token-0123456789' }), { status: 502, code: 'gitlab_unreachable', step: 'probe' });
+  const body = expectProblem(t, await postBootstrap(app, { url: `http://127.0.0.1:${String(port)}`, adminToken: 'glpat-any-token-0123456789' }), { status: 502, code: 'gitlab_unreachable', step: 'probe' });
   t.match(body, { reason: 'reset', detail: /reset while talking to GitLab/ });
 });
 

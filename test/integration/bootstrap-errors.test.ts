@@ -53,10 +53,10 @@ t.test('not_gitlab: a web server that answers 404 HTML to everything is no GitLa
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    server.close(() => { resolve(); });
     server.closeAllConnections();
   }));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
 
   expectProblem(t, await postBootstrap(app, { url, adminToken: 'glpat-anything' }), { status: 422, code: 'not_gitlab', step: 'probe' });
@@ -115,8 +115,8 @@ t.test('gitlab_unreachable: nothing listens on the port (step probe)', async (t)
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  const url = `http://127.0.0.1:${port}`;
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  const url = `http://127.0.0.1:${String(port)}`;
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
 
   expectProblem(t, await postBootstrap(app, { url, adminToken: 'glpat-anything' }), { status: 502, code: 'gitlab_unreachable', step: 'probe' });

@@ -114,7 +114,7 @@ t.test('a healthy application is kept: nothing created, renewed or deleted, one 
 t.test('the fake: renew-secret is 404 before 16.11, and from 16.11 the old secret is refused', async (t) => {
   const { fake, admin, instance } = await bootstrappedInstance(t, { version: '16.10.0-ee' });
   const id = instance.oauthApplication.id;
-  const renew = () => fetch(`${fake.url}/api/v4/applications/${id}/renew-secret`, { method: 'POST', headers: { 'private-token': admin.token } });
+  const renew = () => fetch(`${fake.url}/api/v4/applications/${String(id)}/renew-secret`, { method: 'POST', headers: { 'private-token': admin.token } });
   const old = await renew();
   t.same([old.status, await old.json()], [404, { error: '404 Not Found' }], "Grape's 404 before 16.11");
   fake.version = '16.11.0-ee';
@@ -126,7 +126,7 @@ t.test('the fake: renew-secret is 404 before 16.11, and from 16.11 the old secre
   t.not(body.secret, secret, 'a new secret');
   const refused = await fetch(`${fake.url}/oauth/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${body.application_id}:${secret}`).toString('base64')}` },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${String(body.application_id)}:${secret}`).toString('base64')}` },
     body: 'grant_type=authorization_code&code=nope&redirect_uri=x',
   });
   t.equal(refused.status, 401, 'the old secret is refused');

@@ -88,13 +88,13 @@ t.test('the token step failed but the application step succeeded: the retry keep
   const failed = await expectRecordedFailure(t, app, fake.url, { step: 'bot_token', code: 'gitlab_error' });
   const [application] = [...fake.applications.values()];
   t.equal(fake.counters.applicationsCreated, 1, 'the application was created in the failed call');
-  t.match(failed, { oauth_application_id: String(application!.id), oauth_client_id: application!.uid, oauth_client_secret_sealed: String, bot_token_id: null });
+  t.match(failed, { oauth_application_id: String(application.id), oauth_client_id: application.uid, oauth_client_secret_sealed: String, bot_token_id: null });
   const events = await app.deps.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', failed.id).execute();
   t.ok(events.some((e) => e.step === 'oauth_application' && e.outcome === 'succeeded'), 'the application step is recorded as succeeded');
 
   const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(retry.statusCode, 201, retry.body);
-  t.equal(retry.json().oauthApplication.clientId, application!.uid, 'the same application');
+  t.equal(retry.json().oauthApplication.clientId, application.uid, 'the same application');
   t.equal(fake.counters.applicationsCreated, 1, 'not created again');
   t.equal(fake.counters.applicationsDeleted, 0);
   t.equal(fake.counters.usersCreated, 1);
@@ -112,7 +112,7 @@ t.test('a bot token GitLab created although its answer was lost is revoked by th
   // What GitLab holds when it created the token but the answer never arrived (the fake's drop happens
   // before routing, so the orphan is put in place by hand).
   const [bot] = fake.usersNamed('review-bot');
-  const orphan = fake.createPersonalAccessToken(bot!.id, { name: 'gitlab-connect', scopes: ['api'] });
+  const orphan = fake.createPersonalAccessToken(bot.id, { name: 'gitlab-connect', scopes: ['api'] });
 
   const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(retry.statusCode, 201, retry.body);
@@ -121,5 +121,5 @@ t.test('a bot token GitLab created although its answer was lost is revoked by th
   t.equal(fake.counters.applicationsCreated, 1);
   t.equal(fake.personalAccessTokens.get(orphan.id)!.revoked, true, 'the orphaned token was revoked');
   const row = await instanceRow(app, fake.url);
-  t.same([row?.bot_token_id, row?.bot_standby_token_id], fake.liveTokensOf(bot!.id).map((token) => String(token.id)), 'the stored tokens are the live ones');
+  t.same([row?.bot_token_id, row?.bot_standby_token_id], fake.liveTokensOf(bot.id).map((token) => String(token.id)), 'the stored tokens are the live ones');
 });

@@ -11,25 +11,25 @@ t.test('a bootstrap deletes never-ready instances untouched for 30 days (and the
   const clock = { now: new Date('2026-12-01T10:00:00Z') };
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
   const [stranger, holder, ready, recent, later] = await Promise.all([1, 2, 3, 4, 5].map(() => startTestGitlab(t)));
-  const admins = [holder!, ready!, later!].map((fake) => fake.seedAdmin());
+  const admins = [holder, ready, later].map((fake) => fake.seedAdmin());
 
-  t.equal((await postBootstrap(app, { url: stranger!.url, adminToken: 'glpat-made-up-token-000000' })).statusCode, 422, 'a stranger with a made-up token');
-  holder!.injectFault({ method: 'POST', path: '/api/v4/applications', status: 500, body: { message: '500 Internal Server Error' } });
-  holder!.injectFault({ method: 'POST', path: /\/personal_access_tokens$/, status: 500, body: { message: '500 Internal Server Error' } });
-  t.equal((await postBootstrap(app, { url: holder!.url, adminToken: admins[0]!.token })).statusCode, 502, 'failed after creating the bot user (token and application refused): it holds a bot on GitLab');
-  t.equal((await postBootstrap(app, { url: ready!.url, adminToken: admins[1]!.token })).statusCode, 201);
-  const strangerId = (await instanceRow(app, stranger!.url))!.id;
+  t.equal((await postBootstrap(app, { url: stranger.url, adminToken: 'glpat-made-up-token-000000' })).statusCode, 422, 'a stranger with a made-up token');
+  holder.injectFault({ method: 'POST', path: '/api/v4/applications', status: 500, body: { message: '500 Internal Server Error' } });
+  holder.injectFault({ method: 'POST', path: /\/personal_access_tokens$/, status: 500, body: { message: '500 Internal Server Error' } });
+  t.equal((await postBootstrap(app, { url: holder.url, adminToken: admins[0].token })).statusCode, 502, 'failed after creating the bot user (token and application refused): it holds a bot on GitLab');
+  t.equal((await postBootstrap(app, { url: ready.url, adminToken: admins[1].token })).statusCode, 201);
+  const strangerId = (await instanceRow(app, stranger.url))!.id;
 
   clock.now = new Date(clock.now.getTime() + 2 * DAY_MS);
-  t.equal((await postBootstrap(app, { url: recent!.url, adminToken: 'glpat-made-up-token-111111' })).statusCode, 422, 'another stranger, two days later');
+  t.equal((await postBootstrap(app, { url: recent.url, adminToken: 'glpat-made-up-token-111111' })).statusCode, 422, 'another stranger, two days later');
 
   clock.now = new Date(clock.now.getTime() + 29 * DAY_MS);
-  t.equal((await postBootstrap(app, { url: later!.url, adminToken: admins[2]!.token })).statusCode, 201, 'any bootstrap 31 days on');
+  t.equal((await postBootstrap(app, { url: later.url, adminToken: admins[2].token })).statusCode, 201, 'any bootstrap 31 days on');
 
-  t.equal(await instanceRow(app, stranger!.url), undefined, 'the 31-day-old never-ready instance is gone');
+  t.equal(await instanceRow(app, stranger.url), undefined, 'the 31-day-old never-ready instance is gone');
   const events = await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', strangerId).execute();
   t.same(events, [], 'with its events');
-  t.ok(await instanceRow(app, recent!.url), 'a 29-day-old one stays');
-  t.ok(await instanceRow(app, holder!.url), 'one that holds a bot on GitLab stays (its clean-up needs it)');
-  t.equal((await instanceRow(app, ready!.url))!.status, 'ready', 'a ready one stays');
+  t.ok(await instanceRow(app, recent.url), 'a 29-day-old one stays');
+  t.ok(await instanceRow(app, holder.url), 'one that holds a bot on GitLab stays (its clean-up needs it)');
+  t.equal((await instanceRow(app, ready.url))!.status, 'ready', 'a ready one stays');
 });

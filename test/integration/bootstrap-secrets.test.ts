@@ -35,8 +35,8 @@ t.test('after a full bootstrap no table, log line or answer holds the admin toke
 
   const botId = response.json().bot.userId as number;
   const [botToken, standbyToken] = fake.liveTokensOf(botId).map((token) => token.token);
-  const clientSecret = [...fake.applications.values()][0]!.secret;
-  const secrets = { 'admin token': admin.token, 'bot token': botToken!, 'standby bot token': standbyToken!, 'OAuth client secret': clientSecret };
+  const clientSecret = [...fake.applications.values()][0].secret;
+  const secrets = { 'admin token': admin.token, 'bot token': botToken, 'standby bot token': standbyToken, 'OAuth client secret': clientSecret };
 
   const dump = await dumpDatabase(t, app);
   expectAbsent(t, 'the database', dump, secrets);
@@ -54,7 +54,7 @@ t.test('the bot tokens (served and standby) and the client secret are stored sea
 
   const row = (await instanceRow(app, fake.url))!;
   const [botToken, standbyToken] = fake.liveTokensOf(response.json().bot.userId).map((token) => token.token);
-  const clientSecret = [...fake.applications.values()][0]!.secret;
+  const clientSecret = [...fake.applications.values()][0].secret;
   t.type(row.bot_token_sealed, 'string');
   t.equal(app.deps.sealer.open(row.bot_standby_token_sealed!, SEAL_BOT_TOKEN), standbyToken, 'the standby token is sealed too');
   t.type(row.oauth_client_secret_sealed, 'string');
@@ -99,7 +99,7 @@ for (const echo of echoes) {
     const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
     const body = expectProblem(t, response, echo.failure);
     t.match(body.detail, /^GitLab answered \d{3} to [A-Z]+ \//, "the detail is in our own words, none of GitLab's text");
-    t.equal(fake.faults[0]!.applied, 1, 'the echoing answer was given');
+    t.equal(fake.faults[0].applied, 1, 'the echoing answer was given');
 
     const row = (await instanceRow(app, fake.url))!;
     t.match(row, { status: 'failed', last_error_step: echo.failure.step, last_error_code: echo.failure.code });

@@ -23,25 +23,25 @@ t.test('first set-up under a relative root creates one bot, its two tokens (serv
     url: fake.url,
     status: 'ready',
     gitlabVersion: '17.8.1-ee',
-    bot: { userId: bot!.id, username: 'review-bot' },
-    oauthApplication: { id: application!.id, clientId: application!.uid, scopes: ['api', 'read_user', 'openid', 'email'] },
-    loginUrl: `http://connect.test/auth/gitlab/start?instance=${body.instanceId}`,
+    bot: { userId: bot.id, username: 'review-bot' },
+    oauthApplication: { id: application.id, clientId: application.uid, scopes: ['api', 'read_user', 'openid', 'email'] },
+    loginUrl: `http://connect.test/auth/gitlab/start?instance=${String(body.instanceId)}`,
     mode: 'automated',
     repaired: [],
   });
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
-  t.equal(bot!.admin, false, 'the bot is no administrator');
-  const [token] = fake.liveTokensOf(bot!.id);
-  t.same(token!.scopes, ['api']);
-  t.equal(token!.expiresAt, fake.dateInDays(365), 'the longest allowed expiry');
-  t.equal(application!.redirectUri, instanceCallbackUrl('http://connect.test', fake.url), "the instance's own redirect URI");
-  t.same(application!.scopes, ['api', 'read_user', 'openid', 'email']);
-  t.equal(application!.confidential, true);
+  t.equal(bot.admin, false, 'the bot is no administrator');
+  const [token] = fake.liveTokensOf(bot.id);
+  t.same(token.scopes, ['api']);
+  t.equal(token.expiresAt, fake.dateInDays(365), 'the longest allowed expiry');
+  t.equal(application.redirectUri, instanceCallbackUrl('http://connect.test', fake.url), "the instance's own redirect URI");
+  t.same(application.scopes, ['api', 'read_user', 'openid', 'email']);
+  t.equal(application.confidential, true);
   t.ok(fake.requests.length > 0 && fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
 
   const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', body.instanceId).executeTakeFirstOrThrow();
-  t.match(row, { status: 'ready', gitlab_version: '17.8.1-ee', bot_token_id: String(token!.id), oauth_client_id: application!.uid, bootstrap_lease_until: null });
-  t.equal(row.bot_token_expires_at!.toISOString(), `${token!.expiresAt}T00:00:00.000Z`);
+  t.match(row, { status: 'ready', gitlab_version: '17.8.1-ee', bot_token_id: String(token.id), oauth_client_id: application.uid, bootstrap_lease_until: null });
+  t.equal(row.bot_token_expires_at!.toISOString(), `${String(token.expiresAt)}T00:00:00.000Z`);
   const events = await app.deps.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', body.instanceId).orderBy('id').execute();
   t.same(
     events.map((event) => `${event.step}:${event.outcome}`).sort(),
@@ -77,12 +77,12 @@ t.test('repair: a deleted application, a revoked bot token and a blocked bot are
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 
   const [token] = fake.liveTokensOf(first.bot.userId);
-  fake.revokePersonalAccessToken(token!.id);
+  fake.revokePersonalAccessToken(token.id);
   const afterRevoke = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.same(afterRevoke.json().repaired, ['bot_token']);
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 
-  fake.expirePersonalAccessToken(fake.liveTokensOf(first.bot.userId)[0]!.id);
+  fake.expirePersonalAccessToken(fake.liveTokensOf(first.bot.userId)[0].id);
   t.same((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json().repaired, ['bot_token'], 'an expired token is replaced');
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
 
@@ -124,7 +124,7 @@ t.test('10 concurrent calls for one new instance across two processes create exa
 
   const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => postBootstrap(i % 2 ? second : app, { url: fake.url, adminToken: admin.token })));
   const statuses = responses.map((response) => response.statusCode).sort();
-  t.equal(statuses.filter((status) => status === 201).length, 1, `one set-up ran: ${statuses}`);
+  t.equal(statuses.filter((status) => status === 201).length, 1, `one set-up ran: ${String(statuses)}`);
   t.ok(statuses.every((status) => status === 201 || status === 409), 'the others were told it is in progress');
   for (const response of responses.filter((r) => r.statusCode === 409)) t.equal(response.json().code, 'bootstrap_in_progress');
   t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
@@ -234,7 +234,7 @@ for (const paged of [false, true]) {
     const fake = await startTestGitlab(t);
     const admin = fake.seedAdmin();
     fake.pagedApplications = paged;
-    for (let i = 0; i < 130; i++) fake.createApplication({ name: `other ${i}`, redirectUri: `https://other-${i}.example.com/cb`, scopes: ['read_user'] });
+    for (let i = 0; i < 130; i++) fake.createApplication({ name: `other ${String(i)}`, redirectUri: `https://other-${String(i)}.example.com/cb`, scopes: ['read_user'] });
     const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
     const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
     const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });

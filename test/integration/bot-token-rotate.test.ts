@@ -17,30 +17,30 @@ const rotatedIds = (fake: FakeGitlab) => fake.requests.filter((request) => ROTAT
 t.test('the rotate route rotates the standby, then the served token with the new one; answers the new token; both old tokens die; two live tokens', async (t) => {
   const { app, instance, fake } = await bootstrapped(t);
   const [served, standby] = fake.liveTokensOf(instance.bot.userId);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token/rotate`, headers: auth });
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token/rotate`, headers: auth });
   t.equal(response.statusCode, 200, response.body);
-  t.same(rotatedIds(fake), [standby!.id, served!.id], 'the standby first, then the served token');
+  t.same(rotatedIds(fake), [standby.id, served.id], 'the standby first, then the served token');
   const rotations = fake.requests.filter((request) => ROTATE.test(request.path));
-  t.equal(rotations[0]!.token, served!.token, 'the standby rotated by the served token');
-  t.equal(rotations[1]!.token, response.json().token, 'the old served token rotated by the new one');
-  t.ok(fake.personalAccessTokens.get(served!.id)!.revoked && fake.personalAccessTokens.get(standby!.id)!.revoked, 'both old tokens are revoked');
+  t.equal(rotations[0].token, served.token, 'the standby rotated by the served token');
+  t.equal(rotations[1].token, response.json().token, 'the old served token rotated by the new one');
+  t.ok(fake.personalAccessTokens.get(served.id)!.revoked && fake.personalAccessTokens.get(standby.id)!.revoked, 'both old tokens are revoked');
   const live = fake.liveTokensOf(instance.bot.userId);
   t.equal(live.length, 2, 'exactly two live tokens');
   const answered = live.find((token) => token.token === response.json().token);
-  t.same(response.json(), { token: answered!.token, expiresAt: `${answered!.expiresAt}T00:00:00.000Z` });
+  t.same(response.json(), { token: answered!.token, expiresAt: `${String(answered!.expiresAt)}T00:00:00.000Z` });
   t.ok(await accepted(fake, response.json().token), 'GitLab accepts the new token');
-  const next = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const next = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(next.json().token, response.json().token, 'the new token is served from now on');
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.slice(-2), [{ step: 'bot_token_rotate', outcome: 'succeeded', detail: /^operator rotation/ }, { step: 'bot_token_rotate', outcome: 'succeeded', detail: /^operator rotation/ }]);
 });
 
 t.test('five concurrent rotate calls cause one rotation of both tokens and all get the same new token', async (t) => {
   const { app, instance, fake } = await bootstrapped(t);
-  const responses = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token/rotate`, headers: auth })));
+  const responses = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token/rotate`, headers: auth })));
   t.equal(fake.counters.personalAccessTokensRotated, 2, 'two rotations on GitLab: the standby and the served token');
   t.same(new Set(responses.map((response) => response.json().token)).size, 1, 'one token for all');
-  t.equal(responses[0]!.statusCode, 200);
+  t.equal(responses[0].statusCode, 200);
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2);
 });
 
@@ -48,12 +48,12 @@ t.test('the answer to the second rotation lost after GitLab acted: an error, nev
   const { app, instance, fake } = await bootstrapped(t);
   const [served, standby] = fake.liveTokensOf(instance.bot.userId);
   fake.injectFault({ method: 'POST', path: ROTATE, nth: 2, afterActing: true, drop: true });
-  const rotate = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token/rotate`, headers: auth });
+  const rotate = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token/rotate`, headers: auth });
   const failed = await rotate();
   t.same([failed.statusCode, failed.json().code], [502, 'gitlab_unreachable'], failed.body);
-  t.notMatch(failed.body, served!.token, 'not the leaked token');
-  t.ok(fake.personalAccessTokens.get(served!.id)!.revoked, 'the leaked token died anyway (GitLab acted)');
-  const botToken = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  t.notMatch(failed.body, served.token, 'not the leaked token');
+  t.ok(fake.personalAccessTokens.get(served.id)!.revoked, 'the leaked token died anyway (GitLab acted)');
+  const botToken = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(botToken.statusCode, 200);
   t.ok(await accepted(fake, botToken.json().token), 'the promoted token is served and works');
 
@@ -62,20 +62,20 @@ t.test('the answer to the second rotation lost after GitLab acted: an error, nev
   t.ok(await accepted(fake, retried.json().token));
   const live = fake.liveTokensOf(instance.bot.userId);
   t.equal(live.length, 2, 'exactly two live tokens: the lost one was adopted');
-  t.notOk(live.some((token) => [served!.id, standby!.id].includes(token.id)), 'no old token is live');
+  t.notOk(live.some((token) => [served.id, standby.id].includes(token.id)), 'no old token is live');
   t.notOk(rotatedIds(fake).some((id, index, all) => all.indexOf(id) !== index), 'no token rotated twice (a revoked one would revoke its family)');
 });
 
 t.test('a one-token instance is rotated in place; an unknown instance is 404', async (t) => {
   const { app, instance, fake } = await bootstrapped(t);
   const [served, standby] = fake.liveTokensOf(instance.bot.userId);
-  fake.revokePersonalAccessToken(standby!.id);
+  fake.revokePersonalAccessToken(standby.id);
   await app.deps.db.updateTable('instances').set({ bot_standby_token_id: null, bot_standby_token_sealed: null }).where('id', '=', instance.instanceId).execute();
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token/rotate`, headers: auth });
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token/rotate`, headers: auth });
   t.equal(response.statusCode, 200, response.body);
-  t.same(rotatedIds(fake), [served!.id]);
+  t.same(rotatedIds(fake), [served.id]);
   t.ok(await accepted(fake, response.json().token));
-  t.notOk(await accepted(fake, served!.token), 'the old token is dead');
+  t.notOk(await accepted(fake, served.token), 'the old token is dead');
   const missing = await app.inject({ method: 'POST', url: '/internal/instances/00000000-0000-4000-8000-000000000000/bot-token/rotate', headers: auth });
   t.same([missing.statusCode, missing.json().code], [404, 'instance_not_found']);
 });

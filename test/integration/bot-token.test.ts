@@ -27,12 +27,12 @@ t.test('the bootstrap leaves two live tokens with staggered expiries; the later 
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served, standby] = pair(fake, instance.bot.userId);
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'two live tokens');
-  t.equal(served!.expiresAt, fake.dateInDays(365), 'the served token has the longest lifetime GitLab allows');
-  const halfway = gitlabDateToInstant(standby!.expiresAt!).getTime() - clock.now.getTime();
+  t.equal(served.expiresAt, fake.dateInDays(365), 'the served token has the longest lifetime GitLab allows');
+  const halfway = gitlabDateToInstant(standby.expiresAt!).getTime() - clock.now.getTime();
   t.ok(Math.abs(halfway - 182.5 * DAY_MS) <= DAY_MS, 'the standby expires half a lifetime earlier');
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(response.statusCode, 200);
-  t.same(response.json(), { token: served!.token, expiresAt: `${served!.expiresAt}T00:00:00.000Z` });
+  t.same(response.json(), { token: served.token, expiresAt: `${String(served.expiresAt)}T00:00:00.000Z` });
   t.equal(fake.counters.personalAccessTokensRotated, 0);
 });
 
@@ -44,19 +44,19 @@ t.test('standby near expiry: 10 concurrent callers on two processes cause one ro
   t.teardown(() => second.close());
 
   const responses = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => (i % 2 ? second : app).inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth })),
+    Array.from({ length: 10 }, (_, i) => (i % 2 ? second : app).inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth })),
   );
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'one rotation on GitLab');
-  t.same(rotationsOf(fake).map((request) => [request.path, request.token]), [[`/api/v4/personal_access_tokens/${standby!.id}/rotate`, served!.token]], 'the standby, rotated with the served token');
+  t.same(rotationsOf(fake).map((request) => [request.path, request.token]), [[`/api/v4/personal_access_tokens/${String(standby.id)}/rotate`, served.token]], 'the standby, rotated with the served token');
   const [promoted, demoted] = pair(fake, instance.bot.userId);
-  t.equal(demoted!.id, served!.id, 'the old served token is live, now the standby');
+  t.equal(demoted.id, served.id, 'the old served token is live, now the standby');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens');
-  for (const response of responses) t.ok([promoted!.token, served!.token].includes(response.json().token), 'the new token, or the served one while the rotation ran');
-  for (const token of [promoted!.token, served!.token]) t.ok(await accepted(fake, token), 'GitLab accepts every token handed out');
-  const after = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
-  t.same(after.json(), { token: promoted!.token, expiresAt: `${promoted!.expiresAt}T00:00:00.000Z` }, 'the new token is served from then on');
-  t.ok(gitlabDateToInstant(promoted!.expiresAt!).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  for (const response of responses) t.ok([promoted.token, served.token].includes(response.json().token), 'the new token, or the served one while the rotation ran');
+  for (const token of [promoted.token, served.token]) t.ok(await accepted(fake, token), 'GitLab accepts every token handed out');
+  const after = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  t.same(after.json(), { token: promoted.token, expiresAt: `${String(promoted.expiresAt)}T00:00:00.000Z` }, 'the new token is served from then on');
+  t.ok(gitlabDateToInstant(promoted.expiresAt!).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.equal(events.filter((event: { step: string }) => event.step === 'bot_token_rotate').length, 1);
 });
 
@@ -65,15 +65,15 @@ t.test('while the standby rotation waits on GitLab, other callers get the served
   const [served] = pair(fake, instance.bot.userId);
   const held = fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, hold: true });
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   const rotating = call();
   await held.reached;
   const meanwhile = await call();
-  t.same([meanwhile.statusCode, meanwhile.json().token], [200, served!.token], 'served at once, not after the rotation');
+  t.same([meanwhile.statusCode, meanwhile.json().token], [200, served.token], 'served at once, not after the rotation');
   held.release();
   const rotated = await rotating;
   t.equal(rotated.statusCode, 200);
-  t.not(rotated.json().token, served!.token, 'the holder gets the new token');
+  t.not(rotated.json().token, served.token, 'the holder gets the new token');
   t.equal(fake.counters.personalAccessTokensRotated, 1);
 });
 
@@ -85,40 +85,40 @@ for (const lost of [
     const { app, instance, fake, clock } = await bootstrapped(t, {}, lost.env);
     const [served, standby] = pair(fake, instance.bot.userId);
     const fault = fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, afterActing: true, ...lost.fault });
-    t.teardown(() => fault.release());
+    t.teardown(() => { fault.release(); });
     clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-    const call = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+    const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
     const first = await call();
     t.equal(first.statusCode, 200, first.body);
-    t.equal(first.json().token, served!.token, 'the served token, untouched by the rotation');
+    t.equal(first.json().token, served.token, 'the served token, untouched by the rotation');
     t.ok(await accepted(fake, first.json().token), 'GitLab accepts it');
-    t.ok(fake.personalAccessTokens.get(standby!.id)!.revoked, 'GitLab did rotate the standby');
+    t.ok(fake.personalAccessTokens.get(standby.id)!.revoked, 'GitLab did rotate the standby');
     t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'the served token and the lost one are live');
 
     const second = await call();
     t.equal(second.statusCode, 200, second.body);
-    t.not(second.json().token, served!.token, 'rotated this time');
+    t.not(second.json().token, served.token, 'rotated this time');
     t.ok(await accepted(fake, second.json().token), 'GitLab accepts the new token');
     t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens');
     const rotated = rotationsOf(fake).map((request) => Number(/(\d+)\/rotate$/.exec(request.path)![1]));
     t.equal(rotated.length, 2, 'the lost token was adopted by one rotation');
-    t.not(rotated[1], standby!.id, 'not the revoked standby (that would revoke the family)');
-    t.equal(fake.personalAccessTokens.get(rotated[1]!)!.previousId, standby!.id, 'it rotated the token GitLab created for the lost answer');
+    t.not(rotated[1], standby.id, 'not the revoked standby (that would revoke the family)');
+    t.equal(fake.personalAccessTokens.get(rotated[1])!.previousId, standby.id, 'it rotated the token GitLab created for the lost answer');
   });
 }
 
 t.test('a served token GitLab refused: the live standby is served alone (rotated in place, being due); then dead too: 409 bot_token_unusable at once, and a bootstrap restores the pair', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served, standby] = pair(fake, instance.bot.userId);
-  fake.revokePersonalAccessToken(served!.id);
+  fake.revokePersonalAccessToken(served.id);
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-  const botTokenCall = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const botTokenCall = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   const promoted = await botTokenCall();
   t.equal(promoted.statusCode, 200, promoted.body);
-  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${standby!.id}/rotate`], 'the standby, rotated in place; the dead token never sent to rotate');
+  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${String(standby.id)}/rotate`], 'the standby, rotated in place; the dead token never sent to rotate');
   t.ok(await accepted(fake, promoted.json().token), 'GitLab accepts the token served');
 
-  fake.revokePersonalAccessToken(pair(fake, instance.bot.userId)[0]!.id);
+  fake.revokePersonalAccessToken(pair(fake, instance.bot.userId)[0].id);
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
   const rotations = rotationsOf(fake).length;
   const response = await botTokenCall();
@@ -128,7 +128,7 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   const again = await botTokenCall();
   t.same([again.statusCode, again.json().code], [409, 'bot_token_unusable'], 'still 409');
   t.equal(fake.requests.length, requests, 'no request to GitLab at all');
-  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
   t.match(details, { status: 'degraded', problem: { code: 'bot_token_unusable', step: 'bot_token' }, lastError: { step: 'bot_token', code: 'bot_token_unusable' } }, 'degraded (logins still work), the failure on record');
 
   const repaired = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
@@ -136,8 +136,8 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'two live tokens again');
   const afterRepair = await botTokenCall();
   t.equal(afterRepair.statusCode, 200);
-  t.equal(afterRepair.json().token, pair(fake, instance.bot.userId)[0]!.token, 'the repaired served token is served');
-  const repairedDetails = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  t.equal(afterRepair.json().token, pair(fake, instance.bot.userId)[0].token, 'the repaired served token is served');
+  const repairedDetails = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
   t.match(repairedDetails, { status: 'ready', problem: null }, 'ready again after the bootstrap');
 });
 
@@ -146,30 +146,30 @@ t.test('a rotation GitLab fails (500) serves the untouched served token and reco
   const [served] = pair(fake, instance.bot.userId);
   fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, status: 500 });
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(response.statusCode, 200, response.body);
-  t.same(response.json(), { token: served!.token, expiresAt: `${served!.expiresAt}T00:00:00.000Z` });
+  t.same(response.json(), { token: served.token, expiresAt: `${String(served.expiresAt)}T00:00:00.000Z` });
   t.equal(fake.counters.personalAccessTokensRotated, 0);
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error', detail: /still served/ });
 
-  const next = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const next = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(next.statusCode, 200);
-  t.not(next.json().token, served!.token, 'the next call rotates once GitLab works again');
+  t.not(next.json().token, served.token, 'the next call rotates once GitLab works again');
   t.equal(fake.counters.personalAccessTokensRotated, 1);
 });
 
 t.test('an instance with a shorter maximum token lifetime gets tokens and a rotation within it', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t, { maxTokenLifetimeDays: 90 });
   const [served, standby] = pair(fake, instance.bot.userId);
-  t.same([served!.expiresAt, standby!.expiresAt], [fake.dateInDays(90), fake.dateInDays(45)], 'the longest lifetime allowed, and half of it');
+  t.same([served.expiresAt, standby.expiresAt], [fake.dateInDays(90), fake.dateInDays(45)], 'the longest lifetime allowed, and half of it');
   clock.now = new Date(clock.now.getTime() + 30 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(response.statusCode, 200, response.body);
   const [rotated] = pair(fake, instance.bot.userId);
-  t.equal(response.json().token, rotated!.token);
+  t.equal(response.json().token, rotated.token);
   t.equal(fake.counters.personalAccessTokensRotated, 1);
-  t.equal(rotated!.expiresAt, fake.dateInDays(89), 'the day before the limit GitLab named');
+  t.equal(rotated.expiresAt, fake.dateInDays(89), 'the day before the limit GitLab named');
   t.equal(rotationsOf(fake).filter((request) => request.status === 400).length, 1, 'one refusal, then one rotation');
 });
 
@@ -177,26 +177,26 @@ t.test('a rotation that fails after the served token expired is an error, record
   const { app, instance, fake, clock } = await bootstrapped(t);
   fake.injectFault({ method: 'GET', path: '/api/v4/personal_access_tokens/self', status: 500 });
   const [expired] = pair(fake, instance.bot.userId);
-  clock.now = gitlabDateToInstant(expired!.expiresAt!);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  clock.now = gitlabDateToInstant(expired.expiresAt!);
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(response.statusCode, 502, response.body);
   t.equal(response.json().code, 'gitlab_error');
-  t.notMatch(response.body, expired!.token, 'not the expired token');
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  t.notMatch(response.body, expired.token, 'not the expired token');
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error' });
 });
 
 t.test('tokens capped below the rotation window: the standby is due at half its lifetime, not before, and not again at once', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t, { maxTokenLifetimeDays: 20 });
   const [served] = pair(fake, instance.bot.userId);
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   // The standby lives 10 days: 4 gone, 6 left, less than the 30-day window but more than half its lifetime.
   clock.now = new Date(clock.now.getTime() + 4 * DAY_MS);
-  t.equal((await call()).json().token, served!.token);
+  t.equal((await call()).json().token, served.token);
   t.equal(fake.counters.personalAccessTokensRotated, 0, 'not due while more than half its lifetime is left');
   clock.now = new Date(clock.now.getTime() + 2 * DAY_MS);
   const rotated = await call();
-  t.not(rotated.json().token, served!.token);
+  t.not(rotated.json().token, served.token);
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'due once less than half its lifetime is left');
   for (let i = 0; i < 3; i++) t.equal((await call()).json().token, rotated.json().token);
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'neither token is due at once');
@@ -205,14 +205,14 @@ t.test('tokens capped below the rotation window: the standby is due at half its 
 t.test('an instance with one token (bootstrapped before the pair) keeps working: its token is served and rotated in place', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served, standby] = pair(fake, instance.bot.userId);
-  fake.revokePersonalAccessToken(standby!.id);
+  fake.revokePersonalAccessToken(standby.id);
   await app.deps.db.updateTable('instances').set({ bot_standby_token_id: null, bot_standby_token_sealed: null, bot_standby_token_expires_at: null, bot_standby_token_issued_at: null }).where('id', '=', instance.instanceId).execute();
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
-  t.equal((await call()).json().token, served!.token, 'served as is');
+  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  t.equal((await call()).json().token, served.token, 'served as is');
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
   const rotated = await call();
   t.equal(rotated.statusCode, 200, rotated.body);
-  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${served!.id}/rotate`], 'rotated in place');
+  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${String(served.id)}/rotate`], 'rotated in place');
   t.ok(await accepted(fake, rotated.json().token));
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 1, 'one token: only a bootstrap (with an admin token) can add the second');
 });
@@ -221,10 +221,10 @@ t.test('a standby that expired while nobody asked: the served token, due itself,
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served] = pair(fake, instance.bot.userId);
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
   t.equal(response.statusCode, 200, response.body);
-  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${served!.id}/rotate`], 'the served token, rotated in place');
+  t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${String(served.id)}/rotate`], 'the served token, rotated in place');
   t.ok(await accepted(fake, response.json().token));
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.slice(-2), [{ step: 'bot_token_rotate', outcome: 'repaired', detail: /standby token is gone/ }, { step: 'bot_token_rotate', outcome: 'succeeded' }]);
 });

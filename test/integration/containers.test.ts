@@ -37,31 +37,31 @@ const instructions = dockerfile
 
 function environmentNames(service: ComposeService): string[] {
   const environment = service.environment ?? {};
-  return Array.isArray(environment) ? environment.map((entry) => entry.split('=')[0]!) : Object.keys(environment);
+  return Array.isArray(environment) ? environment.map((entry) => entry.split('=')[0]) : Object.keys(environment);
 }
 
-t.test('docker-compose.yml runs postgres, then migrate, then the service', async (t) => {
+t.test('docker-compose.yml runs postgres, then migrate, then the service', (t) => {
   const { postgres, migrate, 'gitlab-connect': service } = compose.services;
   t.ok(postgres && migrate && service, 'postgres, migrate and gitlab-connect services exist');
   t.equal(compose.name, undefined, 'no top-level name: (docker-compose 1.29 refuses it)');
-  t.match(postgres!.image, /^postgres:15/);
-  t.match(JSON.stringify(postgres!.healthcheck?.test), /pg_isready/, 'postgres has a pg_isready healthcheck');
-  t.ok(postgres!.volumes?.some((volume) => volume.endsWith(':/var/lib/postgresql/data')), 'postgres keeps its data in a volume');
-  t.same(migrate!.depends_on, { postgres: { condition: 'service_healthy' } }, 'migrate waits for a healthy postgres');
-  t.same(service!.depends_on, { migrate: { condition: 'service_completed_successfully' } }, 'the service waits for migrate to succeed');
-  t.same(migrate!.command, ['node', 'dist/src/db/migrate-cli.js']);
+  t.match(postgres.image, /^postgres:15/);
+  t.match(JSON.stringify(postgres.healthcheck?.test), /pg_isready/, 'postgres has a pg_isready healthcheck');
+  t.ok(postgres.volumes?.some((volume) => volume.endsWith(':/var/lib/postgresql/data')), 'postgres keeps its data in a volume');
+  t.same(migrate.depends_on, { postgres: { condition: 'service_healthy' } }, 'migrate waits for a healthy postgres');
+  t.same(service.depends_on, { migrate: { condition: 'service_completed_successfully' } }, 'the service waits for migrate to succeed');
+  t.same(migrate.command, ['node', 'dist/src/db/migrate-cli.js']);
   t.ok(existsSync(join(root, 'src/db/migrate-cli.ts')), 'the migrate command is compiled from src/db/migrate-cli.ts');
-  t.equal(migrate!.image, service!.image, 'migrate runs the same image as the service');
-  t.ok(service!.ports?.includes('3000:3000'));
+  t.equal(migrate.image, service.image, 'migrate runs the same image as the service');
+  t.ok(service.ports?.includes('3000:3000'));
 });
 
-t.test('every variable compose gives the service and migrate is one the configuration knows', async (t) => {
+t.test('every variable compose gives the service and migrate is one the configuration knows', (t) => {
   for (const name of ['gitlab-connect', 'migrate']) {
-    const names = environmentNames(compose.services[name]!);
+    const names = environmentNames(compose.services[name]);
     t.ok(names.includes('DATABASE_URL') && names.includes('ENCRYPTION_KEY'), `${name} gets DATABASE_URL and ENCRYPTION_KEY`);
     for (const variable of names) t.ok(knownVariables.includes(variable), `${name}: ${variable} is in EnvSchema`);
   }
-  const service = compose.services['gitlab-connect']!.environment as Record<string, string>;
+  const service = compose.services['gitlab-connect'].environment as Record<string, string>;
   t.equal(service.ENCRYPTION_KEY, '${ENCRYPTION_KEY:?set ENCRYPTION_KEY}', 'the key comes from the environment, never from the file');
   t.match(service.DATABASE_URL, /@postgres:5432\//, 'the service talks to the postgres service');
 });
@@ -69,41 +69,41 @@ t.test('every variable compose gives the service and migrate is one the configur
 /** The variable names of the README's configuration table (its rows start with a backticked name). */
 function readmeVariables(): string[] {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const section = readme.split(/^## Configuration$/m)[1]!.split(/^## /m)[0]!;
-  return [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]!);
+  const section = readme.split(/^## Configuration$/m)[1].split(/^## /m)[0];
+  return [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
 }
 
 /** Set by the image (HOST, PORT, NODE_ENV) or meaningless with the compose postgres (DATA_DIR). */
 const NOT_FROM_COMPOSE = ['HOST', 'PORT', 'NODE_ENV', 'DATA_DIR'];
 
-t.test("every variable of the README's configuration table passes through compose, with the README's default", async (t) => {
+t.test("every variable of the README's configuration table passes through compose, with the README's default", (t) => {
   const variables = readmeVariables();
   t.same([...variables].sort(), [...knownVariables].sort(), 'the README table lists exactly the configuration schema');
-  const service = compose.services['gitlab-connect']!.environment as Record<string, string>;
+  const service = compose.services['gitlab-connect'].environment as Record<string, string>;
   for (const variable of variables.filter((name) => !NOT_FROM_COMPOSE.includes(name))) {
     t.ok(variable in service, `compose passes ${variable} through`);
     if (variable === 'DATABASE_URL') continue;
     t.match(service[variable], new RegExp(`^\\$\\{${variable}[:?-]`), `${variable} is read from the environment`);
     const fallback = /:-(.*)\}$/.exec(service[variable] ?? '')?.[1];
-    const schemaDefault = (EnvSchema.properties as Record<string, { default?: unknown }>)[variable]!.default;
+    const schemaDefault = (EnvSchema.properties as Record<string, { default?: unknown }>)[variable].default;
     if (fallback !== undefined && fallback !== '' && schemaDefault !== undefined && variable !== 'PUBLIC_URL') t.equal(fallback, String(schemaDefault), `${variable}'s compose default is the service's`);
   }
   for (const name of NOT_FROM_COMPOSE) t.notOk(name in service, `${name} is left to the image`);
 });
 
-t.test('engines, the Dockerfile Node image and the dependencies agree on the Node version', async (t) => {
+t.test('engines, the Dockerfile Node image and the dependencies agree on the Node version', (t) => {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
   t.equal(manifest.engines.node, '>=20.19', 'Node 20.19 and later');
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
   const needNewer = Object.entries(lock.packages)
     // A range whose every alternative starts at Node 21 or later refuses Node 20 (`>=22 || >=20.19 <21` accepts it).
     .filter(([path, entry]) => path && entry.engines?.node?.split('||').every((part) => /^\s*>=?\s*v?(2[1-9]|[3-9]\d)/.test(part)))
-    .map(([path, entry]) => `${path} ${entry.engines!.node}`);
+    .map(([path, entry]) => `${path} ${String(entry.engines!.node)}`);
   t.same(needNewer, [], 'no installed package asks for a Node newer than 20');
   for (const stage of instructions.filter((line) => /^FROM\s/i.test(line))) t.match(stage, /^FROM node:(2[0-9])-slim\b/, 'the image runs a Node the engines accept');
 });
 
-t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root user, the built entry point', async (t) => {
+t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root user, the built entry point', (t) => {
   const stages = instructions.filter((line) => /^FROM\s/i.test(line));
   t.equal(stages.length, 2, 'a build stage and a runtime stage');
   t.match(stages[1], /^FROM node:(22|24)-slim\b/i, 'runtime on a current Node LTS slim image');
@@ -111,7 +111,7 @@ t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root u
     .filter((line) => /^ENV\s/i.test(line))
     .flatMap((line) => {
       const words = line.replace(/^ENV\s+/i, '').split(/\s+/);
-      return words[0]!.includes('=') ? words.filter((word) => word.includes('=')).map((word) => word.split('=')[0]!) : [words[0]!];
+      return words[0].includes('=') ? words.filter((word) => word.includes('=')).map((word) => word.split('=')[0]) : [words[0]];
     });
   t.same(envNames.sort(), ['HOST', 'NODE_ENV', 'PORT']);
   for (const name of envNames) t.ok(knownVariables.includes(name), `ENV ${name} is in EnvSchema`);
@@ -137,8 +137,7 @@ function runMigrateCli(env: Record<string, string>): Promise<Run> {
   // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'src/db/migrate-cli.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } }, (_error, stdout, stderr) =>
-      resolve({ code: child.exitCode, stdout, stderr }),
+    const child = execFile(process.execPath, ['--import', 'tsx', 'src/db/migrate-cli.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } }, (_error, stdout, stderr) => { resolve({ code: child.exitCode, stdout, stderr }); },
     );
   });
 }
@@ -148,7 +147,7 @@ async function emptyDatabaseEnv(t: Test): Promise<Record<string, string>> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-migrate-'));
-    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    t.teardown(() => { rmSync(dataDir, { recursive: true, force: true }); });
     return { DATA_DIR: dataDir };
   }
   // Not createTestDatabase: its databases are cloned from an already migrated template.

@@ -58,7 +58,7 @@ async function killedWhileGitlabAnswers(t: Test, path: string, fault: { reached:
   });
   t.teardown(() => child.child.kill('SIGKILL'));
   await waitForHealthy(port, child);
-  const during = fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: auth }).catch(() => undefined);
+  const during = fetch(`http://127.0.0.1:${String(port)}${path}`, { method: 'POST', headers: auth }).catch(() => undefined);
   await fault.reached;
   child.child.kill('SIGKILL');
   await child.exited;
@@ -74,7 +74,7 @@ t.test('the process killed mid-rotation: the next call on another process return
   await app.deps.db.updateTable('instances').set({ bot_standby_token_expires_at: new Date(Date.now() + 3_600_000), bot_standby_token_issued_at: null }).where('id', '=', instance.instanceId).execute();
   const held = fake.injectFault({ method: 'POST', path: ROTATE, afterActing: true, hold: true });
   await killedWhileGitlabAnswers(t, `/internal/instances/${instance.instanceId}/bot-token`, held);
-  t.ok(fake.personalAccessTokens.get(standby!.id)!.revoked, 'GitLab rotated the standby before the process died');
+  t.ok(fake.personalAccessTokens.get(standby.id)!.revoked, 'GitLab rotated the standby before the process died');
 
   // The dead holder's lease lapses LEASE_MS after its last heartbeat.
   clock.now = new Date(Date.now() + app.deps.config.leaseMs + 1);
@@ -100,7 +100,7 @@ t.test('the process killed mid-refresh: the next call on another process refresh
   const next = await app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: auth });
   t.equal(next.statusCode, 200, next.body);
   t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'refreshed again with the old refresh token');
-  t.ok(await accepted(fake, { authorization: `Bearer ${next.json().accessToken}` }), 'GitLab accepts the token served');
+  t.ok(await accepted(fake, { authorization: `Bearer ${String(next.json().accessToken)}` }), 'GitLab accepts the token served');
 });
 
 t.test('the database down while the rotated token is written: 503, then a token GitLab accepts; two live tokens', needsPostgres, async (t) => {

@@ -19,7 +19,7 @@ const gitlabToken = (app: App, userId: string) => app.inject({ method: 'POST', u
 async function loggedInUsers(app: App, fake: FakeGitlab, instanceId: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const gitlabUser = fake.createUser({ username: `user${fake.users.size + 1}` });
+    const gitlabUser = fake.createUser({ username: `user${String(fake.users.size + 1)}` });
     await login(new Browser(), app, fake, instanceId, { gitlabUserId: gitlabUser.id });
     const row = await app.deps.db.selectFrom('users').select('id').where('gitlab_user_id', '=', String(gitlabUser.id)).where('instance_id', '=', instanceId).executeTakeFirstOrThrow();
     ids.push(row.id);
@@ -71,12 +71,12 @@ t.test('ten refreshes waiting on a GitLab that never answers leave other instanc
 
   for (let i = 0; i < 15; i++) {
     const lookup = await app.inject({ method: 'GET', url: `/instances/lookup?url=${encodeURIComponent(healthy.url)}` });
-    t.equal(lookup.statusCode, 200, `lookup ${i} of the healthy instance`);
-    const token = await gitlabToken(app, fresh!);
-    t.equal(token.statusCode, 200, `token ${i} of a user of the healthy instance`);
+    t.equal(lookup.statusCode, 200, `lookup ${String(i)} of the healthy instance`);
+    const token = await gitlabToken(app, fresh);
+    t.equal(token.statusCode, 200, `token ${String(i)} of a user of the healthy instance`);
   }
   t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, '/readyz');
-  t.equal((await gitlabToken(app, fineUser!)).statusCode, 200, 'a due refresh on the healthy GitLab goes through');
+  t.equal((await gitlabToken(app, fineUser)).statusCode, 200, 'a due refresh on the healthy GitLab goes through');
   t.equal(never.applied, 10, 'the stuck refreshes were still waiting on GitLab');
   never.release();
   const answers = await Promise.all(refreshes);
@@ -93,13 +93,13 @@ t.test('a lease whose holder died lapses after LEASE_MS: the next caller refresh
   const [userId] = await loggedInUsers(app, fake, instance.id, 1);
   now = new Date(now.getTime() + 3_600_000);
   // A holder that claimed the lease and died (kill -9): nobody renews it.
-  t.ok(await claimCredentialLease(app.deps.db, 'users', userId!, { holder: 'dead-process', now, until: new Date(now.getTime() + 30_000) }));
-  const held = await Promise.race([gitlabToken(app, userId!), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 300))]);
+  t.ok(await claimCredentialLease(app.deps.db, 'users', userId, { holder: 'dead-process', now, until: new Date(now.getTime() + 30_000) }));
+  const held = await Promise.race([gitlabToken(app, userId), new Promise<'waiting'>((resolve) => setTimeout(() => { resolve('waiting'); }, 300))]);
   t.equal(held, 'waiting', 'within the lease, callers wait for its holder');
   t.equal(fake.grantCount('refresh_token'), 0, 'and do not refresh');
   now = new Date(now.getTime() + 30_001);
   await until(() => fake.grantCount('refresh_token') === 1, 'the refresh after the lease lapsed');
-  const after = await gitlabToken(app, userId!);
+  const after = await gitlabToken(app, userId);
   t.equal(after.statusCode, 200);
   t.equal(fake.grantCount('refresh_token'), 1, 'exactly one refresh');
 });
@@ -115,13 +115,13 @@ t.test('a refresh whose answer GitLab dropped after acting: the next call refres
   const original = [...fake.oauthTokens.values()].at(-1)!;
   now = new Date(now.getTime() + 3_600_000);
   fake.injectFault({ method: 'POST', path: '/oauth/token', afterActing: true, drop: true });
-  const lost = await gitlabToken(app, userId!);
+  const lost = await gitlabToken(app, userId);
   t.equal(lost.statusCode, 502, 'the lost answer is an error, not a token');
   t.equal(fake.grantCount('refresh_token'), 1, 'GitLab did refresh');
-  const retried = await gitlabToken(app, userId!);
+  const retried = await gitlabToken(app, userId);
   t.equal(retried.statusCode, 200, retried.body);
   t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'the retry used the old refresh token, kept until a new pair was stored');
-  const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${retried.json().accessToken}` } });
+  const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${String(retried.json().accessToken)}` } });
   t.equal(accepted.status, 200, 'GitLab accepts the token served');
 });
 
@@ -150,7 +150,7 @@ t.test(
     const original = [...fake.oauthTokens.values()].at(-1)!;
     now = new Date(now.getTime() + 3_600_000);
     const held = fake.injectFault({ method: 'POST', path: '/oauth/token', afterActing: true, hold: true });
-    const during = gitlabToken(app, userId!);
+    const during = gitlabToken(app, userId);
     await held.reached;
     await proxy.stop();
     held.release();
@@ -160,10 +160,10 @@ t.test(
     await proxy.start();
     // The lease could not be released while the database was away: it lapses after LEASE_MS.
     now = new Date(now.getTime() + app.deps.config.leaseMs + 1);
-    const next = await gitlabToken(app, userId!);
+    const next = await gitlabToken(app, userId);
     t.equal(next.statusCode, 200, next.body);
     t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'refreshed again with the old refresh token');
-    const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${next.json().accessToken}` } });
+    const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${String(next.json().accessToken)}` } });
     t.equal(accepted.status, 200, 'GitLab accepts the token served');
   },
 );

@@ -40,7 +40,7 @@ t.test('a javascript: avatar URL is dropped: the login succeeds and /me and the 
   fake.injectFault({ method: 'GET', path: '/api/v4/user', status: 200, body: { ...wellFormed, avatar_url: 'javascript:alert(document.cookie)' } });
   const { callback, sessionToken } = await login(new Browser(), app, fake, instance.id, { gitlabUserId: user.id });
   t.equal(callback.statusCode, 302, callback.body);
-  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } });
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   t.equal(me.statusCode, 200);
   t.equal(me.json().user.avatarUrl, null);
   t.same(await app.deps.db.selectFrom('users').select('avatar_url').where('instance_id', '=', instance.id).execute(), [{ avatar_url: null }]);

@@ -19,12 +19,8 @@ t.test('a wrong method on a known path is 405 method_not_allowed with an Allow h
 
 t.test('a 4xx raised by Fastify or a plugin keeps its status instead of becoming validation_failed', async (t) => {
   const { app } = await buildTestApp(t);
-  app.get('/teapot', async () => {
-    throw Object.assign(new Error('short and stout'), { statusCode: 418 });
-  });
-  app.get('/not-acceptable', async () => {
-    throw Object.assign(new Error('no such representation'), { statusCode: 406 });
-  });
+  app.get('/teapot', () => Promise.reject(Object.assign(new Error('short and stout'), { statusCode: 418 })));
+  app.get('/not-acceptable', () => Promise.reject(Object.assign(new Error('no such representation'), { statusCode: 406 })));
   const teapot = await app.inject('/teapot');
   t.equal(teapot.statusCode, 418);
   t.match(teapot.json(), { code: 'client_error', status: 418, detail: 'short and stout' });
@@ -42,8 +38,8 @@ async function rawExchange(t: Test, bytes: string): Promise<{ status: number; he
     let received = '';
     const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
     socket.on('data', (chunk) => (received += chunk.toString('utf8')));
-    socket.on('close', () => resolve(received));
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? resolve(received) : reject(error)));
+    socket.on('close', () => { resolve(received); });
+    socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code === 'ECONNRESET') resolve(received); else reject(error); });
   });
   const [head = '', body = ''] = answer.split('\r\n\r\n');
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), headers: head, body };

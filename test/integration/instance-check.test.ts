@@ -11,11 +11,11 @@ import { Browser, login } from '../helpers/ready-instance.js';
 
 type Bootstrapped = Awaited<ReturnType<typeof bootstrapped>>;
 
-const check = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/check`, headers: auth });
-const botTokenCall = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+const check = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/check`, headers: auth });
+const botTokenCall = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
 const lookup = ({ app, fake }: Bootstrapped) => app.inject({ method: 'GET', url: `/instances/lookup?url=${encodeURIComponent(fake.url)}` });
 async function eventsOf({ app, instance }: Bootstrapped): Promise<Array<{ step: string; outcome: string; actor: string; errorCode: string | null; detail: string | null }>> {
-  return (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  return (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
 }
 const checkEvents = async (setup: Bootstrapped) => (await eventsOf(setup)).filter((event) => event.step === 'check');
 
@@ -40,11 +40,11 @@ t.test('a healthy instance: the check keeps it ready with two GitLab calls (bot 
 t.test('served bot token revoked, the standby live: the check serves the standby and stays ready', async (t) => {
   const setup = await bootstrapped(t);
   const [served, standby] = setup.fake.liveTokensOf(setup.instance.bot.userId).sort((a, b) => (b.expiresAt ?? '').localeCompare(a.expiresAt ?? ''));
-  setup.fake.revokePersonalAccessToken(served!.id);
+  setup.fake.revokePersonalAccessToken(served.id);
   const response = await check(setup);
   t.match(response.json(), { status: 'ready', health: { problems: [] } });
   const token = (await botTokenCall(setup)).json().token;
-  t.equal(token, standby!.token, 'the standby is served');
+  t.equal(token, standby.token, 'the standby is served');
   t.ok(await accepted(setup.fake, token), 'GitLab accepts it');
   t.match((await checkEvents(setup))[0], { outcome: 'repaired' });
 });
@@ -63,7 +63,7 @@ t.test('both bot tokens revoked: the check degrades the instance, lookup shows i
 
   const repaired = await postBootstrap(setup.app, { url: setup.fake.url, adminToken: setup.admin.token });
   t.equal(repaired.statusCode, 200, repaired.body);
-  const details = (await setup.app.inject({ method: 'GET', url: `/internal/instances/${setup.instance.instanceId}`, headers: auth })).json();
+  const details = (await setup.app.inject({ method: 'GET', url: `/internal/instances/${String(setup.instance.instanceId)}`, headers: auth })).json();
   t.match(details, { status: 'ready', problem: null, health: { problems: [] } }, 'ready again');
   t.ok((await eventsOf(setup)).some((event) => event.outcome === 'repaired' || /repaired/.test(event.detail ?? '')), 'the repair is an event');
   t.ok(await accepted(setup.fake, (await botTokenCall(setup)).json().token), 'a working token is served again');
@@ -77,7 +77,7 @@ t.test('OAuth application deleted on GitLab: the user-token refresh is 409 reaut
   const browser = new Browser();
   const { sessionToken } = await login(browser, app, fake, instance.instanceId, { gitlabUserId: gitlabUser.id });
   const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.instanceId).executeTakeFirstOrThrow();
-  const me = () => app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } });
+  const me = () => app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   t.equal((await me()).statusCode, 200, 'logged in');
 
   fake.deleteApplication(instance.oauthApplication.id);

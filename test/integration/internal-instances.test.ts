@@ -8,7 +8,7 @@ import { Browser, login } from '../helpers/ready-instance.js';
 t.test('internal routes refuse a missing or wrong token, and everything when none is configured', async (t) => {
   const { app, instance } = await bootstrapped(t);
   for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TEST_INTERNAL_TOKEN }]) {
-    const response = await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers });
+    const response = await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers });
     t.equal(response.statusCode, 401);
     t.equal(response.json().code, 'internal_unauthorized');
   }
@@ -20,7 +20,7 @@ t.test('list, details and events describe the instance and never carry a secret'
   const { app, instance, fake, admin, botToken } = await bootstrapped(t);
   const list = await app.inject({ method: 'GET', url: '/internal/instances', headers: auth });
   t.equal(list.statusCode, 200);
-  const details = await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth });
+  const details = await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth });
   t.match(details.json(), {
     id: instance.instanceId,
     url: fake.url,
@@ -28,11 +28,11 @@ t.test('list, details and events describe the instance and never carry a secret'
     gitlabVersion: '17.8.1-ee',
     bot: { userId: instance.bot.userId, username: 'review-bot' },
     oauthApplicationId: instance.oauthApplication.id,
-    botTokenExpiresAt: `${botToken()[0]!.expiresAt}T00:00:00.000Z`,
+    botTokenExpiresAt: `${String(botToken()[0].expiresAt)}T00:00:00.000Z`,
     lastError: null,
   });
   t.ok(list.json().instances.some((entry: { id: string }) => entry.id === instance.instanceId));
-  const events = await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth });
+  const events = await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth });
   t.same(
     events.json().events.map((event: { step: string; outcome: string }) => event.step),
     ['url', 'probe', 'verify_token', 'bot_user', 'bot_token', 'oauth_application', 'ready'],
@@ -40,7 +40,7 @@ t.test('list, details and events describe the instance and never carry a secret'
   );
   t.match(events.json().events[0], { step: 'url', outcome: 'succeeded', actor: /^bootstrap from /, createdAt: String });
   const [application] = [...fake.applications.values()];
-  for (const secret of [admin.token, botToken()[0]!.token, botToken()[1]!.token, application!.secret]) {
+  for (const secret of [admin.token, botToken()[0].token, botToken()[1].token, application.secret]) {
     t.notMatch(list.body + details.body + events.body, secret, 'no secret in any answer');
   }
   t.equal((await app.inject({ method: 'GET', url: '/internal/instances/00000000-0000-4000-8000-000000000000', headers: auth })).json().code, 'instance_not_found');
@@ -54,33 +54,33 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
   const user = fake.createUser({ username: 'alice' });
   const browser = new Browser();
   const { sessionToken } = await login(browser, app, fake, instance.instanceId, { gitlabUserId: user.id });
-  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200);
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } })).statusCode, 200);
   const before = { ...fake.counters };
 
-  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
+  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth });
   t.equal(response.statusCode, 200);
-  const bot = fake.usersNamed('review-bot')[0]!;
+  const bot = fake.usersNamed('review-bot')[0];
   const [botToken, standbyToken] = fake.liveTokensOf(bot.id);
-  const application = [...fake.applications.values()][0]!;
+  const application = [...fake.applications.values()][0];
   t.match(response.json(), {
     instanceId: instance.instanceId,
     status: 'removed',
     gitlab: null,
-    leftOnGitlab: { botTokenId: botToken!.id, botTokenLive: true, oauthApplicationId: application.id, botUserId: bot.id, botUsername: 'review-bot' },
+    leftOnGitlab: { botTokenId: botToken.id, botTokenLive: true, oauthApplicationId: application.id, botUserId: bot.id, botUsername: 'review-bot' },
   });
   t.same(
     response.json().leftOnGitlab.howToRemove.map((step: string) => step.split(' with ')[0]),
     [
-      `DELETE ${fake.url}/api/v4/personal_access_tokens/${botToken!.id}`,
-      `DELETE ${fake.url}/api/v4/personal_access_tokens/${standbyToken!.id}`,
-      `DELETE ${fake.url}/api/v4/applications/${application.id}`,
-      `POST ${fake.url}/api/v4/users/${bot.id}/block`,
+      `DELETE ${fake.url}/api/v4/personal_access_tokens/${String(botToken.id)}`,
+      `DELETE ${fake.url}/api/v4/personal_access_tokens/${String(standbyToken.id)}`,
+      `DELETE ${fake.url}/api/v4/applications/${String(application.id)}`,
+      `POST ${fake.url}/api/v4/users/${String(bot.id)}/block`,
     ],
     'how to remove each leftover',
   );
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
-  t.match(events.at(-1), { step: 'removed', actor: /^internal API caller token-1 from /, detail: new RegExp(`left on GitLab: bot token ${botToken!.id} \\(live`) });
-  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 401, 'the session is revoked at once');
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
+  t.match(events.at(-1), { step: 'removed', actor: /^internal API caller token-1 from /, detail: new RegExp(`left on GitLab: bot token ${String(botToken.id)} \\(live`) });
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } })).statusCode, 401, 'the session is revoked at once');
   const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
   t.match(row, { status: 'removed', bot_token_sealed: null, oauth_client_secret_sealed: null, oauth_client_id: null });
   const users = await app.deps.db.selectFrom('users').selectAll().where('instance_id', '=', instance.instanceId).execute();
@@ -91,13 +91,13 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
 
 t.test('deprovision with an admin token also deletes the application, revokes both bot tokens and blocks the bot', async (t) => {
   const { app, instance, fake, admin } = await bootstrapped(t);
-  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, payload: { adminToken: admin.token } });
+  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth, payload: { adminToken: admin.token } });
   t.equal(response.statusCode, 200, response.body);
   t.same(response.json().gitlab, { oauthApplicationDeleted: true, botTokenRevoked: true, botBlocked: true });
   t.equal(fake.applications.size, 0);
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 0);
   t.equal(fake.users.get(instance.bot.userId)!.state, 'blocked');
-  const steps = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events.map((e: { step: string; outcome: string }) => `${e.step}:${e.outcome}`);
+  const steps = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events.map((e: { step: string; outcome: string }) => `${e.step}:${e.outcome}`);
   t.same(steps.slice(-4).sort(), ['deprovision_bot_token:succeeded', 'deprovision_bot_user:succeeded', 'deprovision_oauth_application:succeeded', 'removed:succeeded']);
 
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
@@ -115,20 +115,20 @@ t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_p
   await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: leaseUntil }).where('id', '=', instance.instanceId).execute();
   const before = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
   const counters = { ...fake.counters };
-  const eventCount = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events.length;
+  const eventCount = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events.length;
   const events = await eventCount();
 
   for (const payload of [undefined, { adminToken: admin.token }]) {
-    const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, ...(payload ? { payload } : {}) });
+    const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth, ...(payload ? { payload } : {}) });
     t.same([response.statusCode, response.json().code], [409, 'bootstrap_in_progress'], payload ? 'with an admin token' : 'without');
   }
   t.same(await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), before, 'the row is untouched');
   t.same(fake.counters, counters, 'nothing changed on GitLab');
   t.equal(await eventCount(), events, 'no event');
-  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200, 'the session still works');
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } })).statusCode, 200, 'the session still works');
 
   clock.now = new Date(leaseUntil.getTime() + 1);
-  const afterLease = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
+  const afterLease = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth });
   t.equal(afterLease.statusCode, 200, 'once the lease is over (a bootstrap that died), the removal goes ahead');
   t.equal(afterLease.json().status, 'removed');
 });
@@ -137,7 +137,7 @@ t.test('a bootstrap that claims the instance while deprovision cleans GitLab up 
   const { app, instance, fake, admin } = await bootstrapped(t);
   // Deprovision passes its first lease check, then waits on GitLab deleting the application...
   const cleanup = fake.injectFault({ method: 'DELETE', path: /^\/api\/v4\/applications\/\d+$/, hold: true });
-  const removal = app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, payload: { adminToken: admin.token } });
+  const removal = app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth, payload: { adminToken: admin.token } });
   await cleanup.reached;
   // ...while a bootstrap claims the instance and is itself still talking to GitLab.
   const probe = fake.injectFault({ method: 'GET', path: '/api/v4/user', hold: true });
@@ -157,7 +157,7 @@ t.test('a bootstrap that claims the instance while deprovision cleans GitLab up 
 
 t.test('deprovision with a bad admin token changes nothing', async (t) => {
   const { app, instance, fake } = await bootstrapped(t);
-  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth, payload: { adminToken: 'glpat-not-a-token' } });
+  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth, payload: { adminToken: 'glpat-not-a-token' } });
   t.equal(response.statusCode, 422);
   t.equal(response.json().code, 'token_invalid');
   t.equal(fake.applications.size, 1);
@@ -167,9 +167,9 @@ t.test('deprovision with a bad admin token changes nothing', async (t) => {
 t.test('the audit trail names the internal caller by its INTERNAL_API_TOKENS name', async (t) => {
   const { instance } = await bootstrapped(t);
   const { app } = await buildTestApp(t, { INTERNAL_API_TOKENS: 'review-workers:named-token-0123456789,bare-token-0123456789' });
-  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: { authorization: 'Bearer named-token-0123456789' } });
+  const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: { authorization: 'Bearer named-token-0123456789' } });
   t.equal(response.statusCode, 200, response.body);
-  const events = await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: { authorization: 'Bearer bare-token-0123456789' } });
+  const events = await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: { authorization: 'Bearer bare-token-0123456789' } });
   t.equal(events.statusCode, 200, 'the bare token still works');
   t.match(events.json().events.at(-1), { step: 'removed', actor: 'internal API caller review-workers from 127.0.0.1' });
 });

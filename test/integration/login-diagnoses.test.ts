@@ -60,7 +60,7 @@ const refreshRows: { name: string; fault: Omit<FaultSpec, 'path'>; expiredCode: 
 ];
 
 for (const row of refreshRows) {
-  t.test(`refresh meeting ${row.name}: the still-valid access token is served; once it expired, ${row.expiredStatus} ${row.expiredCode}`, async (t) => {
+  t.test(`refresh meeting ${row.name}: the still-valid access token is served; once it expired, ${String(row.expiredStatus)} ${row.expiredCode}`, async (t) => {
     const { app, fake, instance, gitlabUser, advance } = await setup(t);
     const userId = await loggedIn(t, app, fake, instance.id, gitlabUser.id);
     const first = (await gitlabToken(app, userId)).json();

@@ -119,9 +119,9 @@ t.test("a login ends the session the browser already held: never two sessions si
   const second = await login(browser, app, fake, instance.id, { gitlabUserId: mallory.id });
   t.equal(second.callback.statusCode, 302, second.callback.body);
 
-  const old = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${first.sessionToken}` } });
+  const old = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(first.sessionToken)}` } });
   t.equal(old.statusCode, 401, 'the earlier session is ended');
-  const current = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${second.sessionToken}` } });
+  const current = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(second.sessionToken)}` } });
   t.equal(current.json().user.username, 'mallory');
 });
 

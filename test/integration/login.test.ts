@@ -55,7 +55,7 @@ t.test('full login under a relative root: authorize parameters, PKCE, session co
   const sent = fake.lastTokenRequest!;
   t.equal(sent.grant_type, 'authorization_code');
   t.equal(sent.redirect_uri, 'http://connect.test/auth/gitlab/callback');
-  t.equal(createHash('sha256').update(sent.code_verifier!).digest('base64url'), params.code_challenge, 'the verifier matches the challenge');
+  t.equal(createHash('sha256').update(sent.code_verifier).digest('base64url'), params.code_challenge, 'the verifier matches the challenge');
   t.equal(fake.grantCount('authorization_code'), 1);
 
   const session = callback.cookies.find((cookie) => cookie.name === 'gc_session');
@@ -89,7 +89,7 @@ t.test('a login started on one app completes on another sharing the database', a
   const { callback, sessionToken } = await login(browser, app, fake, instance.id, { gitlabUserId: gitlabUser.id, callbackApp: other });
   t.equal(callback.statusCode, 302, callback.body);
   t.equal(callback.headers.location, '/');
-  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } })).statusCode, 200);
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } })).statusCode, 200);
 });
 
 const sessionCount = async (app: Awaited<ReturnType<typeof setup>>['app']) =>
@@ -107,7 +107,7 @@ t.test('a callback fails with invalid_state, and creates no session, for a reuse
   let now = new Date();
   const context = await setup(t, {}, { clock: () => now });
   const { app } = context;
-  const expectInvalidState = async (response: Awaited<ReturnType<Browser['get']>>, what: string) => {
+  const expectInvalidState = (response: Awaited<ReturnType<Browser['get']>>, what: string) => {
     t.equal(response.statusCode, 400, what);
     t.match(response.json(), { code: 'invalid_state' }, what);
   };
@@ -116,26 +116,26 @@ t.test('a callback fails with invalid_state, and creates no session, for a reuse
   const callbackPath = await approvedCallback(browser, context);
   t.equal((await browser.get(app, callbackPath)).statusCode, 302, 'the first use succeeds');
   const sessions = await sessionCount(app);
-  await expectInvalidState(await browser.get(app, callbackPath), 'the same state a second time');
+  expectInvalidState(await browser.get(app, callbackPath), 'the same state a second time');
 
   const forged = new URL(callbackPath, 'http://connect.test');
   forged.searchParams.set('state', 'x'.repeat(43));
   const another = new Browser();
   await approvedCallback(another, context);
-  await expectInvalidState(await another.get(app, pathOf(forged.toString())), 'a state the service never issued');
-  await expectInvalidState(await another.get(app, '/auth/gitlab/callback?code=abc'), 'no state at all');
+  expectInvalidState(await another.get(app, pathOf(forged.toString())), 'a state the service never issued');
+  expectInvalidState(await another.get(app, '/auth/gitlab/callback?code=abc'), 'no state at all');
 
   const slow = new Browser();
   const slowPath = await approvedCallback(slow, context);
   now = new Date(now.getTime() + 10 * 60_000 + 1000);
-  await expectInvalidState(await slow.get(app, slowPath), 'a state older than 10 minutes');
+  expectInvalidState(await slow.get(app, slowPath), 'a state older than 10 minutes');
   now = new Date();
 
   const victim = await approvedCallback(new Browser(), context);
-  await expectInvalidState(await new Browser().get(app, victim), 'a callback opened in a browser without the binding cookie');
+  expectInvalidState(await new Browser().get(app, victim), 'a callback opened in a browser without the binding cookie');
   const otherBrowser = new Browser();
   await otherBrowser.get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
-  await expectInvalidState(await otherBrowser.get(app, await approvedCallback(new Browser(), context)), "a callback opened in a browser with another login's cookie");
+  expectInvalidState(await otherBrowser.get(app, await approvedCallback(new Browser(), context)), "a callback opened in a browser with another login's cookie");
 
   t.equal(await sessionCount(app), sessions, 'no session was created');
   t.equal(context.fake.grantCount('authorization_code'), 1, 'no code was exchanged after the first');
@@ -289,6 +289,6 @@ t.test('login works when GitLab names itself by another URL (its external_url is
   const user = fake.createUser({ username: 'carol' });
   const { callback, sessionToken } = await login(new Browser(), app, fake, bootstrap.json().instanceId, { gitlabUserId: user.id });
   t.equal(callback.statusCode, 302, callback.body);
-  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } });
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   t.equal(me.json().user.username, 'carol');
 });

@@ -79,7 +79,7 @@ t.test('lookup refuses a host that cannot be a DNS name: 400 invalid_url', async
   const label = 'a'.repeat(63);
   for (const url of [`https://${'a'.repeat(2000)}.example.com`, `https://${'a'.repeat(64)}.example.com`, `https://${[label, label, label, label].join('.')}.com`]) {
     const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
-    t.equal(response.statusCode, 400, `${url.length} characters`);
+    t.equal(response.statusCode, 400, `${String(url.length)} characters`);
     t.match(response.json(), { code: 'invalid_url', detail: /cannot be a DNS name/ });
   }
   const longest = `https://${[label, label, label, 'a'.repeat(61)].join('.')}`;

@@ -20,7 +20,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 async function scrape(app: App): Promise<string> {
   const response = await app.inject({ method: 'GET', url: '/metrics', headers: INTERNAL_AUTH });
-  if (response.statusCode !== 200) throw new Error(`/metrics answered ${response.statusCode}: ${response.body}`);
+  if (response.statusCode !== 200) throw new Error(`/metrics answered ${String(response.statusCode)}: ${response.body}`);
   return response.body;
 }
 
@@ -69,11 +69,11 @@ t.test('a login, a failed callback, a refresh and a rotation move their series',
   t.equal(sample(text, 'gitlab_connect_gitlab_calls_total', { operation: 'oauth_code_exchange', outcome: 'success', status_class: '2xx' }), 1);
   t.equal(sample(text, 'gitlab_connect_http_requests_total', { method: 'GET', route: '/auth/gitlab/callback/:key', status: '302' }), 1, "the route pattern (the instance's own redirect URI), not the URL");
 
-  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${sessionToken}` } });
+  const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
-  const token = await app.inject({ method: 'POST', url: `/internal/users/${me.json().user.id}/gitlab-token`, headers: INTERNAL_AUTH });
+  const token = await app.inject({ method: 'POST', url: `/internal/users/${String(me.json().user.id)}/gitlab-token`, headers: INTERNAL_AUTH });
   t.equal(token.statusCode, 200, token.body);
-  const bot = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: INTERNAL_AUTH });
+  const bot = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: INTERNAL_AUTH });
   t.equal(bot.statusCode, 200, bot.body);
   text = await scrape(app);
   t.equal(fake.grantCount('refresh_token'), 1);

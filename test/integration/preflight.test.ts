@@ -67,7 +67,7 @@ for (const variant of variants) {
     }
     if (variant.settings) t.match(result.checks.find((check: { name: string }) => check.name === 'instance_settings'), variant.settings);
     const bootstrap = await postBootstrap(app, { url: fake.url, adminToken });
-    t.equal(bootstrap.statusCode < 300, result.ready, `the bootstrap answered ${bootstrap.statusCode}`);
+    t.equal(bootstrap.statusCode < 300, result.ready, `the bootstrap answered ${String(bootstrap.statusCode)}`);
     if (variant.failing) t.equal(bootstrap.json().code, variant.failing.code, 'with the code the preflight named');
   });
 }
@@ -88,7 +88,7 @@ t.test('terms of service enforced while BOT_USERNAME is this instance\'s bot (wh
   t.equal((await postBootstrap(app, { url: fake.url, adminToken })).statusCode, 201);
   fake.termsEnforced = true;
   const [bot] = fake.usersNamed(app.deps.config.botUsername);
-  bot!.termsAccepted = true;
+  bot.termsAccepted = true;
   const writesBefore = writes(fake);
   const result = (await app.inject({ method: 'POST', url: '/instances/preflight', payload: { url: fake.url, adminToken } })).json();
   t.equal(writes(fake), writesBefore, 'the preflight wrote nothing on GitLab');

@@ -78,7 +78,7 @@ t.test('register with good credentials: 201 manual, a user logs in, the bot toke
   t.match(again, { instanceId: instance.instanceId, canonicalUrl: fake.url });
   t.ok(logs.lines.length > 0, 'something was logged');
   for (const secret of [setup.token, setup.application.secret]) t.notOk(logs.text.includes(secret), 'no log line holds the bot token or the client secret');
-  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}/events`, headers: auth })).json().events;
+  const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.same(events.map((event: { step: string }) => event.step), ['url', 'probe', 'verify_token', 'bot_token', 'oauth_application', 'ready'], 'each step an event');
   for (const secret of [setup.token, setup.application.secret]) t.notOk(JSON.stringify(events).includes(secret), 'no event holds a secret');
 });
@@ -113,9 +113,9 @@ t.test('each refusal has its code and step, and registers nothing', async (t) =>
 t.test('not_gitlab: a web server that answers 404 HTML to everything (step probe)', async (t) => {
   const server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => (server.close(() => resolve()), server.closeAllConnections())));
+  t.teardown(() => new Promise<void>((resolve) => (server.close(() => { resolve(); }), server.closeAllConnections())));
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
   expectProblem(t, await register(app, { url, botToken: 'glpat-anything', oauthApplication: { clientId: 'x', clientSecret: 'y' } }), { status: 422, code: 'not_gitlab', step: 'probe' });
 });
 
@@ -128,8 +128,8 @@ t.test('on GitLab 16.10+ the manual bot token near expiry is rotated with itself
   t.equal(fake.requests.filter((request) => request.path.endsWith('/personal_access_tokens/self/rotate')).length, 1, 'through self/rotate');
   t.ok(fake.personalAccessTokens.get(setup.tokenId)!.revoked, 'the old token is revoked');
   const [live] = fake.liveTokensOf(setup.bot.id);
-  t.equal(response.json().token, live!.token, 'the new token is served');
-  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  t.equal(response.json().token, live.token, 'the new token is served');
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
   t.match(details, { status: 'ready', mode: 'manual', problem: null });
 });
 
@@ -144,14 +144,14 @@ t.test('on GitLab 16.9 the instance turns degraded (bot_token_expiring) 14 days 
   const degraded = (await lookup()).json();
   t.match(degraded, { status: 'degraded', next: 'login', instanceId: instance.instanceId, problem: { code: 'bot_token_expiring', step: 'bot_token' } });
   t.ok(degraded.loginUrl, 'logins still offered');
-  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
   t.match(details, { status: 'degraded', problem: { code: 'bot_token_expiring' } });
   const token = await botTokenOf(app, instance.instanceId);
   t.same([token.statusCode, token.json().token], [200, setup.token], 'the working token is still handed out');
   t.equal(fake.requests.filter((request) => request.path.includes('/rotate')).length, 0, 'no rotation attempted on 16.9');
 
   const fresh = fake.createPersonalAccessToken(setup.bot.id, { scopes: ['api'], expiresAt: fake.dateInDays(300) });
-  const put = await app.inject({ method: 'PUT', url: `/internal/instances/${instance.instanceId}/credentials`, headers: auth, payload: { botToken: fresh.token } });
+  const put = await app.inject({ method: 'PUT', url: `/internal/instances/${String(instance.instanceId)}/credentials`, headers: auth, payload: { botToken: fresh.token } });
   t.equal(put.statusCode, 200, put.body);
   t.match((await lookup()).json(), { status: 'ready' }, 'a new token clears the problem');
 });
@@ -168,7 +168,7 @@ t.test('on GitLab 16.9 a manual bot token past its expiry is never handed out: 4
 t.test('PUT credentials replaces the bot token and the application after the same checks', async (t) => {
   const { fake, app, setup, body } = await manualSetup(t);
   const instance = (await register(app, body)).json();
-  const put = (payload: Record<string, unknown>) => app.inject({ method: 'PUT', url: `/internal/instances/${instance.instanceId}/credentials`, headers: auth, payload });
+  const put = (payload: Record<string, unknown>) => app.inject({ method: 'PUT', url: `/internal/instances/${String(instance.instanceId)}/credentials`, headers: auth, payload });
 
   const admin = fake.seedAdmin();
   expectProblem(t, await put({ botToken: admin.token }), { status: 422, code: 'bot_token_is_admin', step: 'verify_token' });
@@ -185,7 +185,7 @@ t.test('PUT credentials replaces the bot token and the application after the sam
   const { callback } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: user.id });
   t.equal(callback.statusCode, 302, 'logins use the new application');
   t.equal(fake.oauthTokens.size > 0 && [...fake.oauthTokens.values()].every((token) => token.applicationId === application.id), true);
-  expectProblem(t, await app.inject({ method: 'PUT', url: `/internal/instances/${instance.instanceId}/credentials`, headers: auth, payload: {} }), { status: 400, code: 'validation_failed' });
+  expectProblem(t, await app.inject({ method: 'PUT', url: `/internal/instances/${String(instance.instanceId)}/credentials`, headers: auth, payload: {} }), { status: 400, code: 'validation_failed' });
 });
 
 t.test('an admin-token bootstrap takes a manual instance over: its own bot token and application, listed in repaired, mode automated', async (t) => {
@@ -204,14 +204,14 @@ t.test('an admin-token bootstrap takes a manual instance over: its own bot token
   t.not(taken.oauthApplication.clientId, setup.application.uid);
   t.ok(fake.applications.has(setup.application.id), "the admin's application is left alone");
   t.notOk(fake.personalAccessTokens.get(setup.tokenId)!.revoked, "the admin's token is left alone");
-  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${instance.instanceId}`, headers: auth })).json();
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
   t.match(details, { mode: 'automated', status: 'ready' });
 });
 
 t.test('deprovisioning a manual instance without an admin token revokes nothing on GitLab', async (t) => {
   const { fake, app, body } = await manualSetup(t);
   const instance = (await register(app, body)).json();
-  const removed = await app.inject({ method: 'DELETE', url: `/internal/instances/${instance.instanceId}`, headers: auth });
+  const removed = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth });
   t.equal(removed.statusCode, 200, removed.body);
   expectNothingCreated(t, fake);
 });

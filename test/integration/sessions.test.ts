@@ -13,7 +13,7 @@ async function loggedIn(t: Test, env: Record<string, string> = {}, deps: Omit<Ap
   t.teardown(() => fake.close());
   const built = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...env }, deps);
   const { instance } = await createReadyInstance(built.app, fake);
-  const gitlabUser = fake.createUser({ username: `user${fake.users.size + 1}` });
+  const gitlabUser = fake.createUser({ username: `user${String(fake.users.size + 1)}` });
   const browser = new Browser();
   const result = await login(browser, built.app, fake, instance.id, { gitlabUserId: gitlabUser.id });
   t.equal(result.callback.statusCode, 302, 'logged in');
@@ -96,10 +96,10 @@ t.test('after a login and a token refresh, no table and no log line holds a toke
   t.equal(refreshed.statusCode, 200);
 
   const codeRequest = fake.tokenRequests.find((request) => request.grant_type === 'authorization_code')!;
-  const secrets: Record<string, string> = { 'session token': token, 'OAuth code': codeRequest.code!, 'PKCE verifier': codeRequest.code_verifier! };
+  const secrets: Record<string, string> = { 'session token': token, 'OAuth code': codeRequest.code, 'PKCE verifier': codeRequest.code_verifier };
   for (const [i, issued] of [...fake.oauthTokens.values()].entries()) {
-    secrets[`access token ${i}`] = issued.accessToken;
-    secrets[`refresh token ${i}`] = issued.refreshToken;
+    secrets[`access token ${String(i)}`] = issued.accessToken;
+    secrets[`refresh token ${String(i)}`] = issued.refreshToken;
   }
   t.equal(Object.keys(secrets).length, 7, 'two token pairs were issued');
 

@@ -25,7 +25,7 @@ t.test('closing lets an in-flight request finish', async (t) => {
     request({ port, host: '127.0.0.1', path: '/slow' }, (res) => {
       let body = '';
       res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve(body));
+      res.on('end', () => { resolve(body); });
     }).on('error', reject).end();
   });
   await arrived;
@@ -50,10 +50,10 @@ t.test('SIGTERM turns readiness to 503 at once while the listener still serves f
   const server = startServer({ PORT: String(port), DATA_DIR: mkdtempSync(join(tmpdir(), 'gitlab-connect-start-')), SHUTDOWN_DRAIN_MS: '8000' });
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
-  t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, 'ready before the signal');
+  t.equal((await fetch(`http://127.0.0.1:${String(port)}/readyz`)).status, 200, 'ready before the signal');
   server.child.kill('SIGTERM');
-  t.ok(await answers(`http://127.0.0.1:${port}/readyz`, 503), 'readiness answers 503 once the signal arrived');
-  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'the listener still serves during the drain');
+  t.ok(await answers(`http://127.0.0.1:${String(port)}/readyz`, 503), 'readiness answers 503 once the signal arrived');
+  t.equal((await fetch(`http://127.0.0.1:${String(port)}/healthz`)).status, 200, 'the listener still serves during the drain');
   t.equal(await server.exited, 0, 'exits 0 after the drain');
   t.match(server.output(), /shutting down: readiness answers 503[\s\S]*closing the listener[\s\S]*shut down/);
 });
@@ -62,7 +62,7 @@ t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the proce
   // A "GitLab" that accepts connections and never answers; the GitLab timeout is far longer than the test.
   let connected: () => void = () => {};
   const arrived = new Promise<void>((resolve) => (connected = resolve));
-  const silent = createTcpServer(() => connected());
+  const silent = createTcpServer(() => { connected(); });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   t.teardown(() => silent.close());
   const silentPort = (silent.address() as AddressInfo).port;
@@ -78,10 +78,10 @@ t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the proce
   });
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
-  const bootstrap = fetch(`http://127.0.0.1:${port}/instances/bootstrap`, {
+  const bootstrap = fetch(`http://127.0.0.1:${String(port)}/instances/bootstrap`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ url: `http://127.0.0.1:${silentPort}`, adminToken: 'glpat-aaaaaaaaaaaaaaaaaaaa' }),
+    body: JSON.stringify({ url: `http://127.0.0.1:${String(silentPort)}`, adminToken: 'glpat-aaaaaaaaaaaaaaaaaaaa' }),
   }).catch(() => undefined);
   await arrived;
   server.child.kill('SIGTERM');

@@ -14,12 +14,12 @@ t.test('npm start serves on the embedded database with nothing set up, and SIGTE
   const server = startServer({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' });
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
-  const lookup = await fetch(`http://127.0.0.1:${port}/instances/lookup?url=gitlab.example.com`);
+  const lookup = await fetch(`http://127.0.0.1:${String(port)}/instances/lookup?url=gitlab.example.com`);
   t.same(await lookup.json(), {
     url: 'https://gitlab.example.com',
     status: 'unregistered',
     next: 'bootstrap',
-    callbackUrl: instanceCallbackUrl(`http://localhost:${port}`, 'https://gitlab.example.com'),
+    callbackUrl: instanceCallbackUrl(`http://localhost:${String(port)}`, 'https://gitlab.example.com'),
   });
   t.match(server.output(), /ENCRYPTION_KEY is not set/, 'warns about the development key');
 

@@ -21,7 +21,7 @@ async function loggedInUser(t: Test, options: { accessTokenTtlSeconds?: number }
   t.teardown(() => fake.close());
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock });
   const { instance } = await createReadyInstance(app, fake);
-  const gitlabUser = fake.createUser({ username: `user${fake.users.size + 1}` });
+  const gitlabUser = fake.createUser({ username: `user${String(fake.users.size + 1)}` });
   const { callback } = await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
   t.equal(callback.statusCode, 302, 'logged in');
   const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();

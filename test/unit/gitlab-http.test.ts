@@ -23,35 +23,31 @@ const hits = new Map<string, number>();
 let lastRequest: { headers: http.IncomingHttpHeaders; body: string } | undefined;
 
 const routes: Record<string, Handler> = {
-  '/json': (_req, res) => json(res, 200, { id: 1, name: 'bot' }),
+  '/json': (_req, res) => { json(res, 200, { id: 1, name: 'bot' }); },
   '/empty': (_req, res) => res.writeHead(204).end(),
   '/text': (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('GitLab OK'),
-  '/echo': (req, res) => json(res, 201, { method: req.method }),
-  '/401-m': (_req, res) => json(res, 401, { message: '401 Unauthorized' }),
-  '/401-expired': (_req, res) =>
-    json(res, 401, { error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' }),
-  '/401-revoked': (_req, res) =>
-    json(res, 401, { error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' }),
-  '/403-scope': (_req, res) =>
-    json(res, 403, {
+  '/echo': (req, res) => { json(res, 201, { method: req.method }); },
+  '/401-m': (_req, res) => { json(res, 401, { message: '401 Unauthorized' }); },
+  '/401-expired': (_req, res) => { json(res, 401, { error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' }); },
+  '/401-revoked': (_req, res) => { json(res, 401, { error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' }); },
+  '/403-scope': (_req, res) => { json(res, 403, {
       error: 'insufficient_scope',
       error_description: 'The request requires higher privileges than provided by the access token.',
       scope: 'api',
-    }),
-  '/403-m': (_req, res) => json(res, 403, { message: '403 Forbidden' }),
-  '/404-echo': (_req, res) => json(res, 404, { message: `404 Token ${TOKEN} and ${BEARER} Not Found` }),
-  '/409': (_req, res) => json(res, 409, { message: 'Email has already been taken' }),
-  '/400-g': (_req, res) => json(res, 400, { error: 'email is missing' }),
-  '/400-v': (_req, res) => json(res, 400, { message: { password: ['is too short'] } }),
+    }); },
+  '/403-m': (_req, res) => { json(res, 403, { message: '403 Forbidden' }); },
+  '/404-echo': (_req, res) => { json(res, 404, { message: `404 Token ${TOKEN} and ${BEARER} Not Found` }); },
+  '/409': (_req, res) => { json(res, 409, { message: 'Email has already been taken' }); },
+  '/400-g': (_req, res) => { json(res, 400, { error: 'email is missing' }); },
+  '/400-v': (_req, res) => { json(res, 400, { message: { password: ['is too short'] } }); },
   '/429': (_req, res) => res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '30' }).end('Retry later\n'),
   '/429-date': (_req, res) =>
     res.writeHead(429, { 'retry-after': new Date(Date.now() + 120_000).toUTCString() }).end('Retry later\n'),
   '/500-html': (_req, res) =>
     res.writeHead(500, { 'content-type': 'text/html' }).end(`<html><body>${'We are sorry. '.repeat(40)}</body></html>`),
   '/redirect': (_req, res) => res.writeHead(302, { location: '/target?secret=1' }).end(),
-  '/target': (_req, res) => json(res, 200, { reached: true }),
-  '/.well-known/openid-configuration': (req, res) =>
-    json(res, 200, { issuer: `http://${req.headers.host}`, token_endpoint: `http://${req.headers.host}/oauth/token` }),
+  '/target': (_req, res) => { json(res, 200, { reached: true }); },
+  '/.well-known/openid-configuration': (req, res) => { json(res, 200, { issuer: `http://${String(req.headers.host)}`, token_endpoint: `http://${String(req.headers.host)}/oauth/token` }); },
   '/hang': () => {},
   '/slow-body': (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -77,7 +73,7 @@ const handle: Handler = (req, res) => {
   req.on('data', (c: Buffer) => (body += c.toString()));
   req.on('end', () => {
     lastRequest = { headers: req.headers, body };
-    (routes[path] ?? ((_q, r) => json(r, 404, { message: '404 Not Found' })))(req, res);
+    (routes[path] ?? ((_q, r) => { json(r, 404, { message: '404 Not Found' }); }))(req, res);
   });
 };
 
@@ -92,7 +88,7 @@ async function listen(server: http.Server | https.Server): Promise<number> {
 
 const server = http.createServer(handle);
 const port = await listen(server);
-const base = `http://127.0.0.1:${port}`;
+const base = `http://127.0.0.1:${String(port)}`;
 const totalHits = () => [...hits.values()].reduce((a, b) => a + b, 0);
 
 const logLines: string[] = [];
@@ -195,10 +191,10 @@ t.test('a dropped connection and a refused port map to gitlab_unreachable', asyn
   t.equal((await failure(open, { url: `${base}/drop` })).mapped.code, 'gitlab_unreachable');
   const closed = http.createServer();
   const closedPort = await new Promise<number>((resolve) =>
-    closed.listen(0, '127.0.0.1', () => resolve((closed.address() as AddressInfo).port)),
+    closed.listen(0, '127.0.0.1', () => { resolve((closed.address() as AddressInfo).port); }),
   );
   await new Promise((resolve) => closed.close(resolve));
-  const refused = await failure(open, { url: `http://127.0.0.1:${closedPort}/` });
+  const refused = await failure(open, { url: `http://127.0.0.1:${String(closedPort)}/` });
   t.equal(refused.mapped.code, 'gitlab_unreachable');
   t.match(refused.mapped.message, /127\.0\.0\.1:\d+ cannot be reached: the connection was refused \(ECONNREFUSED\)/);
   t.equal(refused.mapped.extras.reason, 'refused');
@@ -215,7 +211,7 @@ t.test('a response over maxResponseBytes maps to gitlab_error', async (t) => {
 
 t.test('TLS: a private CA is refused until given as caCertificate', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gitlab-http-tls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   ossl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=gitlab-connect test CA');
@@ -224,7 +220,7 @@ t.test('TLS: a private CA is refused until given as caCertificate', async (t) =>
   ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
   const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
   const tlsServer = https.createServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) }, handle);
-  const tlsUrl = `https://127.0.0.1:${await listen(tlsServer)}/json`;
+  const tlsUrl = `https://127.0.0.1:${String(await listen(tlsServer))}/json`;
 
   const { mapped } = await failure(open, { url: tlsUrl });
   t.equal(mapped.code, 'gitlab_tls_error');
@@ -240,7 +236,7 @@ t.test('SSRF guard: non-public addresses are refused before any connection', asy
   const fakeDns = (answers: Record<string, LookupAddress[]>) =>
     ((hostname: string, _options: unknown, callback: (err: Error | null, addresses: LookupAddress[]) => void) => {
       lookups++;
-      process.nextTick(() => callback(null, answers[hostname] ?? []));
+      process.nextTick(() => { callback(null, answers[hostname] ?? []); });
     }) as unknown as GitlabHttpOptions['lookup'];
   const answers = {
     'internal.example': [{ address: '10.0.0.1', family: 4 }],
@@ -254,11 +250,11 @@ t.test('SSRF guard: non-public addresses are refused before any connection', asy
   const guardedRealDns = client({ allowPrivateNetworks: false });
   const before = totalHits();
   const literals = [
-    `http://127.0.0.1:${port}/json`,
-    `http://[::1]:${port}/json`,
-    `http://[::ffff:127.0.0.1]:${port}/json`,
-    `http://2130706433:${port}/json`,
-    `http://0x7f.1:${port}/json`,
+    `http://127.0.0.1:${String(port)}/json`,
+    `http://[::1]:${String(port)}/json`,
+    `http://[::ffff:127.0.0.1]:${String(port)}/json`,
+    `http://2130706433:${String(port)}/json`,
+    `http://0x7f.1:${String(port)}/json`,
     'http://169.254.169.254/latest/meta-data/',
     'http://10.1.2.3/api/v4/version',
     'https://[fd00::1]/',
@@ -269,19 +265,19 @@ t.test('SSRF guard: non-public addresses are refused before any connection', asy
     await t.rejects(guarded.assertUrlResolvesAllowed(url), { code: 'url_not_allowed' }, `${url} refused before any connection`);
   }
   t.equal(lookups, 0, 'IP literals never reach the resolver');
-  const viaLocalhost = await failure(guardedRealDns, { url: `http://localhost:${port}/json` });
+  const viaLocalhost = await failure(guardedRealDns, { url: `http://localhost:${String(port)}/json` });
   t.equal(viaLocalhost.mapped.code, 'url_not_allowed', 'localhost');
   t.match(viaLocalhost.mapped.message, /^localhost resolves to an address that is not public/);
   for (const host of ['internal.example', 'mixed.example', 'loop.example']) {
-    const { mapped } = await failure(guarded, { url: `http://${host}:${port}/json` });
+    const { mapped } = await failure(guarded, { url: `http://${host}:${String(port)}/json` });
     t.equal(mapped.code, 'url_not_allowed', host);
   }
   t.equal(lookups, 3, 'names were judged on their resolved addresses');
-  await t.rejects(guarded.fetch(`http://loop.example:${port}/json`), { code: 'url_not_allowed' }, 'the guarded fetch too');
+  await t.rejects(guarded.fetch(`http://loop.example:${String(port)}/json`), { code: 'url_not_allowed' }, 'the guarded fetch too');
   t.equal(totalHits(), before, 'the server received zero requests');
 
   const trusting = client({ allowPrivateNetworks: true, lookup: fakeDns(answers) });
-  const reached = await trusting.request({ method: 'GET', url: `http://loop.example:${port}/json` });
+  const reached = await trusting.request({ method: 'GET', url: `http://loop.example:${String(port)}/json` });
   t.equal(reached.status, 200, 'control: with allowPrivateNetworks the same name connects');
   t.equal(totalHits(), before + 1);
 });
@@ -314,7 +310,7 @@ t.test("the guarded fetch works as oauth4webapi's customFetch", async (t) => {
   await t.rejects(oauth.discoveryRequest(issuer, { ...options, [oauth.customFetch]: strict.fetch }), { code: 'url_not_allowed' });
 });
 
-t.test('toAppError keeps AppErrors and logs never carry tokens', async (t) => {
+t.test('toAppError keeps AppErrors and logs never carry tokens', (t) => {
   const own = new AppError('gitlab_timeout', 'x');
   t.equal(toAppError(own), own);
   t.equal(toAppError(new Error('boom')).code, 'internal_error');
@@ -322,6 +318,6 @@ t.test('toAppError keeps AppErrors and logs never carry tokens', async (t) => {
   t.ok(calls.length > 10);
   const leaky = logLines.filter((l) => l.includes(TOKEN) || l.includes(BEARER) || l.includes('?'));
   t.same(leaky, [], 'no log line carries a token or a query string');
-  t.match(calls.find((c) => c.msg === 'gitlab call'), { level: 30, gitlab: { method: 'GET', host: `127.0.0.1:${port}`, path: String, status: Number, durationMs: Number } });
+  t.match(calls.find((c) => c.msg === 'gitlab call'), { level: 30, gitlab: { method: 'GET', host: `127.0.0.1:${String(port)}`, path: String, status: Number, durationMs: Number } });
   t.match(calls.find((c) => c.msg === 'gitlab call failed'), { level: 40, gitlab: { code: String } });
 });
