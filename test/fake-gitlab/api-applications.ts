@@ -2,7 +2,7 @@
 import { requireAdmin } from './auth.js';
 import { application } from './entities.js';
 import type { Ctx, Reply, Route } from './http.js';
-import { bool, json, message, paginated, str, validationError } from './http.js';
+import { bool, json, message, paginated, paramText, str, validationError } from './http.js';
 import { ALL_SCOPES } from './state.js';
 
 const API = '/api/v4';
@@ -43,12 +43,12 @@ function create(ctx: Ctx): Reply {
   if (!name) problems.push('name is missing');
   if (!redirectUri) problems.push('redirect_uri is missing');
   if (scopesRaw === undefined || scopesRaw === null) problems.push('scopes is missing, scopes is empty');
-  else if (String(scopesRaw).trim() === '') problems.push('scopes is empty');
+  else if (paramText(scopesRaw).trim() === '') problems.push('scopes is empty');
   if (problems.length) return validationError(problems);
   const uriProblem = redirectUriProblem(redirectUri as string);
   if (uriProblem) return message(400, { redirect_uri: [uriProblem] });
   // The API takes a space-separated string; an array is tolerated as Grape would stringify it badly anyway.
-  const scopes = (Array.isArray(scopesRaw) ? scopesRaw.map(String) : String(scopesRaw).split(/\s+/)).filter(Boolean);
+  const scopes = (Array.isArray(scopesRaw) ? scopesRaw.map(String) : paramText(scopesRaw ?? '').split(/\s+/)).filter(Boolean);
   if (scopes.some((s) => !ALL_SCOPES.includes(s))) return message(400, { scopes: ["doesn't match configured on the server."] });
   const app = ctx.fake.createApplication({
     name: name as string, redirectUri: redirectUri as string, scopes, confidential: bool(p, 'confidential', true),

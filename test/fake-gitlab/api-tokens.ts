@@ -3,7 +3,7 @@ import type { Authed } from './auth.js';
 import { actsAsAdmin, authenticate, requireAdmin, scopesFor, unauthorized } from './auth.js';
 import { personalAccessToken } from './entities.js';
 import type { Ctx, ParamValue, Reply, Route } from './http.js';
-import { json, message, paginated, str, validationError } from './http.js';
+import { json, message, paginated, paramText, str, validationError } from './http.js';
 import { ALL_SCOPES, PAT_SCOPES } from './state.js';
 import type { FakePersonalAccessToken } from './types.js';
 
@@ -13,7 +13,7 @@ const notFound = (): Reply => message(404, '404 Not Found');
 /** Grape's CommaSeparatedToArray coercion: `scopes[]=a&scopes[]=b`, a JSON array or "a,b". */
 function parseScopes(value: ParamValue | undefined): string[] | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const list = Array.isArray(value) ? value.map(String) : String(value).split(',');
+  const list = Array.isArray(value) ? value.map(String) : paramText(value).split(',');
   return list.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
 }
 

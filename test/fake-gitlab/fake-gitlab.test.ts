@@ -4,7 +4,9 @@ import { request } from 'node:https';
 import t from 'tap';
 import { createTestCertificates, startFakeGitlab, type FakeGitlab } from './index.js';
 
-type Json = Record<string, any>; // loose on purpose: assertions below check the exact shapes
+// Loose on purpose, like the `any` of a parsed body: the assertions below check the exact shapes.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 async function call(fake: FakeGitlab, path: string, init: RequestInit & { token?: string; form?: Record<string, string> } = {}) {
   const headers = new Headers(init.headers);

@@ -11,7 +11,7 @@ export interface Ctx {
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
   /** Query and body merged (body wins), as Grape and Rails see them. */
-  params: Record<string, ParamValue>;
+  params: Partial<Record<string, ParamValue>>;
   /** Regex captures of the matched route. */
   match: string[];
   fake: FakeState;
@@ -85,19 +85,24 @@ export function escapeHtml(text: string): string {
 }
 
 /** A param as a trimmed string, or undefined when absent. */
-export function str(params: Record<string, ParamValue>, key: string): string | undefined {
+export function str(params: Partial<Record<string, ParamValue>>, key: string): string | undefined {
   const v = params[key];
   if (v === undefined || v === null) return undefined;
+  return paramText(v);
+}
+
+/** A param value as text: a list joined by commas, an object as JSON, anything else through String(). */
+export function paramText(v: ParamValue): string {
   if (Array.isArray(v)) return v.map(String).join(',');
   return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 /** Grape's Boolean coercion: true/false/1/0 in any case. */
-export function bool(params: Record<string, ParamValue>, key: string, fallback: boolean): boolean {
+export function bool(params: Partial<Record<string, ParamValue>>, key: string, fallback: boolean): boolean {
   const v = params[key];
   if (v === undefined || v === null || v === '') return fallback;
   if (typeof v === 'boolean') return v;
-  return ['true', '1', 't', 'yes'].includes(String(v).toLowerCase());
+  return ['true', '1', 't', 'yes'].includes(paramText(v).toLowerCase());
 }
 
 /** Parses form (with `key[]` arrays) or JSON bodies; a bad JSON body parses as empty, as for Grape's 400 we do not model. */

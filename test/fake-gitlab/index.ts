@@ -36,7 +36,7 @@ export async function startFakeGitlab(options: FakeGitlabOptions = {}): Promise<
   fake.close = () => new Promise<void>((resolve, reject) => {
     // Held requests end with their (already dropped) sockets.
     for (const fault of fake.faults) fault.release();
-    server.close((error) => { error ? reject(error) : resolve(); });
+    server.close((error) => { if (error) reject(error); else resolve(); });
     // Keep-alive sockets of clients under test must not hold the test open.
     server.closeAllConnections();
   });

@@ -1,7 +1,7 @@
 // POST /oauth/token, /oauth/revoke and GET /oauth/token/info: Doorkeeper's grants with its exact error bodies.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Ctx, Reply, Route } from './http.js';
-import { json, oauthError, str } from './http.js';
+import { json, oauthError, paramText, str } from './http.js';
 import { idToken } from './oidc.js';
 import type { FakeApplication, FakeOauthToken } from './types.js';
 
@@ -20,7 +20,7 @@ function same(a: string, b: string): boolean {
 
 /** Client credentials from HTTP Basic (form-url-decoded, RFC 6749 §2.3.1) or the body. */
 function clientCredentials(ctx: Ctx): { id?: string; secret?: string } {
-  const m = /^Basic\s+(.+)$/i.exec(String(ctx.headers.authorization ?? ''));
+  const m = /^Basic\s+(.+)$/i.exec((ctx.headers.authorization ?? ''));
   if (m?.[1]) {
     const decoded = Buffer.from(m[1], 'base64').toString('utf8');
     const i = decoded.indexOf(':');
@@ -103,7 +103,7 @@ function refreshToken(ctx: Ctx, app: FakeApplication): Reply {
 }
 
 function token(ctx: Ctx): Reply {
-  ctx.fake.tokenRequests.push(Object.fromEntries(Object.entries(ctx.params).map(([k, v]) => [k, String(v)])));
+  ctx.fake.tokenRequests.push(Object.fromEntries(Object.entries(ctx.params).map(([k, v]) => [k, paramText(v ?? '')])));
   const grantType = str(ctx.params, 'grant_type');
   if (!grantType) return missing('grant_type');
   if (grantType !== 'authorization_code' && grantType !== 'refresh_token') {
@@ -125,7 +125,7 @@ function revoke(ctx: Ctx): Reply {
 }
 
 function tokenInfo(ctx: Ctx): Reply {
-  const bearer = /^Bearer\s+(.+)$/i.exec(String(ctx.headers.authorization ?? ''))?.[1] ?? ctx.query.get('access_token');
+  const bearer = /^Bearer\s+(.+)$/i.exec((ctx.headers.authorization ?? ''))?.[1] ?? ctx.query.get('access_token');
   const t = bearer ? [...ctx.fake.oauthTokens.values()].find((x) => x.accessToken === bearer) : undefined;
   if (!t || t.revoked || ctx.fake.isOauthTokenExpired(t)) return oauthError(401, 'invalid_token', 'The access token is invalid', {}, { 'www-authenticate': 'Bearer realm="Doorkeeper", error="invalid_token"' });
   const app = ctx.fake.applications.get(t.applicationId);

@@ -81,7 +81,7 @@ function discovery(ctx: Ctx): Reply {
 
 function userinfo(ctx: Ctx): Reply {
   const header = { 'www-authenticate': 'Bearer realm="Doorkeeper", error="invalid_token", error_description="The access token is invalid"' };
-  const bearer = /^Bearer\s+(.+)$/i.exec(String(ctx.headers.authorization ?? ''))?.[1] ?? ctx.query.get('access_token');
+  const bearer = /^Bearer\s+(.+)$/i.exec((ctx.headers.authorization ?? ''))?.[1] ?? ctx.query.get('access_token');
   const token = bearer ? [...ctx.fake.oauthTokens.values()].find((t) => t.accessToken === bearer) : undefined;
   if (!token) return oauthError(401, 'invalid_token', 'The access token is invalid', {}, header);
   const result = authenticate(ctx, ['openid']);

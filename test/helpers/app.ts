@@ -53,7 +53,8 @@ export function testFileDatabase(): Promise<TestDatabase> {
 export async function buildTestApp(t: Test, env: Record<string, string> = {}, deps: Omit<AppDeps, 'database' | 'logger'> = {}): Promise<TestApp> {
   const testDatabase = await testFileDatabase();
   const logs = new LogCapture();
-  const app = await buildApp(testConfig(env), { ...deps, database: testDatabase.database, logger: createLogger(env.LOG_LEVEL ?? 'info', logs) });
+  const { LOG_LEVEL: level = 'info' } = env;
+  const app = await buildApp(testConfig(env), { ...deps, database: testDatabase.database, logger: createLogger(level, logs) });
   t.teardown(() => app.close());
   return { app, testDatabase, logs };
 }

@@ -16,7 +16,7 @@ export interface ExpectedProblem {
 export function expectProblem(t: Test, response: LightMyRequestResponse, expected: ExpectedProblem): Record<string, unknown> {
   t.equal(response.statusCode, expected.status, `HTTP ${String(expected.status)}: ${response.body}`);
   t.match(response.headers['content-type'], /^application\/problem\+json/, 'a problem document');
-  const body = response.json() as Record<string, unknown>;
+  const body = response.json<Record<string, unknown>>();
   t.equal(body.code, expected.code, 'problem code');
   t.equal(body.status, expected.status, 'problem status');
   t.equal(body.type, `urn:gitlab-connect:problem:${expected.code}`, 'problem type');

@@ -30,11 +30,12 @@ export function startServer(env: Record<string, string>): Started {
   // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
   // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
   // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const inherited = { ...process.env };
+  delete inherited.DATABASE_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } });
   let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += String(chunk)));
+  child.stderr.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code); }));
   return { child, output: () => output, exited };
 }

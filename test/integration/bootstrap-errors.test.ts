@@ -183,7 +183,7 @@ t.test('a failed first set-up leaves the instance failed and lookup says to boot
   const row = await expectRecordedFailure(t, app, fake.url, { step: 'verify_token', code: 'token_invalid' });
   const lookup = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } });
   t.equal(lookup.statusCode, 200);
-  t.match(lookup.json(), { url: fake.url, status: 'failed', next: 'bootstrap', instanceId: row?.id });
+  t.match(lookup.json(), { url: fake.url, status: 'failed', next: 'bootstrap', instanceId: row.id });
   t.notOk(lookup.json().loginUrl, 'no login offered');
 });
 

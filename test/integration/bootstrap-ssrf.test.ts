@@ -10,7 +10,7 @@ import { postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 const PUBLIC_HTTP_ENV = { ALLOW_HTTP: 'true', ALLOW_PRIVATE_NETWORKS: 'false', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000' };
 
 /** Made-up names and what they resolve to; everything else goes to the system resolver. */
-const NAMES: Record<string, LookupAddress[]> = {
+const NAMES: Partial<Record<string, LookupAddress[]>> = {
   'gitlab.internal.test': [{ address: '10.0.0.1', family: 4 }],
   'rebind.test': [{ address: '127.0.0.1', family: 4 }],
   // One public and one loopback answer: a single bad address must be enough to refuse the name.
@@ -28,10 +28,17 @@ const testLookup = ((hostname: string, options: unknown, callback?: unknown) => 
   const opts = (typeof options === 'object' && options !== null ? options : {}) as dns.LookupOptions;
   const known = NAMES[hostname.toLowerCase()];
   if (!known) {
-    dns.lookup(hostname, { ...opts, all: true }, (err, addresses) => { err ? cb(err, []) : opts.all ? cb(null, addresses) : cb(null, addresses[0].address, addresses[0].family); });
+    dns.lookup(hostname, { ...opts, all: true }, (err, addresses) => {
+      if (err) cb(err, []);
+      else if (opts.all) cb(null, addresses);
+      else cb(null, addresses[0].address, addresses[0].family);
+    });
     return;
   }
-  queueMicrotask(() => { opts.all ? cb(null, known) : cb(null, known[0].address, known[0].family); });
+  queueMicrotask(() => {
+    if (opts.all) cb(null, known);
+    else cb(null, known[0].address, known[0].family);
+  });
 }) as unknown as LookupFunction;
 
 t.test('every spelling of a non-public address is refused with 422 url_not_allowed and GitLab gets no request', async (t) => {

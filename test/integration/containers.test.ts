@@ -42,7 +42,7 @@ function environmentNames(service: ComposeService): string[] {
 
 t.test('docker-compose.yml runs postgres, then migrate, then the service', (t) => {
   const { postgres, migrate, 'gitlab-connect': service } = compose.services;
-  t.ok(postgres && migrate && service, 'postgres, migrate and gitlab-connect services exist');
+  t.ok(['postgres', 'migrate', 'gitlab-connect'].every((name) => name in compose.services), 'postgres, migrate and gitlab-connect services exist');
   t.equal(compose.name, undefined, 'no top-level name: (docker-compose 1.29 refuses it)');
   t.match(postgres.image, /^postgres:15/);
   t.match(JSON.stringify(postgres.healthcheck?.test), /pg_isready/, 'postgres has a pg_isready healthcheck');
@@ -86,7 +86,7 @@ t.test("every variable of the README's configuration table passes through compos
     t.match(service[variable], new RegExp(`^\\$\\{${variable}[:?-]`), `${variable} is read from the environment`);
     const fallback = /:-(.*)\}$/.exec(service[variable] ?? '')?.[1];
     const schemaDefault = (EnvSchema.properties as Record<string, { default?: unknown }>)[variable].default;
-    if (fallback !== undefined && fallback !== '' && schemaDefault !== undefined && variable !== 'PUBLIC_URL') t.equal(fallback, String(schemaDefault), `${variable}'s compose default is the service's`);
+    if (fallback !== undefined && fallback !== '' && schemaDefault !== undefined && variable !== 'PUBLIC_URL') t.equal(fallback, String(schemaDefault as string | number | boolean), `${variable}'s compose default is the service's`);
   }
   for (const name of NOT_FROM_COMPOSE) t.notOk(name in service, `${name} is left to the image`);
 });
@@ -135,7 +135,8 @@ function runMigrateCli(env: Record<string, string>): Promise<Run> {
   // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
   // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
   // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const inherited = { ...process.env };
+  delete inherited.DATABASE_URL;
   return new Promise((resolve) => {
     const child = execFile(process.execPath, ['--import', 'tsx', 'src/db/migrate-cli.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } }, (_error, stdout, stderr) => { resolve({ code: child.exitCode, stdout, stderr }); },
     );

@@ -23,7 +23,7 @@ t.test("20 calls on a slow instance: the cap reaches it, a bounded queue waits, 
   const slowCalls = Array.from({ length: 20 }, () =>
     gitlab.version({ url: slow.url, caCertificate: null }, slowAdmin.token).then(
       () => settled.push('answered'),
-      (error: { code?: string }) => settled.push(String(error.code)),
+      (error: unknown) => settled.push(String((error as { code?: string }).code)),
     ),
   );
   await until(() => hold.applied === 3, 'the slow instance to hold the cap');

@@ -20,7 +20,7 @@ const STALENESS_BOUND_MS = 1000;
 
 async function statusOf(app: App, url: string): Promise<string> {
   const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
-  return (response.json() as { status: string }).status;
+  return response.json<{ status: string }>().status;
 }
 
 /** Polls until `check` holds or `boundMs` has passed; returns whether it held. */

@@ -64,7 +64,10 @@ t.test('lookup reports each state of an instance', async (t) => {
 
 t.test('lookup applies the URL rules from the URL alone: url_not_allowed with step url, before any admin token is asked for', async (t) => {
   const lookups: string[] = [];
-  const { app } = await buildTestApp(t, {}, { lookup: ((host: string, ...rest: unknown[]) => (lookups.push(host), (rest.at(-1) as (e: Error) => void)(new Error('no DNS in lookup')))) as never });
+  const { app } = await buildTestApp(t, {}, { lookup: ((host: string, ...rest: unknown[]) => {
+    lookups.push(host);
+    (rest.at(-1) as (e: Error) => void)(new Error('no DNS in lookup'));
+  }) as never });
   for (const url of ['http://gitlab.example.com', 'https://10.1.2.3', 'https://[::1]/gitlab', '127.0.0.1']) {
     const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
     t.equal(response.statusCode, 422, url);

@@ -13,7 +13,7 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   for (const line of text.split('\n')) {
     const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    if ((match[2] ?? '').split(',').filter(Boolean).sort().join(',') === wanted) return Number(match[3]);
+    if ((match.at(2) ?? '').split(',').filter(Boolean).sort().join(',') === wanted) return Number(match[3]);
   }
   return 0;
 }

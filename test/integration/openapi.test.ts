@@ -28,7 +28,7 @@ t.test('every operation has an operationId, tags, a summary, a description and d
       t.type(operation.operationId, 'string', `${name} operationId`);
       t.notOk(operationIds.has(operation.operationId as string), `${name} operationId is unique`);
       operationIds.add(operation.operationId as string);
-      t.ok((operation.tags as string[])?.length, `${name} tags`);
+      t.ok((operation.tags as string[] | undefined)?.length, `${name} tags`);
       t.ok(operation.summary, `${name} summary`);
       t.ok(operation.description, `${name} description`);
       const responses = operation.responses as Record<string, { content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }>;

@@ -113,7 +113,10 @@ t.test('each refusal has its code and step, and registers nothing', async (t) =>
 t.test('not_gitlab: a web server that answers 404 HTML to everything (step probe)', async (t) => {
   const server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => (server.close(() => { resolve(); }), server.closeAllConnections())));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.close(() => { resolve(); });
+    server.closeAllConnections();
+  }));
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
   expectProblem(t, await register(app, { url, botToken: 'glpat-anything', oauthApplication: { clientId: 'x', clientSecret: 'y' } }), { status: 422, code: 'not_gitlab', step: 'probe' });

@@ -24,7 +24,7 @@ t.test('closing lets an in-flight request finish', async (t) => {
   const response = new Promise<string>((resolve, reject) => {
     request({ port, host: '127.0.0.1', path: '/slow' }, (res) => {
       let body = '';
-      res.on('data', (chunk) => (body += chunk));
+      res.on('data', (chunk) => (body += String(chunk)));
       res.on('end', () => { resolve(body); });
     }).on('error', reject).end();
   });
