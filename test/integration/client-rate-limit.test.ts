@@ -6,7 +6,7 @@ import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, startTestGitlab } from '../helpers/gitlab.js';
 import { createReadyInstance } from '../helpers/ready-instance.js';
 
-t.test('clientKeyOf: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', (t) => {
+t.test('clientKeyOf: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', async (t) => {
   t.equal(clientKeyOf('203.0.113.7'), '203.0.113.7');
   t.equal(clientKeyOf('::ffff:203.0.113.7'), '203.0.113.7');
   t.equal(clientKeyOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');

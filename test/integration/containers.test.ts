@@ -40,7 +40,7 @@ function environmentNames(service: ComposeService): string[] {
   return Array.isArray(environment) ? environment.map((entry) => entry.split('=')[0]) : Object.keys(environment);
 }
 
-t.test('docker-compose.yml runs postgres, then migrate, then the service', (t) => {
+t.test('docker-compose.yml runs postgres, then migrate, then the service', async (t) => {
   const { postgres, migrate, 'gitlab-connect': service } = compose.services;
   t.ok(['postgres', 'migrate', 'gitlab-connect'].every((name) => name in compose.services), 'postgres, migrate and gitlab-connect services exist');
   t.equal(compose.name, undefined, 'no top-level name: (docker-compose 1.29 refuses it)');
@@ -55,7 +55,7 @@ t.test('docker-compose.yml runs postgres, then migrate, then the service', (t) =
   t.ok(service.ports?.includes('3000:3000'));
 });
 
-t.test('every variable compose gives the service and migrate is one the configuration knows', (t) => {
+t.test('every variable compose gives the service and migrate is one the configuration knows', async (t) => {
   for (const name of ['gitlab-connect', 'migrate']) {
     const names = environmentNames(compose.services[name]);
     t.ok(names.includes('DATABASE_URL') && names.includes('ENCRYPTION_KEY'), `${name} gets DATABASE_URL and ENCRYPTION_KEY`);
@@ -76,7 +76,7 @@ function readmeVariables(): string[] {
 /** Set by the image (HOST, PORT, NODE_ENV) or meaningless with the compose postgres (DATA_DIR). */
 const NOT_FROM_COMPOSE = ['HOST', 'PORT', 'NODE_ENV', 'DATA_DIR'];
 
-t.test("every variable of the README's configuration table passes through compose, with the README's default", (t) => {
+t.test("every variable of the README's configuration table passes through compose, with the README's default", async (t) => {
   const variables = readmeVariables();
   t.same([...variables].sort(), [...knownVariables].sort(), 'the README table lists exactly the configuration schema');
   const service = compose.services['gitlab-connect'].environment as Record<string, string>;
@@ -91,7 +91,7 @@ t.test("every variable of the README's configuration table passes through compos
   for (const name of NOT_FROM_COMPOSE) t.notOk(name in service, `${name} is left to the image`);
 });
 
-t.test('engines, the Dockerfile Node image and the dependencies agree on the Node version', (t) => {
+t.test('engines, the Dockerfile Node image and the dependencies agree on the Node version', async (t) => {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
   t.equal(manifest.engines.node, '>=20.19', 'Node 20.19 and later');
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
@@ -103,7 +103,7 @@ t.test('engines, the Dockerfile Node image and the dependencies agree on the Nod
   for (const stage of instructions.filter((line) => /^FROM\s/i.test(line))) t.match(stage, /^FROM node:(2[0-9])-slim\b/, 'the image runs a Node the engines accept');
 });
 
-t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root user, the built entry point', (t) => {
+t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root user, the built entry point', async (t) => {
   const stages = instructions.filter((line) => /^FROM\s/i.test(line));
   t.equal(stages.length, 2, 'a build stage and a runtime stage');
   t.match(stages[1], /^FROM node:(22|24)-slim\b/i, 'runtime on a current Node LTS slim image');

@@ -28,7 +28,7 @@ async function peakRssGrowth<T>(work: () => Promise<T>): Promise<{ result: T; gr
 // Made once, before any measurement, so building it is not counted.
 const bombSize = (await gzipBomb(INFLATED)).length;
 
-t.test('the fake serves a bomb: a small gzip body that inflates to 200 MB', (t) => {
+t.test('the fake serves a bomb: a small gzip body that inflates to 200 MB', async (t) => {
   t.ok(bombSize < 300 * 1024, `gzip body is ${String(bombSize)} bytes`);
 });
 

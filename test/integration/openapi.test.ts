@@ -15,11 +15,11 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const generated = await generateOpenApiDocument();
 const document = JSON.parse(generated);
 
-t.test('the committed openapi/openapi.json is what the code generates (run `npm run openapi`)', (t) => {
+t.test('the committed openapi/openapi.json is what the code generates (run `npm run openapi`)', async (t) => {
   t.equal(readFileSync(OPENAPI_FILE, 'utf8'), generated);
 });
 
-t.test('every operation has an operationId, tags, a summary, a description and documented errors', (t) => {
+t.test('every operation has an operationId, tags, a summary, a description and documented errors', async (t) => {
   t.equal(document.openapi, '3.1.0');
   const operationIds = new Set<string>();
   for (const [path, item] of Object.entries<Record<string, Record<string, unknown>>>(document.paths)) {
@@ -54,7 +54,7 @@ t.test('every operation has an operationId, tags, a summary, a description and d
   t.same(Object.keys(document.components.securitySchemes).sort(), ['internalBearer', 'sessionBearer', 'sessionCookie']);
 });
 
-t.test('every request body and every answer with a body has examples; a problem answer has one per code it names', (t) => {
+t.test('every request body and every answer with a body has examples; a problem answer has one per code it names', async (t) => {
   type Media = { examples?: Record<string, { value: { code?: string } }> };
   for (const [path, item] of Object.entries<Record<string, { requestBody?: { content: Record<string, Media> }; responses: Record<string, { description: string; content?: Record<string, Media> }> }>>(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
@@ -71,7 +71,7 @@ t.test('every request body and every answer with a body has examples; a problem 
   }
 });
 
-t.test('the document names no absolute server, so /docs calls the origin it was loaded from', (t) => {
+t.test('the document names no absolute server, so /docs calls the origin it was loaded from', async (t) => {
   t.same(document.servers.map((server: { url: string }) => server.url), ['/']);
 });
 

@@ -85,13 +85,13 @@ const refused: [string, string][] = [
   ['', 'empty'],
 ];
 
-t.test('IANA special-purpose table: at least 40 addresses, each allowed or refused for its reason', (t) => {
+t.test('IANA special-purpose table: at least 40 addresses, each allowed or refused for its reason', async (t) => {
   t.ok(allowed.length + refused.length >= 40);
   for (const [address, why] of allowed) t.equal(isPublicAddress(address), true, `${address} allowed: ${why}`);
   for (const [address, why] of refused) t.equal(isPublicAddress(address), false, `${address} refused: ${why}`);
 });
 
-t.test('IP literals are told from names', (t) => {
+t.test('IP literals are told from names', async (t) => {
   t.equal(isIpLiteral('[::1]'), true);
   t.equal(isIpLiteral('fe80::1%eth0'), true);
   t.equal(isIpLiteral('10.0.0.1'), true);

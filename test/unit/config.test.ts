@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 
 const key = Buffer.alloc(32, 1).toString('base64');
 
-t.test('defaults follow the contract', (t) => {
+t.test('defaults follow the contract', async (t) => {
   const config = loadConfig({});
   t.equal(config.port, 3000);
   t.equal(config.host, '127.0.0.1');
@@ -25,12 +25,12 @@ t.test('defaults follow the contract', (t) => {
   t.equal(config.bootstrapMaxConcurrent, 4);
 });
 
-t.test('TRUST_PROXY takes a boolean or the proxies\' addresses', (t) => {
+t.test('TRUST_PROXY takes a boolean or the proxies\' addresses', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
   t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,192.168.1.1' }).trustProxy, ['10.0.0.0/8', '192.168.1.1']);
 });
 
-t.test('values are parsed and derived', (t) => {
+t.test('values are parsed and derived', async (t) => {
   const config = loadConfig({
     PORT: '8080',
     PUBLIC_URL: 'https://connect.example.com/',
@@ -72,7 +72,7 @@ const bad: [env: Record<string, string>, message: RegExp][] = [
   [{ NODE_ENV: 'production' }, /^ENCRYPTION_KEY: required when NODE_ENV=production$/],
 ];
 
-t.test('a bad value stops start-up with one line naming the variable', (t) => {
+t.test('a bad value stops start-up with one line naming the variable', async (t) => {
   for (const [env, message] of bad) {
     const error = t.throws(() => loadConfig(env), JSON.stringify(env)) as Error;
     t.ok(error instanceof ConfigError);
@@ -81,7 +81,7 @@ t.test('a bad value stops start-up with one line naming the variable', (t) => {
   }
 });
 
-t.test('INTERNAL_API_TOKENS: name:token entries are named, bare tokens get token-<position>, names are unique', (t) => {
+t.test('INTERNAL_API_TOKENS: name:token entries are named, bare tokens get token-<position>, names are unique', async (t) => {
   const config = loadConfig({ INTERNAL_API_TOKENS: 'review-workers:aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb' });
   t.same(config.internalCallers, [
     { name: 'review-workers', token: 'aaaaaaaaaaaaaaaa' },

@@ -4,7 +4,7 @@ import { isDatabaseUnavailable } from '../../src/db/faults.js';
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
-t.test('socket, pool, client and server errors of an unreachable or slow database count', (t) => {
+t.test('socket, pool, client and server errors of an unreachable or slow database count', async (t) => {
   const unavailable: [string, unknown][] = [
     ['connection refused', withCode('ECONNREFUSED')],
     ['connection reset', withCode('ECONNRESET')],
@@ -22,7 +22,7 @@ t.test('socket, pool, client and server errors of an unreachable or slow databas
   for (const [name, error] of unavailable) t.ok(isDatabaseUnavailable(error), name);
 });
 
-t.test('query bugs and other errors do not count', (t) => {
+t.test('query bugs and other errors do not count', async (t) => {
   const others: [string, unknown][] = [
     ['unique violation', withCode('23505')],
     ['syntax error', withCode('42601')],

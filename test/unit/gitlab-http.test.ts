@@ -312,7 +312,7 @@ t.test("the guarded fetch works as oauth4webapi's customFetch", async (t) => {
   await t.rejects(oauth.discoveryRequest(issuer, { ...options, [oauth.customFetch]: strict.fetch }), { code: 'url_not_allowed' });
 });
 
-t.test('toAppError keeps AppErrors and logs never carry tokens', (t) => {
+t.test('toAppError keeps AppErrors and logs never carry tokens', async (t) => {
   const own = new AppError('gitlab_timeout', 'x');
   t.equal(toAppError(own), own);
   t.equal(toAppError(new Error('boom')).code, 'internal_error');

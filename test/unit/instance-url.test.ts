@@ -45,11 +45,11 @@ const refused: [input: string, reason: RegExp][] = [
   ['https://example.com//gitlab', /empty segment/],
 ];
 
-t.test('normalises what a user may type', (t) => {
+t.test('normalises what a user may type', async (t) => {
   for (const [input, expected] of normalised) t.equal(normalizeInstanceUrl(input), expected, JSON.stringify(input));
 });
 
-t.test('refuses what cannot be an instance URL with invalid_url', (t) => {
+t.test('refuses what cannot be an instance URL with invalid_url', async (t) => {
   for (const [input, reason] of refused) {
     const error = t.throws(() => normalizeInstanceUrl(input), JSON.stringify(input.slice(0, 60)));
     t.ok(error instanceof AppError && error.code === 'invalid_url', `code for ${JSON.stringify(input.slice(0, 60))}`);
@@ -57,6 +57,6 @@ t.test('refuses what cannot be an instance URL with invalid_url', (t) => {
   }
 });
 
-t.test('a normalised URL is a fixed point', (t) => {
+t.test('a normalised URL is a fixed point', async (t) => {
   for (const [, expected] of normalised) t.equal(normalizeInstanceUrl(expected), expected);
 });
