@@ -8,7 +8,7 @@ export const BENCH_INTERNAL_TOKEN = 'bench-internal-token-0123456789';
 function cookieFrom(response: Response, name: string): string {
   const cookie = response.headers.getSetCookie().find((line) => line.startsWith(`${name}=`));
   if (!cookie) throw new Error(`no ${name} cookie (status ${response.status})`);
-  return cookie.split(';')[0]!;
+  return cookie.split(';')[0];
 }
 
 async function redirect(response: Response, expected: number): Promise<string> {

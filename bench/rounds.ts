@@ -41,7 +41,7 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
 export function medianRatio(results: RoundResults, name: string, anchor: string): number {
   const top = results.get(name)!;
   const bottom = results.get(anchor)!;
-  return median(top.map((result, round) => result.requestsPerSecond / bottom[round]!.requestsPerSecond));
+  return median(top.map((result, round) => result.requestsPerSecond / bottom[round].requestsPerSecond));
 }
 
 /** The anchor's CPU time per request divided by `name`'s (median over rounds): efficiency, whatever the load. */
@@ -69,13 +69,13 @@ export function formatRounds(results: RoundResults, anchor: string): string {
         row.p99Ms.toFixed(1),
         String(row.non2xx),
         String(row.errors),
-        (row.requestsPerSecond / anchorRows[round]!.requestsPerSecond).toFixed(2),
+        (row.requestsPerSecond / anchorRows[round].requestsPerSecond).toFixed(2),
         row.cpuMicrosPerRequest.toFixed(0),
       ]);
       body.push(['median', median(rows.map((r) => r.requestsPerSecond)).toFixed(0), median(rows.map((r) => r.p50Ms)).toFixed(1), median(rows.map((r) => r.p99Ms)).toFixed(1), '', '', medianRatio(results, name, anchor).toFixed(2), median(rows.map((r) => r.cpuMicrosPerRequest)).toFixed(0)]);
-      const widths = header.map((title, column) => Math.max(title.length, ...body.map((row) => row[column]!.length)));
-      const line = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column]!)).join('  ');
-      return [`${name} (${rows[0]!.method} ${rows[0]!.path})`, line(header), ...body.map(line)].join('\n');
+      const widths = header.map((title, column) => Math.max(title.length, ...body.map((row) => row[column].length)));
+      const line = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column])).join('  ');
+      return [`${name} (${rows[0].method} ${rows[0].path})`, line(header), ...body.map(line)].join('\n');
     })
     .join('\n\n');
 }

@@ -47,7 +47,7 @@ function inheritedEnv(): NodeJS.ProcessEnv {
 
 /** User + system CPU time a process has used so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms). */
 export function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
@@ -93,7 +93,7 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+      server.close(() => { resolve(port); });
     });
   });
 }
@@ -133,8 +133,8 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
     },
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   const baseUrl = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -163,10 +163,10 @@ export interface RunningAnchor {
 export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/anchor.ts', databaseUrl, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the anchor exited with ${code}`)));
+    child.stdout.once('data', () => { resolve(); });
+    child.once('exit', (code) => { reject(new Error(`the anchor exited with ${code}`)); });
   });
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -114,8 +114,8 @@ export function parseInternalCallers(list: string | undefined): InternalCaller[]
   const callers = (list?.split(',') ?? []).map((entry, index) => {
     const named = NAMED_TOKEN.exec(entry);
     if (!named) return { name: `token-${index + 1}`, token: entry };
-    if (named[2]!.length < 16) throw new ConfigError(`INTERNAL_API_TOKENS: the token named "${named[1]}" is shorter than 16 characters`);
-    return { name: named[1]!, token: named[2]! };
+    if (named[2].length < 16) throw new ConfigError(`INTERNAL_API_TOKENS: the token named "${named[1]}" is shorter than 16 characters`);
+    return { name: named[1], token: named[2] };
   });
   const names = callers.map((caller) => caller.name);
   const repeated = names.find((name, index) => names.indexOf(name) !== index);

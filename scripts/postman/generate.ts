@@ -31,7 +31,7 @@ for (const item of Object.values<Record<string, { operationId: string; summary: 
 /** The converted requests by operationId (the converter names each after its summary). */
 function byOperation(collection: Collection): Map<string, Item> {
   const found = new Map<string, Item>();
-  const walk = (items: Item[]) => items.forEach((item) => (item.item ? walk(item.item) : found.set(operationIds.get(item.name) ?? item.name, item)));
+  const walk = (items: Item[]) => { items.forEach((item) => (item.item ? walk(item.item) : found.set(operationIds.get(item.name) ?? item.name, item))); };
   walk(collection.item);
   return found;
 }
@@ -54,10 +54,8 @@ function stepItem(step: FlowStep, generated: Item | undefined) {
   };
 }
 
-const converted = await new Promise<Collection>((resolve, reject) =>
-  converter.convert({ type: 'json', data: openapi }, { folderStrategy: 'Tags', requestParametersResolution: 'Example', exampleParametersResolution: 'Example' }, (error, result) =>
-    error || !result.result ? reject(error ?? new Error(result.reason)) : resolve(result.output[0]!.data),
-  ),
+const converted = await new Promise<Collection>((resolve, reject) => { converter.convert({ type: 'json', data: openapi }, { folderStrategy: 'Tags', requestParametersResolution: 'Example', exampleParametersResolution: 'Example' }, (error, result) => { error || !result.result ? reject(error ?? new Error(result.reason)) : resolve(result.output[0].data); },
+  ); },
 );
 const generated = byOperation(converted);
 for (const step of flow) if (!generated.has(step.operationId)) throw new Error(`flow step "${step.name}": no operation ${step.operationId} in openapi/openapi.json`);

@@ -12,8 +12,7 @@ const newman = require('newman') as {
 const sandbox = await startSandbox();
 const file = (name: string) => fileURLToPath(new URL(`../../postman/${name}`, import.meta.url));
 try {
-  const summary = await new Promise<Parameters<Parameters<typeof newman.run>[1]>[1]>((resolve, reject) =>
-    newman.run(
+  const summary = await new Promise<Parameters<Parameters<typeof newman.run>[1]>[1]>((resolve, reject) => { newman.run(
       {
         collection: file('gitlab-connect.postman_collection.json'),
         environment: file('sandbox.postman_environment.json'),
@@ -26,8 +25,8 @@ try {
         reporters: ['cli'],
         timeoutRequest: 30000,
       },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    ),
+      (error, result) => { error ? reject(error) : resolve(result); },
+    ); },
   );
   const { total, failed } = summary.run.stats.assertions;
   process.stdout.write(`postman: ${total - failed} assertions passed, ${failed} failed, ${summary.run.failures.length} failures\n`);

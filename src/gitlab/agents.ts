@@ -70,7 +70,7 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
       // allowPartialTrustChain (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN, Node >= 20.18): a pasted intermediate
       // is a trust anchor, as it is for curl, so a GitLab sending only its leaf works with it.
       ...(caCertificate ? { ca: [...tls.rootCertificates, caCertificate], allowPartialTrustChain: true } : {}),
-    } as buildConnector.BuildOptions);
+    });
     // IP literals never reach `lookup`: judge them here, before any socket exists.
     const connect: buildConnector.connector = (connectOptions, callback) => {
       if (!options.allowPrivateNetworks && isIpLiteral(connectOptions.hostname) && !isPublicAddress(connectOptions.hostname)) {

@@ -75,7 +75,7 @@ export type AnswerCheck<T> = (operation: string, value: unknown) => T;
 export function answerCheck<S extends TSchema>(schema: S): AnswerCheck<Static<S>> {
   const validator = Compile(schema);
   return (operation, value) => {
-    if (validator.Check(value)) return value as Static<S>;
+    if (validator.Check(value)) return value;
     const [first] = validator.Errors(value);
     const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unexpected shape';
     throw new AppError('gitlab_error', `GitLab's answer to ${operation} is not valid (${where})`);

@@ -280,8 +280,8 @@ function errorChain(error: unknown): unknown[] {
   return seen;
 }
 
-const codeOf = (e: unknown) => (e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '');
-const nameOf = (e: unknown) => (e instanceof Error || (e && typeof e === 'object' && 'name' in e) ? String((e as { name: unknown }).name) : '');
+const codeOf = (e: unknown) => (e && typeof e === 'object' && 'code' in e ? String((e).code) : '');
+const nameOf = (e: unknown) => (e instanceof Error || (e && typeof e === 'object' && 'name' in e) ? String((e).name) : '');
 
 /**
  * Maps a failure of the transport (no HTTP answer, or a broken body) to an AppError. `host` names

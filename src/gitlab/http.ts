@@ -115,7 +115,7 @@ function createRequest(policy: UrlPolicy, transport: Transport, logger: Logger) 
     });
     const body = parseBody(answer.bytes.toString('utf8'), answer.headers.get('content-type'));
     if (answer.status >= 200 && answer.status < 300) {
-      return { status: answer.status, headers: answer.headers as unknown as Headers, body: body as T, bytes: answer.bytes.length };
+      return { status: answer.status, headers: answer.headers, body: body as T, bytes: answer.bytes.length };
     }
     throw gitlabApiErrorOf({ status: answer.status, headers: answer.headers, body, method: req.method, path, base: url, secrets });
   };

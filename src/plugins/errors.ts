@@ -28,7 +28,7 @@ function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
 type ValidationIssue = NonNullable<FastifyError['validation']>[number];
 
 function fieldOf(issue: ValidationIssue, context: string | undefined): string {
-  const params = issue.params as Record<string, unknown>;
+  const params = issue.params;
   const name = params.missingProperty ?? params.additionalProperty;
   const pointer = `${issue.instancePath}${typeof name === 'string' ? `/${name}` : ''}`;
   return `${context ?? 'request'}${pointer.replaceAll('/', '.')}`;

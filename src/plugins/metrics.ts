@@ -83,7 +83,7 @@ export default fp(
       if (code) request.problemCode = code;
       return payload;
     });
-    app.addHook('onResponse', async (request, reply) => countAnswer(metrics, request, reply));
+    app.addHook('onResponse', async (request, reply) => { countAnswer(metrics, request, reply); });
     await app.register(metricsRoute, { metrics });
   },
   { name: 'metrics', dependencies: ['errors'] },

@@ -70,7 +70,7 @@ function heartbeat(deps: ServiceDeps, leased: { table: LeasedTable; id: string }
     renewCredentialLease(deps.db, leased.table, leased.id, holder, new Date(deps.clock().getTime() + leaseMs)).catch(() => {});
   }, leaseHeartbeatMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); };
 }
 
 /** Holding the lease: re-read (someone may have refreshed between our read and our claim), refresh, release. */

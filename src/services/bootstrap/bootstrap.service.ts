@@ -82,7 +82,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
     storedClientAccepted(run, target),
   ]);
-  const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
+  const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => { judgeAdminToken(now, user, self, applications); }));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
   const issuerChange = await judgeIdentity(run, openidIssuer, own);
   await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);

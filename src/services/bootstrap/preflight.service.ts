@@ -81,8 +81,8 @@ async function tokenChecks(deps: ServiceDeps, target: GitlabTarget, adminToken: 
     api.usersNamed(target, adminToken, config.botUsername),
   ]);
   const versionCheck =
-    version.status === 'fulfilled' ? judged('version', () => judgeVersion(version.value.version), `GitLab ${version.value.version}`) : failed('version', version.reason);
-  const tokenCheck = judged('admin_token', () => judgeAdminToken(deps.clock(), user, self, applications), 'a valid, unexpired administrator token with the api scope that can make admin calls');
+    version.status === 'fulfilled' ? judged('version', () => { judgeVersion(version.value.version); }, `GitLab ${version.value.version}`) : failed('version', version.reason);
+  const tokenCheck = judged('admin_token', () => { judgeAdminToken(deps.clock(), user, self, applications); }, 'a valid, unexpired administrator token with the api scope that can make admin calls');
   const botCheck = namedBots.status === 'rejected' ? failed('bot_username', namedBots.reason) : await botUsernameCheck(deps, target.url, namedBots.value);
   const settingsCheck =
     tokenCheck.status === 'pass' ? await instanceSettingsCheck(deps, target, adminToken, botCheck.status === 'warn') : skipped('instance_settings', 'the settings need a working administrator token');

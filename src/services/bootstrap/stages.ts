@@ -63,7 +63,7 @@ export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: Git
  * not be read. Returns the version.
  */
 export async function judgeVersionAndToken(version: Outcome<GitlabVersion>, judgeToken: () => Promise<unknown>): Promise<string> {
-  if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
+  if (version.status === 'fulfilled') await inStep('probe', () => { judgeVersion(version.value.version); });
   await judgeToken();
   if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
   return version.value.version;
