@@ -30,7 +30,7 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
         ...(target.method ? { method: target.method } : {}),
         ...(target.headers ? { headers: target.headers } : {}),
       });
-      if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`bench: ${target.name} round ${round + 1}: ${result.non2xx} non-2xx, ${result.errors} errors\n`);
+      if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`bench: ${target.name} round ${String(round + 1)}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors\n`);
       results.get(target.name)!.push({ ...result, cpuMicrosPerRequest: ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.total });
     }
   }

@@ -61,9 +61,9 @@ async function measureHostile(databaseUrl: string, cached: RunningService, looku
   const p = (result: { p50Ms: number; p99Ms: number }) => `p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms`;
   return {
     summary:
-      `${bomb.logins} gzip-bomb logins: RSS peak ${signedMb(bomb.peakMb - bomb.beforeMb)} MB, after ${signedMb(bomb.afterMb - bomb.beforeMb)} MB; ` +
-      `lookup with ${stalled.waiting} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} before and ${p(stalled.idleAfter)} after; ` +
-      `killed bootstrap's instance free after ${(killed.freedAfterMs / 1000).toFixed(1)} s (LEASE_MS ${killedLeaseMs})`,
+      `${String(bomb.logins)} gzip-bomb logins: RSS peak ${signedMb(bomb.peakMb - bomb.beforeMb)} MB, after ${signedMb(bomb.afterMb - bomb.beforeMb)} MB; ` +
+      `lookup with ${String(stalled.waiting)} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} before and ${p(stalled.idleAfter)} after; ` +
+      `killed bootstrap's instance free after ${(killed.freedAfterMs / 1000).toFixed(1)} s (LEASE_MS ${String(killedLeaseMs)})`,
   };
 }
 
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     stoppers.push(uncached.stop);
     const anchor = await startAnchor(database.url);
     stoppers.push(anchor.stop);
-    write(`\nbench: node ${process.version}, database ${database.name}, ${connections} connections, ${durationSeconds} s per run, ${rounds} interleaved rounds\n`);
+    write(`\nbench: node ${process.version}, database ${database.name}, ${String(connections)} connections, ${String(durationSeconds)} s per run, ${String(rounds)} interleaved rounds\n`);
 
     section('Bootstrap latency (POST /instances/bootstrap, median of 10)', formatBootstrapLatency(await measureBootstrapLatency(cached.baseUrl)));
     const login = await measureLogin(cached.baseUrl);

@@ -36,7 +36,7 @@ export interface RunningService {
 /** The build `npm start` does (only when a source changed): the bench measures what `npm start` runs. */
 export function buildService(): void {
   const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error(`the build failed (exit ${result.status})`);
+  if (result.status !== 0) throw new Error(`the build failed (exit ${String(result.status)})`);
 }
 
 /** The bench's environment without DATABASE_URL: each service is told its database explicitly. */
@@ -47,12 +47,12 @@ function inheritedEnv(): NodeJS.ProcessEnv {
 
 /** User + system CPU time a process has used so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms). */
 export function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function rssMbOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
@@ -101,12 +101,12 @@ export function freePort(): Promise<number> {
 async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () => string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}: ${stderr().trim()}`);
+    if (child.exitCode !== null) throw new Error(`the service exited with ${String(child.exitCode)}: ${stderr().trim()}`);
     const healthy = await fetch(`${baseUrl}/healthz`).then((response) => response.ok, () => false);
     if (healthy) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new Error(`the service did not answer /healthz within ${timeoutMs} ms: ${stderr().trim()}`);
+  throw new Error(`the service did not answer /healthz within ${String(timeoutMs)} ms: ${stderr().trim()}`);
 }
 
 /**
@@ -127,7 +127,7 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
       PORT: String(port),
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      PUBLIC_URL: `http://127.0.0.1:${String(port)}`,
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -135,7 +135,7 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://127.0.0.1:${String(port)}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -166,10 +166,10 @@ export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   await new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => { resolve(); });
-    child.once('exit', (code) => { reject(new Error(`the anchor exited with ${code}`)); });
+    child.once('exit', (code) => { reject(new Error(`the anchor exited with ${String(code)}`)); });
   });
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `http://127.0.0.1:${String(port)}`,
     pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');

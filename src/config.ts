@@ -77,7 +77,7 @@ function whatIsValid(variable: string, fallback: string): string {
   const schema = (EnvSchema.properties as Record<string, { anyOf?: { const?: unknown }[]; type?: string; minimum?: number; maximum?: number }>)[variable];
   const literals = schema?.anyOf?.map((member) => member.const).filter((value): value is string => typeof value === 'string');
   if (literals?.length) return `must be ${literals.length === 2 ? literals.join(' or ') : `one of ${literals.join(', ')}`}`;
-  if (schema?.type === 'integer') return `must be a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if (schema?.type === 'integer') return `must be a whole number from ${String(schema.minimum)} to ${String(schema.maximum)}`;
   return fallback;
 }
 
@@ -113,7 +113,7 @@ const NAMED_TOKEN = /^([A-Za-z0-9_.-]{1,64}):(.*)$/;
 export function parseInternalCallers(list: string | undefined): InternalCaller[] {
   const callers = (list?.split(',') ?? []).map((entry, index) => {
     const named = NAMED_TOKEN.exec(entry);
-    if (!named) return { name: `token-${index + 1}`, token: entry };
+    if (!named) return { name: `token-${String(index + 1)}`, token: entry };
     if (named[2].length < 16) throw new ConfigError(`INTERNAL_API_TOKENS: the token named "${named[1]}" is shorter than 16 characters`);
     return { name: named[1], token: named[2] };
   });
@@ -136,7 +136,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const production = valid.NODE_ENV === 'production';
   if (valid.LEASE_HEARTBEAT_MS * 2 > valid.LEASE_MS) throw new ConfigError('LEASE_HEARTBEAT_MS: must be at most half of LEASE_MS');
   if (production && !valid.ENCRYPTION_KEY) throw new ConfigError('ENCRYPTION_KEY: required when NODE_ENV=production');
-  const publicUrl = (valid.PUBLIC_URL ?? `http://localhost:${valid.PORT}`).replace(/\/+$/, '');
+  const publicUrl = (valid.PUBLIC_URL ?? `http://localhost:${String(valid.PORT)}`).replace(/\/+$/, '');
   return {
     port: valid.PORT,
     host: valid.HOST,

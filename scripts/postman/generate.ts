@@ -69,4 +69,4 @@ const collection = {
   item: flow.map((step) => stepItem(step, generated.get(step.operationId))),
 };
 writeFileSync(COLLECTION_FILE, `${JSON.stringify(collection, null, 2)}\n`);
-process.stdout.write(`wrote postman/gitlab-connect.postman_collection.json (${flow.length} requests)\n`);
+process.stdout.write(`wrote postman/gitlab-connect.postman_collection.json (${String(flow.length)} requests)\n`);

@@ -29,7 +29,7 @@ try {
     ); },
   );
   const { total, failed } = summary.run.stats.assertions;
-  process.stdout.write(`postman: ${total - failed} assertions passed, ${failed} failed, ${summary.run.failures.length} failures\n`);
+  process.stdout.write(`postman: ${String(total - failed)} assertions passed, ${String(failed)} failed, ${String(summary.run.failures.length)} failures\n`);
   process.exitCode = summary.run.failures.length === 0 && total > 0 ? 0 : 1;
 } finally {
   await sandbox.close();

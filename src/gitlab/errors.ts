@@ -153,7 +153,7 @@ export function parseGitlabErrorBody(body: unknown): {
  * an event or a log, since a hostile GitLab could echo a token in a spelling redaction misses.
  */
 function gitlabDetail(e: GitlabApiError): string {
-  return `GitLab answered ${e.status} to ${e.method} ${e.path}`;
+  return `GitLab answered ${String(e.status)} to ${e.method} ${e.path}`;
 }
 
 /** GitLab's own routes below an instance URL: what a redirect of one of them keeps after the instance's new base. */
@@ -176,16 +176,16 @@ export function isBlockedAnswer(e: GitlabApiError): boolean {
 function apiErrorToAppError(e: GitlabApiError): AppError {
   if (e.status >= 300 && e.status < 400) {
     // Never followed: a redirect may lead anywhere (and would carry the admin token along).
-    if (!e.location) return new AppError('gitlab_error', `GitLab answered ${e.status} (a redirect without a location) to ${e.method} ${e.path}`);
+    if (!e.location) return new AppError('gitlab_error', `GitLab answered ${String(e.status)} (a redirect without a location) to ${e.method} ${e.path}`);
     const location = redirectedInstanceUrl(e.location);
-    return new AppError('gitlab_redirected', `${e.method} ${e.path} answered ${e.status} with a redirect to ${e.location}, which is not followed; the instance URL is probably ${location}`, { location });
+    return new AppError('gitlab_redirected', `${e.method} ${e.path} answered ${String(e.status)} with a redirect to ${e.location}, which is not followed; the instance URL is probably ${location}`, { location });
   }
   if (isBlockedAnswer(e)) {
-    return new AppError('gitlab_blocked', `${e.method} ${e.path} answered ${e.status} with an HTML page where GitLab answers JSON: something in front of GitLab refused this service`);
+    return new AppError('gitlab_blocked', `${e.method} ${e.path} answered ${String(e.status)} with an HTML page where GitLab answers JSON: something in front of GitLab refused this service`);
   }
   if (e.status === 429) {
     const retryAfter = e.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS;
-    return new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (${e.method} ${e.path}); retry after ${retryAfter} s`, { retryAfter });
+    return new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (${e.method} ${e.path}); retry after ${String(retryAfter)} s`, { retryAfter });
   }
   if (e.status === 401) {
     const description = (e.errorDescription ?? '').toLowerCase();

@@ -110,7 +110,7 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
   this.log.debug({ err: error, code: problem.code }, 'malformed HTTP refused');
   if (socket.writable) {
     const body = JSON.stringify(problemBody(problem));
-    const head = `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    const head = `HTTP/1.1 ${String(problem.status)} ${String(STATUS_CODES[problem.status])}\r\nContent-Type: application/problem+json\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\nConnection: close\r\n\r\n`;
     socket.end(head + body);
   }
   socket.destroySoon();

@@ -96,7 +96,7 @@ export default fp(
         },
       },
       transformObject: (document) => ('openapiObject' in document ? addExamples(markOptionalBodies(document.openapiObject)) : document.swaggerObject),
-      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${String(i)}`) },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
   },

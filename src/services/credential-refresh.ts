@@ -114,7 +114,7 @@ export async function refreshOnce<Stored, Result>(deps: ServiceDeps, flight: Sin
       return flight.serve(seen);
     }
     if (performance.now() + wait > deadline) {
-      throw new AppError('gitlab_timeout', `Another request has been refreshing this token for longer than ${budgetMs} ms; try again`);
+      throw new AppError('gitlab_timeout', `Another request has been refreshing this token for longer than ${String(budgetMs)} ms; try again`);
     }
     await sleep(wait);
   }

@@ -60,7 +60,7 @@ export function headerSafeReturnTo(stored: string | null): string | null {
  */
 export function validateReturnTo(config: Config, raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  if (raw.length > MAX_LENGTH) refuse(`is longer than ${MAX_LENGTH} characters`);
+  if (raw.length > MAX_LENGTH) refuse(`is longer than ${String(MAX_LENGTH)} characters`);
   const decoded = fullyDecoded(raw);
   if (UNSAFE_CHARACTERS.test(raw) || UNSAFE_CHARACTERS.test(decoded)) refuse('contains a backslash, a space or a control character');
 

@@ -142,18 +142,18 @@ async function instanceSettingsCheck(deps: ServiceDeps, target: GitlabTarget, ad
 async function userCapNote(deps: ServiceDeps, target: GitlabTarget, adminToken: string, cap: number | null | undefined): Promise<{ reached: boolean; text: string } | null> {
   if (cap === null || cap === undefined) return null;
   const active = await deps.gitlab.activeUserCount(target, adminToken).catch(() => null);
-  if (active !== null && active < cap) return { reached: false, text: `the user cap (${cap}) leaves ${cap - active} seat(s); a new bot takes one` };
-  const counted = active === null ? 'GitLab did not say how many users are active' : `it is reached (${active} active users)`;
+  if (active !== null && active < cap) return { reached: false, text: `the user cap (${String(cap)}) leaves ${String(cap - active)} seat(s); a new bot takes one` };
+  const counted = active === null ? 'GitLab did not say how many users are active' : `it is reached (${String(active)} active users)`;
   return {
     reached: true,
-    text: `the user cap is ${cap} and ${counted}: GitLab may create the bot pending approval, and the bootstrap then approves it, taking a seat over the cap (raise the cap under Admin > Settings > General > Sign-up restrictions to avoid it)`,
+    text: `the user cap is ${String(cap)} and ${counted}: GitLab may create the bot pending approval, and the bootstrap then approves it, taking a seat over the cap (raise the cap under Admin > Settings > General > Sign-up restrictions to avoid it)`,
   };
 }
 
 /** What lifetime the bot's served token gets (resources.ts: no expires_at, so GitLab's maximum), from `max_personal_access_token_lifetime` (days; null: none set). */
 function lifetimeNote(maxDays: number | null | undefined): string {
   if (!maxDays) return "bot tokens get GitLab's default maximum lifetime (365 days)";
-  return `the maximum token lifetime is ${maxDays} days: the bot's token gets ${maxDays} days (its standby about half) and is rotated that much more often`;
+  return `the maximum token lifetime is ${String(maxDays)} days: the bot's token gets ${String(maxDays)} days (its standby about half) and is rotated that much more often`;
 }
 
 /**
