@@ -31,7 +31,7 @@ export interface ListenerOptions {
  */
 export function listenForInstanceChanges(database: Database, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
   if (database.listen) {
-    const unlisten = database.listen(INSTANCE_CHANGES_CHANNEL, handlers.changed).then((stop) => (handlers.listening(), stop));
+    const unlisten = database.listen(INSTANCE_CHANGES_CHANNEL, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
     return async () => (await unlisten)();
   }
   if (!database.connectionString) return async () => {};
@@ -53,7 +53,7 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     void endWithin(dead, options.heartbeatMs);
     if (stopped) return;
     log.warn({ err: reason }, 'instance change listener lost its connection; lookups bypass the cache until it is back');
-    retry = setTimeout(connect, backoffMs);
+    retry = setTimeout(() => void connect(), backoffMs);
     backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
   };
 
@@ -67,7 +67,8 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
       await candidate.connect();
       await candidate.query(`listen ${INSTANCE_CHANGES_CHANNEL}`);
     } catch (error) {
-      lost(candidate, error); return;
+      lost(candidate, error);
+      return;
     }
     if (stopped || client !== candidate) return;
     backoffMs = 100;
@@ -75,7 +76,10 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     heartbeat = setInterval(() => {
       const probe = candidate.query('select 1');
       const timeout = setTimeout(() => { lost(candidate, new Error('heartbeat unanswered')); }, options.heartbeatMs);
-      probe.then(() => { clearTimeout(timeout); }, (error: unknown) => (clearTimeout(timeout), lost(candidate, error)));
+      probe.then(() => { clearTimeout(timeout); }, (error: unknown) => {
+        clearTimeout(timeout);
+        lost(candidate, error);
+      });
     }, options.heartbeatMs);
     heartbeat.unref();
     handlers.listening();
@@ -137,9 +141,9 @@ export function instanceWritesPlugin(onWrite: () => void): KyselyPlugin {
       }
       return node;
     },
-    async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
       if (writes.has(queryId)) onWrite();
-      return result;
+      return Promise.resolve(result);
     },
   };
 }

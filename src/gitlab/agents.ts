@@ -59,7 +59,9 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
     }
     if (caCertificate) assertPemCertificate(caCertificate);
     if (agents.size >= MAX_CACHED_AGENTS) {
-      const [oldestKey, oldest] = agents.entries().next().value!;
+      const eldest = agents.entries().next();
+      if (eldest.done) throw new Error('agent pool: a full cache has no oldest entry');
+      const [oldestKey, oldest] = eldest.value;
       agents.delete(oldestKey);
       // close() lets requests in flight on it finish.
       void oldest.close();

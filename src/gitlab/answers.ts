@@ -76,7 +76,7 @@ export function answerCheck<S extends TSchema>(schema: S): AnswerCheck<Static<S>
   const validator = Compile(schema);
   return (operation, value) => {
     if (validator.Check(value)) return value;
-    const [first] = validator.Errors(value);
+    const first = validator.Errors(value).at(0);
     const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unexpected shape';
     throw new AppError('gitlab_error', `GitLab's answer to ${operation} is not valid (${where})`);
   };

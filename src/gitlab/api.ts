@@ -114,7 +114,8 @@ export function createGitlabApi(http: GitlabHttp) {
   }
 
   return {
-    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}, null),
+    // Not validated (the probe judges it): an empty answer is null.
+    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration | null>(target, 'GET', '/.well-known/openid-configuration', {}, null),
     anonymousVersion: (target: GitlabTarget) => call(target, 'GET', '/api/v4/version', {}, checkVersion),
     version: (target: GitlabTarget, token: string) => call(target, 'GET', '/api/v4/version', privateToken(token), checkVersion),
     currentUser: async (target: GitlabTarget, auth: Auth) => servedUser(await call(target, 'GET', '/api/v4/user', auth, checkUser)),

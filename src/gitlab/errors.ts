@@ -124,7 +124,8 @@ function messageText(value: unknown): string {
       .map(([field, msgs]) => `${field} ${Array.isArray(msgs) ? msgs.join(', ') : String(msgs)}`)
       .join('; ');
   }
-  return value === undefined || value === null ? '' : String(value);
+  // What is left of a parsed answer: null, a number or a boolean (JSON has nothing else).
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }
 
 /** Reads GitLab's error shapes: (M) {message}, (E) {error, error_description[, scope]}, (G) {error}, or text. */
@@ -229,7 +230,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
  * not trusted: the server sent its leaf without the intermediates (or its issuer is a private CA);
  * UNABLE_TO_GET_ISSUER_CERT_LOCALLY (20) and SELF_SIGNED_CERT_IN_CHAIN (19) end at a root that is not trusted.
  */
-const TLS_REASONS: Record<string, TlsReason> = {
+const TLS_REASONS: Partial<Record<string, TlsReason>> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'incomplete_chain',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unknown_ca',
   UNABLE_TO_GET_ISSUER_CERT: 'unknown_ca',
@@ -274,7 +275,7 @@ function errorChain(error: unknown): unknown[] {
     if (typeof current === 'object') {
       const c = current as { cause?: unknown; errors?: unknown };
       queue.push(c.cause);
-      if (Array.isArray(c.errors)) queue.push(...c.errors);
+      if (Array.isArray(c.errors)) queue.push(...(c.errors as unknown[]));
     }
   }
   return seen;

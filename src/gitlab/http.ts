@@ -2,6 +2,7 @@
 // address policy, the guarded agents, the transport, the REST request and the OAuth fetch adapter.
 import dns from 'node:dns';
 import type { Logger } from 'pino';
+import type { Headers as UndiciHeaders } from 'undici';
 import { createGuardedLookup } from './address-guard.js';
 import { createAgentPool } from './agents.js';
 import { gitlabApiErrorOf, redact } from './errors.js';
@@ -51,7 +52,8 @@ export interface GitlabRequest {
 
 export interface GitlabResponse<T = unknown> {
   status: number;
-  headers: Headers;
+  /** undici's Headers, as the transport received them. */
+  headers: UndiciHeaders;
   /** Parsed JSON, the text when not JSON, null when empty (204). */
   body: T;
   /** The body's size as read (identity encoding, so also its decoded size), in bytes. */

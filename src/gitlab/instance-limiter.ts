@@ -51,7 +51,8 @@ export function createInstanceLimiter(options: { maxConcurrent: number; maxWaitM
   }
 
   function release(origin: string): void {
-    const lane = lanes.get(origin)!;
+    const lane = lanes.get(origin);
+    if (!lane) throw new Error(`instance limiter: release for ${origin} without a slot taken`);
     const next = lane.waiters.shift();
     // The slot passes straight to the next waiter; the lane is forgotten once idle.
     if (next) next.grant();

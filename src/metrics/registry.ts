@@ -15,7 +15,7 @@ export interface Metrics {
   bootstraps: Counter<'outcome' | 'code'>;
   logins: Counter<'outcome' | 'code'>;
   /** Feed for the GitLab client's onCall option. */
-  gitlabCall(call: GitlabCallReport): void;
+  gitlabCall: (call: GitlabCallReport) => void;
 }
 
 /**

@@ -80,7 +80,8 @@ const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
 
 /** The methods routed for `path`; OPTIONS alone (CORS answers it on every path) does not make a path known. */
 function allowedMethods(app: FastifyInstance, path: string): HTTPMethods[] {
-  const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+  // Fastify's types leave it out, but findRoute answers null when no route matches.
+  const allowed = METHODS.filter((method) => (app.findRoute({ method, url: path }) as ReturnType<FastifyInstance['findRoute']> | null) !== null);
   return allowed.some((method) => method !== 'OPTIONS') ? allowed : [];
 }
 
@@ -117,7 +118,7 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
 }
 
 export default fp(
-  async function errorsPlugin(app: FastifyInstance) {
+  function errorsPlugin(app: FastifyInstance): Promise<void> {
     app.setErrorHandler(onError);
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0] ?? '/';
@@ -126,6 +127,7 @@ export default fp(
       reply.header('allow', allowed.join(', '));
       return sendProblem(reply, new AppError('method_not_allowed', `${path} does not answer ${request.method}; use ${allowed.join(' or ')}`));
     });
+    return Promise.resolve();
   },
   { name: 'errors' },
 );

@@ -60,7 +60,7 @@ function markOptionalBodies<T extends { paths?: unknown }>(document: T): T {
   for (const item of Object.values((document.paths ?? {}) as Operations)) {
     for (const operation of Object.values(item)) {
       if (!operation[OPTIONAL_BODY]) continue;
-      delete operation[OPTIONAL_BODY];
+      Reflect.deleteProperty(operation, OPTIONAL_BODY);
       if (operation.requestBody) operation.requestBody.required = false;
     }
   }

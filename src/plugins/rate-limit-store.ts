@@ -11,7 +11,7 @@ export function databaseRateLimitStore(deps: ServiceDeps) {
     incr(key: string, callback: IncrCallback, timeWindow: number): void {
       countRequest(deps, key, timeWindow).then(
         (result) => { callback(null, result); },
-        (error: Error) => { callback(error); },
+        (error: unknown) => { callback(error as Error); },
       );
     }
 

@@ -78,6 +78,7 @@ function oauthClientOf(deps: ServiceDeps, server: OauthServer, clientId: string,
   };
   const options: o.TokenEndpointRequestOptions = {
     [o.customFetch]: (url, init) => deps.gitlabHttp.fetch(url, { ...init, caCertificate: server.caCertificate }),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- oauth4webapi marks it deprecated only to stand out; ALLOW_HTTP (tests, local GitLab) needs it
     [o.allowInsecureRequests]: deps.config.allowHttp,
   };
   return { as, client, clientAuth: o.ClientSecretBasic(clientSecret), options };

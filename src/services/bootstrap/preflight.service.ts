@@ -65,7 +65,7 @@ async function probeChecks(deps: ServiceDeps, target: GitlabTarget): Promise<Pre
     return [pass('reachable', `${target.url} answers over ${new URL(target.url).protocol.slice(0, -1)}`), pass('gitlab', 'GitLab answers (OpenID configuration or API)')];
   } catch (error) {
     const problem = failed('gitlab', await withSuggestedUrl(deps.gitlab, target, error));
-    if (REACHABILITY_CODES.has(problem.code!)) return [{ ...problem, name: 'reachable' }, skipped('gitlab', 'GitLab could not be reached')];
+    if (problem.code !== undefined && REACHABILITY_CODES.has(problem.code)) return [{ ...problem, name: 'reachable' }, skipped('gitlab', 'GitLab could not be reached')];
     return [pass('reachable', `${target.url} answers`), problem];
   }
 }

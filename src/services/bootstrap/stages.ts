@@ -54,7 +54,7 @@ export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: Git
       throw await withSuggestedUrl(api, target, error);
     }
   });
-  return openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+  return openid.status === 'fulfilled' && typeof openid.value?.issuer === 'string' ? openid.value.issuer : null;
 }
 
 /**
