@@ -69,7 +69,11 @@ export function formatBombLogins(figures: BombFigures): string {
 /** Waits until `fault` has taken no new request for 200 ms: every caller that will reach GitLab has. */
 async function settled(fault: InjectedFault): Promise<void> {
   await fault.reached;
-  for (let seen = -1; seen !== fault.applied; await sleep(200)) seen = fault.applied;
+  let seen = -1;
+  while (seen !== fault.applied) {
+    seen = fault.applied;
+    await sleep(200);
+  }
 }
 
 export interface StalledFigures {

@@ -13,7 +13,9 @@ function cookieFrom(response: Response, name: string): string {
 
 async function redirect(response: Response, expected: number): Promise<string> {
   if (response.status !== expected) throw new Error(`expected ${String(expected)}, got ${String(response.status)}: ${await response.text()}`);
-  return response.headers.get('location')!;
+  const location = response.headers.get('location');
+  if (location === null) throw new Error(`the ${String(expected)} answer has no Location header`);
+  return location;
 }
 
 /** start → GitLab's authorize → callback, as a browser does it; returns the callback's answer. */
@@ -50,7 +52,7 @@ export interface LoginOutcome {
   userId: string;
   sessionCookie: string;
   /** Stops the fake GitLab (after the rounds: the user's token stays fresh without it). */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Bootstraps an instance on a fake GitLab, then logs in `runs` times as a browser does. */

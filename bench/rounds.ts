@@ -19,6 +19,13 @@ export interface Target {
 export type RoundResult = ThroughputResult & { cpuMicrosPerRequest: number };
 export type RoundResults = Map<string, RoundResult[]>;
 
+/** The rounds of target `name`; throws when no such target ran. */
+export function rowsOf(results: RoundResults, name: string): RoundResult[] {
+  const rows = results.get(name);
+  if (!rows) throw new Error(`no bench target named ${name}`);
+  return rows;
+}
+
 /** Drives each target `rounds` times, target after target within a round. */
 export async function runRounds(targets: Target[], rounds: number, options: ThroughputOptions): Promise<RoundResults> {
   const results: RoundResults = new Map(targets.map((target) => [target.name, []]));
@@ -31,7 +38,7 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
         ...(target.headers ? { headers: target.headers } : {}),
       });
       if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`bench: ${target.name} round ${String(round + 1)}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors\n`);
-      results.get(target.name)!.push({ ...result, cpuMicrosPerRequest: ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.total });
+      rowsOf(results, target.name).push({ ...result, cpuMicrosPerRequest: ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.total });
     }
   }
   return results;
@@ -39,20 +46,20 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
 
 /** The median over the rounds of `name`'s throughput divided by the anchor's in the same round. */
 export function medianRatio(results: RoundResults, name: string, anchor: string): number {
-  const top = results.get(name)!;
-  const bottom = results.get(anchor)!;
+  const top = rowsOf(results, name);
+  const bottom = rowsOf(results, anchor);
   return median(top.map((result, round) => result.requestsPerSecond / bottom[round].requestsPerSecond));
 }
 
 /** The anchor's CPU time per request divided by `name`'s (median over rounds): efficiency, whatever the load. */
 export function cpuRatio(results: RoundResults, name: string, anchor: string): number {
-  const cpu = (key: string) => median(results.get(key)!.map((result) => result.cpuMicrosPerRequest));
+  const cpu = (key: string) => median(rowsOf(results, key).map((result) => result.cpuMicrosPerRequest));
   return cpu(anchor) / cpu(name);
 }
 
 /** Median p99 of `name` divided by the anchor's median p99. */
 export function p99Ratio(results: RoundResults, name: string, anchor: string): number {
-  const p99 = (key: string) => median(results.get(key)!.map((result) => result.p99Ms));
+  const p99 = (key: string) => median(rowsOf(results, key).map((result) => result.p99Ms));
   return p99(name) / p99(anchor);
 }
 
@@ -61,7 +68,7 @@ export function formatRounds(results: RoundResults, anchor: string): string {
   const header = ['round', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', `× ${anchor}`, 'CPU µs/req'];
   return [...results.entries()]
     .map(([name, rows]) => {
-      const anchorRows = results.get(anchor)!;
+      const anchorRows = rowsOf(results, anchor);
       const body = rows.map((row, round) => [
         String(round + 1),
         row.requestsPerSecond.toFixed(0),

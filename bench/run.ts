@@ -8,7 +8,7 @@ import { formatBootstrapLatency, measureBootstrapLatency, median } from './boots
 import { formatBombLogins, formatKilledBootstrap, formatLookupWhileStalled, measureBombLogins, measureKilledBootstrap, measureLookupWhileStalled, signedMb } from './hostile.js';
 import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
 import { BENCH_INTERNAL_TOKEN, measureLogin } from './login-roundtrip.js';
-import { cpuRatio, formatRounds, medianRatio, p99Ratio, runRounds, type Target } from './rounds.js';
+import { cpuRatio, formatRounds, medianRatio, p99Ratio, rowsOf, runRounds, type Target } from './rounds.js';
 import { buildService, createBenchDatabase, seedInstances, startAnchor, startBuiltService, type RunningService } from './service.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       `\nsummary: lookup ${ratio('lookup')}x anchor (goal 0.8; per CPU ${cpu('lookup')}x), lookup p99 ${p99Ratio(results, 'lookup', 'anchor').toFixed(2)}x anchor's (goal <= 2), ` +
         `lookup cached ${ratio('lookup cached')}x (goal 2; per CPU ${cpu('lookup cached')}x), gitlab-token ${ratio('gitlab-token')}x (goal 0.8; per CPU ${cpu('gitlab-token')}x), me ${ratio('me')}x (goal 0.6; per CPU ${cpu('me')}x); ` +
         `start ${uncached.startupMs.toFixed(0)} ms (goal 300; CPU ${uncached.startupCpuMs.toFixed(0)} ms), RSS ${Math.max(rss.uncached, rss.cached).toFixed(0)} MB (goal 128), ` +
-        `anchor ${median(results.get('anchor')!.map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s; ${hostile.summary}\n`,
+        `anchor ${median(rowsOf(results, 'anchor').map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s; ${hostile.summary}\n`,
     );
   } finally {
     await cleanUp();

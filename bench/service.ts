@@ -15,7 +15,7 @@ export interface BenchDatabase {
   url: string;
   /** Runs one statement on the bench database. */
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 export interface RunningService {
@@ -30,7 +30,7 @@ export interface RunningService {
   rssMb(): number;
   /** What the service printed on stderr (start-up failures, warnings). */
   stderr(): string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** The build `npm start` does (only when a source changed): the bench measures what `npm start` runs. */
@@ -39,9 +39,16 @@ export function buildService(): void {
   if (result.status !== 0) throw new Error(`the build failed (exit ${String(result.status)})`);
 }
 
+/** The process id of a child that has started (spawn leaves it undefined when it could not). */
+function pidOf(child: ChildProcess): number {
+  if (child.pid === undefined) throw new Error('the child process did not start');
+  return child.pid;
+}
+
 /** The bench's environment without DATABASE_URL: each service is told its database explicitly. */
 function inheritedEnv(): NodeJS.ProcessEnv {
-  const { DATABASE_URL: _chosenPerService, ...rest } = process.env;
+  const rest = { ...process.env };
+  delete rest.DATABASE_URL;
   return rest;
 }
 
@@ -133,7 +140,7 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
     },
   });
   let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   const baseUrl = `http://127.0.0.1:${String(port)}`;
   const stop = async () => {
@@ -150,13 +157,14 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
     throw error;
   }
   const startupMs = performance.now() - spawnedAt;
-  return { baseUrl, port, pid: child.pid!, startupMs, startupCpuMs: cpuMsOf(child.pid!), rssMb: () => rssMbOf(child.pid!), stderr: () => stderr, stop };
+  const pid = pidOf(child);
+  return { baseUrl, port, pid, startupMs, startupCpuMs: cpuMsOf(pid), rssMb: () => rssMbOf(pid), stderr: () => stderr, stop };
 }
 
 export interface RunningAnchor {
   baseUrl: string;
   pid: number;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Starts bench/anchor.ts (bare node:http + pg) on `databaseUrl` and waits until it listens. */
@@ -170,7 +178,7 @@ export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
   });
   return {
     baseUrl: `http://127.0.0.1:${String(port)}`,
-    pid: child.pid!,
+    pid: pidOf(child),
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

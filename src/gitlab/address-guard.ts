@@ -32,16 +32,24 @@ export function createGuardedLookup(base: LookupFunction, allowPrivateNetworks: 
       cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
     ) => void;
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) { callback(err, []); return; }
+      if (err) {
+        callback(err, []);
+        return;
+      }
       if (!Array.isArray(addresses) || addresses.length === 0) {
         const notFound: NodeJS.ErrnoException = new Error(`${hostname} has no address`);
         notFound.code = 'ENOTFOUND';
-        callback(notFound, []); return;
+        callback(notFound, []);
+        return;
       }
       if (!allowPrivateNetworks && addresses.some((a) => !isPublicAddress(a.address))) {
-        callback(new AddressNotAllowedError(hostname), []); return;
+        callback(new AddressNotAllowedError(hostname), []);
+        return;
       }
-      if (options.all) { callback(null, addresses); return; }
+      if (options.all) {
+        callback(null, addresses);
+        return;
+      }
       const first = addresses[0];
       callback(null, first.address, first.family);
     });

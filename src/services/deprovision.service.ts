@@ -55,7 +55,7 @@ async function cleanUpGitlab(deps: ServiceDeps, instance: Instance, adminToken: 
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) throw toAppError(failed.reason);
   const [oauthApplicationDeleted, botTokenRevoked, botBlocked] = results.map((result) => result.status === 'fulfilled' && result.value);
-  return { oauthApplicationDeleted: oauthApplicationDeleted, botTokenRevoked: botTokenRevoked, botBlocked: botBlocked };
+  return { oauthApplicationDeleted, botTokenRevoked, botBlocked };
 }
 
 /** A running bootstrap (its lease, by our clock, not over) would recreate what a removal wipes. */

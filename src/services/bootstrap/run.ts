@@ -124,7 +124,8 @@ export class BootstrapRun {
     void (async () => {
       for (let tries = 0; tries < RECORD_ATTEMPTS; tries++) {
         try {
-          await attempt(); return;
+          await attempt();
+          return;
         } catch (error) {
           if (error instanceof LeaseLost) return;
         }
