@@ -17,7 +17,7 @@ export const signedMb = (mb: number) => `${mb >= 0 ? '+' : ''}${mb.toFixed(1)}`;
 
 /** Counts of each HTTP status, e.g. "502 ×4". */
 const statusCounts = (statuses: number[]) =>
-  [...new Set(statuses)].sort((a, b) => a - b).map((status) => `${status === 0 ? 'no answer' : status} ×${statuses.filter((s) => s === status).length}`).join(', ');
+  [...new Set(statuses)].sort((a, b) => a - b).map((status) => `${String(status === 0 ? 'no answer' : status)} ×${String(statuses.filter((s) => s === status).length)}`).join(', ');
 
 /** Runs `work` while sampling the service's resident set every 2 ms; returns its result and the peak (MB). */
 async function peakRss<T>(service: RunningService, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
@@ -61,7 +61,7 @@ export async function measureBombLogins(service: RunningService, logins = 4): Pr
 export function formatBombLogins(figures: BombFigures): string {
   const { beforeMb, peakMb, afterMb } = figures;
   return [
-    `${figures.logins} concurrent login callbacks whose token answer is ${figures.gzipKb.toFixed(0)} KB of gzip inflating to ${BOMB_INFLATED_BYTES / 1024 / 1024} MB: ${statusCounts(figures.statuses)}`,
+    `${String(figures.logins)} concurrent login callbacks whose token answer is ${figures.gzipKb.toFixed(0)} KB of gzip inflating to ${String(BOMB_INFLATED_BYTES / 1024 / 1024)} MB: ${statusCounts(figures.statuses)}`,
     `service RSS: before ${beforeMb.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB (${signedMb(peakMb - beforeMb)}), after ${afterMb.toFixed(0)} MB (${signedMb(afterMb - beforeMb)})`,
   ].join('\n');
 }
@@ -69,7 +69,11 @@ export function formatBombLogins(figures: BombFigures): string {
 /** Waits until `fault` has taken no new request for 200 ms: every caller that will reach GitLab has. */
 async function settled(fault: InjectedFault): Promise<void> {
   await fault.reached;
-  for (let seen = -1; seen !== fault.applied; await sleep(200)) seen = fault.applied;
+  let seen = -1;
+  while (seen !== fault.applied) {
+    seen = fault.applied;
+    await sleep(200);
+  }
 }
 
 export interface StalledFigures {
@@ -93,7 +97,7 @@ export async function measureLookupWhileStalled(service: RunningService, lookupP
     const instanceId = await bootstrapInstance(service.baseUrl, fake);
     const userIds: string[] = [];
     for (let i = 0; i < waiting; i++) {
-      fake.setBrowserUser(fake.createUser({ username: `stalled-${i}` }).id);
+      fake.setBrowserUser(fake.createUser({ username: `stalled-${String(i)}` }).id);
       userIds.push((await loginOnce(service.baseUrl, instanceId)).userId);
     }
     const lastLoginAt = performance.now();
@@ -106,7 +110,7 @@ export async function measureLookupWhileStalled(service: RunningService, lookupP
       fetch(`${service.baseUrl}/internal/users/${id}/gitlab-token`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_INTERNAL_TOKEN}` } }).then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
     const pending = userIds.map(refresh);
     await settled(hold);
-    const loaded = await measureThroughput(service.baseUrl, `lookup, ${waiting} refreshes waiting`, lookupPath, options);
+    const loaded = await measureThroughput(service.baseUrl, `lookup, ${String(waiting)} refreshes waiting`, lookupPath, options);
     const reachedGitlab = hold.applied;
     hold.release();
     const statuses = await Promise.all(pending);
@@ -120,9 +124,9 @@ export async function measureLookupWhileStalled(service: RunningService, lookupP
 
 export function formatLookupWhileStalled(figures: StalledFigures): string {
   return [
-    `${figures.waiting} user-token refreshes wait on a GitLab that never answers (${figures.reachedGitlab} reached it, the rest waited their turn at the per-instance cap); the lookup is of another, healthy instance, lookup cache off`,
+    `${String(figures.waiting)} user-token refreshes wait on a GitLab that never answers (${String(figures.reachedGitlab)} reached it, the rest waited their turn at the per-instance cap); the lookup is of another, healthy instance, lookup cache off`,
     formatThroughput([figures.idle, figures.loaded, figures.idleAfter]),
-    `the ${figures.waiting} refreshes once GitLab answered: ${statusCounts(figures.statuses)}`,
+    `the ${String(figures.waiting)} refreshes once GitLab answered: ${statusCounts(figures.statuses)}`,
   ].join('\n');
 }
 
@@ -164,7 +168,7 @@ export async function measureKilledBootstrap(victim: RunningService, survivor: R
 
 export function formatKilledBootstrap(figures: KilledBootstrapFigures): string {
   return [
-    `a bootstrap killed with SIGKILL while GitLab held its first call (LEASE_MS ${figures.leaseMs}): a new bootstrap of that instance from another process`,
-    `went through ${(figures.freedAfterMs / 1000).toFixed(1)} s after the kill (answer ${figures.status}; ${figures.refused} attempts before it, every ${POLL_MS} ms, answered 409 bootstrap_in_progress)`,
+    `a bootstrap killed with SIGKILL while GitLab held its first call (LEASE_MS ${String(figures.leaseMs)}): a new bootstrap of that instance from another process`,
+    `went through ${(figures.freedAfterMs / 1000).toFixed(1)} s after the kill (answer ${String(figures.status)}; ${String(figures.refused)} attempts before it, every ${String(POLL_MS)} ms, answered 409 bootstrap_in_progress)`,
   ].join('\n');
 }

@@ -46,7 +46,7 @@ export async function measureThroughput(baseUrl: string, name: string, path: str
 export function formatThroughput(results: ThroughputResult[]): string {
   const header = ['route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'requests'];
   const rows = results.map((r) => [`${r.name} (${r.method} ${r.path})`, r.requestsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), String(r.non2xx), String(r.errors), String(r.total)]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }

@@ -7,13 +7,15 @@ export const BENCH_INTERNAL_TOKEN = 'bench-internal-token-0123456789';
 
 function cookieFrom(response: Response, name: string): string {
   const cookie = response.headers.getSetCookie().find((line) => line.startsWith(`${name}=`));
-  if (!cookie) throw new Error(`no ${name} cookie (status ${response.status})`);
-  return cookie.split(';')[0]!;
+  if (!cookie) throw new Error(`no ${name} cookie (status ${String(response.status)})`);
+  return cookie.split(';')[0];
 }
 
 async function redirect(response: Response, expected: number): Promise<string> {
-  if (response.status !== expected) throw new Error(`expected ${expected}, got ${response.status}: ${await response.text()}`);
-  return response.headers.get('location')!;
+  if (response.status !== expected) throw new Error(`expected ${String(expected)}, got ${String(response.status)}: ${await response.text()}`);
+  const location = response.headers.get('location');
+  if (location === null) throw new Error(`the ${String(expected)} answer has no Location header`);
+  return location;
 }
 
 /** start → GitLab's authorize → callback, as a browser does it; returns the callback's answer. */
@@ -30,7 +32,7 @@ export async function loginOnce(baseUrl: string, instanceId: string): Promise<{ 
   await redirect(callback, 302);
   const sessionCookie = cookieFrom(callback, 'gc_session');
   const me = await fetch(`${baseUrl}/me`, { headers: { cookie: sessionCookie } });
-  if (me.status !== 200) throw new Error(`/me answered ${me.status}`);
+  if (me.status !== 200) throw new Error(`/me answered ${String(me.status)}`);
   return { sessionCookie, userId: ((await me.json()) as { user: { id: string } }).user.id };
 }
 
@@ -41,7 +43,7 @@ export async function bootstrapInstance(baseUrl: string, fake: FakeGitlab): Prom
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ url: fake.url, adminToken: fake.seedAdmin().token }),
   });
-  if (response.status !== 201) throw new Error(`bootstrap answered ${response.status}: ${await response.text()}`);
+  if (response.status !== 201) throw new Error(`bootstrap answered ${String(response.status)}: ${await response.text()}`);
   return ((await response.json()) as { instanceId: string }).instanceId;
 }
 
@@ -50,7 +52,7 @@ export interface LoginOutcome {
   userId: string;
   sessionCookie: string;
   /** Stops the fake GitLab (after the rounds: the user's token stays fresh without it). */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Bootstraps an instance on a fake GitLab, then logs in `runs` times as a browser does. */
@@ -71,7 +73,7 @@ export async function measureLogin(baseUrl: string, runs = 20): Promise<LoginOut
     const gitlabCallsPerLogin = (fake.requests.length - requestsBefore) / runs;
     fake.latencyMs = 0;
     const report = [
-      `login round trips: ${runs}, GitLab answering every call after ${GITLAB_LATENCY_MS} ms (the authorize step included)`,
+      `login round trips: ${String(runs)}, GitLab answering every call after ${String(GITLAB_LATENCY_MS)} ms (the authorize step included)`,
       `median ${median(durations).toFixed(0)} ms (min ${Math.min(...durations).toFixed(0)}, max ${Math.max(...durations).toFixed(0)})`,
       `GitLab requests per login: ${gitlabCallsPerLogin.toFixed(1)} (sequential round trips implied: ${(median(durations) / GITLAB_LATENCY_MS).toFixed(1)})`,
     ].join('\n');

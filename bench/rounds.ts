@@ -19,6 +19,13 @@ export interface Target {
 export type RoundResult = ThroughputResult & { cpuMicrosPerRequest: number };
 export type RoundResults = Map<string, RoundResult[]>;
 
+/** The rounds of target `name`; throws when no such target ran. */
+export function rowsOf(results: RoundResults, name: string): RoundResult[] {
+  const rows = results.get(name);
+  if (!rows) throw new Error(`no bench target named ${name}`);
+  return rows;
+}
+
 /** Drives each target `rounds` times, target after target within a round. */
 export async function runRounds(targets: Target[], rounds: number, options: ThroughputOptions): Promise<RoundResults> {
   const results: RoundResults = new Map(targets.map((target) => [target.name, []]));
@@ -30,8 +37,8 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
         ...(target.method ? { method: target.method } : {}),
         ...(target.headers ? { headers: target.headers } : {}),
       });
-      if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`bench: ${target.name} round ${round + 1}: ${result.non2xx} non-2xx, ${result.errors} errors\n`);
-      results.get(target.name)!.push({ ...result, cpuMicrosPerRequest: ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.total });
+      if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`bench: ${target.name} round ${String(round + 1)}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors\n`);
+      rowsOf(results, target.name).push({ ...result, cpuMicrosPerRequest: ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.total });
     }
   }
   return results;
@@ -39,20 +46,20 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
 
 /** The median over the rounds of `name`'s throughput divided by the anchor's in the same round. */
 export function medianRatio(results: RoundResults, name: string, anchor: string): number {
-  const top = results.get(name)!;
-  const bottom = results.get(anchor)!;
-  return median(top.map((result, round) => result.requestsPerSecond / bottom[round]!.requestsPerSecond));
+  const top = rowsOf(results, name);
+  const bottom = rowsOf(results, anchor);
+  return median(top.map((result, round) => result.requestsPerSecond / bottom[round].requestsPerSecond));
 }
 
 /** The anchor's CPU time per request divided by `name`'s (median over rounds): efficiency, whatever the load. */
 export function cpuRatio(results: RoundResults, name: string, anchor: string): number {
-  const cpu = (key: string) => median(results.get(key)!.map((result) => result.cpuMicrosPerRequest));
+  const cpu = (key: string) => median(rowsOf(results, key).map((result) => result.cpuMicrosPerRequest));
   return cpu(anchor) / cpu(name);
 }
 
 /** Median p99 of `name` divided by the anchor's median p99. */
 export function p99Ratio(results: RoundResults, name: string, anchor: string): number {
-  const p99 = (key: string) => median(results.get(key)!.map((result) => result.p99Ms));
+  const p99 = (key: string) => median(rowsOf(results, key).map((result) => result.p99Ms));
   return p99(name) / p99(anchor);
 }
 
@@ -61,7 +68,7 @@ export function formatRounds(results: RoundResults, anchor: string): string {
   const header = ['round', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', `× ${anchor}`, 'CPU µs/req'];
   return [...results.entries()]
     .map(([name, rows]) => {
-      const anchorRows = results.get(anchor)!;
+      const anchorRows = rowsOf(results, anchor);
       const body = rows.map((row, round) => [
         String(round + 1),
         row.requestsPerSecond.toFixed(0),
@@ -69,13 +76,13 @@ export function formatRounds(results: RoundResults, anchor: string): string {
         row.p99Ms.toFixed(1),
         String(row.non2xx),
         String(row.errors),
-        (row.requestsPerSecond / anchorRows[round]!.requestsPerSecond).toFixed(2),
+        (row.requestsPerSecond / anchorRows[round].requestsPerSecond).toFixed(2),
         row.cpuMicrosPerRequest.toFixed(0),
       ]);
       body.push(['median', median(rows.map((r) => r.requestsPerSecond)).toFixed(0), median(rows.map((r) => r.p50Ms)).toFixed(1), median(rows.map((r) => r.p99Ms)).toFixed(1), '', '', medianRatio(results, name, anchor).toFixed(2), median(rows.map((r) => r.cpuMicrosPerRequest)).toFixed(0)]);
-      const widths = header.map((title, column) => Math.max(title.length, ...body.map((row) => row[column]!.length)));
-      const line = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column]!)).join('  ');
-      return [`${name} (${rows[0]!.method} ${rows[0]!.path})`, line(header), ...body.map(line)].join('\n');
+      const widths = header.map((title, column) => Math.max(title.length, ...body.map((row) => row[column].length)));
+      const line = (cells: string[]) => cells.map((cell, column) => cell.padStart(widths[column])).join('  ');
+      return [`${name} (${rows[0].method} ${rows[0].path})`, line(header), ...body.map(line)].join('\n');
     })
     .join('\n\n');
 }

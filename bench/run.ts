@@ -8,7 +8,7 @@ import { formatBootstrapLatency, measureBootstrapLatency, median } from './boots
 import { formatBombLogins, formatKilledBootstrap, formatLookupWhileStalled, measureBombLogins, measureKilledBootstrap, measureLookupWhileStalled, signedMb } from './hostile.js';
 import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
 import { BENCH_INTERNAL_TOKEN, measureLogin } from './login-roundtrip.js';
-import { cpuRatio, formatRounds, medianRatio, p99Ratio, runRounds, type Target } from './rounds.js';
+import { cpuRatio, formatRounds, medianRatio, p99Ratio, rowsOf, runRounds, type Target } from './rounds.js';
 import { buildService, createBenchDatabase, seedInstances, startAnchor, startBuiltService, type RunningService } from './service.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -61,9 +61,9 @@ async function measureHostile(databaseUrl: string, cached: RunningService, looku
   const p = (result: { p50Ms: number; p99Ms: number }) => `p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms`;
   return {
     summary:
-      `${bomb.logins} gzip-bomb logins: RSS peak ${signedMb(bomb.peakMb - bomb.beforeMb)} MB, after ${signedMb(bomb.afterMb - bomb.beforeMb)} MB; ` +
-      `lookup with ${stalled.waiting} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} before and ${p(stalled.idleAfter)} after; ` +
-      `killed bootstrap's instance free after ${(killed.freedAfterMs / 1000).toFixed(1)} s (LEASE_MS ${killedLeaseMs})`,
+      `${String(bomb.logins)} gzip-bomb logins: RSS peak ${signedMb(bomb.peakMb - bomb.beforeMb)} MB, after ${signedMb(bomb.afterMb - bomb.beforeMb)} MB; ` +
+      `lookup with ${String(stalled.waiting)} refreshes waiting on a dead GitLab ${p(stalled.loaded)} vs ${p(stalled.idle)} before and ${p(stalled.idleAfter)} after; ` +
+      `killed bootstrap's instance free after ${(killed.freedAfterMs / 1000).toFixed(1)} s (LEASE_MS ${String(killedLeaseMs)})`,
   };
 }
 
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     stoppers.push(uncached.stop);
     const anchor = await startAnchor(database.url);
     stoppers.push(anchor.stop);
-    write(`\nbench: node ${process.version}, database ${database.name}, ${connections} connections, ${durationSeconds} s per run, ${rounds} interleaved rounds\n`);
+    write(`\nbench: node ${process.version}, database ${database.name}, ${String(connections)} connections, ${String(durationSeconds)} s per run, ${String(rounds)} interleaved rounds\n`);
 
     section('Bootstrap latency (POST /instances/bootstrap, median of 10)', formatBootstrapLatency(await measureBootstrapLatency(cached.baseUrl)));
     const login = await measureLogin(cached.baseUrl);
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       `\nsummary: lookup ${ratio('lookup')}x anchor (goal 0.8; per CPU ${cpu('lookup')}x), lookup p99 ${p99Ratio(results, 'lookup', 'anchor').toFixed(2)}x anchor's (goal <= 2), ` +
         `lookup cached ${ratio('lookup cached')}x (goal 2; per CPU ${cpu('lookup cached')}x), gitlab-token ${ratio('gitlab-token')}x (goal 0.8; per CPU ${cpu('gitlab-token')}x), me ${ratio('me')}x (goal 0.6; per CPU ${cpu('me')}x); ` +
         `start ${uncached.startupMs.toFixed(0)} ms (goal 300; CPU ${uncached.startupCpuMs.toFixed(0)} ms), RSS ${Math.max(rss.uncached, rss.cached).toFixed(0)} MB (goal 128), ` +
-        `anchor ${median(results.get('anchor')!.map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s; ${hostile.summary}\n`,
+        `anchor ${median(rowsOf(results, 'anchor').map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s; ${hostile.summary}\n`,
     );
   } finally {
     await cleanUp();

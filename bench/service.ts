@@ -15,7 +15,7 @@ export interface BenchDatabase {
   url: string;
   /** Runs one statement on the bench database. */
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 export interface RunningService {
@@ -30,29 +30,36 @@ export interface RunningService {
   rssMb(): number;
   /** What the service printed on stderr (start-up failures, warnings). */
   stderr(): string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** The build `npm start` does (only when a source changed): the bench measures what `npm start` runs. */
 export function buildService(): void {
   const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error(`the build failed (exit ${result.status})`);
+  if (result.status !== 0) throw new Error(`the build failed (exit ${String(result.status)})`);
+}
+
+/** The process id of a child that has started (spawn leaves it undefined when it could not). */
+function pidOf(child: ChildProcess): number {
+  if (child.pid === undefined) throw new Error('the child process did not start');
+  return child.pid;
 }
 
 /** The bench's environment without DATABASE_URL: each service is told its database explicitly. */
 function inheritedEnv(): NodeJS.ProcessEnv {
-  const { DATABASE_URL: _chosenPerService, ...rest } = process.env;
+  const rest = { ...process.env };
+  delete rest.DATABASE_URL;
   return rest;
 }
 
 /** User + system CPU time a process has used so far (ms), from /proc/<pid>/stat (clock ticks of 10 ms). */
 export function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function rssMbOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
@@ -93,7 +100,7 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+      server.close(() => { resolve(port); });
     });
   });
 }
@@ -101,12 +108,12 @@ export function freePort(): Promise<number> {
 async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () => string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}: ${stderr().trim()}`);
+    if (child.exitCode !== null) throw new Error(`the service exited with ${String(child.exitCode)}: ${stderr().trim()}`);
     const healthy = await fetch(`${baseUrl}/healthz`).then((response) => response.ok, () => false);
     if (healthy) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new Error(`the service did not answer /healthz within ${timeoutMs} ms: ${stderr().trim()}`);
+  throw new Error(`the service did not answer /healthz within ${String(timeoutMs)} ms: ${stderr().trim()}`);
 }
 
 /**
@@ -127,15 +134,15 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
       PORT: String(port),
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      PUBLIC_URL: `http://127.0.0.1:${String(port)}`,
       LOG_LEVEL: 'info',
       ...env,
     },
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const baseUrl = `http://127.0.0.1:${port}`;
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const baseUrl = `http://127.0.0.1:${String(port)}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -150,27 +157,28 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
     throw error;
   }
   const startupMs = performance.now() - spawnedAt;
-  return { baseUrl, port, pid: child.pid!, startupMs, startupCpuMs: cpuMsOf(child.pid!), rssMb: () => rssMbOf(child.pid!), stderr: () => stderr, stop };
+  const pid = pidOf(child);
+  return { baseUrl, port, pid, startupMs, startupCpuMs: cpuMsOf(pid), rssMb: () => rssMbOf(pid), stderr: () => stderr, stop };
 }
 
 export interface RunningAnchor {
   baseUrl: string;
   pid: number;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Starts bench/anchor.ts (bare node:http + pg) on `databaseUrl` and waits until it listens. */
 export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/anchor.ts', databaseUrl, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the anchor exited with ${code}`)));
+    child.stdout.once('data', () => { resolve(); });
+    child.once('exit', (code) => { reject(new Error(`the anchor exited with ${String(code)}`)); });
   });
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    pid: child.pid!,
+    baseUrl: `http://127.0.0.1:${String(port)}`,
+    pid: pidOf(child),
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

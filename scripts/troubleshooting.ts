@@ -17,9 +17,9 @@ export function troubleshootingMarkdown(): string {
   for (const code of Object.keys(diagnoses) as DiagnosedCode[]) {
     const entry: { advice: string; reasons?: Record<string, { title: string; advice: string }> } = diagnoses[code];
     const { status, title } = errorCatalog[code];
-    rows.push(`| ${status} | \`${code}\` | ${cell(title)} | ${cell(entry.advice)} |`);
+    rows.push(`| ${String(status)} | \`${code}\` | ${cell(title)} | ${cell(entry.advice)} |`);
     for (const [reason, diagnosis] of Object.entries(entry.reasons ?? {})) {
-      rows.push(`| ${status} | \`${code}\` (\`${reason}\`) | ${cell(diagnosis.title)} | ${cell(diagnosis.advice)} |`);
+      rows.push(`| ${String(status)} | \`${code}\` (\`${reason}\`) | ${cell(diagnosis.title)} | ${cell(diagnosis.advice)} |`);
     }
   }
   return [START_MARKER, '', ...rows, '', END_MARKER].join('\n');

@@ -74,10 +74,10 @@ const VALID_VALUES: Partial<Record<keyof Env, string>> = {
 function whatIsValid(variable: string, fallback: string): string {
   const explicit = VALID_VALUES[variable as keyof Env];
   if (explicit) return explicit;
-  const schema = (EnvSchema.properties as Record<string, { anyOf?: { const?: unknown }[]; type?: string; minimum?: number; maximum?: number }>)[variable];
+  const schema = (EnvSchema.properties as Partial<Record<string, { anyOf?: { const?: unknown }[]; type?: string; minimum?: number; maximum?: number }>>)[variable];
   const literals = schema?.anyOf?.map((member) => member.const).filter((value): value is string => typeof value === 'string');
   if (literals?.length) return `must be ${literals.length === 2 ? literals.join(' or ') : `one of ${literals.join(', ')}`}`;
-  if (schema?.type === 'integer') return `must be a whole number from ${schema.minimum} to ${schema.maximum}`;
+  if (schema?.type === 'integer') return `must be a whole number from ${String(schema.minimum)} to ${String(schema.maximum)}`;
   return fallback;
 }
 
@@ -86,7 +86,7 @@ export class ConfigError extends Error {}
 function parseCidrs(list: string, variable: string): string[] {
   const cidrs = list.split(',').map((entry) => entry.trim()).filter(Boolean);
   for (const cidr of cidrs) {
-    const [address, prefix, extra] = cidr.split('/');
+    const [address, prefix, extra] = cidr.split('/') as (string | undefined)[];
     const family = isIP(address ?? '');
     const maxPrefix = family === 6 ? 128 : 32;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
@@ -113,9 +113,9 @@ const NAMED_TOKEN = /^([A-Za-z0-9_.-]{1,64}):(.*)$/;
 export function parseInternalCallers(list: string | undefined): InternalCaller[] {
   const callers = (list?.split(',') ?? []).map((entry, index) => {
     const named = NAMED_TOKEN.exec(entry);
-    if (!named) return { name: `token-${index + 1}`, token: entry };
-    if (named[2]!.length < 16) throw new ConfigError(`INTERNAL_API_TOKENS: the token named "${named[1]}" is shorter than 16 characters`);
-    return { name: named[1]!, token: named[2]! };
+    if (!named) return { name: `token-${String(index + 1)}`, token: entry };
+    if (named[2].length < 16) throw new ConfigError(`INTERNAL_API_TOKENS: the token named "${named[1]}" is shorter than 16 characters`);
+    return { name: named[1], token: named[2] };
   });
   const names = callers.map((caller) => caller.name);
   const repeated = names.find((name, index) => names.indexOf(name) !== index);
@@ -127,7 +127,7 @@ export function parseInternalCallers(list: string | undefined): InternalCaller[]
 export function loadConfig(env: Record<string, string | undefined>) {
   const known = Object.fromEntries(Object.keys(EnvSchema.properties).filter((key) => env[key] !== undefined && env[key] !== '').map((key) => [key, env[key]]));
   const parsed: unknown = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
-  const firstError = [...Value.Errors(EnvSchema, parsed)][0];
+  const firstError = Value.Errors(EnvSchema, parsed).at(0);
   if (firstError) {
     const variable = firstError.instancePath.replace(/^\//, '') || 'environment';
     throw new ConfigError(`${variable}: ${whatIsValid(variable, firstError.message)}`);
@@ -136,7 +136,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const production = valid.NODE_ENV === 'production';
   if (valid.LEASE_HEARTBEAT_MS * 2 > valid.LEASE_MS) throw new ConfigError('LEASE_HEARTBEAT_MS: must be at most half of LEASE_MS');
   if (production && !valid.ENCRYPTION_KEY) throw new ConfigError('ENCRYPTION_KEY: required when NODE_ENV=production');
-  const publicUrl = (valid.PUBLIC_URL ?? `http://localhost:${valid.PORT}`).replace(/\/+$/, '');
+  const publicUrl = (valid.PUBLIC_URL ?? `http://localhost:${String(valid.PORT)}`).replace(/\/+$/, '');
   return {
     port: valid.PORT,
     host: valid.HOST,

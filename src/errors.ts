@@ -97,3 +97,12 @@ export class AppError extends Error {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/**
+ * `value`, or throws a plain Error (answered 500 internal_error) naming `what` when it is null or undefined:
+ * for state an earlier step guarantees, so a miss is a bug, never a client's or GitLab's fault.
+ */
+export function present<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Error(`${what} is missing`);
+  return value;
+}

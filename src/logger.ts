@@ -16,7 +16,7 @@ const secretQueryParameter = /code|state|token|secret|verifier/i;
 
 /** The request path with the values of secret-looking query parameters (OAuth code, state) removed. */
 function redactedUrl(url: string): string {
-  const [path, query] = url.split('?', 2);
+  const [path = '', query] = url.split('?', 2) as (string | undefined)[];
   if (query === undefined) return url;
   const params = new URLSearchParams(query);
   for (const key of params.keys()) if (secretQueryParameter.test(key)) params.set(key, '[redacted]');

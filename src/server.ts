@@ -12,8 +12,8 @@ function shutDownOnSignals(app: App, config: Config): void {
   closeWithGrace(
     {
       delay: config.shutdownTimeoutMs,
-      logger: { error: (message: unknown) => app.log.error({ err: message instanceof Error ? message : undefined }, String(message)) },
-      onTimeout: (delay) => app.log.error({ delayMs: delay }, 'shutdown deadline passed: abandoning in-flight work and exiting'),
+      logger: { error: (message: unknown) => { app.log.error({ err: message instanceof Error ? message : undefined }, String(message)); } },
+      onTimeout: (delay) => { app.log.error({ delayMs: delay }, 'shutdown deadline passed: abandoning in-flight work and exiting'); },
     },
     async ({ signal, err }) => {
       if (err) app.log.fatal({ err }, 'fatal error: shutting down');

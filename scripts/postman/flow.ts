@@ -16,7 +16,7 @@ export interface FlowStep {
   tests: string[];
 }
 
-const status = (code: number) => `pm.test('HTTP ${code}', () => pm.response.to.have.status(${code}));`;
+const status = (code: number) => `pm.test('HTTP ${String(code)}', () => pm.response.to.have.status(${String(code)}));`;
 const problem = (code: number, name: string) => [
   status(code),
   `pm.test('problem ${name}', () => { pm.expect(pm.response.headers.get('Content-Type')).to.match(/^application\\/problem\\+json/); pm.expect(pm.response.json().code).to.eql('${name}'); });`,

@@ -12,7 +12,7 @@ const newman = require('newman') as {
 const sandbox = await startSandbox();
 const file = (name: string) => fileURLToPath(new URL(`../../postman/${name}`, import.meta.url));
 try {
-  const summary = await new Promise<Parameters<Parameters<typeof newman.run>[1]>[1]>((resolve, reject) =>
+  const summary = await new Promise<Parameters<Parameters<typeof newman.run>[1]>[1]>((resolve, reject) => {
     newman.run(
       {
         collection: file('gitlab-connect.postman_collection.json'),
@@ -26,11 +26,14 @@ try {
         reporters: ['cli'],
         timeoutRequest: 30000,
       },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    ),
-  );
+      (error, result) => {
+        if (error) reject(error);
+        else resolve(result);
+      },
+    );
+  });
   const { total, failed } = summary.run.stats.assertions;
-  process.stdout.write(`postman: ${total - failed} assertions passed, ${failed} failed, ${summary.run.failures.length} failures\n`);
+  process.stdout.write(`postman: ${String(total - failed)} assertions passed, ${String(failed)} failed, ${String(summary.run.failures.length)} failures\n`);
   process.exitCode = summary.run.failures.length === 0 && total > 0 ? 0 : 1;
 } finally {
   await sandbox.close();

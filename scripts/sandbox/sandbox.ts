@@ -49,7 +49,7 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+      server.close(() => { resolve(port); });
     });
   });
 }
@@ -68,7 +68,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   fake.setBrowserUser(person.id);
   const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-sandbox-'));
   const port = options.port || (await freePort());
-  const serviceUrl = `http://localhost:${port}`;
+  const serviceUrl = `http://localhost:${String(port)}`;
   const config = loadConfig({
     PORT: String(port),
     HOST: 'localhost',
@@ -95,7 +95,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       body: JSON.stringify(manual ? { url: fake.url, botToken: manual.botToken, oauthApplication: { clientId: manual.clientId, clientSecret: manual.clientSecret } } : { url: fake.url, adminToken: admin.token }),
     });
     const result = (await response.json()) as { instanceId: string; loginUrl: string };
-    if (!response.ok) throw new Error(`the sandbox bootstrap answered ${response.status}: ${JSON.stringify(result)}`);
+    if (!response.ok) throw new Error(`the sandbox bootstrap answered ${String(response.status)}: ${JSON.stringify(result)}`);
     return {
       serviceUrl,
       gitlabUrl: fake.url,
@@ -122,8 +122,8 @@ export async function loginThroughFake(loginUrl: string): Promise<string> {
   const start = await fetch(loginUrl, { redirect: 'manual' });
   const binding = /gc_login=([^;]+)/.exec(start.headers.get('set-cookie') ?? '')?.[1];
   const authorize = await fetch(start.headers.get('location') ?? '', { redirect: 'manual' });
-  const callback = await fetch(authorize.headers.get('location') ?? '', { redirect: 'manual', headers: { cookie: `gc_login=${binding}` } });
+  const callback = await fetch(authorize.headers.get('location') ?? '', { redirect: 'manual', headers: { cookie: `gc_login=${String(binding)}` } });
   const session = /gc_session=([^;]+)/.exec(callback.headers.get('set-cookie') ?? '')?.[1];
-  if (!session) throw new Error(`the sandbox login did not end with a session (callback answered ${callback.status})`);
+  if (!session) throw new Error(`the sandbox login did not end with a session (callback answered ${String(callback.status)})`);
   return session;
 }

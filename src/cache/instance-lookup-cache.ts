@@ -86,7 +86,8 @@ export function createInstanceLookupCache(database: Database, log: Logger, optio
       if (cached) return 'notFound' in cached ? undefined : cached;
       const seen = generation;
       const row = await findInstanceLookupRow(database.db, url);
-      if (serving && seen === generation) entries.set(url, row ?? NOT_FOUND);
+      // close() may have run during the await: read `serving` afresh.
+      if ((serving as boolean) && seen === generation) entries.set(url, row ?? NOT_FOUND);
       return row;
     },
     async close() {

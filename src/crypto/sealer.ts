@@ -33,7 +33,7 @@ export function createSealer(currentKey: Buffer, retiredKeys: Buffer[] = []): Se
       return [VERSION, keyId, iv, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
     },
     open(sealed, purpose) {
-      const [version, sealedKeyId, iv, ciphertext, tag] = sealed.split('.');
+      const [version, sealedKeyId, iv, ciphertext, tag] = sealed.split('.') as (string | undefined)[];
       if (version !== VERSION || !sealedKeyId || !iv || ciphertext === undefined || !tag) throw new SealError('not a sealed value');
       const key = keys.get(sealedKeyId);
       if (!key) throw new SealError(`sealed with unknown key ${sealedKeyId}`);

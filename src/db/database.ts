@@ -47,7 +47,7 @@ export function openPostgres(connectionString: string, log: Logger, max = 10, ti
     query_timeout: timeouts.statementTimeoutMs + CLIENT_MARGIN_MS,
   });
   // A connection that dies (server restart, network) must not crash the process: the pool replaces it.
-  const onConnectionError = (error: Error) => log.warn({ err: error }, 'PostgreSQL connection failed');
+  const onConnectionError = (error: Error) => { log.warn({ err: error }, 'PostgreSQL connection failed'); };
   pool.on('error', onConnectionError);
   pool.on('connect', (client) => client.on('error', onConnectionError));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });

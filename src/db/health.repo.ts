@@ -9,7 +9,7 @@ import type { Executor } from './types.js';
 export async function pingDatabase(db: Executor, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Database did not answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => { reject(new Error(`Database did not answer within ${String(timeoutMs)} ms`)); }, timeoutMs);
   });
   try {
     await Promise.race([sql`select 1`.execute(db), deadline]);

@@ -31,7 +31,7 @@ export interface ListenerOptions {
  */
 export function listenForInstanceChanges(database: Database, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
   if (database.listen) {
-    const unlisten = database.listen(INSTANCE_CHANGES_CHANNEL, handlers.changed).then((stop) => (handlers.listening(), stop));
+    const unlisten = database.listen(INSTANCE_CHANGES_CHANNEL, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
     return async () => (await unlisten)();
   }
   if (!database.connectionString) return async () => {};
@@ -53,29 +53,33 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     void endWithin(dead, options.heartbeatMs);
     if (stopped) return;
     log.warn({ err: reason }, 'instance change listener lost its connection; lookups bypass the cache until it is back');
-    retry = setTimeout(connect, backoffMs);
+    retry = setTimeout(() => void connect(), backoffMs);
     backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
   };
 
   async function connect() {
     const candidate = new pg.Client({ connectionString, keepAlive: true, connectionTimeoutMillis: options.heartbeatMs });
-    candidate.on('notification', (message) => handlers.changed(message.payload ?? ''));
-    candidate.on('error', (error) => lost(candidate, error));
-    candidate.on('end', () => lost(candidate, new Error('connection ended')));
+    candidate.on('notification', (message) => { handlers.changed(message.payload ?? ''); });
+    candidate.on('error', (error) => { lost(candidate, error); });
+    candidate.on('end', () => { lost(candidate, new Error('connection ended')); });
     client = candidate;
     try {
       await candidate.connect();
       await candidate.query(`listen ${INSTANCE_CHANGES_CHANNEL}`);
     } catch (error) {
-      return lost(candidate, error);
+      lost(candidate, error);
+      return;
     }
     if (stopped || client !== candidate) return;
     backoffMs = 100;
     // A half-open connection gives no error: a probe that does not answer within the period is a loss.
     heartbeat = setInterval(() => {
       const probe = candidate.query('select 1');
-      const timeout = setTimeout(() => lost(candidate, new Error('heartbeat unanswered')), options.heartbeatMs);
-      probe.then(() => clearTimeout(timeout), (error: unknown) => (clearTimeout(timeout), lost(candidate, error)));
+      const timeout = setTimeout(() => { lost(candidate, new Error('heartbeat unanswered')); }, options.heartbeatMs);
+      probe.then(() => { clearTimeout(timeout); }, (error: unknown) => {
+        clearTimeout(timeout);
+        lost(candidate, error);
+      });
     }, options.heartbeatMs);
     heartbeat.unref();
     handlers.listening();
@@ -96,7 +100,7 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
 async function endWithin(client: pg.Client, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
+    timer = setTimeout(() => { resolve('timeout'); }, ms);
   });
   const outcome = await Promise.race([client.end().then(() => 'ended' as const, () => 'ended' as const), gaveUp]);
   clearTimeout(timer);
@@ -137,9 +141,9 @@ export function instanceWritesPlugin(onWrite: () => void): KyselyPlugin {
       }
       return node;
     },
-    async transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
       if (writes.has(queryId)) onWrite();
-      return result;
+      return Promise.resolve(result);
     },
   };
 }

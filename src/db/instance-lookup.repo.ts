@@ -53,7 +53,7 @@ function compileLookup(db: Executor): string {
 export async function findInstanceLookupRow(db: Executor, url: string): Promise<InstanceLookupRow | undefined> {
   lookupSql ??= compileLookup(db);
   const { rows } = await db.executeQuery<LookupColumns>(CompiledQuery.raw(lookupSql, [url, url, 1]));
-  const row = rows[0];
+  const row = rows.at(0);
   return (
     row && {
       id: row.id,

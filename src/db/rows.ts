@@ -15,6 +15,7 @@ export function fromRowOrUndefined<T extends object>(row: T | undefined): Cameli
 }
 
 /** Domain values as column values: keys renamed to snake_case; undefined values left out. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the snake_case row type the keys map to
 export function toRow<T>(values: object): T {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined).map(([key, value]) => [toSnake(key), value])) as T;
 }

@@ -60,7 +60,8 @@ export interface InstancesTable {
 export type EventOutcome = 'succeeded' | 'failed' | 'repaired' | 'skipped';
 
 export interface InstanceEventsTable {
-  id: Generated<BigIntColumn>;
+  /** bigserial: node-postgres returns it as a decimal string, PGlite as a number or bigint. */
+  id: Generated<string | number | bigint>;
   instance_id: string;
   step: string;
   outcome: EventOutcome;

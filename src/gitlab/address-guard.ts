@@ -32,17 +32,25 @@ export function createGuardedLookup(base: LookupFunction, allowPrivateNetworks: 
       cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
     ) => void;
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, []);
+      if (err) {
+        callback(err, []);
+        return;
+      }
       if (!Array.isArray(addresses) || addresses.length === 0) {
         const notFound: NodeJS.ErrnoException = new Error(`${hostname} has no address`);
         notFound.code = 'ENOTFOUND';
-        return callback(notFound, []);
+        callback(notFound, []);
+        return;
       }
       if (!allowPrivateNetworks && addresses.some((a) => !isPublicAddress(a.address))) {
-        return callback(new AddressNotAllowedError(hostname), []);
+        callback(new AddressNotAllowedError(hostname), []);
+        return;
       }
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0] as LookupAddress;
+      if (options.all) {
+        callback(null, addresses);
+        return;
+      }
+      const first = addresses[0];
       callback(null, first.address, first.family);
     });
   };

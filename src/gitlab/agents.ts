@@ -59,7 +59,9 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
     }
     if (caCertificate) assertPemCertificate(caCertificate);
     if (agents.size >= MAX_CACHED_AGENTS) {
-      const [oldestKey, oldest] = agents.entries().next().value!;
+      const eldest = agents.entries().next();
+      if (eldest.done) throw new Error('agent pool: a full cache has no oldest entry');
+      const [oldestKey, oldest] = eldest.value;
       agents.delete(oldestKey);
       // close() lets requests in flight on it finish.
       void oldest.close();
@@ -70,7 +72,7 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
       // allowPartialTrustChain (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN, Node >= 20.18): a pasted intermediate
       // is a trust anchor, as it is for curl, so a GitLab sending only its leaf works with it.
       ...(caCertificate ? { ca: [...tls.rootCertificates, caCertificate], allowPartialTrustChain: true } : {}),
-    } as buildConnector.BuildOptions);
+    });
     // IP literals never reach `lookup`: judge them here, before any socket exists.
     const connect: buildConnector.connector = (connectOptions, callback) => {
       if (!options.allowPrivateNetworks && isIpLiteral(connectOptions.hostname) && !isPublicAddress(connectOptions.hostname)) {

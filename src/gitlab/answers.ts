@@ -75,8 +75,8 @@ export type AnswerCheck<T> = (operation: string, value: unknown) => T;
 export function answerCheck<S extends TSchema>(schema: S): AnswerCheck<Static<S>> {
   const validator = Compile(schema);
   return (operation, value) => {
-    if (validator.Check(value)) return value as Static<S>;
-    const [first] = validator.Errors(value);
+    if (validator.Check(value)) return value;
+    const first = validator.Errors(value).at(0);
     const where = first ? `${first.instancePath || '/'} ${first.message}` : 'unexpected shape';
     throw new AppError('gitlab_error', `GitLab's answer to ${operation} is not valid (${where})`);
   };
@@ -118,5 +118,5 @@ export const MAX_EXPIRES_IN_SECONDS = 366 * 24 * 3600;
 export function checkedExpiresIn(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_EXPIRES_IN_SECONDS) return value;
-  throw new AppError('gitlab_error', `GitLab's answer to POST /oauth/token is not valid (expires_in must be whole seconds up to ${MAX_EXPIRES_IN_SECONDS})`);
+  throw new AppError('gitlab_error', `GitLab's answer to POST /oauth/token is not valid (expires_in must be whole seconds up to ${String(MAX_EXPIRES_IN_SECONDS)})`);
 }

@@ -98,14 +98,14 @@ export function createGitlabApi(http: GitlabHttp) {
   async function allPages<T>(target: GitlabTarget, path: string, auth: Auth, check: AnswerCheck<T[]>, fix: string): Promise<T[]> {
     const items: T[] = [];
     const operation = operationOf('GET', path);
-    const tooLong = (what: string) => new AppError('gitlab_error', `GitLab's answer to ${operation} is too long (${what}; at most ${MAX_LIST_PAGES} pages and ${MAX_LIST_BYTES / 1024 / 1024} MiB are read): ${fix}, then retry`);
+    const tooLong = (what: string) => new AppError('gitlab_error', `GitLab's answer to ${operation} is too long (${what}; at most ${String(MAX_LIST_PAGES)} pages and ${String(MAX_LIST_BYTES / 1024 / 1024)} MiB are read): ${fix}, then retry`);
     const separator = path.includes('?') ? '&' : '?';
     // Counted here, not trusted from the header: the server may be anyone's.
     for (let page = 1, fetched = 0, bytes = 0; page > 0; fetched++) {
-      if (fetched === MAX_LIST_PAGES) throw tooLong(`more than ${MAX_LIST_PAGES} pages`);
-      const response = await send<unknown>(target, 'GET', `${path}${separator}per_page=100&page=${page}`, auth);
+      if (fetched === MAX_LIST_PAGES) throw tooLong(`more than ${String(MAX_LIST_PAGES)} pages`);
+      const response = await send<unknown>(target, 'GET', `${path}${separator}per_page=100&page=${String(page)}`, auth);
       bytes += response.bytes;
-      if (bytes > MAX_LIST_BYTES) throw tooLong(`more than ${MAX_LIST_BYTES / 1024 / 1024} MiB by page ${fetched + 1}`);
+      if (bytes > MAX_LIST_BYTES) throw tooLong(`more than ${String(MAX_LIST_BYTES / 1024 / 1024)} MiB by page ${String(fetched + 1)}`);
       items.push(...check(operation, response.body));
       const next = Number(response.headers.get('x-next-page'));
       page = Number.isInteger(next) && next > page ? next : 0;
@@ -114,7 +114,8 @@ export function createGitlabApi(http: GitlabHttp) {
   }
 
   return {
-    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration>(target, 'GET', '/.well-known/openid-configuration', {}, null),
+    // Not validated (the probe judges it): an empty answer is null.
+    openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration | null>(target, 'GET', '/.well-known/openid-configuration', {}, null),
     anonymousVersion: (target: GitlabTarget) => call(target, 'GET', '/api/v4/version', {}, checkVersion),
     version: (target: GitlabTarget, token: string) => call(target, 'GET', '/api/v4/version', privateToken(token), checkVersion),
     currentUser: async (target: GitlabTarget, auth: Auth) => servedUser(await call(target, 'GET', '/api/v4/user', auth, checkUser)),
@@ -124,24 +125,24 @@ export function createGitlabApi(http: GitlabHttp) {
     createUser: (target: GitlabTarget, token: string, user: { username: string; name: string; email: string; force_random_password: true; skip_confirmation: true; admin: false; note: string }) =>
       call(target, 'POST', '/api/v4/users', privateToken(token), checkUser, user),
     /** GET /users/:id as an administrator (with the admin `note`). */
-    user: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/users/${id}`, privateToken(token), checkUser),
-    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/block`, privateToken(token), null),
-    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unblock`, privateToken(token), null),
+    user: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/users/${String(id)}`, privateToken(token), checkUser),
+    blockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/block`, privateToken(token), null),
+    unblockUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/unblock`, privateToken(token), null),
     /** Reactivates a deactivated user (lib/api/users.rb; a blocked one must be unblocked first). */
-    activateUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/activate`, privateToken(token), null),
-    unbanUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/unban`, privateToken(token), null),
+    activateUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/activate`, privateToken(token), null),
+    unbanUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/unban`, privateToken(token), null),
     /** Approves a user pending approval (the EE user cap, or sign-up approval). */
-    approveUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${id}/approve`, privateToken(token), null),
+    approveUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/approve`, privateToken(token), null),
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
-      credentialCall(target, `/api/v4/users/${userId}/personal_access_tokens`, privateToken(token), checkToken, body),
-    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${id}`, privateToken(token), checkToken),
+      credentialCall(target, `/api/v4/users/${String(userId)}/personal_access_tokens`, privateToken(token), checkToken, body),
+    personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${String(id)}`, privateToken(token), checkToken),
     /** A token rotating itself by id: since 16.0 (the `self` form only since 16.10). */
     rotateOwnToken: (target: GitlabTarget, token: string, id: number | string, expiresAt: string) =>
-      credentialCall(target, `/api/v4/personal_access_tokens/${id}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
+      credentialCall(target, `/api/v4/personal_access_tokens/${String(id)}/rotate`, privateToken(token), checkToken, { expires_at: expiresAt }),
     /** A token rotating itself without knowing its id: GitLab 16.10+ (lib/api/personal_access_tokens/self_rotation.rb); the old token is revoked. */
     rotateSelf: (target: GitlabTarget, token: string, expiresAt: string) =>
       credentialCall(target, '/api/v4/personal_access_tokens/self/rotate', privateToken(token), checkToken, { expires_at: expiresAt }),
-    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/personal_access_tokens/${id}`, privateToken(token), null),
+    revokePersonalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/personal_access_tokens/${String(id)}`, privateToken(token), null),
     /** Every instance-wide OAuth application, only the fields in GitlabApplicationSchema kept; bounded as allPages says. */
     applications: (target: GitlabTarget, token: string) =>
       allPages(target, '/api/v4/applications', privateToken(token), checkApplications, 'delete the OAuth applications no longer in use (Admin area › Applications)'),
@@ -158,7 +159,7 @@ export function createGitlabApi(http: GitlabHttp) {
       return Number.isSafeInteger(total) && total >= 0 ? total : null;
     },
     liveTokensOf: (target: GitlabTarget, token: string, userId: number | string) =>
-      allPages(target, `/api/v4/personal_access_tokens?user_id=${userId}&state=active`, privateToken(token), checkTokens, "revoke the bot user's personal access tokens no longer in use"),
+      allPages(target, `/api/v4/personal_access_tokens?user_id=${String(userId)}&state=active`, privateToken(token), checkTokens, "revoke the bot user's personal access tokens no longer in use"),
     createApplication: (target: GitlabTarget, token: string, body: { name: string; redirect_uri: string; scopes: string; confidential: true }) =>
       call(target, 'POST', '/api/v4/applications', privateToken(token), checkApplication, body),
     /**
@@ -167,8 +168,8 @@ export function createGitlabApi(http: GitlabHttp) {
      * before, Grape's 404. The answer is the only copy of the secret: the credential deadline applies.
      */
     renewApplicationSecret: (target: GitlabTarget, token: string, id: number | string) =>
-      credentialCall(target, `/api/v4/applications/${id}/renew-secret`, privateToken(token), checkApplication, undefined),
-    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${id}`, privateToken(token), null),
+      credentialCall(target, `/api/v4/applications/${String(id)}/renew-secret`, privateToken(token), checkApplication, undefined),
+    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${String(id)}`, privateToken(token), null),
   };
 }
 

@@ -124,7 +124,8 @@ function messageText(value: unknown): string {
       .map(([field, msgs]) => `${field} ${Array.isArray(msgs) ? msgs.join(', ') : String(msgs)}`)
       .join('; ');
   }
-  return value === undefined || value === null ? '' : String(value);
+  // What is left of a parsed answer: null, a number or a boolean (JSON has nothing else).
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }
 
 /** Reads GitLab's error shapes: (M) {message}, (E) {error, error_description[, scope]}, (G) {error}, or text. */
@@ -153,7 +154,7 @@ export function parseGitlabErrorBody(body: unknown): {
  * an event or a log, since a hostile GitLab could echo a token in a spelling redaction misses.
  */
 function gitlabDetail(e: GitlabApiError): string {
-  return `GitLab answered ${e.status} to ${e.method} ${e.path}`;
+  return `GitLab answered ${String(e.status)} to ${e.method} ${e.path}`;
 }
 
 /** GitLab's own routes below an instance URL: what a redirect of one of them keeps after the instance's new base. */
@@ -176,16 +177,16 @@ export function isBlockedAnswer(e: GitlabApiError): boolean {
 function apiErrorToAppError(e: GitlabApiError): AppError {
   if (e.status >= 300 && e.status < 400) {
     // Never followed: a redirect may lead anywhere (and would carry the admin token along).
-    if (!e.location) return new AppError('gitlab_error', `GitLab answered ${e.status} (a redirect without a location) to ${e.method} ${e.path}`);
+    if (!e.location) return new AppError('gitlab_error', `GitLab answered ${String(e.status)} (a redirect without a location) to ${e.method} ${e.path}`);
     const location = redirectedInstanceUrl(e.location);
-    return new AppError('gitlab_redirected', `${e.method} ${e.path} answered ${e.status} with a redirect to ${e.location}, which is not followed; the instance URL is probably ${location}`, { location });
+    return new AppError('gitlab_redirected', `${e.method} ${e.path} answered ${String(e.status)} with a redirect to ${e.location}, which is not followed; the instance URL is probably ${location}`, { location });
   }
   if (isBlockedAnswer(e)) {
-    return new AppError('gitlab_blocked', `${e.method} ${e.path} answered ${e.status} with an HTML page where GitLab answers JSON: something in front of GitLab refused this service`);
+    return new AppError('gitlab_blocked', `${e.method} ${e.path} answered ${String(e.status)} with an HTML page where GitLab answers JSON: something in front of GitLab refused this service`);
   }
   if (e.status === 429) {
     const retryAfter = e.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS;
-    return new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (${e.method} ${e.path}); retry after ${retryAfter} s`, { retryAfter });
+    return new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (${e.method} ${e.path}); retry after ${String(retryAfter)} s`, { retryAfter });
   }
   if (e.status === 401) {
     const description = (e.errorDescription ?? '').toLowerCase();
@@ -229,7 +230,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
  * not trusted: the server sent its leaf without the intermediates (or its issuer is a private CA);
  * UNABLE_TO_GET_ISSUER_CERT_LOCALLY (20) and SELF_SIGNED_CERT_IN_CHAIN (19) end at a root that is not trusted.
  */
-const TLS_REASONS: Record<string, TlsReason> = {
+const TLS_REASONS: Partial<Record<string, TlsReason>> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'incomplete_chain',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unknown_ca',
   UNABLE_TO_GET_ISSUER_CERT: 'unknown_ca',
@@ -274,14 +275,14 @@ function errorChain(error: unknown): unknown[] {
     if (typeof current === 'object') {
       const c = current as { cause?: unknown; errors?: unknown };
       queue.push(c.cause);
-      if (Array.isArray(c.errors)) queue.push(...c.errors);
+      if (Array.isArray(c.errors)) queue.push(...(c.errors as unknown[]));
     }
   }
   return seen;
 }
 
-const codeOf = (e: unknown) => (e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '');
-const nameOf = (e: unknown) => (e instanceof Error || (e && typeof e === 'object' && 'name' in e) ? String((e as { name: unknown }).name) : '');
+const codeOf = (e: unknown) => (e && typeof e === 'object' && 'code' in e ? String((e).code) : '');
+const nameOf = (e: unknown) => (e instanceof Error || (e && typeof e === 'object' && 'name' in e) ? String((e).name) : '');
 
 /**
  * Maps a failure of the transport (no HTTP answer, or a broken body) to an AppError. `host` names

@@ -2,6 +2,7 @@
 // address policy, the guarded agents, the transport, the REST request and the OAuth fetch adapter.
 import dns from 'node:dns';
 import type { Logger } from 'pino';
+import type { Headers as UndiciHeaders } from 'undici';
 import { createGuardedLookup } from './address-guard.js';
 import { createAgentPool } from './agents.js';
 import { gitlabApiErrorOf, redact } from './errors.js';
@@ -51,7 +52,8 @@ export interface GitlabRequest {
 
 export interface GitlabResponse<T = unknown> {
   status: number;
-  headers: Headers;
+  /** undici's Headers, as the transport received them. */
+  headers: UndiciHeaders;
   /** Parsed JSON, the text when not JSON, null when empty (204). */
   body: T;
   /** The body's size as read (identity encoding, so also its decoded size), in bytes. */
@@ -115,7 +117,7 @@ function createRequest(policy: UrlPolicy, transport: Transport, logger: Logger) 
     });
     const body = parseBody(answer.bytes.toString('utf8'), answer.headers.get('content-type'));
     if (answer.status >= 200 && answer.status < 300) {
-      return { status: answer.status, headers: answer.headers as unknown as Headers, body: body as T, bytes: answer.bytes.length };
+      return { status: answer.status, headers: answer.headers, body: body as T, bytes: answer.bytes.length };
     }
     throw gitlabApiErrorOf({ status: answer.status, headers: answer.headers, body, method: req.method, path, base: url, secrets });
   };

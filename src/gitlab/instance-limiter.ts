@@ -25,7 +25,7 @@ export function createInstanceLimiter(options: { maxConcurrent: number; maxWaitM
   const maxWaiting = options.maxConcurrent * 4;
   const retryAfter = Math.max(1, Math.ceil(options.maxWaitMs / 1000));
   const busy = (origin: string) =>
-    new AppError('gitlab_rate_limited', `Too many calls to ${origin} are in progress from this service; retry in ${retryAfter} s`, { retryAfter });
+    new AppError('gitlab_rate_limited', `Too many calls to ${origin} are in progress from this service; retry in ${String(retryAfter)} s`, { retryAfter });
 
   function acquire(origin: string): Promise<void> | undefined {
     const lane = lanes.get(origin) ?? { active: 0, waiters: [] };
@@ -51,7 +51,8 @@ export function createInstanceLimiter(options: { maxConcurrent: number; maxWaitM
   }
 
   function release(origin: string): void {
-    const lane = lanes.get(origin)!;
+    const lane = lanes.get(origin);
+    if (!lane) throw new Error(`instance limiter: release for ${origin} without a slot taken`);
     const next = lane.waiters.shift();
     // The slot passes straight to the next waiter; the lane is forgotten once idle.
     if (next) next.grant();

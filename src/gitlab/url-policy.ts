@@ -49,9 +49,11 @@ export function createUrlPolicy(options: UrlPolicyOptions): UrlPolicy {
     const { hostname } = assertUrlAllowed(raw);
     if (options.allowPrivateNetworks || isIpLiteral(hostname)) return;
     // Failures to resolve are left to the first call, which names them properly.
-    const refused = await new Promise<boolean>((resolve) =>
-      options.lookup(hostname, { all: true }, (error) => resolve(error instanceof AddressNotAllowedError)),
-    );
+    const refused = await new Promise<boolean>((resolve) => {
+      options.lookup(hostname, { all: true }, (error) => {
+        resolve(error instanceof AddressNotAllowedError);
+      });
+    });
     if (refused) throw new AppError('url_not_allowed', `${hostname} resolves to an address that is not public; such addresses are not allowed`, URL_STEP);
   }
 

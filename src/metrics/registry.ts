@@ -15,7 +15,7 @@ export interface Metrics {
   bootstraps: Counter<'outcome' | 'code'>;
   logins: Counter<'outcome' | 'code'>;
   /** Feed for the GitLab client's onCall option. */
-  gitlabCall(call: GitlabCallReport): void;
+  gitlabCall: (call: GitlabCallReport) => void;
 }
 
 /**
@@ -55,7 +55,7 @@ export function createMetrics(instancesByStatus: () => Promise<Record<string, nu
   function gitlabCall(call: GitlabCallReport): void {
     const operation = gitlabOperation(call);
     const outcome = gitlabOutcome(call);
-    gitlabCalls.inc({ operation, outcome, status_class: call.status === undefined ? 'none' : `${Math.floor(call.status / 100)}xx` });
+    gitlabCalls.inc({ operation, outcome, status_class: call.status === undefined ? 'none' : `${String(Math.floor(call.status / 100))}xx` });
     if (operation === 'oauth_token_refresh') refreshes.inc({ outcome });
     if (operation === 'rotate_token') rotations.inc({ outcome });
   }

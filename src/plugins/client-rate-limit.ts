@@ -27,7 +27,7 @@ export function clientRateLimitOptions(deps: ServiceDeps): RateLimitPluginOption
     keyGenerator: (request) => `${request.routeOptions.url ?? request.url}:${clientKeyOf(request.ip)}`,
     errorResponseBuilder: (_request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new AppError('rate_limited', `At most ${context.max} calls per minute to this route from one client (one IPv4 address or IPv6 /64); retry in ${retryAfter} s`, { retryAfter });
+      return new AppError('rate_limited', `At most ${String(context.max)} calls per minute to this route from one client (one IPv4 address or IPv6 /64); retry in ${String(retryAfter)} s`, { retryAfter });
     },
   };
 }

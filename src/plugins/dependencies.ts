@@ -18,9 +18,10 @@ export interface DependenciesOptions {
 }
 
 export default fp(
-  async function dependenciesPlugin(app: FastifyInstance, options: DependenciesOptions) {
+  function dependenciesPlugin(app: FastifyInstance, options: DependenciesOptions): Promise<void> {
     app.decorate('deps', options.deps);
     app.addHook('onClose', options.close);
+    return Promise.resolve();
   },
   { name: 'dependencies' },
 );

@@ -28,7 +28,7 @@ function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
 type ValidationIssue = NonNullable<FastifyError['validation']>[number];
 
 function fieldOf(issue: ValidationIssue, context: string | undefined): string {
-  const params = issue.params as Record<string, unknown>;
+  const params = issue.params;
   const name = params.missingProperty ?? params.additionalProperty;
   const pointer = `${issue.instancePath}${typeof name === 'string' ? `/${name}` : ''}`;
   return `${context ?? 'request'}${pointer.replaceAll('/', '.')}`;
@@ -80,7 +80,8 @@ const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
 
 /** The methods routed for `path`; OPTIONS alone (CORS answers it on every path) does not make a path known. */
 function allowedMethods(app: FastifyInstance, path: string): HTTPMethods[] {
-  const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+  // Fastify's types leave it out, but findRoute answers null when no route matches.
+  const allowed = METHODS.filter((method) => (app.findRoute({ method, url: path }) as ReturnType<FastifyInstance['findRoute']> | null) !== null);
   return allowed.some((method) => method !== 'OPTIONS') ? allowed : [];
 }
 
@@ -110,14 +111,14 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
   this.log.debug({ err: error, code: problem.code }, 'malformed HTTP refused');
   if (socket.writable) {
     const body = JSON.stringify(problemBody(problem));
-    const head = `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    const head = `HTTP/1.1 ${String(problem.status)} ${String(STATUS_CODES[problem.status])}\r\nContent-Type: application/problem+json\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\nConnection: close\r\n\r\n`;
     socket.end(head + body);
   }
   socket.destroySoon();
 }
 
 export default fp(
-  async function errorsPlugin(app: FastifyInstance) {
+  function errorsPlugin(app: FastifyInstance): Promise<void> {
     app.setErrorHandler(onError);
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?')[0] ?? '/';
@@ -126,6 +127,7 @@ export default fp(
       reply.header('allow', allowed.join(', '));
       return sendProblem(reply, new AppError('method_not_allowed', `${path} does not answer ${request.method}; use ${allowed.join(' or ')}`));
     });
+    return Promise.resolve();
   },
   { name: 'errors' },
 );

@@ -16,7 +16,8 @@ declare module 'fastify' {
 
 /** A hook that accepts exactly the configured tokens; every configured token is compared, whatever matches. */
 function internalTokenCheck(callers: readonly InternalCaller[]) {
-  return async function requireInternalToken(request: FastifyRequest): Promise<void> {
+  // A Promise (the onRequest hook has no `done`); a throw in the executor rejects it, as in an async function.
+  return (request: FastifyRequest): Promise<void> => new Promise((resolve) => {
     if (callers.length === 0) throw new AppError('internal_unauthorized', 'Internal routes are disabled: INTERNAL_API_TOKENS is not set');
     const presented = bearerTokenOf(request.headers.authorization);
     if (!presented) throw new AppError('internal_unauthorized', 'An internal API bearer token is required');
@@ -24,7 +25,8 @@ function internalTokenCheck(callers: readonly InternalCaller[]) {
     for (const caller of callers) if (sameSecret(presented, caller.token)) matched ??= caller.name;
     if (!matched) throw new AppError('internal_unauthorized', 'The internal API token is not valid');
     request.internalCaller = matched;
-  };
+    resolve();
+  });
 }
 
 /** The audit trail's actor for an internal request: the token's name and the client address. */

@@ -29,8 +29,9 @@ export function createLifecycle(): Lifecycle {
 }
 
 export default fp(
-  async function lifecyclePlugin(app: FastifyInstance) {
+  function lifecyclePlugin(app: FastifyInstance): Promise<void> {
     app.decorate('lifecycle', createLifecycle());
+    return Promise.resolve();
   },
   { name: 'lifecycle' },
 );

@@ -54,7 +54,7 @@ function countAnswer(metrics: Metrics, request: FastifyRequest, reply: FastifyRe
   if (request.method === 'GET' && LOGIN_CALLBACK_ROUTES.has(route)) metrics.logins.inc(loginOutcome(request, reply));
 }
 
-async function metricsRoute(app: FastifyInstance, { metrics }: { metrics: Metrics }) {
+function metricsRoute(app: FastifyInstance, { metrics }: { metrics: Metrics }): Promise<void> {
   registerInternalAuth(app);
   app.get('/metrics', {
     schema: {
@@ -74,6 +74,7 @@ async function metricsRoute(app: FastifyInstance, { metrics }: { metrics: Metric
       return reply.type(metrics.registry.contentType).send(text);
     },
   });
+  return Promise.resolve();
 }
 
 export default fp(
@@ -83,7 +84,7 @@ export default fp(
       if (code) request.problemCode = code;
       return payload;
     });
-    app.addHook('onResponse', async (request, reply) => countAnswer(metrics, request, reply));
+    app.addHook('onResponse', async (request, reply) => { countAnswer(metrics, request, reply); });
     await app.register(metricsRoute, { metrics });
   },
   { name: 'metrics', dependencies: ['errors'] },

@@ -60,7 +60,7 @@ function markOptionalBodies<T extends { paths?: unknown }>(document: T): T {
   for (const item of Object.values((document.paths ?? {}) as Operations)) {
     for (const operation of Object.values(item)) {
       if (!operation[OPTIONAL_BODY]) continue;
-      delete operation[OPTIONAL_BODY];
+      Reflect.deleteProperty(operation, OPTIONAL_BODY);
       if (operation.requestBody) operation.requestBody.required = false;
     }
   }
@@ -96,7 +96,7 @@ export default fp(
         },
       },
       transformObject: (document) => ('openapiObject' in document ? addExamples(markOptionalBodies(document.openapiObject)) : document.swaggerObject),
-      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${String(i)}`) },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
   },

@@ -10,12 +10,12 @@ export function databaseRateLimitStore(deps: ServiceDeps) {
   return class DatabaseRateLimitStore {
     incr(key: string, callback: IncrCallback, timeWindow: number): void {
       countRequest(deps, key, timeWindow).then(
-        (result) => callback(null, result),
-        (error: Error) => callback(error),
+        (result) => { callback(null, result); },
+        (error: unknown) => { callback(error as Error); },
       );
     }
 
-    child(): DatabaseRateLimitStore {
+    child(): this {
       return this;
     }
   };

@@ -19,7 +19,7 @@ const LOGIN_BINDING_MAX_AGE_SECONDS = 600;
 declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler: sets request.sessionAuth or answers 401 unauthenticated. */
-    requireSession(request: FastifyRequest): Promise<void>;
+    requireSession: (request: FastifyRequest) => Promise<void>;
   }
   interface FastifyRequest {
     sessionAuth: SessionContext | null;
@@ -81,7 +81,7 @@ export function clearSessionCookie(reply: FastifyReply, config: Config): void {
 }
 
 export default fp(
-  async function sessionAuthPlugin(app: FastifyInstance) {
+  function sessionAuthPlugin(app: FastifyInstance): Promise<void> {
     app.decorateRequest('sessionAuth', null);
     app.decorate('requireSession', async function requireSession(request: FastifyRequest) {
       const token = sessionTokenOf(request);
@@ -92,6 +92,7 @@ export default fp(
       }
       request.sessionAuth = session;
     });
+    return Promise.resolve();
   },
   { name: 'session-auth', dependencies: ['@fastify/cookie', 'dependencies'] },
 );

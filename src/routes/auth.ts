@@ -74,6 +74,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   const callbackHandler = async (request: FastifyRequest<{ Querystring: Static<typeof CallbackQuery>; Params: { key?: string } }>, reply: FastifyReply) => {
+      let location: string;
       try {
         const input = {
           code: request.query.code,
@@ -86,7 +87,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const result = await completeLogin(deps, input, request.log);
         reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));
         reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
-        return reply.redirect(result.returnTo ?? (config.frontendUrl ? `${config.frontendUrl}/` : '/'), 302);
+        location = result.returnTo ?? (config.frontendUrl ? `${config.frontendUrl}/` : '/');
       } catch (error) {
         if (!config.frontendUrl) throw error;
         const code = isAppError(error) ? error.code : 'internal_error';
@@ -94,6 +95,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         else request.log.error({ err: error }, 'login failed unexpectedly; redirecting to the frontend');
         return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(code)}`, 302);
       }
+      return reply.redirect(location, 302);
   };
 
   app.get(`${AUTH_PATHS.callback}/:key`, { schema: callbackSchema('completeLoginOnInstanceCallback', "Where GitLab sends the browser back after login: the instance's own redirect URI (lookup's `callbackUrl`)") }, callbackHandler);

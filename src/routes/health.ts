@@ -7,7 +7,7 @@ import { assertReady } from '../services/readiness.service.js';
 const Status = (value: string, description: string) =>
   Type.Object({ status: Type.Literal(value, { description }) }, { additionalProperties: false });
 
-const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const healthRoutes: FastifyPluginAsyncTypebox = (app) => {
   app.get('/healthz', {
     schema: {
       operationId: 'getLiveness',
@@ -17,7 +17,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [],
       response: { 200: Status('ok', 'Always ok'), ...problemResponses() },
     },
-    handler: async () => ({ status: 'ok' as const }),
+    handler: () => ({ status: 'ok' as const }),
   });
 
   app.get('/readyz', {
@@ -44,8 +44,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [],
       response: { 200: Type.Object({}, { additionalProperties: true, description: 'An OpenAPI 3.1 document' }), ...problemResponses() },
     },
-    handler: async () => app.swagger(),
+    handler: () => app.swagger(),
   });
+  return Promise.resolve();
 };
 
 export default healthRoutes;

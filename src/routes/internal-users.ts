@@ -6,7 +6,7 @@ import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { userGitlabToken } from '../services/user-tokens.service.js';
 
-const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const internalUsersRoutes: FastifyPluginAsyncTypebox = (app) => {
   registerInternalAuth(app);
 
   app.post('/internal/users/:id/gitlab-token', {
@@ -28,6 +28,7 @@ const internalUsersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { accessToken: token.accessToken, expiresAt: token.expiresAt?.toISOString() ?? null };
     },
   });
+  return Promise.resolve();
 };
 
 export default internalUsersRoutes;

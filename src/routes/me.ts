@@ -4,7 +4,7 @@ import { Me } from '../schemas/auth.js';
 import { problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 
-const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const meRoutes: FastifyPluginAsyncTypebox = (app) => {
   app.get('/me', {
     schema: {
       operationId: 'getMe',
@@ -15,11 +15,13 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: ref(Me), ...problemResponses('unauthenticated') },
     },
     preHandler: app.requireSession,
-    handler: async (request) => {
-      const { user, instance } = request.sessionAuth!;
+    handler: (request) => {
+      if (!request.sessionAuth) throw new Error('GET /me ran without requireSession setting the session');
+      const { user, instance } = request.sessionAuth;
       return { user, instance };
     },
   });
+  return Promise.resolve();
 };
 
 export default meRoutes;

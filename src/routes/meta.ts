@@ -30,7 +30,7 @@ const Index = Type.Object(
   { additionalProperties: false },
 );
 
-const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const metaRoutes: FastifyPluginAsyncTypebox = (app) => {
   app.get('/', {
     schema: {
       operationId: 'getIndex',
@@ -40,7 +40,7 @@ const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [],
       response: { 200: Index, ...problemResponses() },
     },
-    handler: async () => ({ service: 'gitlab-connect' as const, version: SERVICE_VERSION, links: { me: '/me', docs: '/docs', openapi: '/openapi.json' } }),
+    handler: () => ({ service: 'gitlab-connect' as const, version: SERVICE_VERSION, links: { me: '/me', docs: '/docs', openapi: '/openapi.json' } }),
   });
 
   app.get('/meta', {
@@ -52,7 +52,7 @@ const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [],
       response: { 200: Meta, ...problemResponses() },
     },
-    handler: async () => ({
+    handler: () => ({
       egressIps: app.deps.config.egressIps,
       callbackUrl: app.deps.config.callbackUrl,
       minimumGitlabVersion: MINIMUM_GITLAB_VERSION,
@@ -61,6 +61,7 @@ const metaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       version: SERVICE_VERSION,
     }),
   });
+  return Promise.resolve();
 };
 
 export default metaRoutes;

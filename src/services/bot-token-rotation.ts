@@ -28,7 +28,7 @@ export interface BotSession {
  * limit, and rotates nothing: asking once more for the day before that limit is safe. Throws
  * GitlabApiError or a transport error.
  */
-export async function rotateWithinLifetime(session: BotSession, tokenId: string | number | 'self'): Promise<GitlabPersonalAccessToken> {
+export async function rotateWithinLifetime(session: BotSession, tokenId: string | number): Promise<GitlabPersonalAccessToken> {
   const { gitlab, target, token, now } = session;
   const rotate = (expiresAt: string) => (tokenId === 'self' ? gitlab.rotateSelf(target, token, expiresAt) : gitlab.rotateOwnToken(target, token, tokenId, expiresAt));
   try {
@@ -84,8 +84,10 @@ export async function renewStandby(session: BotSession, ids: { served: string; s
   if (await standbyIsLive(session, ids.standby)) return rotateWithinLifetime(session, ids.standby);
   const live = await session.gitlab.liveTokensOf(session.target, session.token, ids.botUserId);
   const known = new Set([ids.served, ids.standby]);
-  const [newest, ...older] = live.filter((token) => token.name === BOT_TOKEN_NAME && !known.has(String(token.id))).sort((a, b) => b.id - a.id);
+  const ours = live.filter((token) => token.name === BOT_TOKEN_NAME && !known.has(String(token.id))).sort((a, b) => b.id - a.id);
+  const newest = ours.at(0);
   if (!newest) return null;
+  const older = ours.slice(1);
   // Revoked before the rotation: a failure here loses nothing, a failure after it would lose the answer.
   await Promise.all(older.map((token) => session.gitlab.revokePersonalAccessToken(session.target, session.token, token.id)));
   return rotateWithinLifetime(session, newest.id);

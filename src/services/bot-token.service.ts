@@ -10,7 +10,7 @@
 import { SEAL_BOT_TOKEN } from '../crypto/seal-purposes.js';
 import { findInstanceById, insertInstanceEvent, markBotTokenUnusable, storeBotTokens, type StoredBotToken } from '../db/instances.repo.js';
 import type { Instance } from '../domain/types.js';
-import { AppError } from '../errors.js';
+import { AppError, present } from '../errors.js';
 import type { GitlabPersonalAccessToken } from '../gitlab/api.js';
 import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { DAY_MS } from '../time.js';
@@ -83,14 +83,14 @@ function sessionAs(deps: ServiceDeps, instance: Instance, token: string, context
 }
 
 const servedSlot = (instance: WithBotToken): StoredBotToken => ({
-  tokenId: instance.botTokenId!, sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt,
+  tokenId: present(instance.botTokenId, 'the served bot token id'), sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt,
 });
 const standbySlot = (instance: Instance): StoredBotToken => ({
-  tokenId: instance.botStandbyTokenId!, sealed: instance.botStandbyTokenSealed!, expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt,
+  tokenId: present(instance.botStandbyTokenId, 'the standby bot token id'), sealed: present(instance.botStandbyTokenSealed, 'the standby bot token'), expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt,
 });
 
 function slotOf(deps: ServiceDeps, rotated: GitlabPersonalAccessToken, now: Date): StoredBotToken {
-  return { tokenId: String(rotated.id), sealed: deps.sealer.seal(rotated.token!, SEAL_BOT_TOKEN), expiresAt: expiryOf(rotated, now), issuedAt: now };
+  return { tokenId: String(rotated.id), sealed: deps.sealer.seal(present(rotated.token, "the token in GitLab's rotation answer"), SEAL_BOT_TOKEN), expiresAt: expiryOf(rotated, now), issuedAt: now };
 }
 
 /** Stores the pair, fenced on the lease; then records the event (a rotation `succeeded`, a token lost and worked around `repaired`). */
@@ -134,7 +134,7 @@ async function rotateSingle(deps: ServiceDeps, instance: WithBotToken, context: 
   let rotated: GitlabPersonalAccessToken | 'dead';
   try {
     rotating = instance.botTokenId !== null && (await isLive(session.gitlab, session.target, session.token));
-    rotated = rotating ? await rotateWithinLifetime(session, instance.mode === 'manual' ? 'self' : instance.botTokenId!) : 'dead';
+    rotated = rotating ? await rotateWithinLifetime(session, instance.mode === 'manual' ? 'self' : present(instance.botTokenId, 'the served bot token id')) : 'dead';
   } catch (error) {
     if (!(error instanceof GitlabApiError && error.status === 401)) return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: rotating && !(error instanceof GitlabApiError) });
     rotated = 'dead';
@@ -142,7 +142,7 @@ async function rotateSingle(deps: ServiceDeps, instance: WithBotToken, context: 
   if (rotated === 'dead') return dropDeadToken(deps, instance, context);
   const served = slotOf(deps, rotated, context.now);
   await store(deps, context, { served, standby: null }, { detail: `rotated; expires ${rotated.expires_at ?? 'never'}` });
-  return { served: { token: rotated.token!, expiresAt: served.expiresAt } };
+  return { served: { token: present(rotated.token, "the token in GitLab's rotation answer"), expiresAt: served.expiresAt } };
 }
 
 /** GitLab refused the served token: the standby, when live, is served alone until a bootstrap restores the pair. */
@@ -182,8 +182,12 @@ type PairOutcome = LockedOutcome & { promoted?: GitlabPersonalAccessToken };
 async function rotatePair(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<PairOutcome> {
   const session = sessionAs(deps, instance, deps.sealer.open(instance.botTokenSealed, SEAL_BOT_TOKEN), context);
   let fresh: GitlabPersonalAccessToken | null | 'served_dead';
+  const ids = {
+    served: present(instance.botTokenId, 'the served bot token id'),
+    standby: present(instance.botStandbyTokenId, 'the standby bot token id'),
+    botUserId: present(instance.botUserId, 'the bot user id'),
+  };
   try {
-    const ids = { served: instance.botTokenId!, standby: instance.botStandbyTokenId!, botUserId: instance.botUserId! };
     fresh = (await isLive(session.gitlab, session.target, session.token)) ? await renewStandby(session, ids) : 'served_dead';
   } catch (error) {
     return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: false });
@@ -196,7 +200,7 @@ async function rotatePair(deps: ServiceDeps, instance: WithBotToken, context: Ro
   }
   const promoted = slotOf(deps, fresh, context.now);
   await store(deps, context, { served: promoted, standby: servedSlot(instance) }, { detail: `standby rotated and promoted; expires ${fresh.expires_at ?? 'never'}` });
-  return { served: { token: fresh.token!, expiresAt: promoted.expiresAt }, promoted: fresh };
+  return { served: { token: present(fresh.token, "the token in GitLab's rotation answer"), expiresAt: promoted.expiresAt }, promoted: fresh };
 }
 
 /**
@@ -210,9 +214,11 @@ async function rotateForLeak(deps: ServiceDeps, instance: WithBotToken, context:
   const first = await rotatePair(deps, instance, context);
   if (!first.promoted) return first;
   const served = slotOf(deps, first.promoted, context.now);
+  const promotedToken = present(first.promoted.token, "the token in GitLab's rotation answer");
+  const demotedId = present(instance.botTokenId, 'the demoted bot token id');
   let renewed: GitlabPersonalAccessToken;
   try {
-    renewed = await rotateWithinLifetime(sessionAs(deps, instance, first.promoted.token!, context), instance.botTokenId!);
+    renewed = await rotateWithinLifetime(sessionAs(deps, instance, promotedToken, context), demotedId);
   } catch (error) {
     return gitlabFailed(deps, instance, error, { ...context, mayBeRevoked: true });
   }

@@ -70,7 +70,7 @@ function heartbeat(deps: ServiceDeps, leased: { table: LeasedTable; id: string }
     renewCredentialLease(deps.db, leased.table, leased.id, holder, new Date(deps.clock().getTime() + leaseMs)).catch(() => {});
   }, leaseHeartbeatMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); };
 }
 
 /** Holding the lease: re-read (someone may have refreshed between our read and our claim), refresh, release. */
@@ -114,7 +114,7 @@ export async function refreshOnce<Stored, Result>(deps: ServiceDeps, flight: Sin
       return flight.serve(seen);
     }
     if (performance.now() + wait > deadline) {
-      throw new AppError('gitlab_timeout', `Another request has been refreshing this token for longer than ${budgetMs} ms; try again`);
+      throw new AppError('gitlab_timeout', `Another request has been refreshing this token for longer than ${String(budgetMs)} ms; try again`);
     }
     await sleep(wait);
   }

@@ -40,7 +40,7 @@ async function cleanUpGitlab(deps: ServiceDeps, instance: Instance, adminToken: 
   ] as const;
   const results = await Promise.allSettled(steps.map(([, work]) => goneIsDone(work)));
   for (const [index, [step]] of steps.entries()) {
-    const result = results[index]!;
+    const result = results[index];
     if (result.status === 'fulfilled' && !result.value) continue;
     const failure = result.status === 'rejected' ? toAppError(result.reason) : undefined;
     await insertInstanceEvent(db, {
@@ -55,7 +55,7 @@ async function cleanUpGitlab(deps: ServiceDeps, instance: Instance, adminToken: 
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) throw toAppError(failed.reason);
   const [oauthApplicationDeleted, botTokenRevoked, botBlocked] = results.map((result) => result.status === 'fulfilled' && result.value);
-  return { oauthApplicationDeleted: oauthApplicationDeleted!, botTokenRevoked: botTokenRevoked!, botBlocked: botBlocked! };
+  return { oauthApplicationDeleted, botTokenRevoked, botBlocked };
 }
 
 /** A running bootstrap (its lease, by our clock, not over) would recreate what a removal wipes. */

@@ -26,10 +26,10 @@ export function gitlabLeftovers(instance: Instance, now: Date): GitlabLeftovers 
   const api = `${instance.url}/api/v4`;
   const withAdmin = "with an administrator's token (scope api, plus admin_mode when Admin Mode is on)";
   const howToRemove = [
-    ...(botTokenLive ? [`DELETE ${api}/personal_access_tokens/${botTokenId} ${withAdmin}: revokes the bot token`] : []),
+    ...(botTokenLive ? [`DELETE ${api}/personal_access_tokens/${String(botTokenId)} ${withAdmin}: revokes the bot token`] : []),
     ...(botTokenLive && instance.botStandbyTokenId !== null ? [`DELETE ${api}/personal_access_tokens/${instance.botStandbyTokenId} ${withAdmin}: revokes the standby bot token`] : []),
-    ...(oauthApplicationId !== null ? [`DELETE ${api}/applications/${oauthApplicationId} ${withAdmin}: deletes the OAuth application`] : []),
-    ...(botUserId !== null ? [`POST ${api}/users/${botUserId}/block ${withAdmin}: blocks the bot user (or DELETE ${api}/users/${botUserId} to delete it)`] : []),
+    ...(oauthApplicationId !== null ? [`DELETE ${api}/applications/${String(oauthApplicationId)} ${withAdmin}: deletes the OAuth application`] : []),
+    ...(botUserId !== null ? [`POST ${api}/users/${String(botUserId)}/block ${withAdmin}: blocks the bot user (or DELETE ${api}/users/${String(botUserId)} to delete it)`] : []),
   ];
   return { botTokenId, botTokenLive, botTokenExpiresAt: expiresAt?.toISOString() ?? null, oauthApplicationId, botUserId, botUsername: instance.botUsername, howToRemove };
 }
@@ -37,9 +37,9 @@ export function gitlabLeftovers(instance: Instance, now: Date): GitlabLeftovers 
 /** One line for the audit trail. */
 export function describeLeftovers(left: GitlabLeftovers): string {
   const parts = [
-    left.botTokenLive ? `bot token ${left.botTokenId} (live${left.botTokenExpiresAt ? ` until ${left.botTokenExpiresAt}` : ''})` : null,
-    left.oauthApplicationId !== null ? `OAuth application ${left.oauthApplicationId}` : null,
-    left.botUserId !== null ? `bot user ${left.botUserId} (${left.botUsername ?? 'unknown'})` : null,
+    left.botTokenLive ? `bot token ${String(left.botTokenId)} (live${left.botTokenExpiresAt ? ` until ${left.botTokenExpiresAt}` : ''})` : null,
+    left.oauthApplicationId !== null ? `OAuth application ${String(left.oauthApplicationId)}` : null,
+    left.botUserId !== null ? `bot user ${String(left.botUserId)} (${left.botUsername ?? 'unknown'})` : null,
   ].filter(Boolean);
   return parts.length ? `removed; left on GitLab: ${parts.join(', ')}` : 'removed; nothing of ours was left on GitLab';
 }

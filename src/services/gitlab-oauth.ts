@@ -53,7 +53,7 @@ export const ID_TOKEN_CLOCK_TOLERANCE_SECONDS = 300;
 function refuseRateLimited(response: Response): Response {
   if (response.status !== 429) return response;
   const retryAfter = parseRetryAfter(response.headers.get('retry-after')) ?? DEFAULT_RETRY_AFTER_SECONDS;
-  throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service at POST /oauth/token; retry after ${retryAfter} s`, { retryAfter });
+  throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service at POST /oauth/token; retry after ${String(retryAfter)} s`, { retryAfter });
 }
 
 /** Where an instance's OAuth provider lives and how to reach it. */
@@ -78,6 +78,7 @@ function oauthClientOf(deps: ServiceDeps, server: OauthServer, clientId: string,
   };
   const options: o.TokenEndpointRequestOptions = {
     [o.customFetch]: (url, init) => deps.gitlabHttp.fetch(url, { ...init, caCertificate: server.caCertificate }),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- oauth4webapi marks it deprecated only to stand out; ALLOW_HTTP (tests, local GitLab) needs it
     [o.allowInsecureRequests]: deps.config.allowHttp,
   };
   return { as, client, clientAuth: o.ClientSecretBasic(clientSecret), options };
@@ -109,9 +110,9 @@ export async function oauthClientAccepted(deps: ServiceDeps, server: OauthServer
   if (error === 'invalid_client') return false;
   if (response.status === 429) {
     const retryAfter = Number(response.headers.get('retry-after')) || 60;
-    throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (POST /oauth/token); retry after ${retryAfter} s`, { retryAfter });
+    throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (POST /oauth/token); retry after ${String(retryAfter)} s`, { retryAfter });
   }
-  throw new AppError('gitlab_error', `GitLab's token endpoint answered ${response.status}${typeof error === 'string' ? ` ${error.slice(0, 60)}` : ''} to a client check; expected invalid_grant or invalid_client`);
+  throw new AppError('gitlab_error', `GitLab's token endpoint answered ${String(response.status)}${typeof error === 'string' ? ` ${error.slice(0, 60)}` : ''} to a client check; expected invalid_grant or invalid_client`);
 }
 
 function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): GrantedTokens {
@@ -129,9 +130,9 @@ function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): Gr
 
 /** What GitLab's token endpoint said, for a problem detail (never a token or code). */
 function describeOauthError(error: unknown): string {
-  if (error instanceof o.ResponseBodyError) return `GitLab answered ${error.status} ${error.error}${error.error_description ? `: ${error.error_description.slice(0, 200)}` : ''}`;
-  if (error instanceof o.WWWAuthenticateChallengeError) return `GitLab refused the client (${error.status}); the OAuth application may have been deleted or its secret changed`;
-  if (error instanceof o.OperationProcessingError) return `GitLab's answer did not validate (${error.code}): ${error.message}`;
+  if (error instanceof o.ResponseBodyError) return `GitLab answered ${String(error.status)} ${error.error}${error.error_description ? `: ${error.error_description.slice(0, 200)}` : ''}`;
+  if (error instanceof o.WWWAuthenticateChallengeError) return `GitLab refused the client (${String(error.status)}); the OAuth application may have been deleted or its secret changed`;
+  if (error instanceof o.OperationProcessingError) return `GitLab's answer did not validate (${String(error.code)}): ${error.message}`;
   return 'GitLab answered unexpectedly';
 }
 

@@ -15,8 +15,8 @@ function invalid(detail: string): AppError {
 /** A host name (punycode, as WHATWG URL gives it) that no DNS name can be is refused; IPv6 literals pass. */
 function assertDnsNameLength(hostname: string): void {
   if (hostname.startsWith('[')) return;
-  if (hostname.length > MAX_HOST_LENGTH) throw invalid(`The host name is longer than ${MAX_HOST_LENGTH} characters, so it cannot be a DNS name`);
-  if (hostname.split('.').some((label) => label.length > MAX_LABEL_LENGTH)) throw invalid(`A label of the host name is longer than ${MAX_LABEL_LENGTH} characters, so it cannot be a DNS name`);
+  if (hostname.length > MAX_HOST_LENGTH) throw invalid(`The host name is longer than ${String(MAX_HOST_LENGTH)} characters, so it cannot be a DNS name`);
+  if (hostname.split('.').some((label) => label.length > MAX_LABEL_LENGTH)) throw invalid(`A label of the host name is longer than ${String(MAX_LABEL_LENGTH)} characters, so it cannot be a DNS name`);
 }
 
 /**
@@ -28,7 +28,7 @@ function assertDnsNameLength(hostname: string): void {
 export function normalizeInstanceUrl(input: string): string {
   const text = input.trim();
   if (text === '') throw invalid('The URL is empty');
-  if (text.length > MAX_INSTANCE_URL_LENGTH) throw invalid(`The URL is longer than ${MAX_INSTANCE_URL_LENGTH} characters`);
+  if (text.length > MAX_INSTANCE_URL_LENGTH) throw invalid(`The URL is longer than ${String(MAX_INSTANCE_URL_LENGTH)} characters`);
   if (/[\s\\]/.test(text)) throw invalid('The URL contains white space or a backslash');
   const withScheme = hasScheme.test(text) ? text : `https://${text}`;
   let url: URL;

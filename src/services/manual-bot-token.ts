@@ -31,7 +31,7 @@ export function expiringBotTokenProblem(warnAt: Date | null, now: Date): { code:
   return {
     code: 'bot_token_expiring',
     step: 'bot_token',
-    title: `The bot token expires within ${BOT_TOKEN_WARNING_DAYS} days and this GitLab (before ${SELF_ROTATION_VERSION}) cannot rotate it: create a new one and send it with PUT /internal/instances/:id/credentials`,
+    title: `The bot token expires within ${String(BOT_TOKEN_WARNING_DAYS)} days and this GitLab (before ${SELF_ROTATION_VERSION}) cannot rotate it: create a new one and send it with PUT /internal/instances/:id/credentials`,
   };
 }
 

@@ -4,6 +4,7 @@
 // ensure resources, finish (or fail).
 import { NO_PROBLEM } from '../instance-health.js';
 import type { Instance } from '../../domain/types.js';
+import { present } from '../../errors.js';
 import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
@@ -82,7 +83,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
     storedClientAccepted(run, target),
   ]);
-  const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => judgeAdminToken(now, user, self, applications)));
+  const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => { judgeAdminToken(now, user, self, applications); }));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
   const issuerChange = await judgeIdentity(run, openidIssuer, own);
   await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);
@@ -148,7 +149,7 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
   for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
-  const botTokenSealed = run.instance.botTokenSealed!;
+  const botTokenSealed = present(run.instance.botTokenSealed, 'the sealed bot token');
   await inStep('bot_user', () => verifyBotCanUseApi(session, bot.value, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN)));
   return bot.value;
 }
@@ -164,7 +165,7 @@ async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): P
     status: 'ready',
     gitlabVersion: verified.gitlabVersion,
     bot: { userId: bot.id, username: bot.username },
-    oauthApplication: { id: Number(instance.oauthApplicationId), clientId: instance.oauthClientId!, scopes: run.deps.config.oauthScopes },
+    oauthApplication: { id: Number(instance.oauthApplicationId), clientId: present(instance.oauthClientId, 'the OAuth client id'), scopes: run.deps.config.oauthScopes },
     repaired,
     mode: 'automated',
   };

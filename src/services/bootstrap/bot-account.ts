@@ -33,7 +33,7 @@ const unusable = (reason: string, detail: string) => new AppError('bot_account_u
  * Per GitLab user state (lib/api/users.rb, app/services/users/*): the admin call that makes the
  * account active again, or null where no API call can (an LDAP block is lifted only by LDAP).
  */
-const REPAIRS: Record<string, ((api: GitlabApi, target: GitlabTarget, token: string, id: number) => Promise<unknown>) | null> = {
+const REPAIRS: Partial<Record<string, ((api: GitlabApi, target: GitlabTarget, token: string, id: number) => Promise<unknown>) | null>> = {
   blocked: (api, target, token, id) => api.unblockUser(target, token, id),
   deactivated: (api, target, token, id) => api.activateUser(target, token, id),
   banned: (api, target, token, id) => api.unbanUser(target, token, id),

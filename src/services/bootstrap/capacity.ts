@@ -23,7 +23,7 @@ export function createBootstrapCapacity(maxConcurrent: number): BootstrapCapacit
       if (running >= maxConcurrent) {
         throw new AppError(
           'service_busy',
-          `${maxConcurrent} bootstraps are already running in this service process (BOOTSTRAP_MAX_CONCURRENT); retry in ${BOOTSTRAP_RETRY_AFTER_SECONDS} s`,
+          `${String(maxConcurrent)} bootstraps are already running in this service process (BOOTSTRAP_MAX_CONCURRENT); retry in ${String(BOOTSTRAP_RETRY_AFTER_SECONDS)} s`,
           { retryAfter: BOOTSTRAP_RETRY_AFTER_SECONDS },
         );
       }

@@ -1,5 +1,5 @@
 // The bootstrap's checks: is the URL a GitLab of a supported version, and can the admin token set it up.
-import { AppError, errorCatalog, type ErrorCode } from '../../errors.js';
+import { AppError, errorCatalog, present, type ErrorCode } from '../../errors.js';
 import { dateOnly } from '../../time.js';
 import type { GitlabPersonalAccessToken, GitlabUser, GitlabVersion, OpenIdConfiguration } from '../../gitlab/api.js';
 import { GitlabApiError, isBlockedAnswer, toAppError } from '../../gitlab/http.js';
@@ -14,7 +14,7 @@ export type Outcome<T> = PromiseSettledResult<T>;
  */
 function isTroubleReaching(outcome: Outcome<unknown>): outcome is PromiseRejectedResult {
   if (outcome.status !== 'rejected') return false;
-  const reason = outcome.reason;
+  const reason: unknown = outcome.reason;
   if (!(reason instanceof GitlabApiError)) return true;
   return reason.status >= 500 || reason.status === 429 || (reason.status >= 300 && reason.status < 400) || isBlockedAnswer(reason);
 }
@@ -23,7 +23,7 @@ function isTroubleReaching(outcome: Outcome<unknown>): outcome is PromiseRejecte
  * GitLab fingerprints that need no credentials (gitlab-facts §1): the OpenID configuration whose keys
  * live at /oauth/discovery/keys, or the API's JSON 401 on /api/v4/version.
  */
-export function judgeProbe(url: string, openid: Outcome<OpenIdConfiguration>, anonymousVersion: Outcome<GitlabVersion>): void {
+export function judgeProbe(url: string, openid: Outcome<OpenIdConfiguration | null>, anonymousVersion: Outcome<GitlabVersion>): void {
   const openidLooksRight = openid.status === 'fulfilled' && typeof openid.value?.jwks_uri === 'string' && openid.value.jwks_uri.endsWith('/oauth/discovery/keys');
   const apiLooksRight =
     anonymousVersion.status === 'rejected' && anonymousVersion.reason instanceof GitlabApiError && anonymousVersion.reason.status === 401 && anonymousVersion.reason.message.includes('401 Unauthorized');
@@ -42,7 +42,7 @@ function parseVersion(version: string): [number, number] | undefined {
 /** True when `version` ("17.8.1-ee") is `minimum` ("16.10") or later; false when it cannot be read. */
 export function versionAtLeast(version: string, minimum: string): boolean {
   const parsed = parseVersion(version);
-  const [minMajor, minMinor] = parseVersion(minimum)!;
+  const [minMajor, minMinor] = present(parseVersion(minimum), `a major.minor in the minimum version ${minimum}`);
   if (!parsed) return false;
   const [major, minor] = parsed;
   return major > minMajor || (major === minMajor && minor >= minMinor);
@@ -88,7 +88,7 @@ function judgeTokenState(now: Date, role: TokenRole, user: Outcome<GitlabUser>, 
   const codes = TOKEN_CODES[role];
   if (user.status === 'rejected') throw asRole(toAppError(user.reason), role);
   if (self.status === 'rejected') {
-    const reason = self.reason;
+    const reason: unknown = self.reason;
     if (reason instanceof GitlabApiError && reason.status === 400) throw new AppError(codes.invalid, `The ${role} token must be a personal access token`);
     throw asRole(toAppError(reason), role);
   }
@@ -117,7 +117,7 @@ export function judgeAdminToken(
   const token = judgeTokenState(now, 'admin', user, self, ADMIN_TOKEN_SCOPES);
   if (user.status === 'fulfilled' && user.value.is_admin !== true) throw new AppError('token_not_admin', `${user.value.username} is not an administrator of this instance`);
   if (adminProbe.status === 'rejected') {
-    const reason = adminProbe.reason;
+    const reason: unknown = adminProbe.reason;
     const forbidden = reason instanceof GitlabApiError && reason.status === 403 && reason.error !== 'insufficient_scope';
     if (forbidden && !token.scopes.includes(ADMIN_MODE_SCOPE)) {
       throw new AppError('admin_mode_scope_required', 'Admin Mode is on for this instance: create the admin token with the admin_mode scope as well as api', {

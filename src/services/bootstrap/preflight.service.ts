@@ -65,7 +65,7 @@ async function probeChecks(deps: ServiceDeps, target: GitlabTarget): Promise<Pre
     return [pass('reachable', `${target.url} answers over ${new URL(target.url).protocol.slice(0, -1)}`), pass('gitlab', 'GitLab answers (OpenID configuration or API)')];
   } catch (error) {
     const problem = failed('gitlab', await withSuggestedUrl(deps.gitlab, target, error));
-    if (REACHABILITY_CODES.has(problem.code!)) return [{ ...problem, name: 'reachable' }, skipped('gitlab', 'GitLab could not be reached')];
+    if (problem.code !== undefined && REACHABILITY_CODES.has(problem.code)) return [{ ...problem, name: 'reachable' }, skipped('gitlab', 'GitLab could not be reached')];
     return [pass('reachable', `${target.url} answers`), problem];
   }
 }
@@ -81,8 +81,8 @@ async function tokenChecks(deps: ServiceDeps, target: GitlabTarget, adminToken: 
     api.usersNamed(target, adminToken, config.botUsername),
   ]);
   const versionCheck =
-    version.status === 'fulfilled' ? judged('version', () => judgeVersion(version.value.version), `GitLab ${version.value.version}`) : failed('version', version.reason);
-  const tokenCheck = judged('admin_token', () => judgeAdminToken(deps.clock(), user, self, applications), 'a valid, unexpired administrator token with the api scope that can make admin calls');
+    version.status === 'fulfilled' ? judged('version', () => { judgeVersion(version.value.version); }, `GitLab ${version.value.version}`) : failed('version', version.reason);
+  const tokenCheck = judged('admin_token', () => { judgeAdminToken(deps.clock(), user, self, applications); }, 'a valid, unexpired administrator token with the api scope that can make admin calls');
   const botCheck = namedBots.status === 'rejected' ? failed('bot_username', namedBots.reason) : await botUsernameCheck(deps, target.url, namedBots.value);
   const settingsCheck =
     tokenCheck.status === 'pass' ? await instanceSettingsCheck(deps, target, adminToken, botCheck.status === 'warn') : skipped('instance_settings', 'the settings need a working administrator token');
@@ -142,18 +142,18 @@ async function instanceSettingsCheck(deps: ServiceDeps, target: GitlabTarget, ad
 async function userCapNote(deps: ServiceDeps, target: GitlabTarget, adminToken: string, cap: number | null | undefined): Promise<{ reached: boolean; text: string } | null> {
   if (cap === null || cap === undefined) return null;
   const active = await deps.gitlab.activeUserCount(target, adminToken).catch(() => null);
-  if (active !== null && active < cap) return { reached: false, text: `the user cap (${cap}) leaves ${cap - active} seat(s); a new bot takes one` };
-  const counted = active === null ? 'GitLab did not say how many users are active' : `it is reached (${active} active users)`;
+  if (active !== null && active < cap) return { reached: false, text: `the user cap (${String(cap)}) leaves ${String(cap - active)} seat(s); a new bot takes one` };
+  const counted = active === null ? 'GitLab did not say how many users are active' : `it is reached (${String(active)} active users)`;
   return {
     reached: true,
-    text: `the user cap is ${cap} and ${counted}: GitLab may create the bot pending approval, and the bootstrap then approves it, taking a seat over the cap (raise the cap under Admin > Settings > General > Sign-up restrictions to avoid it)`,
+    text: `the user cap is ${String(cap)} and ${counted}: GitLab may create the bot pending approval, and the bootstrap then approves it, taking a seat over the cap (raise the cap under Admin > Settings > General > Sign-up restrictions to avoid it)`,
   };
 }
 
 /** What lifetime the bot's served token gets (resources.ts: no expires_at, so GitLab's maximum), from `max_personal_access_token_lifetime` (days; null: none set). */
 function lifetimeNote(maxDays: number | null | undefined): string {
   if (!maxDays) return "bot tokens get GitLab's default maximum lifetime (365 days)";
-  return `the maximum token lifetime is ${maxDays} days: the bot's token gets ${maxDays} days (its standby about half) and is rotated that much more often`;
+  return `the maximum token lifetime is ${String(maxDays)} days: the bot's token gets ${String(maxDays)} days (its standby about half) and is rotated that much more often`;
 }
 
 /**

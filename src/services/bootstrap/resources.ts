@@ -5,6 +5,7 @@ import type { Config } from '../../config.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../domain/types.js';
+import { present } from '../../errors.js';
 import { versionAtLeast } from './checks.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
@@ -71,7 +72,7 @@ async function createMissing(gitlab: GitlabSession, botUserId: number, kept: Bot
       ...(expiresAt ? { expires_at: expiresAt } : {}),
       description: `Used by gitlab-connect (${gitlab.config.publicUrl}) for the review bot`,
     });
-    return { id: created.id, sealed: sealer.seal(created.token!, SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null, issuedAt: now };
+    return { id: created.id, sealed: sealer.seal(present(created.token, "the token in GitLab's answer to creating it"), SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null, issuedAt: now };
   };
   const first = await create(undefined);
   if (kept.length > 0) return [first];
@@ -156,10 +157,10 @@ export async function ensureOauthApplication(gitlab: GitlabSession, instance: In
   const stored = facts.applications.find((app) => String(app.id) === instance.oauthApplicationId);
   const defect = applicationDefect(stored, instance, { scopes: config.oauthScopes, redirectUri });
   if (stored && !defect) {
-    if (facts.clientAccepted !== false) return { value: { id: stored.id, clientId: stored.application_id, secretSealed: instance.oauthClientSecretSealed!, scopes, redirectUri }, outcome: 'kept' };
+    if (facts.clientAccepted !== false) return { value: { id: stored.id, clientId: stored.application_id, secretSealed: present(instance.oauthClientSecretSealed, 'the stored OAuth client secret'), scopes, redirectUri }, outcome: 'kept' };
     if (versionAtLeast(facts.gitlabVersion, RENEW_SECRET_SINCE)) {
       const renewed = await api.renewApplicationSecret(target, adminToken, stored.id);
-      const value = { id: stored.id, clientId: stored.application_id, secretSealed: sealer.seal(renewed.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri };
+      const value = { id: stored.id, clientId: stored.application_id, secretSealed: sealer.seal(present(renewed.secret, "the secret in GitLab's renewal answer"), SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri };
       return { value, outcome: 'repaired', found: "GitLab's token endpoint refused the client secret; secret renewed" };
     }
   }
@@ -169,7 +170,7 @@ export async function ensureOauthApplication(gitlab: GitlabSession, instance: In
   const stale = facts.applications.filter((app) => app.id !== created.id && (app === stored || ours(app)));
   await Promise.all(stale.map((app) => api.deleteApplication(target, adminToken, app.id)));
   return {
-    value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(created.secret!, SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri },
+    value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(present(created.secret, "the secret in GitLab's answer to creating the application"), SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri },
     outcome: instance.oauthApplicationId ? 'repaired' : 'created',
     ...(instance.oauthApplicationId ? { found: `${defect ?? "GitLab's token endpoint refused the client secret"}; application re-created` } : {}),
   };

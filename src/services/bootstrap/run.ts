@@ -77,7 +77,7 @@ export class BootstrapRun {
       renewBootstrapLease(db, this.instance.id, this.leaseHolder, new Date(clock().getTime() + config.leaseMs)).catch(() => {});
     }, config.leaseHeartbeatMs);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => { clearInterval(timer); };
   }
 
   /** Records one step's event. */
@@ -124,7 +124,8 @@ export class BootstrapRun {
     void (async () => {
       for (let tries = 0; tries < RECORD_ATTEMPTS; tries++) {
         try {
-          return await attempt();
+          await attempt();
+          return;
         } catch (error) {
           if (error instanceof LeaseLost) return;
         }

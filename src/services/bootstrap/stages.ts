@@ -54,7 +54,7 @@ export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: Git
       throw await withSuggestedUrl(api, target, error);
     }
   });
-  return openid.status === 'fulfilled' && typeof openid.value.issuer === 'string' ? openid.value.issuer : null;
+  return openid.status === 'fulfilled' && typeof openid.value?.issuer === 'string' ? openid.value.issuer : null;
 }
 
 /**
@@ -63,7 +63,7 @@ export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: Git
  * not be read. Returns the version.
  */
 export async function judgeVersionAndToken(version: Outcome<GitlabVersion>, judgeToken: () => Promise<unknown>): Promise<string> {
-  if (version.status === 'fulfilled') await inStep('probe', () => judgeVersion(version.value.version));
+  if (version.status === 'fulfilled') await inStep('probe', () => { judgeVersion(version.value.version); });
   await judgeToken();
   if (version.status === 'rejected') throw new StepFailure('probe', version.reason);
   return version.value.version;
