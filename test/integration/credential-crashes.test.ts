@@ -13,7 +13,7 @@ import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase 
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (PostgreSQL shared by two processes, or behind a proxy)', timeout: 600_000 };
 const ROTATE = /\/personal_access_tokens\/\d+\/rotate$/;
@@ -105,11 +105,8 @@ t.test('the process killed mid-refresh: the next call on another process refresh
 
 t.test('the database down while the rotated token is written: 503, then a token GitLab accepts; two live tokens', needsPostgres, async (t) => {
   const { url } = await testFileDatabase();
-  const target = new URL(url!);
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const viaProxy = new URL(url!);
-  viaProxy.port = String(proxy.port);
-  const database = openPostgres(viaProxy.toString(), pino({ level: 'silent' }), 2, { statementTimeoutMs: 5000 });
+  const { proxy, url: viaProxy } = await proxyDatabase(url!);
+  const database = openPostgres(viaProxy, pino({ level: 'silent' }), 2, { statementTimeoutMs: 5000 });
   t.teardown(async () => {
     await proxy.close();
     await database.close();

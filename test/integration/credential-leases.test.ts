@@ -10,7 +10,7 @@ import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from 
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const internal = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 const gitlabToken = (app: App, userId: string) => app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: internal });
@@ -133,11 +133,8 @@ t.test(
     const clock: Clock = () => now;
     const fake = await startFakeGitlab({ now: clock, accessTokenTtlSeconds: 60 });
     const { url } = await testFileDatabase();
-    const target = new URL(url!);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-    const viaProxy = new URL(url!);
-    viaProxy.port = String(proxy.port);
-    const database = openPostgres(viaProxy.toString(), pino({ level: 'silent' }), 2, { statementTimeoutMs: 5000 });
+    const { proxy, url: viaProxy } = await proxyDatabase(url!);
+    const database = openPostgres(viaProxy, pino({ level: 'silent' }), 2, { statementTimeoutMs: 5000 });
     const app = await buildApp(testConfig(FAKE_GITLAB_ENV), { database, logger: pino({ level: 'silent' }), clock });
     t.teardown(async () => {
       await app.close();

@@ -8,7 +8,7 @@ import { buildApp } from '../../src/app.js';
 import { sql } from 'kysely';
 import { isDatabaseUnavailable, openPostgres } from '../../src/db/database.js';
 import { TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const internal = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 const session = { authorization: `Bearer ${'a'.repeat(43)}` };
@@ -37,12 +37,9 @@ const needsPostgres = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a Po
 /** The app on the test file's database, reached through a proxy the test controls. */
 async function appBehindProxy(t: Test, statementTimeoutMs = 10_000) {
   const { url } = await testFileDatabase();
-  const target = new URL(url!);
-  const proxy: TcpProxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const viaProxy = new URL(url!);
-  viaProxy.port = String(proxy.port);
+  const { proxy, url: viaProxy } = await proxyDatabase(url!);
   const logger = pino({ level: 'silent' });
-  const database = openPostgres(viaProxy.toString(), logger, 2, { statementTimeoutMs });
+  const database = openPostgres(viaProxy, logger, 2, { statementTimeoutMs });
   const app = await buildApp(testConfig(), { database, logger });
   t.teardown(async () => {
     await app.close();

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
 import { buildTestApp, testConfig } from '../helpers/app.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 t.test('healthz and readyz answer on a reachable database', async (t) => {
   const { app } = await buildTestApp(t);
@@ -31,12 +31,9 @@ t.test('readyz is a 503 problem while the database cannot be reached; healthz st
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 t.test('readyz recovers when PostgreSQL comes back', { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' }, async (t) => {
-  const target = new URL(serverUrl!);
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const viaProxy = new URL(serverUrl!);
-  viaProxy.port = String(proxy.port);
+  const { proxy, url: viaProxy } = await proxyDatabase(serverUrl!);
   const logger = pino({ level: 'silent' });
-  const database = openPostgres(viaProxy.toString(), logger, 2);
+  const database = openPostgres(viaProxy, logger, 2);
   const app = await buildApp(testConfig(), { database, logger });
   t.teardown(async () => {
     await app.close();

@@ -9,7 +9,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { openPglite, openPostgres } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
-import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 const needsServer = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
@@ -90,12 +90,9 @@ t.test('the cache keeps at most LOOKUP_CACHE_SIZE URLs, the least recently used 
 });
 
 t.test('after its listener reconnects, B drops what it cached before (a missed notification is caught up)', needsServer, async (t) => {
-  const target = new URL(serverUrl!);
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+  const { proxy, url: viaProxy } = await proxyDatabase((await testFileDatabase()).url!);
   t.teardown(() => proxy.close());
-  const viaProxy = new URL((await testFileDatabase()).url!);
-  viaProxy.port = String(proxy.port);
-  const { a, b, url } = await twoProcesses(t, {}, viaProxy.toString());
+  const { a, b, url } = await twoProcesses(t, {}, viaProxy);
   // Unannounced, so no late notification of the insert can drop B's entry behind the test's back.
   await writeUnannounced(url, `insert into instances (url, status) values ($1, 'ready')`, ['https://flaky.example.com']);
   t.equal(await statusOf(b, 'flaky.example.com'), 'ready', 'cached on B');
