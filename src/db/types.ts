@@ -42,6 +42,12 @@ export interface InstancesTable {
   problem_detail: string | null;
   /** When the last live check (POST /internal/instances/:id/check) ran. */
   checked_at: Timestamp | null;
+  /** The instance's maximum token lifetime in days (EE setting read at the bootstrap); null: GitLab's 365. */
+  bot_token_lifetime_days: number | null;
+  /** When an internal route last verified the served bot token live (GET /personal_access_tokens/self). */
+  bot_token_verified_at: Timestamp | null;
+  /** When an internal route last verified the OAuth client at GitLab's token endpoint. */
+  oauth_client_verified_at: Timestamp | null;
   last_error_step: string | null;
   last_error_code: string | null;
   last_error_detail: string | null;

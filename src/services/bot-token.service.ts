@@ -79,7 +79,7 @@ interface RotationContext {
 
 function sessionAs(deps: ServiceDeps, instance: Instance, token: string, context: RotationContext): BotSession {
   const target = { ...gitlabTargetOf(instance, context.log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
-  return { gitlab: deps.gitlab, target, token, now: context.now };
+  return { gitlab: deps.gitlab, target, token, now: context.now, lifetimeDays: instance.botTokenLifetimeDays, owner: { publicUrl: deps.config.publicUrl, instanceId: instance.id } };
 }
 
 const servedSlot = (instance: WithBotToken): StoredBotToken => ({

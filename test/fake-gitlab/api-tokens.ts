@@ -17,15 +17,44 @@ function parseScopes(value: ParamValue | undefined): string[] | undefined {
   return list.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
 }
 
-/** Validates an optional YYYY-MM-DD expiry; returns the date, a default, or an error reply. */
-function expiry(ctx: Ctx, defaultDays: number): string | Reply {
-  const raw = str(ctx.params, 'expires_at');
-  if (raw === undefined || raw === '') return ctx.fake.dateInDays(Math.min(defaultDays, ctx.fake.maxTokenLifetimeDays));
+/** A YYYY-MM-DD expiry as sent, checked against the maximum lifetime; `reply` when invalid or beyond it. */
+function checkedExpiry(ctx: Ctx, raw: string, refusalStatus: number): string | Reply {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(raw))) return validationError(['expires_at is invalid']);
   const max = ctx.fake.dateInDays(ctx.fake.maxTokenLifetimeDays);
-  // GitLab answers render_api_error!(msg, http_status || 422); the fake picks 400, the status the docs list.
-  if (raw > max) return message(400, `Expiration date must be before ${max}`);
+  // app/models/personal_access_token.rb expires_at_before_instance_max_expiry_date: "must be before %{expiry_date}"
+  // (errors.full_messages: "Expiration date must be before …").
+  if (raw > max) return message(refusalStatus, `Expiration date must be before ${max}`);
   return raw;
+}
+
+/**
+ * The expiry of a new token (POST /users/:id/personal_access_tokens): lib/api/users.rb answers a refused
+ * token with `render_api_error!(response.message, response.http_status || :unprocessable_entity)`, 422.
+ * Without `expires_at`, GitLab sets its maximum, except on EE 16.x with a maximum lifetime set
+ * (`max_personal_access_token_lifetime`), where the model's expiry policy refuses it (EE
+ * PersonalAccessToken `expires_at_before_max_expiry_date` with the instance-level policy;
+ * gitlab-org/gitlab#429864; the fake models it on 16.x EE, as gitlab-facts says): 422 "Expiration date must be before …".
+ */
+function creationExpiry(ctx: Ctx): string | Reply {
+  const raw = str(ctx.params, 'expires_at');
+  if (raw !== undefined && raw !== '') return checkedExpiry(ctx, raw, 422);
+  const { fake } = ctx;
+  if (fake.maxTokenLifetimeSet && fake.version.endsWith('-ee') && !fake.atLeast(17, 0)) {
+    return message(422, `Expiration date must be before ${fake.dateInDays(fake.maxTokenLifetimeDays)}`);
+  }
+  return fake.dateInDays(fake.maxTokenLifetimeDays);
+}
+
+/**
+ * The expiry of a rotated token (app/services/personal_access_tokens/rotate_service.rb): `expires_at` is
+ * honoured from 16.6 (doc/api/personal_access_tokens.md: `expires_at` on rotate introduced in 16.6; gitlab-facts); before, and without it, the new token gets
+ * EXPIRATION_PERIOD, one week. Beyond the maximum lifetime: 400 (lib/api/personal_access_tokens.rb
+ * `bad_request!(response.message)`).
+ */
+function rotationExpiry(ctx: Ctx): string | Reply {
+  const raw = str(ctx.params, 'expires_at');
+  if (raw === undefined || raw === '' || !ctx.fake.atLeast(16, 6)) return ctx.fake.dateInDays(Math.min(7, ctx.fake.maxTokenLifetimeDays));
+  return checkedExpiry(ctx, raw, 400);
 }
 
 function canManage(ctx: Ctx, auth: Authed, pat: FakePersonalAccessToken): boolean {
@@ -40,7 +69,7 @@ function createForUser(ctx: Ctx): Reply {
   const problems = [...(name ? [] : ['name is missing']), ...(scopes?.length ? [] : ['scopes is missing'])];
   if (scopes?.some((s) => !ALL_SCOPES.includes(s))) problems.push('scopes does not have a valid value');
   if (problems.length) return validationError(problems);
-  const expiresAt = expiry(ctx, ctx.fake.maxTokenLifetimeDays);
+  const expiresAt = creationExpiry(ctx);
   if (typeof expiresAt !== 'string') return expiresAt;
   const user = ctx.fake.users.get(Number(ctx.match[1]));
   if (!user) return message(404, '404 User Not Found');
@@ -59,7 +88,7 @@ function rotate(ctx: Ctx, pat: FakePersonalAccessToken): Reply {
     return unauthorized();
   }
   if (ctx.fake.isPatExpired(pat)) return unauthorized();
-  const expiresAt = expiry(ctx, 7);
+  const expiresAt = rotationExpiry(ctx);
   if (typeof expiresAt !== 'string') return expiresAt;
   pat.revoked = true;
   const { id } = ctx.fake.createPersonalAccessToken(pat.userId, {

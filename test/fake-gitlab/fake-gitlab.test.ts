@@ -105,7 +105,7 @@ t.test('users and personal access tokens', async (t) => {
   t.same((await call(fake, '/api/v4/users/999', { token })).json, { message: '404 User Not Found' });
 
   const tooLong = await call(fake, `/api/v4/users/${String(created.json?.id)}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', scopes: 'api', expires_at: fake.dateInDays(366) } });
-  t.same([tooLong.status, tooLong.json], [400, { message: `Expiration date must be before ${fake.dateInDays(365)}` }]);
+  t.same([tooLong.status, tooLong.json], [422, { message: `Expiration date must be before ${fake.dateInDays(365)}` }]);
   const pat = await call(fake, `/api/v4/users/${String(created.json?.id)}/personal_access_tokens`, { method: 'POST', token, form: { name: 't', 'scopes[]': 'api' } });
   t.equal(pat.status, 201);
   t.equal(pat.json?.expires_at, fake.dateInDays(365));

@@ -74,7 +74,7 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   // A manual instance's bot is the admin's, not ours: not read, so the admin's user never becomes the bot.
   const botUserId = run.instance.mode === 'automated' ? run.instance.botUserId : null;
   await run.enter('verify_token');
-  const [version, user, self, applications, namedBots, storedBot, clientAccepted] = await Promise.allSettled([
+  const [version, user, self, applications, namedBots, storedBot, clientAccepted, settings] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
@@ -82,11 +82,14 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
     api.usersNamed(target, adminToken, config.botUsername),
     botUserId ? api.user(target, adminToken, botUserId) : undefined,
     storedClientAccepted(run, target),
+    api.applicationSettings(target, adminToken),
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => { judgeAdminToken(now, user, self, applications); }));
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
   const issuerChange = await judgeIdentity(run, openidIssuer, own);
-  await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer }, 'administrator token with the api scope', issuerChange);
+  // The maximum token lifetime, when the admin may read the settings; else GitLab's refusal names it (resources.ts createToken).
+  session.lifetimeDays = settings.status === 'fulfilled' ? (settings.value.max_personal_access_token_lifetime ?? null) : null;
+  await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer, botTokenLifetimeDays: session.lifetimeDays }, 'administrator token with the api scope', issuerChange);
   return {
     gitlabVersion,
     namedBots,
@@ -186,7 +189,7 @@ export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, acto
 async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
   const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
-  const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt };
+  const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt, lifetimeDays: null };
   return runLeased(run, log, async () => {
     const verified = await probeAndVerify(run, session);
     const bot = await ensureResources(run, session, verified);

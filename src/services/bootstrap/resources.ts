@@ -7,11 +7,10 @@ import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../domain/types.js';
 import { present } from '../../errors.js';
 import { versionAtLeast } from './checks.js';
+import { dayBefore, lifetimeLimitOf, longestExpiry } from '../bot-token-rotation.js';
+import { botTokenName, carriesMarker, oauthApplicationName } from './markers.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
-
-/** The name of the bot's tokens on GitLab: how a leftover of ours is recognised. */
-export const BOT_TOKEN_NAME = 'gitlab-connect';
 
 export interface GitlabSession {
   api: GitlabApi;
@@ -20,6 +19,8 @@ export interface GitlabSession {
   config: Config;
   sealer: Sealer;
   now: Date;
+  /** The instance's maximum token lifetime in days (GET /application/settings); null: unknown or none set. */
+  lifetimeDays: number | null;
 }
 
 export interface Ensured<T> {
@@ -58,52 +59,65 @@ function keptToken(live: GitlabPersonalAccessToken[], stored: { id: string | nul
 const expiresLast = (a: BotToken, b: BotToken) => (b.expiresAt?.getTime() ?? Infinity) - (a.expiresAt?.getTime() ?? Infinity);
 
 /**
- * Creates the tokens missing from a pair. With none kept, the first gets GitLab's maximum lifetime (no
- * `expires_at`) and the second half of it: staggered, so the standby is always due about half a
- * lifetime before the served one and each rotation renews one token. With one kept, the new one gets
- * the maximum (staggered from the kept one by however old that is).
+ * Creates one bot token expiring on `expiresAt` (never without one: EE 16.x with a maximum lifetime set
+ * refuses a token without `expires_at`, gitlab-org/gitlab#429864). A refusal naming the limit ("must be
+ * before …", 422) is retried once with the day before it. Its name carries this instance's marker.
  */
-async function createMissing(gitlab: GitlabSession, botUserId: number, kept: BotToken[]): Promise<BotToken[]> {
-  const { api, target, adminToken, sealer, now } = gitlab;
-  const create = async (expiresAt: string | undefined): Promise<BotToken> => {
-    const created = await api.createUserToken(target, adminToken, botUserId, {
-      name: BOT_TOKEN_NAME,
-      scopes: ['api'],
-      ...(expiresAt ? { expires_at: expiresAt } : {}),
-      description: `Used by gitlab-connect (${gitlab.config.publicUrl}) for the review bot`,
-    });
-    return { id: created.id, sealed: sealer.seal(present(created.token, "the token in GitLab's answer to creating it"), SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null, issuedAt: now };
-  };
-  const first = await create(undefined);
-  if (kept.length > 0) return [first];
-  const half = first.expiresAt && dateOnly(new Date(now.getTime() + Math.max(2 * DAY_MS, (first.expiresAt.getTime() - now.getTime()) / 2)));
-  return [first, await create(half ?? undefined)];
+async function createToken(gitlab: GitlabSession, instance: Instance, botUserId: number, expiresAt: string): Promise<BotToken> {
+  const { api, target, adminToken, sealer, config, now } = gitlab;
+  const create = (expiry: string) => api.createUserToken(target, adminToken, botUserId, {
+    name: botTokenName(config.publicUrl, instance.id),
+    scopes: ['api'],
+    expires_at: expiry,
+    description: `Used by gitlab-connect (${config.publicUrl}) for the review bot of instance ${instance.id}`,
+  });
+  let created;
+  try {
+    created = await create(expiresAt);
+  } catch (error) {
+    const limit = lifetimeLimitOf(error);
+    if (!limit) throw error;
+    created = await create(dayBefore(limit));
+  }
+  return { id: created.id, sealed: sealer.seal(present(created.token, "the token in GitLab's answer to creating it"), SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null, issuedAt: now };
 }
 
 /**
- * Keeps each stored bot token (served and standby) GitLab still lists as live; creates what is missing
- * (createMissing) and revokes any other live token of ours that a lost answer may have left behind, so
- * exactly two stay live. The later-expiring token is served. Admin token; throws the GitLab errors.
+ * Creates the tokens missing from a pair, in parallel. With none kept, the first gets the longest
+ * expiry allowed (`lifetimeDays`: the instance's maximum when known, else GitLab's 365) and the second
+ * half of it: staggered, so the standby is always due about half a lifetime before the served one and
+ * each rotation renews one token. With one kept, the new one gets the longest.
+ */
+async function createMissing(gitlab: GitlabSession, instance: Instance, botUserId: number, kept: BotToken[]): Promise<BotToken[]> {
+  const { now } = gitlab;
+  const longest = longestExpiry(now, gitlab.lifetimeDays);
+  if (kept.length > 0) return [await createToken(gitlab, instance, botUserId, longest)];
+  const half = dateOnly(new Date(now.getTime() + Math.max(2 * DAY_MS, (gitlabDateToInstant(longest).getTime() - now.getTime()) / 2)));
+  return Promise.all([createToken(gitlab, instance, botUserId, longest), createToken(gitlab, instance, botUserId, half)]);
+}
+
+/**
+ * Keeps each stored bot token (served and standby) GitLab still lists as live, whatever its name (an
+ * instance set up before markers has unmarked ones); creates what is missing (createMissing) and
+ * revokes any other live token bearing this instance's marker that a lost answer may have left behind,
+ * so exactly two stay live. A token without our marker is never revoked. The later-expiring token is
+ * served. Admin token; throws the GitLab errors.
  */
 export async function ensureBotTokens(gitlab: GitlabSession, instance: Instance, bot: Ensured<GitlabUser>): Promise<Ensured<BotTokenPair>> {
-  const { api, target, adminToken, now } = gitlab;
+  const { api, target, adminToken, now, config } = gitlab;
   const botId = bot.value.id;
   // A bot created by this very call has no token: skip the round trip.
-  const live = bot.outcome === 'created' ? [] : (await api.liveTokensOf(target, adminToken, botId)).filter((token) => token.name === BOT_TOKEN_NAME);
+  const live = bot.outcome === 'created' ? [] : await api.liveTokensOf(target, adminToken, botId);
   const kept = [
     keptToken(live, { id: instance.botTokenId, sealed: instance.botTokenSealed, expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, botId, now),
     keptToken(live, { id: instance.botStandbyTokenId, sealed: instance.botStandbyTokenSealed, expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt }, botId, now),
   ].filter((token): token is BotToken => token !== null);
-  const created = kept.length === 2 ? [] : await createMissing(gitlab, botId, kept);
+  const created = kept.length === 2 ? [] : await createMissing(gitlab, instance, botId, kept);
   const [served, standby] = [...kept, ...created].sort(expiresLast) as [BotToken, BotToken];
-  const leftovers = live.filter((token) => token.id !== served.id && token.id !== standby.id);
+  const leftovers = live.filter((token) => token.id !== served.id && token.id !== standby.id && carriesMarker(token.name, config.publicUrl, instance.id));
   await Promise.all(leftovers.map((token) => api.revokePersonalAccessToken(target, adminToken, token.id)));
   const outcome = created.length === 0 ? 'kept' : instance.botTokenId ? 'repaired' : 'created';
   return { value: { served, standby }, outcome };
-}
-
-function oauthApplicationName(config: Config): string {
-  return `gitlab-connect (${new URL(config.publicUrl).host})`;
 }
 
 export interface OauthApplication {
@@ -146,8 +160,9 @@ function applicationDefect(stored: GitlabApplication | undefined, instance: Inst
  * Keeps the stored application while GitLab has it with the instance's own redirect URI (RFC 9700
  * §4.4), the scopes OAUTH_SCOPES as GitLab reports them, and a client secret its token endpoint
  * accepts. A refused secret (an admin renewed it) is renewed on 16.11+; otherwise, and for a missing
- * application, a changed redirect URI or changed scopes, a new one is created and the stale one and
- * any leftover of ours (same name, and the instance's or the old shared redirect URI) deleted.
+ * application, a changed redirect URI or changed scopes, a new one is created (named with this
+ * instance's marker) and the stale stored one and any leftover bearing this instance's marker deleted:
+ * another deployment's or another instance's application is never touched.
  * `found` says what was wrong. Throws the GitLab failures.
  */
 export async function ensureOauthApplication(gitlab: GitlabSession, instance: Instance, facts: ApplicationFacts): Promise<Ensured<OauthApplication>> {
@@ -164,10 +179,9 @@ export async function ensureOauthApplication(gitlab: GitlabSession, instance: In
       return { value, outcome: 'repaired', found: "GitLab's token endpoint refused the client secret; secret renewed" };
     }
   }
-  const name = oauthApplicationName(config);
+  const name = oauthApplicationName(config.publicUrl, instance.id);
   const created = await api.createApplication(target, adminToken, { name, redirect_uri: redirectUri, scopes, confidential: true });
-  const ours = (app: GitlabApplication) => app.application_name === name && (app.callback_url === redirectUri || app.callback_url === config.callbackUrl);
-  const stale = facts.applications.filter((app) => app.id !== created.id && (app === stored || ours(app)));
+  const stale = facts.applications.filter((app) => app.id !== created.id && (app === stored || carriesMarker(app.application_name, config.publicUrl, instance.id)));
   await Promise.all(stale.map((app) => api.deleteApplication(target, adminToken, app.id)));
   return {
     value: { id: created.id, clientId: created.application_id, secretSealed: sealer.seal(present(created.secret, "the secret in GitLab's answer to creating the application"), SEAL_OAUTH_CLIENT_SECRET), scopes, redirectUri },

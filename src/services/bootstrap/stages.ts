@@ -70,7 +70,7 @@ export async function judgeVersionAndToken(version: Outcome<GitlabVersion>, judg
 }
 
 /** Stage 2c: what the probe learnt saved on the instance, and the url, probe and token steps recorded (`probeNote`: e.g. an issuer change). */
-export async function recordVerified(run: BootstrapRun, facts: { gitlabVersion: string; caCertificate: string | null; openidIssuer: string | null }, tokenDetail: string, probeNote?: string): Promise<void> {
+export async function recordVerified(run: BootstrapRun, facts: { gitlabVersion: string; caCertificate: string | null; openidIssuer: string | null; botTokenLifetimeDays?: number | null }, tokenDetail: string, probeNote?: string): Promise<void> {
   await run.save(facts);
   if (run.wasReady) await run.record('url', 'succeeded', run.instance.url);
   await run.record('probe', 'succeeded', probeNote ? `GitLab ${facts.gitlabVersion}; ${probeNote}` : `GitLab ${facts.gitlabVersion}`);
