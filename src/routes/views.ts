@@ -4,6 +4,7 @@ import { AUTH_PATHS } from '../auth-paths.js';
 import type { Config } from '../config.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
 import type { InstanceProblem } from '../services/instances.service.js';
+import { instanceNotices } from '../services/instance-health.js';
 import type { InstanceDetailsBody, InstanceEventBody } from '../schemas/internal.js';
 
 const numberOrNull = (value: string | null) => (value === null ? null : Number(value));
@@ -21,7 +22,7 @@ export function instanceDetails(instance: Instance, problem: InstanceProblem | u
     status: problem ? 'degraded' : instance.status,
     mode: instance.mode,
     problem: problem ?? null,
-    health: { checkedAt: instance.checkedAt?.toISOString() ?? null, problems: problem ? [problem] : [] },
+    health: { checkedAt: instance.checkedAt?.toISOString() ?? null, problems: problem ? [problem] : [], notices: instanceNotices(instance) },
     gitlabVersion: instance.gitlabVersion,
     bot: instance.botUserId && instance.botUsername ? { userId: Number(instance.botUserId), username: instance.botUsername } : null,
     oauthApplicationId: numberOrNull(instance.oauthApplicationId),

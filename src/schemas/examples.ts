@@ -37,7 +37,7 @@ const instanceDetails = {
   lastError: null,
   mode: 'automated',
   problem: null,
-  health: { checkedAt: null, problems: [] },
+  health: { checkedAt: null, problems: [], notices: [] },
   createdAt: at,
   updatedAt: at,
 };
@@ -156,8 +156,8 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   getInstance: { 200: one('A ready instance', instanceDetails) },
   checkInstance: {
     200: {
-      ready: { summary: 'Everything GitLab was asked accepted', value: { ...instanceDetails, health: { checkedAt: at, problems: [] } } },
-      degraded: { summary: 'The OAuth application was deleted on GitLab', value: { ...instanceDetails, status: 'degraded', problem: applicationProblem, health: { checkedAt: at, problems: [applicationProblem] } } },
+      ready: { summary: 'Everything GitLab was asked accepted', value: { ...instanceDetails, health: { checkedAt: at, problems: [], notices: [] } } },
+      degraded: { summary: 'The OAuth application was deleted on GitLab', value: { ...instanceDetails, status: 'degraded', problem: applicationProblem, health: { checkedAt: at, problems: [applicationProblem], notices: [] } } },
     },
   },
   listInstanceEvents: {

@@ -18,6 +18,10 @@ export const InstanceDetails = Type.Object(
       {
         checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the last live check (POST /internal/instances/:id/check) ran' }),
         problems: Type.Array(InstanceProblemField, { description: 'What makes the instance degraded now; empty when it is not' }),
+        notices: Type.Array(InstanceProblemField, {
+          description:
+            'What needs attention without making the instance degraded: bot_token_short_lifetime (GitLab granted a bot token 8 days or fewer, as 16.0–16.5 do on every rotation: it must be rotated within that time)',
+        }),
       },
       { additionalProperties: false, description: 'The last live check and what is wrong' },
     ),

@@ -3,6 +3,7 @@
 // instance-check.service.ts) or when a manual bot token is about to expire with nothing to renew it
 // (manual-bot-token.ts). A stored problem wins: it is a fact, the expiry only a forecast.
 import type { Instance } from '../domain/types.js';
+import { DAY_MS } from '../time.js';
 import { expiringBotTokenProblem } from './manual-bot-token.js';
 
 /** What is wrong with a degraded instance, as lookup and the internal routes show it (never a secret). */
@@ -40,3 +41,40 @@ export function loginsBroken(instance: Pick<Instance, 'status' | 'problemCode'>)
 
 /** What a bootstrap or a register that verified every credential live writes: no problem left. */
 export const NO_PROBLEM = { problemCode: null, problemStep: null, problemDetail: null } as const;
+
+/**
+ * A bot token GitLab granted this many days or fewer is short-lived: GitLab 16.0–16.5 ignore the
+ * `expires_at` a rotation asks for and grant one week (app/services/personal_access_tokens/rotate_service.rb
+ * EXPIRATION_PERIOD; `expires_at` on rotate arrived in 16.6), and the expiry is counted in whole days.
+ */
+export const SHORT_TOKEN_LIFETIME_DAYS = 8;
+
+/** The stored bot tokens and what GitLab they live on: what the notices read. */
+export type TokenLifetimeColumns = Pick<Instance, 'status' | 'gitlabVersion' | 'botTokenExpiresAt' | 'botTokenIssuedAt' | 'botStandbyTokenExpiresAt' | 'botStandbyTokenIssuedAt'>;
+
+/** Days from `issuedAt` to `expiresAt` (rounded up), or null when either is unknown. */
+function grantedDays(expiresAt: Date | null, issuedAt: Date | null): number | null {
+  return expiresAt && issuedAt ? Math.ceil((expiresAt.getTime() - issuedAt.getTime()) / DAY_MS) : null;
+}
+
+/**
+ * What is not wrong yet but needs attention, in health's `notices` (the instance stays ready):
+ * `bot_token_short_lifetime` when GitLab granted a stored bot token SHORT_TOKEN_LIFETIME_DAYS or
+ * fewer (a rotation on 16.0–16.5, or an instance maximum that short). Such a token dies after a few
+ * quiet days unless it is rotated in time: a rotation is due at half its lifetime (bot-token.service.ts),
+ * and the upkeep rotates on schedule.
+ */
+export function instanceNotices(instance: TokenLifetimeColumns): InstanceProblem[] {
+  if (instance.status !== 'ready') return [];
+  const tokens = [
+    { expiresAt: instance.botTokenExpiresAt, days: grantedDays(instance.botTokenExpiresAt, instance.botTokenIssuedAt) },
+    { expiresAt: instance.botStandbyTokenExpiresAt, days: grantedDays(instance.botStandbyTokenExpiresAt, instance.botStandbyTokenIssuedAt) },
+  ];
+  const short = tokens.filter((token) => token.days !== null && token.days <= SHORT_TOKEN_LIFETIME_DAYS).sort((a, b) => (a.expiresAt?.getTime() ?? 0) - (b.expiresAt?.getTime() ?? 0)).at(0);
+  if (!short?.expiresAt) return [];
+  return [{
+    code: 'bot_token_short_lifetime',
+    step: 'bot_token',
+    title: `GitLab ${instance.gitlabVersion ?? ''} granted a bot token only ${String(short.days)} days (GitLab 16.0–16.5 ignore the expiry a rotation asks for and grant 7 days): it expires ${short.expiresAt.toISOString()} and must be rotated before (POST /internal/instances/:id/bot-token rotates it once half its lifetime is gone, the upkeep on schedule); upgrade GitLab to 16.6 or later for long-lived rotated tokens`,
+  }];
+}

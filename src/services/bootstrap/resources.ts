@@ -7,7 +7,7 @@ import type { Sealer } from '../../crypto/sealer.js';
 import type { Instance } from '../../domain/types.js';
 import { present } from '../../errors.js';
 import { versionAtLeast } from './checks.js';
-import { dayBefore, lifetimeLimitOf, longestExpiry } from '../bot-token-rotation.js';
+import { lifetimeLimitOf, MAX_TOKEN_LIFETIME_DAYS } from '../bot-token-rotation.js';
 import { botTokenName, carriesMarker, oauthApplicationName } from './markers.js';
 import { DAY_MS, dateOnly, gitlabDateToInstant } from '../../time.js';
 import type { GitlabApi, GitlabApplication, GitlabPersonalAccessToken, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
@@ -59,41 +59,39 @@ function keptToken(live: GitlabPersonalAccessToken[], stored: { id: string | nul
 const expiresLast = (a: BotToken, b: BotToken) => (b.expiresAt?.getTime() ?? Infinity) - (a.expiresAt?.getTime() ?? Infinity);
 
 /**
- * Creates one bot token expiring on `expiresAt` (never without one: EE 16.x with a maximum lifetime set
- * refuses a token without `expires_at`, gitlab-org/gitlab#429864). A refusal naming the limit ("must be
- * before …", 422) is retried once with the day before it. Its name carries this instance's marker.
+ * Creates one bot token expiring after `share` (1: all, 0.5: half) of `lifetimeDays` (never without an
+ * expiry: EE 16.x with a maximum lifetime set refuses a token without `expires_at`,
+ * gitlab-org/gitlab#429864). A refusal naming the limit ("must be before …", 422) is retried once with
+ * the lifetime up to the day before it. Its name carries this instance's marker.
  */
-async function createToken(gitlab: GitlabSession, instance: Instance, botUserId: number, expiresAt: string): Promise<BotToken> {
+async function createToken(gitlab: GitlabSession, instance: Instance, botUserId: number, share: number): Promise<BotToken> {
   const { api, target, adminToken, sealer, config, now } = gitlab;
-  const create = (expiry: string) => api.createUserToken(target, adminToken, botUserId, {
+  const create = (days: number) => api.createUserToken(target, adminToken, botUserId, {
     name: botTokenName(config.publicUrl, instance.id),
     scopes: ['api'],
-    expires_at: expiry,
+    expires_at: dateOnly(new Date(now.getTime() + Math.max(2, days * share) * DAY_MS)),
     description: `Used by gitlab-connect (${config.publicUrl}) for the review bot of instance ${instance.id}`,
   });
   let created;
   try {
-    created = await create(expiresAt);
+    created = await create(Math.min(gitlab.lifetimeDays ?? MAX_TOKEN_LIFETIME_DAYS, MAX_TOKEN_LIFETIME_DAYS));
   } catch (error) {
     const limit = lifetimeLimitOf(error);
     if (!limit) throw error;
-    created = await create(dayBefore(limit));
+    created = await create(Math.floor((gitlabDateToInstant(limit).getTime() - now.getTime()) / DAY_MS));
   }
   return { id: created.id, sealed: sealer.seal(present(created.token, "the token in GitLab's answer to creating it"), SEAL_BOT_TOKEN), expiresAt: created.expires_at ? gitlabDateToInstant(created.expires_at) : null, issuedAt: now };
 }
 
 /**
  * Creates the tokens missing from a pair, in parallel. With none kept, the first gets the longest
- * expiry allowed (`lifetimeDays`: the instance's maximum when known, else GitLab's 365) and the second
+ * expiry allowed (the instance's maximum lifetime when known, else GitLab's 365 days) and the second
  * half of it: staggered, so the standby is always due about half a lifetime before the served one and
  * each rotation renews one token. With one kept, the new one gets the longest.
  */
 async function createMissing(gitlab: GitlabSession, instance: Instance, botUserId: number, kept: BotToken[]): Promise<BotToken[]> {
-  const { now } = gitlab;
-  const longest = longestExpiry(now, gitlab.lifetimeDays);
-  if (kept.length > 0) return [await createToken(gitlab, instance, botUserId, longest)];
-  const half = dateOnly(new Date(now.getTime() + Math.max(2 * DAY_MS, (gitlabDateToInstant(longest).getTime() - now.getTime()) / 2)));
-  return Promise.all([createToken(gitlab, instance, botUserId, longest), createToken(gitlab, instance, botUserId, half)]);
+  if (kept.length > 0) return [await createToken(gitlab, instance, botUserId, 1)];
+  return Promise.all([createToken(gitlab, instance, botUserId, 1), createToken(gitlab, instance, botUserId, 0.5)]);
 }
 
 /**
