@@ -187,12 +187,21 @@ export async function markBotTokenUnusable(db: Executor, id: string, holder: str
 export async function storeCheckedProblem(
   db: Executor,
   id: string,
-  found: { problem: { code: string; step: string; title: string } | null; checkedAt: Date },
+  found: { problem: { code: string; step: string; title: string } | null; checkedAt: Date; verified?: { botToken: boolean; oauthClient: boolean } },
 ): Promise<boolean> {
-  const { problem, checkedAt } = found;
+  const { problem, checkedAt, verified } = found;
   const stored = await db
     .updateTable('instances')
-    .set({ problem_code: problem?.code ?? null, problem_step: problem?.step ?? null, problem_detail: problem?.title ?? null, checked_at: checkedAt, updated_at: checkedAt })
+    .set({
+      problem_code: problem?.code ?? null,
+      problem_step: problem?.step ?? null,
+      problem_detail: problem?.title ?? null,
+      checked_at: checkedAt,
+      updated_at: checkedAt,
+      // What the check found live needs no verification by the internal routes for an interval.
+      ...(verified?.botToken ? { bot_token_verified_at: checkedAt } : {}),
+      ...(verified?.oauthClient ? { oauth_client_verified_at: checkedAt } : {}),
+    })
     .where('id', '=', id)
     .where('status', '=', 'ready')
     .executeTakeFirst();
@@ -209,4 +218,22 @@ export async function markInstanceProblem(db: Executor, id: string, problem: { c
     .where((eb) => eb.or([eb('problem_code', 'is', null), eb('problem_code', '!=', problem.code)]))
     .executeTakeFirst();
   return marked.numUpdatedRows > 0n;
+}
+
+/** Which live verification an internal route claims: the bot token's or the OAuth client's. */
+export type VerifiedCredential = 'bot_token_verified_at' | 'oauth_client_verified_at';
+
+/**
+ * Claims the live verification of `credential` on a ready instance when none ran since `cutoff`: one
+ * conditional update, so of all processes at most one verifies per interval. True when claimed.
+ */
+export async function claimCredentialVerification(db: Executor, id: string, credential: VerifiedCredential, times: { now: Date; cutoff: Date }): Promise<boolean> {
+  const claimed = await db
+    .updateTable('instances')
+    .set({ [credential]: times.now })
+    .where('id', '=', id)
+    .where('status', '=', 'ready')
+    .where((eb) => eb.or([eb(credential, 'is', null), eb(credential, '<=', times.cutoff)]))
+    .executeTakeFirst();
+  return claimed.numUpdatedRows > 0n;
 }

@@ -30,6 +30,7 @@ export function findLiveSession(db: Executor, tokenHash: string, now: Date) {
       'instances.url as instanceUrl',
       'instances.status as instanceStatus',
       'instances.problem_code as instanceProblemCode',
+      'instances.oauth_client_verified_at as instanceOauthClientVerifiedAt',
     ])
     .where('sessions.token_hash', '=', tokenHash)
     .where('sessions.revoked_at', 'is', null)

@@ -81,3 +81,11 @@ export async function markReauthorizationRequired(db: Executor, id: string, hold
 export async function wipeInstanceUserTokens(db: Executor, instanceId: string, now: Date): Promise<void> {
   await db.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, credential_lease_holder: null, credential_lease_until: null, updated_at: now }).where('instance_id', '=', instanceId).execute();
 }
+
+/**
+ * The instance's OAuth application was replaced (the bootstrap re-created it): GitLab deleted the old
+ * one with every token it issued, so each user of the instance must log in again.
+ */
+export async function markInstanceUsersReauthorizationRequired(db: Executor, instanceId: string, now: Date): Promise<void> {
+  await db.updateTable('users').set({ reauthorization_required: true, updated_at: now }).where('instance_id', '=', instanceId).where('reauthorization_required', '=', false).execute();
+}

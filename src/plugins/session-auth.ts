@@ -9,6 +9,7 @@ import { bearerTokenOf } from '../crypto/tokens.js';
 import { AUTH_PATHS } from '../auth-paths.js';
 import { AppError } from '../errors.js';
 import { findSession, type SessionContext } from '../services/sessions.service.js';
+import { sessionApplicationAccepted } from '../services/credential-verification.js';
 
 /** The session cookie, named in the OpenAPI document's security scheme too. */
 export const SESSION_COOKIE = 'gc_session';
@@ -87,7 +88,8 @@ export default fp(
       const token = sessionTokenOf(request);
       const session = token ? await findSession(app.deps, token) : undefined;
       if (!session) throw new AppError('unauthenticated', token ? 'The session is unknown, expired or revoked' : 'No session cookie or bearer token');
-      if (session.applicationGone) {
+      const actor = `session of ${session.user.username} from ${request.ip}`;
+      if (session.applicationGone || !(await sessionApplicationAccepted(app.deps, { instanceId: session.instance.id, applicationVerifiedAt: session.applicationVerifiedAt }, actor, request.log))) {
         throw new AppError('unauthenticated', "GitLab no longer accepts this instance's OAuth application (deleted or replaced): log in again once an admin has repaired the instance");
       }
       request.sessionAuth = session;

@@ -19,6 +19,7 @@ import { isDue, LeaseLost, refreshOnce, type HeldLease, type SingleFlightRefresh
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
 import { canRotateBotToken } from './manual-bot-token.js';
+import { claimVerification } from './verification-claim.js';
 
 export interface BotToken {
   token: string;
@@ -246,12 +247,8 @@ const contextOf = (instance: Instance, now: Date, lease: HeldLease, log: Request
   now, log, lease, forced: who.forced, event: { instanceId: instance.id, step: 'bot_token_rotate', actor: who.actor },
 });
 
-/**
- * Returns the served bot token, rotating first when either token expires within BOT_TOKEN_ROTATE_DAYS
- * (single-flight across processes, credential-refresh.ts). Throws instance_not_found, instance_not_ready,
- * bot_token_unusable, or a GitLab failure code when the rotation failed and the served token cannot be served.
- */
-export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+/** The served bot token, rotated first when due (single-flight across processes, credential-refresh.ts). Throws as botTokenFor. */
+async function servedBotToken(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
   const rotate = (instance: WithBotToken, now: Date, lease: HeldLease) => {
     const context = contextOf(instance, now, lease, log, { actor, forced: false });
     return hasStandby(instance) ? rotatePair(deps, instance, context) : rotateSingle(deps, instance, context);
@@ -267,6 +264,41 @@ export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: 
       holderGitlabCalls: ROTATION_GITLAB_CALLS,
     }),
   );
+}
+
+/**
+ * At most once per VERIFY_INTERVAL_MS per instance (verification-claim.ts: one process, one caller), the
+ * token about to be handed out is verified live with GET /personal_access_tokens/self, made with the token
+ * itself (no admin token; any scope, gitlab-facts §3). One revoked behind the service's back (401) is
+ * replaced by the standby when that is live (replaceRefusedToken, which verifies it), else both are
+ * dropped, the instance is degraded and 409 bot_token_unusable is answered. GitLab failing otherwise
+ * (unreachable, 5xx): the token is served, as without the verification.
+ */
+async function verifiedBotToken(deps: ServiceDeps, instanceId: string, served: BotToken, actor: string, log: RequestLog): Promise<BotToken> {
+  const instance = await findInstanceById(deps.db, instanceId);
+  if (!instance || !(await claimVerification(deps, instance, 'bot_token_verified_at', instance.botTokenVerifiedAt))) return served;
+  let live: boolean;
+  try {
+    live = await isLive(deps.gitlab, gitlabTargetOf(instance, log), served.token);
+  } catch (error) {
+    log.warn({ instanceId, err: error }, 'the periodic bot token verification could not reach GitLab; the token is served');
+    return served;
+  }
+  if (live) return served;
+  log.warn({ instanceId }, 'GitLab refused the served bot token at its periodic verification');
+  if (!(await replaceRefusedToken(deps, instanceId, actor, log))) throw unusable();
+  return servedBotToken(deps, instanceId, actor, log);
+}
+
+/**
+ * Returns the served bot token, rotating first when either token expires within BOT_TOKEN_ROTATE_DAYS
+ * (single-flight across processes, credential-refresh.ts), and never one GitLab refused at the last
+ * verification (verifiedBotToken: at most one GitLab call per instance per VERIFY_INTERVAL_MS). Throws
+ * instance_not_found, instance_not_ready, bot_token_unusable (the instance then degraded), or a GitLab
+ * failure code when the rotation failed and the served token cannot be served.
+ */
+export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+  return verifiedBotToken(deps, instanceId, await servedBotToken(deps, instanceId, actor, log), actor, log);
 }
 
 /**

@@ -44,8 +44,8 @@ async function checkBotToken(deps: ServiceDeps, instance: Instance, log: Request
   }
 }
 
-/** Does GitLab accept the instance's OAuth client? True when there is none to check. */
-function checkApplication(deps: ServiceDeps, instance: Instance): Promise<boolean> | boolean {
+/** Does GitLab accept the instance's OAuth client (one call to its token endpoint)? True when there is none to check. Throws the GitLab failure codes. */
+export function checkApplication(deps: ServiceDeps, instance: Instance): Promise<boolean> | boolean {
   if (!instance.oauthClientId || !instance.oauthClientSecretSealed) return true;
   const credentials = { clientId: instance.oauthClientId, clientSecret: deps.sealer.open(instance.oauthClientSecretSealed, SEAL_OAUTH_CLIENT_SECRET) };
   return oauthClientAccepted(deps, instance, credentials, registeredRedirectUri(deps.config, instance));
@@ -75,7 +75,7 @@ export async function checkInstance(deps: ServiceDeps, id: string, actor: string
   const repaired = botToken === 'refused' && (await replaceRefusedToken(deps, id, actor, log));
   const problem = problemOf(applicationAccepted, repaired ? 'repaired' : botToken);
   const checkedAt = deps.clock();
-  if (!(await storeCheckedProblem(deps.db, id, { problem, checkedAt }))) throw new AppError('instance_not_ready', `Instance ${id} changed while it was checked; check it again`);
+  if (!(await storeCheckedProblem(deps.db, id, { problem, checkedAt, verified: { botToken: botToken === 'live', oauthClient: applicationAccepted } }))) throw new AppError('instance_not_ready', `Instance ${id} changed while it was checked; check it again`);
   // Compared with before the check: a token dropped during it (replaceRefusedToken) is a change too.
   const change = instance.problemCode === (problem?.code ?? null) ? 'unchanged' : problem ? 'now degraded' : 'ready again';
   const detail = `${problem ? `${problem.code}: ${problem.title}` : 'bot token and OAuth application accepted by GitLab'}${repaired ? '; the refused served bot token replaced by the standby' : ''} (${change})`;

@@ -17,6 +17,8 @@ export interface SessionContext {
   instance: { id: string; url: string };
   /** GitLab refuses the instance's OAuth application (instance-health.ts loginsBroken): the session is useless. */
   applicationGone: boolean;
+  /** When the instance's OAuth client was last verified live (credential-verification.ts). */
+  applicationVerifiedAt: Date | null;
 }
 
 /** Creates a session and returns its token (the only time the token exists in clear). */
@@ -44,6 +46,7 @@ export async function findSession(deps: ServiceDeps, token: string): Promise<Ses
     user: { id: row.userId, gitlabUserId: Number(row.gitlabUserId), username: row.username, name: row.name, email: row.email, avatarUrl: row.avatarUrl },
     instance: { id: row.instanceId, url: row.instanceUrl },
     applicationGone: loginsBroken({ status: row.instanceStatus, problemCode: row.instanceProblemCode }),
+    applicationVerifiedAt: row.instanceOauthClientVerifiedAt,
   };
 }
 

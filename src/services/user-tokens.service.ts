@@ -15,6 +15,7 @@ import type { RequestLog, ServiceDeps } from './deps.js';
 import { ClientRefusedError, RefreshRefusedError, refreshTokens } from './gitlab-oauth.js';
 import { loginsBroken } from './instance-health.js';
 import { degradeForRefusedClient } from './instance-check.service.js';
+import { oauthClientStillAccepted } from './credential-verification.js';
 
 /** A token with less than this left is refreshed first (GitLab's tokens live 2 hours), or at half a shorter lifetime. */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
@@ -29,12 +30,15 @@ type UsableUser = User & { accessTokenSealed: string };
 function usable(user: User | undefined, id: string): UsableUser {
   if (!user) throw new AppError('user_not_found', `No user ${id}`);
   if (user.reauthorizationRequired || !user.accessTokenSealed) {
-    throw new AppError('reauthorization_required', 'The user has no usable GitLab token (GitLab refused the refresh, or the instance was removed): the user must log in again');
+    throw new AppError('reauthorization_required', 'The user has no usable GitLab token (GitLab refused the refresh, the instance was removed, or its OAuth application was replaced): the user must log in again');
   }
   return user as UsableUser;
 }
 
 type Outcome = { token: UserGitlabToken } | { refused: string };
+
+/** The access token expires within REFRESH_MARGIN_MS (or half its lifetime): it is refreshed first. */
+const isTokenDue = (user: User, now: Date) => isDue({ expiresAt: user.accessTokenExpiresAt, issuedAt: user.accessTokenObtainedAt }, now, REFRESH_MARGIN_MS);
 
 /** The instance's OAuth application is deleted or replaced on GitLab: no token of it can be refreshed. */
 function applicationGone(): AppError {
@@ -90,18 +94,36 @@ async function stillValidToken(deps: ServiceDeps, id: string, error: unknown): P
 }
 
 /**
+ * A still-valid access token is no proof that its application lives: GitLab deletes an application's
+ * tokens with it (the API then answers 401 invalid_token). Before handing one out: refused when the
+ * instance is known degraded by its application, or when the bounded client verification (at most one
+ * GitLab call per instance per VERIFY_INTERVAL_MS, credential-verification.ts) finds it refused.
+ * An application the bootstrap replaced marked every user of the instance (reauthorization_required).
+ */
+async function refuseGoneApplication(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<void> {
+  const user = usable(await findUserById(deps.db, id), id);
+  const instance = await findInstanceById(deps.db, user.instanceId);
+  if (!instance || instance.status !== 'ready') return;
+  if (loginsBroken(instance)) throw applicationGone();
+  // A token due for a refresh is verified by the refresh itself (invalid_client: the application is gone).
+  if (isTokenDue(user, deps.clock())) return;
+  if (!(await oauthClientStillAccepted(deps, instance, actor, log))) throw applicationGone();
+}
+
+/**
  * The user's current GitLab access token, refreshed first when due; while GitLab is unreachable, rate
  * limiting or failing, the stored token as long as it is still valid. Throws user_not_found,
- * reauthorization_required (no token, GitLab refused the refresh, or the instance's OAuth application:
- * then the instance is degraded, an event by `actor`), instance_not_ready, or the
+ * reauthorization_required (no token, GitLab refused the refresh, or the instance's OAuth application was
+ * deleted or replaced: then the instance is degraded, an event by `actor`), instance_not_ready, or the
  * GitLab failure codes.
  */
 export async function userGitlabToken(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<UserGitlabToken> {
+  await refuseGoneApplication(deps, id, actor, log);
   const outcome = await refreshOnce<UsableUser, Outcome>(deps, {
     leased: { table: 'users', id },
     read: async () => usable(await findUserById(deps.db, id), id),
     sealedOf: (user) => user.accessTokenSealed,
-    isDue: (user, now) => isDue({ expiresAt: user.accessTokenExpiresAt, issuedAt: user.accessTokenObtainedAt }, now, REFRESH_MARGIN_MS),
+    isDue: isTokenDue,
     serve: (user) => ({ token: { accessToken: deps.sealer.open(user.accessTokenSealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.accessTokenExpiresAt } }),
     refresh: (user, now, lease) => refreshLeased(deps, user, now, lease, actor),
     holderGitlabCalls: 1,

@@ -3,6 +3,7 @@
 // database), and every step recorded as an instance event. Four stages: claim, probe and verify,
 // ensure resources, finish (or fail).
 import { NO_PROBLEM } from '../instance-health.js';
+import { markInstanceUsersReauthorizationRequired } from '../../db/users.repo.js';
 import type { Instance } from '../../domain/types.js';
 import { present } from '../../errors.js';
 import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
@@ -147,7 +148,10 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
   if (application.status === 'fulfilled') {
     const { id, clientId, secretSealed, scopes, redirectUri } = application.value.value;
     if (application.value.outcome !== 'kept') {
+      // A new application (not a renewed secret): GitLab deleted the old one with every user token it issued.
+      const replaced = run.instance.oauthApplicationId !== null && run.instance.oauthApplicationId !== String(id);
       await run.save({ oauthApplicationId: String(id), oauthClientId: clientId, oauthClientSecretSealed: secretSealed, oauthScopes: scopes, oauthRedirectUri: redirectUri });
+      if (replaced) await markInstanceUsersReauthorizationRequired(run.deps.db, run.instance.id, run.deps.clock());
     }
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
@@ -159,7 +163,9 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
 
 /** Stage 4: the lease released, the instance ready. */
 async function finish(run: BootstrapRun, verified: Verified, bot: GitlabUser): Promise<BootstrappedInstance> {
-  await completeRun(run, { mode: 'automated', botTokenWarnAt: null, ...NO_PROBLEM }, run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
+  // Both credentials were just verified live: the internal routes need not verify them for an interval.
+  const verifiedAt = run.deps.clock();
+  await completeRun(run, { mode: 'automated', botTokenWarnAt: null, ...NO_PROBLEM, botTokenVerifiedAt: verifiedAt, oauthClientVerifiedAt: verifiedAt }, run.repaired.length ? `repaired: ${run.repaired.join(', ')}` : null);
   const repaired = run.wasReady ? run.repaired : [];
   const instance: Instance = run.instance;
   return {
