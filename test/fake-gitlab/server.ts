@@ -64,6 +64,10 @@ export function createServer(fake: FakeState, config: ServerConfig): Server {
     const method = (req.method ?? 'GET').toUpperCase();
     const log = { method, path: url.pathname, status: 0, token: findCredential(req.headers, url.searchParams)?.value ?? null };
     fake.requests.push(log);
+    // When GitLab got the request and finished its answer: sequentialDepth() reads the chain of calls from these.
+    const timing: { startedAt: number; endedAt: number | null } = { startedAt: performance.now(), endedAt: null };
+    fake.timings.push(timing);
+    res.once('close', () => { timing.endedAt = performance.now(); });
     try {
       if (fake.latencyMs > 0) await sleep(fake.latencyMs);
       if (config.front) {

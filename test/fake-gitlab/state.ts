@@ -63,6 +63,8 @@ export class FakeState {
   readonly oauthGrants = new Map<string, FakeOauthGrant>();
   readonly oauthTokens = new Map<number, FakeOauthToken>();
   readonly requests: RequestLogEntry[] = [];
+  /** Per entry of `requests` (same index): when it arrived and when its answer ended (performance.now() ms). */
+  readonly timings: Array<{ startedAt: number; endedAt: number | null }> = [];
   readonly faults: InjectedFault[] = [];
   readonly counters: FakeCounters = {
     usersCreated: 0, usersBlocked: 0, usersUnblocked: 0, usersReactivated: 0, personalAccessTokensCreated: 0,
@@ -265,6 +267,21 @@ export class FakeState {
 
   isOauthTokenExpired(token: FakeOauthToken): boolean {
     return this.now().getTime() >= token.createdAt + token.expiresIn * 1000;
+  }
+
+  /**
+   * The number of sequential round trips among the requests from index `from` on: the longest chain in
+   * which each request arrived only after the previous one's answer ended. Calls made in parallel count
+   * once; with `latencyMs` per call it is what the caller's duration divided by the latency shows.
+   */
+  sequentialDepth(from = 0): number {
+    const calls = this.timings.slice(from).filter((timing) => timing.endedAt !== null).sort((a, b) => a.startedAt - b.startedAt);
+    const depth: number[] = [];
+    calls.forEach((call, i) => {
+      const before = calls.slice(0, i).map((earlier, j) => ((earlier.endedAt ?? Infinity) <= call.startedAt ? depth[j] : 0));
+      depth.push(1 + Math.max(0, ...before));
+    });
+    return Math.max(0, ...depth);
   }
 
   liveTokensOf(userId: number): FakePersonalAccessToken[] {

@@ -5,6 +5,7 @@ import type { FaultSpec } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem, expectRecordedFailure, instanceRow } from '../helpers/bootstrap.js';
 import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { botTokenName } from '../../src/services/bootstrap/markers.js';
 
 const BOT_TOKENS = /^\/api\/v4\/users\/\d+\/personal_access_tokens$/;
 
@@ -14,6 +15,8 @@ interface ResumeCase {
   failure: { status: number; code: string; step: string };
   /** What the failed call already left on the fake, kept by the retry. */
   afterFailure: { usersCreated: number; personalAccessTokensCreated: number; applicationsCreated: number };
+  /** Bot tokens ever created (default 2, the pair). */
+  tokensEverCreated?: number;
 }
 
 const cases: ResumeCase[] = [
@@ -40,10 +43,13 @@ const cases: ResumeCase[] = [
     afterFailure: { usersCreated: 0, personalAccessTokensCreated: 0, applicationsCreated: 0 },
   },
   {
+    // The pair is created in parallel: the token whose connection held was created, but the step failed
+    // and stored neither; the retry creates a pair and revokes it as an orphan (it bears the marker).
     name: 'bot_token: the connection of POST /users/:id/personal_access_tokens is dropped',
     faults: [{ method: 'POST', path: BOT_TOKENS, drop: true }],
     failure: { status: 502, code: 'gitlab_unreachable', step: 'bot_token' },
-    afterFailure: { usersCreated: 1, personalAccessTokensCreated: 0, applicationsCreated: 1 },
+    afterFailure: { usersCreated: 1, personalAccessTokensCreated: 1, applicationsCreated: 1 },
+    tokensEverCreated: 3,
   },
   {
     name: 'oauth_application: POST /applications answers 502',
@@ -73,7 +79,7 @@ for (const c of cases) {
     t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 });
     t.equal(fake.counters.usersCreated, 1, 'one bot user ever created');
     t.equal(fake.counters.applicationsCreated, 1, 'one application ever created');
-    t.equal(fake.counters.personalAccessTokensCreated, 2, 'one pair of bot tokens ever created');
+    t.equal(fake.counters.personalAccessTokensCreated, c.tokensEverCreated ?? 2, 'one pair of bot tokens ever created (and a lost pair’s partner)');
     t.match(await instanceRow(app, fake.url), { status: 'ready', last_error_step: null, last_error_code: null });
   });
 }
@@ -112,7 +118,8 @@ t.test('a bot token GitLab created although its answer was lost is revoked by th
   // What GitLab holds when it created the token but the answer never arrived (the fake's drop happens
   // before routing, so the orphan is put in place by hand).
   const [bot] = fake.usersNamed('review-bot');
-  const orphan = fake.createPersonalAccessToken(bot.id, { name: 'gitlab-connect', scopes: ['api'] });
+  const failed = await instanceRow(app, fake.url);
+  const orphan = fake.createPersonalAccessToken(bot.id, { name: botTokenName(app.deps.config.publicUrl, failed!.id), scopes: ['api'] });
 
   const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(retry.statusCode, 201, retry.body);

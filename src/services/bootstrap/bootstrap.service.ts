@@ -5,7 +5,7 @@
 import { NO_PROBLEM } from '../instance-health.js';
 import { markInstanceUsersReauthorizationRequired } from '../../db/users.repo.js';
 import type { Instance } from '../../domain/types.js';
-import { present } from '../../errors.js';
+import { AppError, present } from '../../errors.js';
 import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
 import type { RequestLog, ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
@@ -66,8 +66,23 @@ async function storedClientAccepted(run: BootstrapRun, target: GitlabSession['ta
 }
 
 /**
+ * The stored bot as GitLab has it (fulfilled with undefined when none is stored): found among the
+ * holders of BOT_USERNAME without a call; else (renamed, or deleted) read by id, one more round trip.
+ */
+async function readStoredBot(session: GitlabSession, botUserId: string | null, named: Outcome<GitlabUser[]>): Promise<Outcome<GitlabUser | undefined>> {
+  if (!botUserId) return { status: 'fulfilled', value: undefined };
+  const holder = named.status === 'fulfilled' ? named.value.find((user) => String(user.id) === botUserId) : undefined;
+  if (holder) return { status: 'fulfilled', value: holder };
+  const [read] = await Promise.allSettled([session.api.user(session.target, session.adminToken, botUserId)]);
+  return read;
+}
+
+/**
  * Stage 2: is it GitLab, of a supported version, and can the admin token set it up. One round trip for
- * every read the later stages need.
+ * every read the later stages need, at most six calls (GITLAB_MAX_CONCURRENT_PER_INSTANCE's default, so
+ * none waits for a turn): the stored bot is read by id only when it no longer holds BOT_USERNAME, and
+ * the settings (the maximum token lifetime) only at a first set-up; a re-check uses the stored lifetime
+ * (a lowered one is named by GitLab's refusal, resources.ts createToken).
  */
 async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promise<Verified> {
   const { api, target, adminToken, config, now } = session;
@@ -75,21 +90,21 @@ async function probeAndVerify(run: BootstrapRun, session: GitlabSession): Promis
   // A manual instance's bot is the admin's, not ours: not read, so the admin's user never becomes the bot.
   const botUserId = run.instance.mode === 'automated' ? run.instance.botUserId : null;
   await run.enter('verify_token');
-  const [version, user, self, applications, namedBots, storedBot, clientAccepted, settings] = await Promise.allSettled([
+  const [version, user, self, applications, namedBots, clientAccepted, settings] = await Promise.allSettled([
     api.version(target, adminToken),
     api.currentUser(target, { privateToken: adminToken }),
     api.tokenSelf(target, adminToken),
     api.applications(target, adminToken),
     api.usersNamed(target, adminToken, config.botUsername),
-    botUserId ? api.user(target, adminToken, botUserId) : undefined,
     storedClientAccepted(run, target),
-    api.applicationSettings(target, adminToken),
+    run.wasReady ? undefined : api.applicationSettings(target, adminToken),
   ]);
   const gitlabVersion = await judgeVersionAndToken(version, () => inStep('verify_token', () => { judgeAdminToken(now, user, self, applications); }));
+  const storedBot = await readStoredBot(session, botUserId, namedBots);
   const own = { storedBot, applications: applications.status === 'fulfilled' ? applications.value : [] };
   const issuerChange = await judgeIdentity(run, openidIssuer, own);
   // The maximum token lifetime, when the admin may read the settings; else GitLab's refusal names it (resources.ts createToken).
-  session.lifetimeDays = settings.status === 'fulfilled' ? (settings.value.max_personal_access_token_lifetime ?? null) : null;
+  session.lifetimeDays = run.wasReady ? run.instance.botTokenLifetimeDays : settings.status === 'fulfilled' ? (settings.value?.max_personal_access_token_lifetime ?? null) : null;
   await recordVerified(run, { gitlabVersion, caCertificate: target.caCertificate, openidIssuer, botTokenLifetimeDays: session.lifetimeDays }, 'administrator token with the api scope', issuerChange);
   return {
     gitlabVersion,
@@ -129,6 +144,8 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
   await run.save({ botUserId: String(bot.value.id), botUsername: bot.value.username });
   await run.note('bot_user', bot, `bot user ${bot.value.username}`);
 
+  // The stored served token is tried as the bot meanwhile: when it stays served, no round trip is added for it.
+  const early = earlyBotCheck(run, session, bot);
   // The bot token and the OAuth application are made together: lookup shows the first of the two.
   await run.enter('bot_token');
   const [botToken, application] = await Promise.allSettled([
@@ -156,9 +173,42 @@ async function ensureResources(run: BootstrapRun, session: GitlabSession, verifi
     await run.note('oauth_application', application.value, `OAuth application ${clientId}`);
   }
   for (const outcome of [botToken, application]) if (outcome.status === 'rejected') throw outcome.reason;
-  const botTokenSealed = present(run.instance.botTokenSealed, 'the sealed bot token');
-  await inStep('bot_user', () => verifyBotCanUseApi(session, bot.value, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN)));
+  await inStep('bot_user', () => verifyServedBotToken(run, session, bot.value, early));
   return bot.value;
+}
+
+/** What the bot check with the stored served token found, and which token it was. */
+interface EarlyBotCheck {
+  tokenId: string;
+  outcome: Outcome<void>;
+}
+
+/**
+ * On a re-check (the bot and its tokens exist), one call as the bot with the stored served token
+ * (verifyBotCanUseApi), started alongside the token and application round; undefined otherwise.
+ */
+function earlyBotCheck(run: BootstrapRun, session: GitlabSession, bot: Ensured<GitlabUser>): Promise<EarlyBotCheck> | undefined {
+  const { botTokenId, botTokenSealed } = run.instance;
+  if (bot.outcome === 'created' || !botTokenId || !botTokenSealed) return undefined;
+  const token = session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN);
+  return verifyBotCanUseApi(session, bot.value, token).then(
+    () => ({ tokenId: botTokenId, outcome: { status: 'fulfilled', value: undefined } }),
+    (reason: unknown) => ({ tokenId: botTokenId, outcome: { status: 'rejected', reason } }),
+  );
+}
+
+/**
+ * The bot can use the API with the token now served (one call as the bot, the only way to see enforced
+ * terms of service): the early check's answer when that token is still the one served, else one call
+ * with the new token. A refusal of the bot account (terms) holds whatever the token. Throws
+ * bot_account_unusable or the GitLab failure.
+ */
+async function verifyServedBotToken(run: BootstrapRun, session: GitlabSession, bot: GitlabUser, early: Promise<EarlyBotCheck> | undefined): Promise<void> {
+  const checked = await early;
+  if (checked?.outcome.status === 'rejected' && checked.outcome.reason instanceof AppError && checked.outcome.reason.code === 'bot_account_unusable') throw checked.outcome.reason;
+  if (checked?.outcome.status === 'fulfilled' && checked.tokenId === run.instance.botTokenId) return;
+  const botTokenSealed = present(run.instance.botTokenSealed, 'the sealed bot token');
+  await verifyBotCanUseApi(session, bot, session.sealer.open(botTokenSealed, SEAL_BOT_TOKEN));
 }
 
 /** Stage 4: the lease released, the instance ready. */
