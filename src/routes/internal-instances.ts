@@ -68,7 +68,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
       operationId: 'getBotToken',
       summary: 'The bot token for review workers',
       description:
-        'Returns the bot token. When it expires within BOT_TOKEN_ROTATE_DAYS it is first rotated through GitLab (once, whatever the number of concurrent callers) and the rotation recorded. When the rotation fails otherwise (GitLab error or timeout) and the current token has not expired yet, the current token is returned and the failure recorded. A token GitLab no longer accepts is never rotated blindly: it is dropped, and `409 bot_token_unusable` (at once, without asking GitLab again) asks for a new bootstrap.',
+        'Returns the bot token. When it expires within BOT_TOKEN_ROTATE_DAYS it is first rotated through GitLab (once, whatever the number of concurrent callers) and the rotation recorded. When the rotation fails otherwise (GitLab error or timeout) and the current token has not expired yet, the current token is returned and the failure recorded. A token GitLab no longer accepts is never rotated blindly: it is dropped, and `409 bot_token_unusable` (at once, without asking GitLab again) asks for a new bootstrap. The token handed out is verified live (`GET /personal_access_tokens/self`) at most once per instance every 60 s, across processes: one revoked behind the service’s back is replaced by the live standby, else `409 bot_token_unusable` and the instance `degraded`.',
       params: InstanceIdParams,
       response: {
         200: ref(BotToken),

@@ -270,3 +270,26 @@ t.test('GET /application/settings is admin only (403 otherwise) and names the se
   const active = await call(fake, '/api/v4/users?active=true&per_page=1', { token: admin });
   t.equal(active.headers.get('x-total'), '2', 'the admin and dev, not the deactivated user');
 });
+
+t.test('token lifetimes: EE 16.x with a maximum refuses a token without expires_at (422); 16.5 rotation ignores expires_at (7 days), 16.6 honours it', async (t) => {
+  const ee16 = await startFakeGitlab({ version: '16.8.0-ee', maxTokenLifetimeDays: 30 });
+  t.teardown(() => ee16.close());
+  const admin = ee16.seedAdmin().token;
+  const bot = ee16.createUser({ username: 'bot' });
+  const path = `/api/v4/users/${String(bot.id)}/personal_access_tokens`;
+  const without = await call(ee16, path, { method: 'POST', token: admin, form: { name: 't', scopes: 'api' } });
+  t.same([without.status, without.json], [422, { message: `Expiration date must be before ${ee16.dateInDays(30)}` }]);
+  const beyond = await call(ee16, path, { method: 'POST', token: admin, form: { name: 't', scopes: 'api', expires_at: ee16.dateInDays(31) } });
+  t.equal(beyond.status, 422);
+  const within = await call(ee16, path, { method: 'POST', token: admin, form: { name: 't', scopes: 'api', expires_at: ee16.dateInDays(30) } });
+  t.same([within.status, within.json?.expires_at], [201, ee16.dateInDays(30)]);
+
+  for (const [version, days] of [['16.5.0', 7], ['16.6.0', 100]] as const) {
+    const fake = await startFakeGitlab({ version });
+    t.teardown(() => fake.close());
+    const owner = fake.createUser({ username: 'bot' });
+    const { id, token } = fake.createPersonalAccessToken(owner.id, { scopes: ['api'] });
+    const rotated = await call(fake, `/api/v4/personal_access_tokens/${String(id)}/rotate`, { method: 'POST', token, form: { expires_at: fake.dateInDays(100) } });
+    t.same([rotated.status, rotated.json?.expires_at], [200, fake.dateInDays(days)], `${version}: ${String(days)} days`);
+  }
+});
