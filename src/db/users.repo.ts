@@ -82,6 +82,25 @@ export async function wipeInstanceUserTokens(db: Executor, instanceId: string, n
   await db.updateTable('users').set({ access_token_sealed: null, refresh_token_sealed: null, access_token_expires_at: null, credential_lease_holder: null, credential_lease_until: null, updated_at: now }).where('instance_id', '=', instanceId).execute();
 }
 
+/** What a user-token call checks of the user's instance before handing a token out (the lookup's columns, one join). */
+export interface UserInstanceState {
+  instanceStatus: string;
+  instanceProblemCode: string | null;
+  instanceOauthClientVerifiedAt: Date | null;
+}
+
+/** A user with the state of their instance, in one query; undefined when there is no such user. */
+export async function findUserWithInstanceState(db: Executor, id: string): Promise<(User & UserInstanceState) | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .innerJoin('instances', 'instances.id', 'users.instance_id')
+    .selectAll('users')
+    .select(['instances.status as instance_status', 'instances.problem_code as instance_problem_code', 'instances.oauth_client_verified_at as instance_oauth_client_verified_at'])
+    .where('users.id', '=', id)
+    .executeTakeFirst();
+  return fromRowOrUndefined(row);
+}
+
 /**
  * The instance's OAuth application was replaced (the bootstrap re-created it): GitLab deleted the old
  * one with every token it issued, so each user of the instance must log in again.

@@ -7,7 +7,7 @@
 // a timeout, a crash, a database failure) refreshes with it again and gets a fresh pair.
 import { SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { findInstanceById } from '../db/instances.repo.js';
-import { findUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
+import { findUserById, findUserWithInstanceState, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import type { User } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
@@ -16,6 +16,7 @@ import { ClientRefusedError, RefreshRefusedError, refreshTokens } from './gitlab
 import { loginsBroken } from './instance-health.js';
 import { degradeForRefusedClient } from './instance-check.service.js';
 import { oauthClientStillAccepted } from './credential-verification.js';
+import { verifiedRecently } from './verification-claim.js';
 
 /** A token with less than this left is refreshed first (GitLab's tokens live 2 hours), or at half a shorter lifetime. */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
@@ -101,13 +102,16 @@ async function stillValidToken(deps: ServiceDeps, id: string, error: unknown): P
  * An application the bootstrap replaced marked every user of the instance (reauthorization_required).
  */
 async function refuseGoneApplication(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<void> {
-  const user = usable(await findUserById(deps.db, id), id);
-  const instance = await findInstanceById(deps.db, user.instanceId);
-  if (!instance || instance.status !== 'ready') return;
-  if (loginsBroken(instance)) throw applicationGone();
+  const found = await findUserWithInstanceState(deps.db, id);
+  const user = usable(found, id);
+  const state = { status: found?.instanceStatus, problemCode: found?.instanceProblemCode ?? null };
+  if (state.status !== 'ready') return;
+  if (loginsBroken({ status: 'ready', problemCode: state.problemCode })) throw applicationGone();
   // A token due for a refresh is verified by the refresh itself (invalid_client: the application is gone).
-  if (isTokenDue(user, deps.clock())) return;
-  if (!(await oauthClientStillAccepted(deps, instance, actor, log))) throw applicationGone();
+  const now = deps.clock();
+  if (isTokenDue(user, now) || verifiedRecently(found?.instanceOauthClientVerifiedAt ?? null, now)) return;
+  const instance = await findInstanceById(deps.db, user.instanceId);
+  if (instance && !(await oauthClientStillAccepted(deps, instance, actor, log))) throw applicationGone();
 }
 
 /**
