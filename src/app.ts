@@ -18,13 +18,14 @@ import { createInstanceLookupCache } from './cache/instance-lookup-cache.js';
 import { createLogger, OneLinePerRequest } from './logger.js';
 import dependenciesPlugin from './plugins/dependencies.js';
 import type { Clock, ServiceDeps } from './services/deps.js';
-import errorsPlugin, { clientErrorHandler } from './plugins/errors.js';
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
 import { createMetrics } from './metrics/registry.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
 import { sharedSerializers } from './plugins/shared-serializers.js';
+import { bodiesUncoerced } from './plugins/validators.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import instancesRoutes from './routes/instances.js';
@@ -76,7 +77,8 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
     clientErrorHandler,
-    schemaController: { compilersFactory: { buildSerializer: sharedSerializers() } },
+    frameworkErrors,
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers(), buildValidator: bodiesUncoerced() } },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

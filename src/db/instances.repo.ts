@@ -24,10 +24,14 @@ export async function updateLeasedInstance(db: Executor, id: string, holder: str
   return fromRowOrUndefined(updated);
 }
 
+/** The longest event detail kept: details may quote GitLab, and the audit trail is served whole. */
+const MAX_EVENT_DETAIL_LENGTH = 2000;
+
+/** Appends one event to an instance's audit trail (`detail` cut to 2000 characters). */
 export async function insertInstanceEvent(db: Executor, event: NewInstanceEvent): Promise<void> {
   await db
     .insertInto('instance_events')
-    .values({ instance_id: event.instanceId, step: event.step, outcome: event.outcome, actor: event.actor, detail: event.detail, error_code: event.errorCode })
+    .values({ instance_id: event.instanceId, step: event.step, outcome: event.outcome, actor: event.actor, detail: event.detail?.slice(0, MAX_EVENT_DETAIL_LENGTH) ?? null, error_code: event.errorCode })
     .execute();
 }
 

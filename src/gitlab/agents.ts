@@ -16,17 +16,29 @@ const MAX_CACHED_AGENTS = 64;
  */
 export class InvalidCaCertificateError extends AppError {
   constructor() {
-    super('validation_failed', 'The CA certificate is not a PEM certificate');
+    super('validation_failed', 'The CA certificate must be one or more PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----) and nothing else: no private key, no other text');
     this.name = 'InvalidCaCertificateError';
   }
 }
 
-/** Refuses a CA certificate that is not a PEM certificate (InvalidCaCertificateError), before any connection uses it. */
+/** One PEM block (RFC 7468 §2): its label, and the block whole. */
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]{1,40})-----[\s\S]*?-----END \1-----/g;
+
+/**
+ * Refuses (InvalidCaCertificateError) a CA certificate text that is anything but PEM CERTIFICATE blocks
+ * (RFC 7468) each holding a certificate Node can parse, with only white space around them, before any
+ * connection uses it or it is stored: a pasted private key or stray text is never kept.
+ */
 export function assertPemCertificate(pem: string): void {
-  try {
-    new X509Certificate(pem);
-  } catch {
-    throw new InvalidCaCertificateError();
+  const blocks = [...pem.matchAll(PEM_BLOCK)];
+  const outside = pem.replace(PEM_BLOCK, '').trim();
+  if (blocks.length === 0 || outside !== '' || blocks.some((block) => block[1] !== 'CERTIFICATE')) throw new InvalidCaCertificateError();
+  for (const [block] of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new InvalidCaCertificateError();
+    }
   }
 }
 

@@ -117,6 +117,16 @@ export function clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoExc
   socket.destroySoon();
 }
 
+/**
+ * Fastify's `frameworkErrors` option: errors raised before routing (FST_ERR_BAD_URL: a path whose
+ * percent-encoding cannot be decoded; FST_ERR_ASYNC_CONSTRAINT) answered as problem+json, not as
+ * Fastify's own JSON.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const detail = error.code === 'FST_ERR_BAD_URL' ? 'The request path cannot be decoded (a malformed percent-encoding such as %ZZ); check the URL' : 'The request cannot be routed; check the URL and headers';
+  void sendProblem(reply, new AppError('malformed_request', detail));
+}
+
 export default fp(
   function errorsPlugin(app: FastifyInstance): Promise<void> {
     app.setErrorHandler(onError);
@@ -125,7 +135,10 @@ export default fp(
       const allowed = allowedMethods(app, path);
       if (allowed.length === 0) return sendProblem(reply, new AppError('not_found', `No route ${request.method} ${path}`));
       reply.header('allow', allowed.join(', '));
-      return sendProblem(reply, new AppError('method_not_allowed', `${path} does not answer ${request.method}; use ${allowed.join(' or ')}`));
+      // OPTIONS is routed for CORS preflights only: a plain OPTIONS is told what a preflight needs.
+      const others = allowed.filter((method) => method !== 'OPTIONS').join(' or ');
+      const detail = request.method === 'OPTIONS' ? `${path} answers OPTIONS only as a CORS preflight (with Origin and Access-Control-Request-Method headers); use ${others}` : `${path} does not answer ${request.method}; use ${allowed.join(' or ')}`;
+      return sendProblem(reply, new AppError('method_not_allowed', detail));
     });
     return Promise.resolve();
   },

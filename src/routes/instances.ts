@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
-import { clientRateLimitOptions } from '../plugins/client-rate-limit.js';
+import { clientRateLimitOptions, onboardingRateLimit } from '../plugins/client-rate-limit.js';
 import { bootstrapInstance, InvalidCaCertificateError } from '../services/bootstrap/bootstrap.service.js';
 import { preflightInstance } from '../services/bootstrap/preflight.service.js';
 import { registerInstance } from '../services/bootstrap/register.service.js';
@@ -34,7 +34,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/instances/bootstrap', {
-    config: { rateLimit: { max: deps.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
+    config: { rateLimit: onboardingRateLimit(deps.config.bootstrapRateLimitPerMinute) },
     schema: {
       operationId: 'bootstrapInstance',
       tags: ['instances'],
@@ -56,7 +56,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/instances/preflight', {
-    config: { rateLimit: { max: deps.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
+    config: { rateLimit: onboardingRateLimit(deps.config.bootstrapRateLimitPerMinute) },
     schema: {
       operationId: 'preflightInstance',
       tags: ['instances'],
@@ -74,7 +74,7 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/instances/register', {
-    config: { rateLimit: { max: deps.config.bootstrapRateLimitPerMinute, timeWindow: 60_000 } },
+    config: { rateLimit: onboardingRateLimit(deps.config.bootstrapRateLimitPerMinute) },
     schema: {
       operationId: 'registerInstance',
       tags: ['instances'],
@@ -100,7 +100,7 @@ export default instancesRoutes;
 /** The GitLab client refuses a non-PEM CA without knowing HTTP fields; this route names its field. */
 function nameCaCertificateField(error: unknown): never {
   if (error instanceof InvalidCaCertificateError) {
-    throw new AppError('validation_failed', 'caCertificate is not a PEM certificate', { errors: [{ field: 'body.caCertificate', message: 'must be a PEM certificate' }] });
+    throw new AppError('validation_failed', 'caCertificate must be one or more PEM certificates (-----BEGIN CERTIFICATE-----) and nothing else: paste the CA certificate that signs GitLab\'s TLS certificate, never a private key', { errors: [{ field: 'body.caCertificate', message: 'must be PEM certificates only' }] });
   }
   throw error;
 }

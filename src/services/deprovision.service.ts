@@ -36,7 +36,8 @@ async function cleanUpGitlab(deps: ServiceDeps, instance: Instance, adminToken: 
     ['deprovision_oauth_application', instance.oauthApplicationId ? gitlab.deleteApplication(target, adminToken, instance.oauthApplicationId) : undefined],
     // Both bot tokens (served and standby); a standby already gone counts as revoked.
     ['deprovision_bot_token', instance.botTokenId ? Promise.all([instance.botTokenId, instance.botStandbyTokenId].filter((id) => id !== null).map((id) => goneIsDone(gitlab.revokePersonalAccessToken(target, adminToken, id)))) : undefined],
-    ['deprovision_bot_user', instance.botUserId ? gitlab.blockUser(target, adminToken, instance.botUserId) : undefined],
+    // A manual instance's bot is the admin's own user: never blocked here (only its tokens, handed to us, are revoked).
+    ['deprovision_bot_user', instance.botUserId && instance.mode !== 'manual' ? gitlab.blockUser(target, adminToken, instance.botUserId) : undefined],
   ] as const;
   const results = await Promise.allSettled(steps.map(([, work]) => goneIsDone(work)));
   for (const [index, [step]] of steps.entries()) {

@@ -108,11 +108,8 @@ export async function oauthClientAccepted(deps: ServiceDeps, server: OauthServer
   const error = await response.json().then((body: unknown) => (body as { error?: unknown } | null)?.error, () => undefined);
   if (error === 'invalid_grant') return true;
   if (error === 'invalid_client') return false;
-  if (response.status === 429) {
-    const retryAfter = Number(response.headers.get('retry-after')) || 60;
-    throw new AppError('gitlab_rate_limited', `GitLab is rate limiting this service (POST /oauth/token); retry after ${String(retryAfter)} s`, { retryAfter });
-  }
-  throw new AppError('gitlab_error', `GitLab's token endpoint answered ${String(response.status)}${typeof error === 'string' ? ` ${error.slice(0, 60)}` : ''} to a client check; expected invalid_grant or invalid_client`);
+  refuseRateLimited(response);
+  throw new AppError('gitlab_error', `GitLab's token endpoint answered ${String(response.status)}${typeof error === 'string' && OAUTH_ERROR_CODE.test(error) ? ` ${error}` : ''} to a client check; expected invalid_grant or invalid_client`);
 }
 
 function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): GrantedTokens {
@@ -128,9 +125,13 @@ function grantedTokens(response: o.TokenEndpointResponse, requestedAt: Date): Gr
   };
 }
 
+const OAUTH_ERROR_CODE = /^[a-z_]{1,64}$/;
+
 /** What GitLab's token endpoint said, for a problem detail (never a token or code). */
 function describeOauthError(error: unknown): string {
-  if (error instanceof o.ResponseBodyError) return `GitLab answered ${String(error.status)} ${error.error}${error.error_description ? `: ${error.error_description.slice(0, 200)}` : ''}`;
+  // Only the status and a well-formed `error` code (RFC 6749 §5.2 codes are lower-case words): the
+  // free-text error_description is GitLab's to fill and is not repeated to callers or stored.
+  if (error instanceof o.ResponseBodyError) return `GitLab answered ${String(error.status)}${OAUTH_ERROR_CODE.test(error.error) ? ` ${error.error}` : ''}`;
   if (error instanceof o.WWWAuthenticateChallengeError) return `GitLab refused the client (${String(error.status)}); the OAuth application may have been deleted or its secret changed`;
   if (error instanceof o.OperationProcessingError) return `GitLab's answer did not validate (${String(error.code)}): ${error.message}`;
   return 'GitLab answered unexpectedly';

@@ -128,11 +128,17 @@ export async function ensureBotUser(session: GitlabSession, instance: Instance, 
  * bot_account_unusable (reason terms_not_accepted) or the GitLab failure.
  */
 export async function verifyBotCanUseApi(session: GitlabSession, bot: GitlabUser, botToken: string): Promise<void> {
+  let owner: GitlabUser;
   try {
-    await session.api.currentUser(session.target, { privateToken: botToken });
+    owner = await session.api.currentUser(session.target, { privateToken: botToken });
   } catch (error) {
     if (error instanceof GitlabApiError && error.status === 403 && /terms of service/i.test(error.message)) throw termsNotAccepted(bot.username);
     throw error;
+  }
+  // The token GitLab handed back must act as the bot and nobody else: a lying answer to the token
+  // creation (another user's token, the admin's own) would otherwise be stored and served.
+  if (owner.id !== bot.id || owner.is_admin === true) {
+    throw new AppError('gitlab_error', `GitLab's answer to creating the bot token is not valid (the token acts as user ${String(owner.id)}, not as the bot ${bot.username} (${String(bot.id)})): check that nothing between this service and GitLab rewrites answers, then run the bootstrap again`);
   }
 }
 

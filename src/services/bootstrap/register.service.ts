@@ -15,6 +15,7 @@ import { getInstance } from '../instances.service.js';
 import { botTokenWarnAt } from '../manual-bot-token.js';
 import type { BootstrappedInstance } from './bootstrap.service.js';
 import { judgeBotToken } from './checks.js';
+import { judgeIdentity } from './identity.js';
 import { BootstrapRun, inStep } from './run.js';
 import { claim, completeRun, judgeVersionAndToken, probeGitlab, recordVerified, runLeased } from './stages.js';
 
@@ -60,6 +61,9 @@ async function checkOauthClient(deps: ServiceDeps, run: BootstrapRun, target: Gi
 async function verifyCredentials(deps: ServiceDeps, run: BootstrapRun, target: GitlabTarget, given: ManualCredentials): Promise<InstanceChanges> {
   const { gitlab, sealer } = deps;
   const openidIssuer = await probeGitlab(run, gitlab, target);
+  // One GitLab, one instance, as for the bootstrap: another URL of a registered GitLab becomes its
+  // alias. Without an admin token nothing of ours can be seen there, so an issuer change is refused.
+  await judgeIdentity(run, openidIssuer, { storedBot: { status: 'fulfilled', value: undefined }, applications: [] });
   const botToken = given.botToken;
   const [version, user, self] = await Promise.allSettled([
     botToken ? gitlab.version(target, botToken) : Promise.resolve({ version: run.instance.gitlabVersion ?? '', revision: '' }),

@@ -54,7 +54,23 @@ export async function probeGitlab(run: BootstrapRun, api: GitlabApi, target: Git
       throw await withSuggestedUrl(api, target, error);
     }
   });
-  return openid.status === 'fulfilled' && typeof openid.value?.issuer === 'string' ? openid.value.issuer : null;
+  // Unvalidated until here: the OpenID configuration is GitLab's to fill.
+  const issuer: unknown = openid.status === 'fulfilled' ? openid.value?.issuer : undefined;
+  if (issuer === undefined || issuer === null) return null;
+  if (!isIssuerUrl(issuer)) {
+    throw new StepFailure('probe', new AppError('gitlab_error', `GitLab's OpenID configuration names an issuer that is not an http(s) URL of at most ${String(MAX_ISSUER_LENGTH)} characters: check GitLab's external URL (gitlab.rb external_url), then run the bootstrap again`));
+  }
+  return issuer;
+}
+
+/** The longest OpenID issuer stored: an issuer is GitLab's external URL (OpenID Connect Discovery 1.0 §3), never long. */
+const MAX_ISSUER_LENGTH = 2048;
+
+/** An issuer as OpenID Connect Discovery 1.0 §3 requires: an https (here also http) URL, bounded, without user info. */
+function isIssuerUrl(issuer: unknown): issuer is string {
+  if (typeof issuer !== 'string' || issuer.length > MAX_ISSUER_LENGTH || !URL.canParse(issuer)) return false;
+  const parsed = new URL(issuer);
+  return (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.username === '' && parsed.password === '';
 }
 
 /**
