@@ -35,6 +35,10 @@ import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
 import { createBootstrapCapacity } from './services/bootstrap/capacity.js';
 import { instancesByStatus } from './services/metrics.service.js';
+import { createUpkeep } from './services/upkeep/scheduler.js';
+import { jobStoreDb } from './db/upkeep.repo.js';
+import upkeepPlugin from './plugins/upkeep.js';
+import internalUpkeepRoutes from './routes/internal-upkeep.js';
 
 export type { Clock };
 
@@ -106,8 +110,11 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     clock: deps.clock ?? (() => new Date()),
     bootstraps: createBootstrapCapacity(config.bootstrapMaxConcurrent),
   };
+  // Scheduled rotation, re-verification and clean-up, once across all replicas (UPKEEP_ENABLED=false: none here).
+  const upkeep = config.upkeep.enabled ? createUpkeep(serviceDeps, jobStoreDb(database.db), logger, metrics.upkeepRun) : null;
   const close = async () => {
-    // The listener stops before the database closes.
+    // The listener stops before the database closes; running upkeep jobs get half the shutdown deadline.
+    await upkeep?.stop(config.shutdownTimeoutMs / 2);
     await instanceLookups.close();
     await gitlabHttp.close();
     if (ownsDatabase) await database.close();
@@ -119,6 +126,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     done();
   });
 
+  await app.register(upkeepPlugin, { upkeep });
   await app.register(errorsPlugin);
   await app.register(lifecyclePlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
@@ -133,6 +141,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(meRoutes);
   await app.register(internalInstancesRoutes);
   await app.register(internalUsersRoutes);
+  await app.register(internalUpkeepRoutes);
   return app;
 }
 

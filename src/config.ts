@@ -40,6 +40,10 @@ export const EnvSchema = Type.Object({
   BOOTSTRAP_MAX_CONCURRENT: Type.Integer({ minimum: 1, maximum: 1000, default: 4, description: 'bootstraps running at once per process; beyond it 503 gitlab_rate_limited with Retry-After' }),
   LOGIN_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10000, default: 60, description: 'login starts per client (IPv4 address or IPv6 /64) per minute' }),
   BOT_TOKEN_ROTATE_DAYS: Type.Integer({ minimum: 1, maximum: 300, default: 30, description: 'rotate the bot token when it expires within this many days' }),
+  UPKEEP_INTERVAL_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 21600, description: 'how often the upkeep re-verifies every ready instance, rotates due bot tokens and cleans up (5 at least, for tests)' }),
+  UPKEEP_ENABLED: Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'true', description: 'false: this process runs no upkeep jobs (another replica on the same database does)' }),
+  UPKEEP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'upkeep jobs (instance checks) one process runs at once' }),
+  UPKEEP_JOB_TIMEOUT_SECONDS: Type.Integer({ minimum: 5, maximum: 3600, default: 300, description: 'an upkeep job running longer (its process killed or stuck) is given up and retried by any process' }),
   SESSION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 168, description: 'lifetime of a login session in hours' }),
   TRUST_PROXY: Type.String({
     pattern: '^(true|false|[0-9a-fA-F:./]+(,[0-9a-fA-F:./]+)*)$',
@@ -165,6 +169,12 @@ export function loadConfig(env: Record<string, string | undefined>) {
     loginRateLimitPerMinute: valid.LOGIN_RATE_LIMIT_PER_MINUTE,
     botTokenRotateDays: valid.BOT_TOKEN_ROTATE_DAYS,
     sessionTtlHours: valid.SESSION_TTL_HOURS,
+    upkeep: {
+      enabled: valid.UPKEEP_ENABLED === 'true',
+      intervalSeconds: valid.UPKEEP_INTERVAL_SECONDS,
+      concurrency: valid.UPKEEP_CONCURRENCY,
+      jobTimeoutSeconds: valid.UPKEEP_JOB_TIMEOUT_SECONDS,
+    },
     trustProxy: parseTrustProxy(valid.TRUST_PROXY),
     databaseStatementTimeoutMs: valid.DATABASE_STATEMENT_TIMEOUT_MS,
     shutdownDrainMs: valid.SHUTDOWN_DRAIN_MS,

@@ -23,6 +23,7 @@ export const errorCatalog = {
   instance_not_ready: { status: 409, title: 'The instance is not set up yet' },
   bot_token_unusable: { status: 409, title: 'The bot token no longer works; run the bootstrap again to repair it' },
   reauthorization_required: { status: 409, title: 'The user must log in again' },
+  upkeep_disabled: { status: 409, title: 'This process runs no upkeep (UPKEEP_ENABLED=false)' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   url_not_allowed: { status: 422, title: 'This URL is not allowed' },

@@ -1,5 +1,5 @@
 // All SQL on instances and instance_events.
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Instance, InstanceChanges, InstanceEvent, NewInstanceEvent } from '../domain/types.js';
 import { fromRow, fromRowOrUndefined, toRow } from './rows.js';
 import type { DB, Executor, InstanceUpdate } from './types.js';
@@ -78,6 +78,9 @@ export async function lockInstanceById(trx: Transaction<DB>, id: string): Promis
 }
 
 /** One stored bot token: GitLab's id, the sealed secret, its expiry and when it was issued. */
+/** The problem the upkeep stores when a due rotation failed and the served token dies before the next try. */
+const EXPIRING = 'bot_token_expiring';
+
 export interface StoredBotToken {
   tokenId: string;
   sealed: string;
@@ -102,6 +105,10 @@ export async function storeBotTokens(db: Executor, id: string, holder: string, t
       bot_standby_token_sealed: standby?.sealed ?? null,
       bot_standby_token_expires_at: standby?.expiresAt ?? null,
       bot_standby_token_issued_at: standby?.issuedAt ?? null,
+      // A rotation that succeeds ends what a failed one flagged (the upkeep's bot_token_expiring).
+      problem_code: sql<string | null>`case when problem_code = ${EXPIRING} then null else problem_code end`,
+      problem_step: sql<string | null>`case when problem_code = ${EXPIRING} then null else problem_step end`,
+      problem_detail: sql<string | null>`case when problem_code = ${EXPIRING} then null else problem_detail end`,
       updated_at: tokens.now,
     })
     .where('id', '=', id)

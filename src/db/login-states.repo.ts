@@ -21,9 +21,10 @@ export async function consumeLoginState(db: Executor, stateHash: string, now: Da
   return fromRowOrUndefined(consumed);
 }
 
-/** Expired states are useless and hold a sealed PKCE verifier: drop them. */
-export async function deleteExpiredLoginStates(db: Executor, now: Date): Promise<void> {
-  await db.deleteFrom('login_states').where('expires_at', '<=', now).execute();
+/** Expired states are useless and hold a sealed PKCE verifier: drop them. Returns how many were deleted. */
+export async function deleteExpiredLoginStates(db: Executor, now: Date): Promise<number> {
+  const result = await db.deleteFrom('login_states').where('expires_at', '<=', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** A removed instance's pending logins can never complete. */

@@ -42,6 +42,8 @@ export interface InstancesTable {
   problem_detail: string | null;
   /** When the last live check (POST /internal/instances/:id/check) ran. */
   checked_at: Timestamp | null;
+  /** When the upkeep checks the instance next (set when the sweep enqueues its check). */
+  next_check_at: Timestamp | null;
   /** The instance's maximum token lifetime in days (EE setting read at the bootstrap); null: GitLab's 365. */
   bot_token_lifetime_days: number | null;
   /** When an internal route last verified the served bot token live (GET /personal_access_tokens/self). */
@@ -136,7 +138,23 @@ export interface InstanceAliasesTable {
   created_at: ColumnType<Date, Date | undefined, never>;
 }
 
+/** One run of an upkeep job: the sweep (instance_id null) or one instance's check. */
+export interface UpkeepRunsTable {
+  /** bigserial, as instance_events.id. */
+  id: Generated<string | number | bigint>;
+  job: string;
+  instance_id: string | null;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  /** running, succeeded, failed, skipped. */
+  outcome: ColumnType<string, string | undefined, string>;
+  /** What the run did, per task: rows deleted, rotated or not, the check's finding. */
+  counts: ColumnType<Record<string, number | string>, string | undefined, string>;
+  error: string | null;
+}
+
 export interface DB {
+  upkeep_runs: UpkeepRunsTable;
   instances: InstancesTable;
   instance_aliases: InstanceAliasesTable;
   instance_events: InstanceEventsTable;

@@ -14,6 +14,8 @@ export interface Metrics {
   gitlabCalls: Counter<'operation' | 'outcome' | 'status_class'>;
   bootstraps: Counter<'outcome' | 'code'>;
   logins: Counter<'outcome' | 'code'>;
+  /** Feed for the upkeep: one run of a job ('sweep', 'instance') and its outcome. */
+  upkeepRun: (job: string, outcome: string) => void;
   /** Feed for the GitLab client's onCall option. */
   gitlabCall: (call: GitlabCallReport) => void;
 }
@@ -39,6 +41,7 @@ export function createMetrics(instancesByStatus: () => Promise<Record<string, nu
   const bootstraps = new Counter({ name: `${PREFIX}bootstraps_total`, help: 'Bootstrap calls by outcome (success, failure) and problem code (none on success)', labelNames: ['outcome', 'code'] as const, registers });
   const logins = new Counter({ name: `${PREFIX}logins_total`, help: 'Login callbacks by outcome (success, failure) and problem code (none on success)', labelNames: ['outcome', 'code'] as const, registers });
   const refreshes = new Counter({ name: `${PREFIX}user_token_refreshes_total`, help: "Refreshes of users' GitLab tokens sent to GitLab, by outcome", labelNames: ['outcome'] as const, registers });
+  const upkeepRuns = new Counter({ name: `${PREFIX}upkeep_runs_total`, help: 'Upkeep runs by job (sweep, instance) and outcome (succeeded, failed, skipped)', labelNames: ['job', 'outcome'] as const, registers });
   const rotations = new Counter({ name: `${PREFIX}bot_token_rotations_total`, help: 'Bot token rotations sent to GitLab, by outcome', labelNames: ['outcome'] as const, registers });
   new Gauge({
     name: `${PREFIX}instances`,
@@ -60,5 +63,6 @@ export function createMetrics(instancesByStatus: () => Promise<Record<string, nu
     if (operation === 'rotate_token') rotations.inc({ outcome });
   }
 
-  return { registry, httpRequests, httpDuration, gitlabCalls, bootstraps, logins, gitlabCall };
+  const upkeepRun = (job: string, outcome: string) => { upkeepRuns.inc({ job, outcome }); };
+  return { registry, httpRequests, httpDuration, gitlabCalls, bootstraps, logins, upkeepRun, gitlabCall };
 }

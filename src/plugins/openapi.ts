@@ -9,6 +9,7 @@ import { requestExamples, responseExamples } from '../schemas/examples.js';
 import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
+import { UpkeepRun } from '../schemas/upkeep.js';
 import { SESSION_COOKIE } from './session-auth.js';
 import { SERVICE_VERSION } from '../version.js';
 
@@ -29,6 +30,7 @@ const sharedSchemas: TSchema[] = [
   BotToken,
   DeprovisionRequest,
   DeprovisionResult,
+  UpkeepRun,
 ];
 
 /** Route schema flag for a body that may be left out (Fastify's swagger marks every body required). */

@@ -29,7 +29,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
       description: 'Every instance with its status, GitLab version, bot, OAuth application id, bot token expiry and last error. No secret.',
       response: { 200: listOf('instances', ref(InstanceDetails), 'All instances, oldest first'), ...problemResponses('internal_unauthorized') },
     },
-    handler: async () => ({ instances: (await listAllInstances(deps)).map((instance) => instanceDetails(instance, instanceProblem(instance, deps.clock()))) }),
+    handler: async () => ({ instances: (await listAllInstances(deps)).map((instance) => instanceDetails(instance, instanceProblem(instance, deps.clock()), deps.config)) }),
   });
 
   app.get('/internal/instances/:id', {
@@ -43,7 +43,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
     },
     handler: async (request) => {
       const instance = await getInstance(deps, request.params.id);
-      return instanceDetails(instance, instanceProblem(instance, deps.clock()));
+      return instanceDetails(instance, instanceProblem(instance, deps.clock()), deps.config);
     },
   });
 
@@ -96,7 +96,7 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
     },
     handler: async (request) => {
       const instance = await checkInstance(deps, request.params.id, internalActorOf(request), request.log);
-      return instanceDetails(instance, instanceProblem(instance, deps.clock()));
+      return instanceDetails(instance, instanceProblem(instance, deps.clock()), deps.config);
     },
   });
 

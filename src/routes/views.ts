@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
 import type { InstanceProblem } from '../services/instances.service.js';
 import { instanceNotices } from '../services/instance-health.js';
+import { botTokenNextRotation } from '../services/upkeep/instance-tasks.js';
 import type { InstanceDetailsBody, InstanceEventBody } from '../schemas/internal.js';
 
 const numberOrNull = (value: string | null) => (value === null ? null : Number(value));
@@ -15,18 +16,24 @@ export function loginUrlOf(config: Config, instanceId: string): string {
 }
 
 /** An instance for the internal routes; `problem` is what makes it degraded at `now` (instanceProblem). */
-export function instanceDetails(instance: Instance, problem: InstanceProblem | undefined): InstanceDetailsBody {
+export function instanceDetails(instance: Instance, problem: InstanceProblem | undefined, config: Config): InstanceDetailsBody {
   return {
     id: instance.id,
     url: instance.url,
     status: problem ? 'degraded' : instance.status,
     mode: instance.mode,
     problem: problem ?? null,
-    health: { checkedAt: instance.checkedAt?.toISOString() ?? null, problems: problem ? [problem] : [], notices: instanceNotices(instance) },
+    health: {
+      checkedAt: instance.checkedAt?.toISOString() ?? null,
+      nextCheckAt: instance.status === 'ready' ? (instance.nextCheckAt?.toISOString() ?? null) : null,
+      problems: problem ? [problem] : [],
+      notices: instanceNotices(instance),
+    },
     gitlabVersion: instance.gitlabVersion,
     bot: instance.botUserId && instance.botUsername ? { userId: Number(instance.botUserId), username: instance.botUsername } : null,
     oauthApplicationId: numberOrNull(instance.oauthApplicationId),
     botTokenExpiresAt: instance.botTokenExpiresAt?.toISOString() ?? null,
+    botTokenRotatesAt: instance.status === 'ready' ? (botTokenNextRotation(config, instance)?.toISOString() ?? null) : null,
     lastError: instance.lastErrorCode ? { step: instance.lastErrorStep ?? 'unknown', code: instance.lastErrorCode, detail: instance.lastErrorDetail } : null,
     createdAt: instance.createdAt.toISOString(),
     updatedAt: instance.updatedAt.toISOString(),

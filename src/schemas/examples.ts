@@ -34,10 +34,11 @@ const instanceDetails = {
   bot: { userId: 42, username: 'review-bot' },
   oauthApplicationId: 7,
   botTokenExpiresAt: '2027-11-29T00:00:00.000Z',
+  botTokenRotatesAt: '2027-10-30T00:00:00.000Z',
   lastError: null,
   mode: 'automated',
   problem: null,
-  health: { checkedAt: null, problems: [], notices: [] },
+  health: { checkedAt: null, nextCheckAt: null, problems: [], notices: [] },
   createdAt: at,
   updatedAt: at,
 };
@@ -156,8 +157,8 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
   getInstance: { 200: one('A ready instance', instanceDetails) },
   checkInstance: {
     200: {
-      ready: { summary: 'Everything GitLab was asked accepted', value: { ...instanceDetails, health: { checkedAt: at, problems: [], notices: [] } } },
-      degraded: { summary: 'The OAuth application was deleted on GitLab', value: { ...instanceDetails, status: 'degraded', problem: applicationProblem, health: { checkedAt: at, problems: [applicationProblem], notices: [] } } },
+      ready: { summary: 'Everything GitLab was asked accepted', value: { ...instanceDetails, health: { checkedAt: at, nextCheckAt: at, problems: [], notices: [] } } },
+      degraded: { summary: 'The OAuth application was deleted on GitLab', value: { ...instanceDetails, status: 'degraded', problem: applicationProblem, health: { checkedAt: at, nextCheckAt: at, problems: [applicationProblem], notices: [] } } },
     },
   },
   listInstanceEvents: {

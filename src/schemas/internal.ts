@@ -16,7 +16,10 @@ export const InstanceDetails = Type.Object(
     problem: Type.Union([InstanceProblemField, Type.Null()], { description: 'degraded: what is wrong' }),
     health: Type.Object(
       {
-        checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the last live check (POST /internal/instances/:id/check) ran' }),
+        checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the last live check ran (the upkeep, or POST /internal/instances/:id/check)' }),
+        nextCheckAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+          description: 'When the upkeep checks the instance next (it re-verifies every ready instance every UPKEEP_INTERVAL_SECONDS, spread over the interval); null before its first sweep and for instances that are not ready',
+        }),
         problems: Type.Array(InstanceProblemField, { description: 'What makes the instance degraded now; empty when it is not' }),
         notices: Type.Array(InstanceProblemField, {
           description:
@@ -29,6 +32,10 @@ export const InstanceDetails = Type.Object(
     bot: Type.Union([Type.Object({ userId: Type.Integer(), username: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'The bot user on GitLab' }),
     oauthApplicationId: Type.Union([Type.Integer(), Type.Null()], { description: 'GitLab id of the OAuth application' }),
     botTokenExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the bot token expires' }),
+    botTokenRotatesAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description:
+        'When the upkeep rotates the bot token at the latest (the first run from then on): the earlier of the two tokens, at least 3 days (BOT_TOKEN_ROTATE_DAYS when more) plus one upkeep interval before expiry, or at half the lifetime GitLab granted; null when the service cannot rotate it (manual onboarding before GitLab 16.10) or it never expires',
+    }),
     lastError: Type.Union(
       [Type.Object({ step: Type.String(), code: Type.String(), detail: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }), Type.Null()],
       { description: 'The last failure, with the step it happened in' },

@@ -15,7 +15,7 @@ import type { GitlabPersonalAccessToken } from '../gitlab/api.js';
 import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { DAY_MS } from '../time.js';
 import { expiryOf, isLive, renewStandby, rotateWithinLifetime, type BotSession } from './bot-token-rotation.js';
-import { isDue, LeaseLost, refreshOnce, type HeldLease, type SingleFlightRefresh } from './credential-refresh.js';
+import { dueAt, isDue, LeaseLost, refreshOnce, type HeldLease, type SingleFlightRefresh } from './credential-refresh.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { foundInstance } from './instances.service.js';
 import { canRotateBotToken } from './manual-bot-token.js';
@@ -56,6 +56,19 @@ function needsRotation(instance: Instance, now: Date, rotateDays: number): boole
   const margin = rotateDays * DAY_MS;
   const served = isDue({ expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, now, margin);
   return served || (hasStandby(instance) && isDue({ expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt }, now, margin));
+}
+
+/**
+ * When a rotation falls due (needsRotation with `rotateDays`): the earlier of the two tokens' due times;
+ * null when neither expires or the token cannot be rotated by the service (manual, before GitLab 16.10).
+ */
+export function nextRotationAt(instance: Instance, rotateDays: number): Date | null {
+  if (!instance.botTokenSealed || !canRotateBotToken(instance)) return null;
+  const margin = rotateDays * DAY_MS;
+  const times = [dueAt({ expiresAt: instance.botTokenExpiresAt, issuedAt: instance.botTokenIssuedAt }, margin)];
+  if (hasStandby(instance)) times.push(dueAt({ expiresAt: instance.botStandbyTokenExpiresAt, issuedAt: instance.botStandbyTokenIssuedAt }, margin));
+  const known = times.filter((time): time is Date => time !== null).map((time) => time.getTime());
+  return known.length ? new Date(Math.min(...known)) : null;
 }
 
 function hasExpired(instance: Instance, now: Date): boolean {
@@ -247,8 +260,12 @@ const contextOf = (instance: Instance, now: Date, lease: HeldLease, log: Request
   now, log, lease, forced: who.forced, event: { instanceId: instance.id, step: 'bot_token_rotate', actor: who.actor },
 });
 
-/** The served bot token, rotated first when due (single-flight across processes, credential-refresh.ts). Throws as botTokenFor. */
-async function servedBotToken(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+/**
+ * The served bot token, rotated first when due (single-flight across processes, credential-refresh.ts):
+ * due `rotateDays` before expiry (BOT_TOKEN_ROTATE_DAYS for a worker's call; the upkeep asks with a wider
+ * margin, so it rotates before a worker would, still through the same lease). Throws as botTokenFor.
+ */
+async function servedBotToken(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog, rotateDays = deps.config.botTokenRotateDays): Promise<BotToken> {
   const rotate = (instance: WithBotToken, now: Date, lease: HeldLease) => {
     const context = contextOf(instance, now, lease, log, { actor, forced: false });
     return hasStandby(instance) ? rotatePair(deps, instance, context) : rotateSingle(deps, instance, context);
@@ -258,7 +275,7 @@ async function servedBotToken(deps: ServiceDeps, instanceId: string, actor: stri
       ...flight(deps, instanceId, rotate),
       // A manual instance before GitLab 16.10 cannot rotate (manual-bot-token.ts): its token is served until it
       // expires; then the liveness check drops it and bot_token_unusable is answered.
-      isDue: (instance, now) => (canRotateBotToken(instance) ? needsRotation(instance, now, deps.config.botTokenRotateDays) : hasExpired(instance, now)),
+      isDue: (instance, now) => (canRotateBotToken(instance) ? needsRotation(instance, now, rotateDays) : hasExpired(instance, now)),
       // A rotation in flight touches only the standby: the served token is handed out meanwhile.
       serveWhileHeld: (instance, now) => hasStandby(instance) && !hasExpired(instance, now),
       holderGitlabCalls: ROTATION_GITLAB_CALLS,
@@ -299,6 +316,27 @@ async function verifiedBotToken(deps: ServiceDeps, instanceId: string, served: B
  */
 export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
   return verifiedBotToken(deps, instanceId, await servedBotToken(deps, instanceId, actor, log), actor, log);
+}
+
+/** What a scheduled rotation did: `rotated` (the stored tokens changed), or the instance as it is, still `due` when the rotation failed. */
+export interface ScheduledRotation {
+  rotated: boolean;
+  due: boolean;
+  instance: Instance;
+}
+
+/**
+ * The upkeep's rotation: the same single-flight rotation as a worker's call (so the two never both
+ * rotate), due `rotateDays` before expiry or at half the lifetime. A GitLab failure leaves the served
+ * token served (as for a worker) and is reported as `due: true` afterwards; throws bot_token_unusable and
+ * instance_not_ready as botTokenFor.
+ */
+export async function rotateBotTokenIfDue(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog, rotateDays: number): Promise<ScheduledRotation> {
+  const before = withBotToken(await findInstanceById(deps.db, instanceId), instanceId);
+  if (!canRotateBotToken(before)) return { rotated: false, due: false, instance: before };
+  await servedBotToken(deps, instanceId, actor, log, rotateDays);
+  const after = withBotToken(await findInstanceById(deps.db, instanceId), instanceId);
+  return { rotated: pairKey(after) !== pairKey(before), due: needsRotation(after, deps.clock(), rotateDays), instance: after };
 }
 
 /**

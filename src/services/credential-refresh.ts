@@ -25,6 +25,14 @@ export function isDue(credential: { expiresAt: Date | null; issuedAt: Date | nul
   return expiresAt - now.getTime() < Math.min(marginMs, lifetime / 2);
 }
 
+/** The instant `isDue` turns true (null: never, no expiry). */
+export function dueAt(credential: { expiresAt: Date | null; issuedAt: Date | null }, marginMs: number): Date | null {
+  if (credential.expiresAt === null) return null;
+  const expiresAt = credential.expiresAt.getTime();
+  const lifetime = credential.issuedAt ? expiresAt - credential.issuedAt.getTime() : Infinity;
+  return new Date(expiresAt - Math.min(marginMs, lifetime / 2));
+}
+
 /** The holder's lease ran out (or was taken from it, e.g. by a removal) before it could write. */
 export class LeaseLost extends Error {
   constructor() {

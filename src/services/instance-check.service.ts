@@ -13,7 +13,7 @@ import { GitlabApiError } from '../gitlab/http.js';
 import { replaceRefusedToken } from './bot-token.service.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
 import { oauthClientAccepted, registeredRedirectUri } from './gitlab-oauth.js';
-import { STORED_PROBLEMS, type InstanceProblem } from './instance-health.js';
+import { BOT_TOKEN_EXPIRING, STORED_PROBLEMS, type InstanceProblem } from './instance-health.js';
 import { getInstance } from './instances.service.js';
 
 type BotTokenFinding = 'live' | 'refused' | 'missing' | { forbidden: string };
@@ -62,22 +62,37 @@ function problemOf(applicationAccepted: boolean, botToken: BotTokenFinding | 're
   return null;
 }
 
+/** How a check records itself: the upkeep records an event only when something changed. */
+export interface CheckOptions {
+  eventOnChangeOnly?: boolean;
+}
+
+/**
+ * A live check cannot see a failed rotation: a stored bot_token_expiring (the upkeep's) stays until a
+ * rotation succeeds (storeBotTokens clears it).
+ */
+function keptProblem(instance: Instance): InstanceProblem | null {
+  if (instance.problemCode !== BOT_TOKEN_EXPIRING.code) return null;
+  return { code: instance.problemCode, step: instance.problemStep ?? BOT_TOKEN_EXPIRING.step, title: instance.problemDetail ?? instance.problemCode };
+}
+
 /**
  * Runs the live check of a ready instance now, repairs a refused served bot token from the standby, and
  * stores the outcome (degraded with its problem, or ready); records one `check` event by `actor`.
  * Returns the instance as stored afterwards. Throws instance_not_found, instance_not_ready, and the
  * GitLab failure codes (unreachable, rate limited, unexpected answer: nothing is changed then).
  */
-export async function checkInstance(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<Instance> {
+export async function checkInstance(deps: ServiceDeps, id: string, actor: string, log: RequestLog, options: CheckOptions = {}): Promise<Instance> {
   const instance = await getInstance(deps, id);
   if (instance.status !== 'ready') throw new AppError('instance_not_ready', `Instance ${id} is ${instance.status}: only a ready instance can be checked`);
   const [botToken, applicationAccepted] = await Promise.all([checkBotToken(deps, instance, log), checkApplication(deps, instance)]);
   const repaired = botToken === 'refused' && (await replaceRefusedToken(deps, id, actor, log));
-  const problem = problemOf(applicationAccepted, repaired ? 'repaired' : botToken);
+  const problem = problemOf(applicationAccepted, repaired ? 'repaired' : botToken) ?? keptProblem(instance);
   const checkedAt = deps.clock();
   if (!(await storeCheckedProblem(deps.db, id, { problem, checkedAt, verified: { botToken: botToken === 'live', oauthClient: applicationAccepted } }))) throw new AppError('instance_not_ready', `Instance ${id} changed while it was checked; check it again`);
   // Compared with before the check: a token dropped during it (replaceRefusedToken) is a change too.
   const change = instance.problemCode === (problem?.code ?? null) ? 'unchanged' : problem ? 'now degraded' : 'ready again';
+  if (options.eventOnChangeOnly && change === 'unchanged' && !repaired) return getInstance(deps, id);
   const detail = `${problem ? `${problem.code}: ${problem.title}` : 'bot token and OAuth application accepted by GitLab'}${repaired ? '; the refused served bot token replaced by the standby' : ''} (${change})`;
   await insertInstanceEvent(deps.db, { instanceId: id, step: 'check', actor, outcome: problem ? 'failed' : repaired ? 'repaired' : 'succeeded', detail, errorCode: problem?.code ?? null });
   return getInstance(deps, id);

@@ -20,6 +20,9 @@ export const STORED_PROBLEMS = {
   application: { code: 'oauth_application_unusable', step: 'oauth_application' },
 } as const;
 
+/** Stored by the upkeep when a due rotation failed and the served token would die before the next try (it still works meanwhile). */
+export const BOT_TOKEN_EXPIRING = { code: 'bot_token_expiring', step: 'bot_token' } as const;
+
 /** The columns the decision reads: the lookup reads only these. */
 export type HealthColumns = Pick<Instance, 'status' | 'botTokenWarnAt' | 'problemCode' | 'problemStep' | 'problemDetail'>;
 

@@ -34,6 +34,8 @@ export function testConfig(env: Record<string, string> = {}) {
     INTERNAL_API_TOKENS: TEST_INTERNAL_TOKEN,
     LOG_LEVEL: 'info',
     DATA_DIR: '/nonexistent-data-dir',
+    // The upkeep's scheduler polls the database: only the tests of the upkeep turn it on.
+    UPKEEP_ENABLED: 'false',
     ...env,
   });
 }

@@ -2,8 +2,7 @@
 // instance claimed under a lease, the GitLab probe, the verified facts saved with their events, and
 // how a run that stopped is answered (lease lost, a step failed, the database went away).
 import { randomUUID } from 'node:crypto';
-import { claimInstanceForBootstrap, deleteAbandonedInstances } from '../../db/instances.repo.js';
-import { DAY_MS } from '../../time.js';
+import { claimInstanceForBootstrap } from '../../db/instances.repo.js';
 import type { InstanceChanges } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
 import type { GitlabApi, GitlabTarget, GitlabVersion } from '../../gitlab/api.js';
@@ -17,17 +16,10 @@ import { BootstrapRun, inStep, LeaseLost, StepFailure } from './run.js';
 
 const takenOver = (url: string) => new AppError('bootstrap_in_progress', `Another bootstrap of ${url} took over after this one ran out of time`);
 
-/** Never-ready instances untouched this long are deleted (issue 10 item 6; the contract's upkeep retention). */
-export const ABANDONED_INSTANCE_RETENTION_DAYS = 30;
-/** Deleted per bootstrap at most: the purge rides along, it never makes one bootstrap slow. */
-const ABANDONED_PURGE_LIMIT = 100;
-
 /** Stage 1: the URL and certificate checked, the instance claimed under a lease (or bootstrap_in_progress). */
 export async function claim(deps: ServiceDeps, input: { url: string; caCertificate?: string | undefined }, actor: string): Promise<BootstrapRun> {
   const url = normalizeInstanceUrl(input.url);
   await refuseKnownAlias(deps, url);
-  // As login states are purged when a login starts: every bootstrap clears a bounded batch of abandoned instances.
-  await deleteAbandonedInstances(deps.db, new Date(deps.clock().getTime() - ABANDONED_INSTANCE_RETENTION_DAYS * DAY_MS), ABANDONED_PURGE_LIMIT);
   await deps.gitlabHttp.assertUrlResolvesAllowed(url);
   if (input.caCertificate !== undefined) assertPemCertificate(input.caCertificate);
   const now = deps.clock();

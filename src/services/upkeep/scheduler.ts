@@ -1,0 +1,97 @@
+// The upkeep's scheduler: pg-boss (a PostgreSQL job queue) on the app's own database, so the schedule and
+// every job's state live with everything else and any number of replicas share them. The sweep runs
+// once per UPKEEP_INTERVAL_SECONDS across all replicas: each sweep (and each process at start, and on a
+// timer as a safety net) enqueues the next one at the next interval boundary, keyed by its time slot
+// (singletonSeconds: one job per slot, whoever enqueues it). Each instance's check is its own job in a
+// 'stately' queue keyed by the instance id: at most one queued and one running per instance, fetched
+// with SKIP LOCKED by exactly one process, retried with back-off when it fails, and given up (then
+// retried by any process) when it runs longer than UPKEEP_JOB_TIMEOUT_SECONDS, e.g. its process died.
+import PgBoss from 'pg-boss';
+import type { JobStoreDb } from '../../db/upkeep.repo.js';
+import type { ServiceDeps } from '../deps.js';
+import { runInstanceUpkeep, runSweep, type RunObserver, type UpkeepLog } from './runs.js';
+
+const SCHEMA = 'pgboss';
+const SWEEP_QUEUE = 'upkeep-sweep';
+const INSTANCE_QUEUE = 'upkeep-instance';
+/** pg-boss's smallest polling interval. */
+const MIN_POLL_SECONDS = 0.5;
+
+export interface Upkeep {
+  start(): Promise<void>;
+  /** Stops taking jobs and waits for running ones up to `deadlineMs`; unfinished ones are retried by another process. */
+  stop(deadlineMs: number): Promise<void>;
+  /** Queues a sweep now (an operator's action, or a test's). */
+  triggerSweep(): Promise<void>;
+}
+
+interface InstanceJob {
+  instanceId: string;
+}
+
+/** Retries of a failed job: 60 s, then doubling (pg-boss retryBackoff), capped by the job's own slot. */
+function retryOptions(intervalSeconds: number) {
+  return { retryLimit: 5, retryDelay: Math.max(1, Math.min(60, Math.floor(intervalSeconds / 5))), retryBackoff: true };
+}
+
+function bossOf(jobStore: JobStoreDb, deps: ServiceDeps): PgBoss {
+  const { intervalSeconds, jobTimeoutSeconds } = deps.config.upkeep;
+  return new PgBoss({
+    db: jobStore,
+    schema: SCHEMA,
+    // The schema comes from the migrations (migrations/20261204010000_create_upkeep.ts).
+    migrate: false,
+    // The sweep schedules itself (cron has minute granularity; UPKEEP_INTERVAL_SECONDS may be 5).
+    schedule: false,
+    supervise: true,
+    // Expired (stuck or orphaned) jobs are found by this maintenance, run by one process at a time.
+    maintenanceIntervalSeconds: Math.max(1, Math.min(120, jobTimeoutSeconds)),
+    expireInSeconds: jobTimeoutSeconds,
+    archiveCompletedAfterSeconds: Math.max(43_200, intervalSeconds),
+  });
+}
+
+/** Creates the scheduler; nothing runs before start(). */
+export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: UpkeepLog, observe: RunObserver): Upkeep {
+  const { intervalSeconds, concurrency, jobTimeoutSeconds } = deps.config.upkeep;
+  const boss = bossOf(jobStore, deps);
+  boss.on('error', (error) => { log.warn({ err: error }, 'upkeep job queue error (retried at its next poll)'); });
+  const pollingIntervalSeconds = Math.max(MIN_POLL_SECONDS, Math.min(2, intervalSeconds / 10));
+  let safetyNet: NodeJS.Timeout | undefined;
+
+  const enqueueCheck = async (instanceId: string, startAfterSeconds: number) => {
+    await boss.send(INSTANCE_QUEUE, { instanceId } satisfies InstanceJob, { singletonKey: instanceId, startAfter: startAfterSeconds, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds) });
+  };
+  /** The sweep of the next interval boundary; a no-op when any process already queued it (singleton slot). */
+  const scheduleNextSweep = async () => {
+    const nextBoundary = new Date((Math.floor(Date.now() / 1000 / intervalSeconds) + 1) * intervalSeconds * 1000);
+    await boss.send(SWEEP_QUEUE, {}, { singletonKey: 'scheduled', singletonSeconds: intervalSeconds, startAfter: nextBoundary, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds) });
+  };
+  const sweep = async () => {
+    await scheduleNextSweep();
+    await runSweep(deps, log, observe, enqueueCheck);
+  };
+
+  return {
+    async start() {
+      await boss.start();
+      await scheduleNextSweep();
+      await boss.work(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep);
+      for (let worker = 0; worker < concurrency; worker++) {
+        await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
+          if (job) await runInstanceUpkeep(deps, log, observe, job.data.instanceId);
+        });
+      }
+      // Should the chain of sweeps break (a sweep given up after its retries), the next slot is queued anyway.
+      safetyNet = setInterval(() => { scheduleNextSweep().catch((error: unknown) => { log.warn({ err: error }, 'could not queue the next upkeep sweep'); }); }, intervalSeconds * 1000);
+      safetyNet.unref();
+    },
+    async stop(deadlineMs) {
+      clearInterval(safetyNet);
+      await boss.stop({ graceful: true, wait: true, close: false, timeout: Math.max(1000, deadlineMs) });
+    },
+    async triggerSweep() {
+      await boss.send(SWEEP_QUEUE, { trigger: 'manual' }, { expireInSeconds: jobTimeoutSeconds });
+    },
+  };
+}
