@@ -1,15 +1,17 @@
 // Instances that never became ready and hold nothing on GitLab (a made-up token, a typo) are deleted with
-// their events once untouched for 30 days: strangers cannot make the tables grow forever (issue 10 item 6).
+// their events by the upkeep's sweep once untouched for 30 days: strangers cannot make the tables grow
+// forever (issue 10 item 6; issue 12 moved the purge from the bootstrap to the upkeep).
 import t from 'tap';
 import { instanceRow } from '../helpers/bootstrap.js';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { sweepNow, UPKEEP_ENV } from '../helpers/upkeep.js';
 
 const DAY_MS = 86_400_000;
 
-t.test('a bootstrap deletes never-ready instances untouched for 30 days (and their events); recent, resource-holding and ready ones stay', async (t) => {
+t.test('the upkeep sweep deletes never-ready instances untouched for 30 days (and their events); recent, resource-holding and ready ones stay', async (t) => {
   const clock = { now: new Date('2026-12-01T10:00:00Z') };
-  const { app } = await buildTestApp(t, FAKE_GITLAB_ENV, { clock: () => clock.now });
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...UPKEEP_ENV }, { clock: () => clock.now });
   const [stranger, holder, ready, recent, later] = await Promise.all([1, 2, 3, 4, 5].map(() => startTestGitlab(t)));
   const admins = [holder, ready, later].map((fake) => fake.seedAdmin());
 
@@ -24,7 +26,10 @@ t.test('a bootstrap deletes never-ready instances untouched for 30 days (and the
   t.equal((await postBootstrap(app, { url: recent.url, adminToken: 'glpat-made-up-token-111111' })).statusCode, 422, 'another stranger, two days later');
 
   clock.now = new Date(clock.now.getTime() + 29 * DAY_MS);
-  t.equal((await postBootstrap(app, { url: later.url, adminToken: admins[2].token })).statusCode, 201, 'any bootstrap 31 days on');
+  t.equal((await postBootstrap(app, { url: later.url, adminToken: admins[2].token })).statusCode, 201, 'a bootstrap 31 days on');
+  t.ok(await instanceRow(app, stranger.url), 'a bootstrap deletes nothing');
+  const sweep = await sweepNow(app);
+  t.equal(sweep.counts.abandonedInstancesDeleted, 1, 'the sweep counts what it deleted');
 
   t.equal(await instanceRow(app, stranger.url), undefined, 'the 31-day-old never-ready instance is gone');
   const events = await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', strangerId).execute();

@@ -58,15 +58,16 @@ export type EnqueueCheck = (instanceId: string, startAfterSeconds: number) => Pr
 
 /**
  * The sweep: the clean-ups, then every ready instance's check queued, spread evenly over the interval
- * (instance i of n after i·interval/n seconds), each instance's next check time stored for health.
+ * (instance i of n after i·interval/n seconds; at once for a manual sweep, `spread` false), each
+ * instance's next check time stored for health.
  */
-export function runSweep(deps: ServiceDeps, log: UpkeepLog, observe: RunObserver, enqueue: EnqueueCheck): Promise<void> {
+export function runSweep(deps: ServiceDeps, log: UpkeepLog, observe: RunObserver, enqueue: EnqueueCheck, options: { spread: boolean }): Promise<void> {
   return recorded(deps, log, observe, { job: 'sweep', instanceId: null }, async (context, counts) => {
     await runTasks(SWEEP_TASKS.map((task) => ({ name: task.name, run: (c: UpkeepContext) => task.run(c) })), context, null, counts);
     const ids = await listCheckableInstanceIds(deps.db);
     const interval = deps.config.upkeep.intervalSeconds;
     for (const [index, instanceId] of ids.entries()) {
-      const startAfterSeconds = Math.floor((index * interval) / ids.length);
+      const startAfterSeconds = options.spread ? Math.floor((index * interval) / ids.length) : 0;
       await enqueue(instanceId, startAfterSeconds);
       await setNextCheckAt(deps.db, instanceId, new Date(context.now.getTime() + startAfterSeconds * 1000));
     }

@@ -25,13 +25,18 @@ export interface Upkeep {
   triggerSweep(): Promise<void>;
 }
 
+interface SweepJob {
+  /** manual: POST /internal/upkeep/sweep, whose checks are queued at once instead of spread. */
+  trigger?: 'manual';
+}
+
 interface InstanceJob {
   instanceId: string;
 }
 
-/** Retries of a failed job: 60 s, then doubling (pg-boss retryBackoff), capped by the job's own slot. */
-function retryOptions(intervalSeconds: number) {
-  return { retryLimit: 5, retryDelay: Math.max(1, Math.min(60, Math.floor(intervalSeconds / 5))), retryBackoff: true };
+/** Retries of a failed or expired job: after at most 60 s (less with a short interval or job timeout), then doubling (pg-boss retryBackoff). */
+function retryOptions(intervalSeconds: number, jobTimeoutSeconds: number) {
+  return { retryLimit: 5, retryDelay: Math.max(1, Math.min(60, Math.floor(intervalSeconds / 5), jobTimeoutSeconds)), retryBackoff: true };
 }
 
 function bossOf(jobStore: JobStoreDb, deps: ServiceDeps): PgBoss {
@@ -60,23 +65,23 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
   let safetyNet: NodeJS.Timeout | undefined;
 
   const enqueueCheck = async (instanceId: string, startAfterSeconds: number) => {
-    await boss.send(INSTANCE_QUEUE, { instanceId } satisfies InstanceJob, { singletonKey: instanceId, startAfter: startAfterSeconds, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds) });
+    await boss.send(INSTANCE_QUEUE, { instanceId } satisfies InstanceJob, { singletonKey: instanceId, startAfter: startAfterSeconds, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
   };
   /** The sweep of the next interval boundary; a no-op when any process already queued it (singleton slot). */
   const scheduleNextSweep = async () => {
     const nextBoundary = new Date((Math.floor(Date.now() / 1000 / intervalSeconds) + 1) * intervalSeconds * 1000);
-    await boss.send(SWEEP_QUEUE, {}, { singletonKey: 'scheduled', singletonSeconds: intervalSeconds, startAfter: nextBoundary, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds) });
+    await boss.send(SWEEP_QUEUE, {}, { singletonKey: 'scheduled', singletonSeconds: intervalSeconds, startAfter: nextBoundary, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
   };
-  const sweep = async () => {
+  const sweep = async ([job]: PgBoss.Job<SweepJob>[]) => {
     await scheduleNextSweep();
-    await runSweep(deps, log, observe, enqueueCheck);
+    await runSweep(deps, log, observe, enqueueCheck, { spread: job?.data.trigger !== 'manual' });
   };
 
   return {
     async start() {
       await boss.start();
       await scheduleNextSweep();
-      await boss.work(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep);
+      await boss.work<SweepJob>(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep);
       for (let worker = 0; worker < concurrency; worker++) {
         await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
           if (job) await runInstanceUpkeep(deps, log, observe, job.data.instanceId);
@@ -91,7 +96,7 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
       await boss.stop({ graceful: true, wait: true, close: false, timeout: Math.max(1000, deadlineMs) });
     },
     async triggerSweep() {
-      await boss.send(SWEEP_QUEUE, { trigger: 'manual' }, { expireInSeconds: jobTimeoutSeconds });
+      await boss.send(SWEEP_QUEUE, { trigger: 'manual' } satisfies SweepJob, { expireInSeconds: jobTimeoutSeconds });
     },
   };
 }
