@@ -318,7 +318,7 @@ export async function botTokenFor(deps: ServiceDeps, instanceId: string, actor: 
   return verifiedBotToken(deps, instanceId, await servedBotToken(deps, instanceId, actor, log), actor, log);
 }
 
-/** What a scheduled rotation did: `rotated` (the stored tokens changed), or the instance as it is, still `due` when the rotation failed. */
+/** What a scheduled rotation did: `rotated` (the stored tokens changed), and whether a token is still `due` afterwards (not rotated and due: the rotation failed). */
 export interface ScheduledRotation {
   rotated: boolean;
   due: boolean;

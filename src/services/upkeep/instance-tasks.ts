@@ -45,7 +45,9 @@ async function flagExpiring(context: UpkeepContext, instance: Instance): Promise
 export async function rotateBotToken(context: UpkeepContext, instance: Instance): Promise<string> {
   if (!instance.botTokenSealed) return 'no_token';
   const outcome = await rotateBotTokenIfDue(context.deps, instance.id, UPKEEP_ACTOR, context.log, upkeepRotateDays(context.deps.config));
-  if (!outcome.due) return outcome.rotated ? 'rotated' : 'not_due';
+  // One rotation renews one token of the pair: the other may still be due, and is renewed at the next run.
+  if (outcome.rotated) return 'rotated';
+  if (!outcome.due) return 'not_due';
   await flagExpiring(context, outcome.instance);
   throw new Error('the bot token is due for rotation and the rotation failed (see the instance events); the upkeep retries it');
 }

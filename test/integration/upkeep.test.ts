@@ -1,0 +1,79 @@
+// The upkeep keeps instances working with nobody calling (issue 12): the bot token rotated in time (on
+// GitLab 16.3, whose rotated tokens live 7 days, over weeks), a bot deactivated on GitLab found by the next
+// run (degraded) and its re-activation (ready), each an event by `upkeep`; the sweep deletes exactly the
+// expired and abandoned rows. Runs on the embedded PGlite and on PostgreSQL (TEST_DATABASE_URL); the
+// tests of two processes on one database are in upkeep-replicas.test.ts (PostgreSQL only).
+import t from 'tap';
+import type { App } from '../../src/app.js';
+import { DAY_MS } from '../../src/time.js';
+import type { FakeGitlab } from '../fake-gitlab/index.js';
+import { bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
+import { sweepNow, UPKEEP_ENV } from '../helpers/upkeep.js';
+
+async function servedToken(app: App, instanceId: string): Promise<{ token: string; expiresAt: Date | null }> {
+  const row = await app.deps.db.selectFrom('instances').select(['bot_token_sealed', 'bot_token_expires_at']).where('id', '=', instanceId).executeTakeFirstOrThrow();
+  return { token: app.deps.sealer.open(row.bot_token_sealed!, 'bot_token'), expiresAt: row.bot_token_expires_at };
+}
+
+async function acceptedByGitlab(fake: FakeGitlab, token: string): Promise<boolean> {
+  return (await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status === 200;
+}
+
+async function upkeepEvents(app: App, instanceId: string) {
+  const events: { step: string; outcome: string; actor: string; errorCode: string | null; detail: string | null }[] = (await app.inject({ method: 'GET', url: `/internal/instances/${instanceId}/events`, headers: auth })).json().events;
+  return events.filter((event) => event.actor === 'upkeep');
+}
+
+t.test('GitLab 16.3 (rotated tokens live 7 days): with no caller the upkeep rotates the bot token in time and keeps it alive over four simulated weeks', async (t) => {
+  const { app, fake, clock, instance } = await bootstrappedInstance(t, { version: '16.3.0' }, UPKEEP_ENV);
+  const id: string = instance.instanceId;
+  const row = await app.deps.db.selectFrom('instances').select(['bot_token_expires_at', 'bot_standby_token_expires_at']).where('id', '=', id).executeTakeFirstOrThrow();
+  // Two days before the first of the two tokens would expire: well past its rotation time, nobody asked.
+  clock.now = new Date(Math.min(row.bot_token_expires_at!.getTime(), row.bot_standby_token_expires_at!.getTime()) - 2 * DAY_MS);
+  const first = await sweepNow(app, id);
+  t.match(first, { outcome: 'succeeded', counts: { botToken: 'rotated', check: 'ok' } }, 'rotated by the upkeep');
+  t.equal(fake.counters.personalAccessTokensRotated, 1);
+  const rotated = await servedToken(app, id);
+  t.equal(Math.round((rotated.expiresAt!.getTime() - clock.now.getTime()) / DAY_MS), 7, 'GitLab 16.3 granted the rotated token 7 days');
+
+  const rotations = [];
+  for (let day = 2; day <= 28; day += 2) {
+    clock.now = new Date(clock.now.getTime() + 2 * DAY_MS);
+    const run = await sweepNow(app, id);
+    t.equal(run.outcome, 'succeeded', `day ${String(day)}: the run succeeded ${run.error ?? ''}`);
+    rotations.push(run.counts.botToken);
+    const served = await servedToken(app, id);
+    t.ok(await acceptedByGitlab(fake, served.token), `day ${String(day)}: GitLab accepts the served token`);
+  }
+  t.ok(rotations.filter((outcome) => outcome === 'rotated').length >= 6, `rotated at least every 4 days: ${rotations.join(', ')}`);
+  t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'the bot keeps its two live tokens');
+  const events = await upkeepEvents(app, id);
+  t.ok(events.length >= 7 && events.every((event) => event.step === 'bot_token_rotate' && event.outcome === 'succeeded'), 'each rotation an event by upkeep; no check event while nothing changed');
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${id}`, headers: auth })).json();
+  t.ok(new Date(details.botTokenRotatesAt as string).getTime() < new Date(details.botTokenExpiresAt as string).getTime() - 3 * DAY_MS, 'the next rotation is shown, at least 3 days before the expiry');
+});
+
+t.test('a bot deactivated on GitLab makes the instance degraded at the next run; re-activated, ready again at the one after; both are events by upkeep', async (t) => {
+  const { app, fake, clock, instance } = await bootstrappedInstance(t, {}, UPKEEP_ENV);
+  const id: string = instance.instanceId;
+  const details = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${id}`, headers: auth })).json();
+  t.match(await sweepNow(app, id), { outcome: 'succeeded', counts: { botToken: 'not_due', check: 'ok' } });
+  t.same(await upkeepEvents(app, id), [], 'nothing changed: no event');
+
+  fake.setUserState(instance.bot.userId as number, 'deactivated');
+  clock.now = new Date(clock.now.getTime() + 60_000);
+  t.match(await sweepNow(app, id), { counts: { check: 'bot_account_unusable' } });
+  const degraded = await details();
+  t.match(degraded, { status: 'degraded', problem: { code: 'bot_account_unusable', title: /deactivated/ }, health: { checkedAt: clock.now.toISOString(), problems: [{ code: 'bot_account_unusable' }] } });
+  t.ok(degraded.health.nextCheckAt, 'the next check is shown');
+
+  fake.setUserState(instance.bot.userId as number, 'active');
+  clock.now = new Date(clock.now.getTime() + 60_000);
+  t.match(await sweepNow(app, id), { counts: { check: 'ok' } });
+  t.match(await details(), { status: 'ready', problem: null, health: { problems: [] } });
+  t.same(
+    (await upkeepEvents(app, id)).map((event) => [event.step, event.outcome, event.errorCode, /\((now degraded|ready again)\)/.exec(event.detail ?? '')?.[1]]),
+    [['check', 'failed', 'bot_account_unusable', 'now degraded'], ['check', 'succeeded', null, 'ready again']],
+    'two events by upkeep: degraded, then ready',
+  );
+});
