@@ -7,6 +7,7 @@ import t from 'tap';
 import type { App } from '../../src/app.js';
 import { DAY_MS } from '../../src/time.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
+import { buildTestApp } from '../helpers/app.js';
 import { bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
 import { sweepNow, UPKEEP_ENV } from '../helpers/upkeep.js';
 
@@ -76,4 +77,48 @@ t.test('a bot deactivated on GitLab makes the instance degraded at the next run;
     [['check', 'failed', 'bot_account_unusable', 'now degraded'], ['check', 'succeeded', null, 'ready again']],
     'two events by upkeep: degraded, then ready',
   );
+});
+
+t.test('the sweep deletes exactly the expired login states, dead sessions, old rate-limit windows and abandoned instances (with their events), nothing else', async (t) => {
+  const clock = { now: new Date('2026-12-01T10:00:00Z') };
+  const { app } = await buildTestApp(t, UPKEEP_ENV, { clock: () => clock.now });
+  const { db } = app.deps;
+  const ago = (ms: number) => new Date(clock.now.getTime() - ms);
+  const instance = async (url: string, values: { status: 'failed' | 'ready'; bot_user_id?: string; updated_at: Date }) =>
+    (await db.insertInto('instances').values({ url, ...values }).returning('id').executeTakeFirstOrThrow()).id;
+  const abandoned = await instance('https://abandoned.example', { status: 'failed', updated_at: ago(31 * DAY_MS) });
+  const recent = await instance('https://recent.example', { status: 'failed', updated_at: ago(29 * DAY_MS) });
+  const holder = await instance('https://holder.example', { status: 'failed', bot_user_id: '42', updated_at: ago(90 * DAY_MS) });
+  await db.insertInto('instance_events').values([abandoned, holder].map((instanceId) => ({ instance_id: instanceId, step: 'token', actor: 'test', outcome: 'failed' as const }))).execute();
+  const user = (await db.insertInto('users').values({ instance_id: holder, gitlab_user_id: '7', username: 'alice', name: 'Alice' }).returning('id').executeTakeFirstOrThrow()).id;
+  const session = (hash: string, expiresAt: Date, revokedAt: Date | null = null) => ({ token_hash: hash, user_id: user, instance_id: holder, expires_at: expiresAt, revoked_at: revokedAt, created_at: ago(DAY_MS) });
+  await db.insertInto('sessions').values([session('live', ago(-DAY_MS)), session('expired', ago(1000)), session('revoked', ago(-DAY_MS), ago(60_000))]).execute();
+  const state = (hash: string, expiresAt: Date) => ({ state_hash: hash, instance_id: holder, browser_binding_hash: hash, code_verifier_sealed: 'x', expires_at: expiresAt, created_at: ago(DAY_MS) });
+  await db.insertInto('login_states').values([state('live', ago(-60_000)), state('expired', ago(1000))]).execute();
+  await db.insertInto('rate_limit_windows').values([{ key: 'old', window_start: ago(2 * 3_600_000) }, { key: 'recent', window_start: ago(60_000) }]).execute();
+  const count = async () => ({
+    // Other tests of this file left their instances (and bootstrap rate-limit windows): only this test's rows are counted.
+    instances: (await db.selectFrom('instances').select('url').where('url', 'like', '%.example').orderBy('url').execute()).map((row) => row.url),
+    events: (await db.selectFrom('instance_events').select('instance_id').where('instance_id', 'in', [abandoned, recent, holder]).execute()).map((row) => row.instance_id),
+    sessions: (await db.selectFrom('sessions').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash),
+    loginStates: (await db.selectFrom('login_states').select('state_hash').execute()).map((row) => row.state_hash),
+    rateLimitWindows: (await db.selectFrom('rate_limit_windows').select('key').where('key', 'in', ['old', 'recent']).orderBy('key').execute()).map((row) => row.key),
+  });
+  const before = await count();
+  t.same(before, {
+    instances: ['https://abandoned.example', 'https://holder.example', 'https://recent.example'],
+    events: [abandoned, holder],
+    sessions: ['expired', 'live', 'revoked'],
+    loginStates: ['live', 'expired'],
+    rateLimitWindows: ['old', 'recent'],
+  }, 'the rows before');
+  const sweep = await sweepNow(app);
+  t.match(sweep, { outcome: 'succeeded', counts: { loginStatesDeleted: 1, sessionsDeleted: 2, rateLimitWindowsDeleted: 1, abandonedInstancesDeleted: 1 } });
+  t.same(await count(), {
+    instances: ['https://holder.example', 'https://recent.example'],
+    events: [holder],
+    sessions: ['live'],
+    loginStates: ['live'],
+    rateLimitWindows: ['recent'],
+  }, 'exactly the expired and abandoned rows are gone');
 });
