@@ -80,7 +80,8 @@ t.test('a bot deactivated on GitLab makes the instance degraded at the next run;
 });
 
 t.test('the sweep deletes exactly the expired login states, dead sessions, old rate-limit windows and abandoned instances (with their events), nothing else', async (t) => {
-  const clock = { now: new Date('2026-12-01T10:00:00Z') };
+  // The real time: the bootstrap rate-limit windows other tests of this file left are recent, so kept.
+  const clock = { now: new Date() };
   const { app } = await buildTestApp(t, UPKEEP_ENV, { clock: () => clock.now });
   const { db } = app.deps;
   const ago = (ms: number) => new Date(clock.now.getTime() - ms);
@@ -99,9 +100,9 @@ t.test('the sweep deletes exactly the expired login states, dead sessions, old r
   const count = async () => ({
     // Other tests of this file left their instances (and bootstrap rate-limit windows): only this test's rows are counted.
     instances: (await db.selectFrom('instances').select('url').where('url', 'like', '%.example').orderBy('url').execute()).map((row) => row.url),
-    events: (await db.selectFrom('instance_events').select('instance_id').where('instance_id', 'in', [abandoned, recent, holder]).execute()).map((row) => row.instance_id),
+    events: (await db.selectFrom('instance_events').select('instance_id').where('instance_id', 'in', [abandoned, recent, holder]).orderBy('id').execute()).map((row) => row.instance_id),
     sessions: (await db.selectFrom('sessions').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash),
-    loginStates: (await db.selectFrom('login_states').select('state_hash').execute()).map((row) => row.state_hash),
+    loginStates: (await db.selectFrom('login_states').select('state_hash').orderBy('state_hash').execute()).map((row) => row.state_hash),
     rateLimitWindows: (await db.selectFrom('rate_limit_windows').select('key').where('key', 'in', ['old', 'recent']).orderBy('key').execute()).map((row) => row.key),
   });
   const before = await count();
@@ -109,7 +110,7 @@ t.test('the sweep deletes exactly the expired login states, dead sessions, old r
     instances: ['https://abandoned.example', 'https://holder.example', 'https://recent.example'],
     events: [abandoned, holder],
     sessions: ['expired', 'live', 'revoked'],
-    loginStates: ['live', 'expired'],
+    loginStates: ['expired', 'live'],
     rateLimitWindows: ['old', 'recent'],
   }, 'the rows before');
   const sweep = await sweepNow(app);
