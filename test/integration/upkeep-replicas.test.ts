@@ -50,7 +50,7 @@ async function bootstrappedWithDueToken(app: App, fake: FakeGitlab): Promise<{ i
 
 const slotOf = (run: RunBody, seconds: number) => Math.floor(new Date(run.startedAt).getTime() / 1000 / seconds);
 
-t.test('two app processes on one database: each interval has one sweep and one check of the instance, and the due rotation happens once', needsPostgres, async (t) => {
+t.test('two app processes on one database: each interval has one sweep and one check of the instance, and the due rotation happens once', { ...needsPostgres }, async (t) => {
   const { url, fake } = await setUp(t);
   const env = { UPKEEP_ENABLED: 'true', UPKEEP_INTERVAL_SECONDS: '5' };
   const [first, second] = [await replica(t, url, env), await replica(t, url, env)];
@@ -77,7 +77,7 @@ t.test('two app processes on one database: each interval has one sweep and one c
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'two live bot tokens');
 });
 
-t.test('a process killed while its upkeep job waits on GitLab: the other process retries the job and completes it once', needsPostgres, async (t) => {
+t.test('a process killed while its upkeep job waits on GitLab: the other process retries the job and completes it once', { ...needsPostgres }, async (t) => {
   const { url, fake } = await setUp(t);
   const fast = { UPKEEP_INTERVAL_SECONDS: '3600', UPKEEP_JOB_TIMEOUT_SECONDS: '5', LEASE_MS: '2000', LEASE_HEARTBEAT_MS: '500' };
   const setup = await replica(t, url, { UPKEEP_ENABLED: 'false' });
