@@ -11,7 +11,8 @@ export async function generateOpenApiDocument(): Promise<string> {
   const logger = pino({ level: 'silent' });
   // The pool never connects: generating the document runs no query.
   const database = openPostgres('postgres://unused@127.0.0.1:1/unused', logger);
-  const config = loadConfig({ PUBLIC_URL: 'http://localhost:3000', ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+  // No database behind it: the upkeep (which would poll one) stays off.
+  const config = loadConfig({ PUBLIC_URL: 'http://localhost:3000', ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'), UPKEEP_ENABLED: 'false' });
   const app = await buildApp(config, { database, logger });
   try {
     await app.ready();

@@ -18,7 +18,7 @@ export function jobStoreDb(db: Executor): JobStoreDb {
   return {
     async executeSql(text, values = []) {
       const result = await db.executeQuery(CompiledQuery.raw(text, values));
-      return { rows: result.rows as unknown[] };
+      return { rows: result.rows };
     },
   };
 }

@@ -41,16 +41,17 @@ async function recorded(deps: ServiceDeps, log: UpkeepLog, observe: RunObserver,
 
 /** Runs each task, a failure recorded in the counts; the first failure is rethrown after all ran. */
 async function runTasks<T>(tasks: readonly { name: string; run: (context: UpkeepContext, subject: T) => Promise<number | string> }[], context: UpkeepContext, subject: T, counts: Counts): Promise<void> {
-  let firstFailure: unknown;
+  const failures: unknown[] = [];
   for (const task of tasks) {
     try {
       counts[task.name] = await task.run(context, subject);
     } catch (error) {
       counts[task.name] = 'failed';
-      firstFailure ??= error;
+      failures.push(error);
     }
   }
-  if (firstFailure !== undefined) throw firstFailure;
+  if (failures.length === 0) return;
+  throw failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
 }
 
 /** Where the sweep hands an instance's check: run `startAfterSeconds` from now. */

@@ -72,9 +72,9 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
     const nextBoundary = new Date((Math.floor(Date.now() / 1000 / intervalSeconds) + 1) * intervalSeconds * 1000);
     await boss.send(SWEEP_QUEUE, {}, { singletonKey: 'scheduled', singletonSeconds: intervalSeconds, startAfter: nextBoundary, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
   };
-  const sweep = async ([job]: PgBoss.Job<SweepJob>[]) => {
+  const sweep = async (jobs: PgBoss.Job<SweepJob>[]) => {
     await scheduleNextSweep();
-    await runSweep(deps, log, observe, enqueueCheck, { spread: job?.data.trigger !== 'manual' });
+    await runSweep(deps, log, observe, enqueueCheck, { spread: !jobs.some((job) => job.data.trigger === 'manual') });
   };
 
   return {
@@ -83,8 +83,8 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
       await scheduleNextSweep();
       await boss.work<SweepJob>(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep);
       for (let worker = 0; worker < concurrency; worker++) {
-        await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
-          if (job) await runInstanceUpkeep(deps, log, observe, job.data.instanceId);
+        await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, async (jobs) => {
+          for (const job of jobs) await runInstanceUpkeep(deps, log, observe, job.data.instanceId);
         });
       }
       // Should the chain of sweeps break (a sweep given up after its retries), the next slot is queued anyway.
