@@ -191,6 +191,18 @@ export const responseExamples: Record<string, Record<string, Examples>> = {
       },
     },
   },
+  listUpkeepRuns: {
+    200: one('A sweep and the instance run it queued (the bot token rotated)', {
+      runs: [
+        { id: '42', job: 'instance', instanceId, startedAt: at, finishedAt: at, outcome: 'succeeded', counts: { botToken: 'rotated', check: 'ok' }, error: null },
+        {
+          id: '41', job: 'sweep', instanceId: null, startedAt: at, finishedAt: at, outcome: 'succeeded',
+          counts: { loginStatesDeleted: 3, sessionsDeleted: 1, rateLimitWindowsDeleted: 12, abandonedInstancesDeleted: 0, upkeepRunsDeleted: 0, instancesQueued: 1 }, error: null,
+        },
+      ],
+    }),
+  },
+  triggerUpkeepSweep: { 202: one('The sweep is queued', { queued: true }) },
   getBotToken: { 200: one('The current bot token', { token: 'glpat-ZyXwVuTsRqPoNmLkJiHg', expiresAt: '2027-11-29T00:00:00.000Z' }) },
   rotateBotToken: { 200: one('The new bot token, after both tokens were rotated', { token: 'glpat-QwErTyUiOpAsDfGhJkLz', expiresAt: '2027-11-26T00:00:00.000Z' }) },
   getUserGitlabToken: { 200: one("The user's access token", { accessToken: 'a3f9c2e1b8d7c6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1', expiresAt: '2026-11-30T11:15:00.000Z' }) },
