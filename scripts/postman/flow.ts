@@ -118,6 +118,22 @@ export const flow: FlowStep[] = [
     tests: [status(200), "pm.test('a new personal access token', () => pm.expect(pm.response.json().token).to.match(/^glpat-/));"],
   },
   {
+    operationId: 'triggerUpkeepSweep',
+    name: 'Internal: run the upkeep sweep now',
+    method: 'POST',
+    path: '/internal/upkeep/sweep',
+    auth: 'internal',
+    tests: [status(202)],
+  },
+  {
+    operationId: 'listUpkeepRuns',
+    name: 'Internal: recent upkeep runs',
+    method: 'GET',
+    path: '/internal/upkeep/runs',
+    auth: 'internal',
+    tests: [status(200), "pm.test('a list of runs', () => pm.expect(pm.response.json().runs).to.be.an('array'));"],
+  },
+  {
     operationId: 'getUserGitlabToken',
     name: "Internal: the user's GitLab token",
     method: 'POST',
