@@ -2,7 +2,7 @@
 // GitLab 16.3, whose rotated tokens live 7 days, over weeks), a bot deactivated on GitLab found by the next
 // run (degraded) and its re-activation (ready), each an event by `upkeep`; the sweep deletes exactly the
 // expired and abandoned rows. Runs on the embedded PGlite and on PostgreSQL (TEST_DATABASE_URL); the
-// tests of two processes on one database are in upkeep-replicas.test.ts (PostgreSQL only).
+// tests of two processes on one database are in child-processes/upkeep-replicas.test.ts (PostgreSQL only).
 import t from 'tap';
 import type { App } from '../../src/app.js';
 import { DAY_MS } from '../../src/time.js';
