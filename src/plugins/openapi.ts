@@ -9,6 +9,7 @@ import { requestExamples, responseExamples } from '../schemas/examples.js';
 import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
+import { Installation, InstallationResult, RepositoryList, WebhookEvent, WebhookFeed, WebhookReceipt } from '../schemas/repositories.js';
 import { SESSION_COOKIE } from './session-auth.js';
 import { SERVICE_VERSION } from '../version.js';
 
@@ -29,6 +30,12 @@ const sharedSchemas: TSchema[] = [
   BotToken,
   DeprovisionRequest,
   DeprovisionResult,
+  Installation,
+  InstallationResult,
+  RepositoryList,
+  WebhookReceipt,
+  WebhookEvent,
+  WebhookFeed,
 ];
 
 /** Route schema flag for a body that may be left out (Fastify's swagger marks every body required). */
@@ -92,6 +99,7 @@ export default fp(
             sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'The session cookie set by the login callback' },
             sessionBearer: { type: 'http', scheme: 'bearer', description: 'The session token as a bearer token' },
             internalBearer: { type: 'http', scheme: 'bearer', description: 'One of INTERNAL_API_TOKENS' },
+            gitlabWebhookToken: { type: 'apiKey', in: 'header', name: 'X-Gitlab-Token', description: "The installation's webhook secret token, sent by GitLab" },
           },
         },
       },
