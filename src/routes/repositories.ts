@@ -9,7 +9,7 @@ import { InstallationResult, ProjectIdParams, RepositoryList, RepositoryListQuer
 import { accessLevelOf, installOnProject, listRepositories, uninstallFromProject, type SessionUser } from '../services/installations.service.js';
 import { installationView } from './views.js';
 
-const SESSION_SECURITY = [{ sessionCookie: [] }, { sessionBearer: [] }];
+const SESSION_SECURITY: Record<string, string[]>[] = [{ sessionCookie: [] }, { sessionBearer: [] }];
 const SESSION_FAILURES = ['unauthenticated', 'instance_not_ready', 'reauthorization_required', ...GITLAB_FAILURES] as const;
 
 function sessionUser(request: FastifyRequest): SessionUser {

@@ -1,6 +1,7 @@
 // GitLab's webhook deliveries (public: GitLab calls it, authenticated by the hook's secret token) and
 // the internal feed the review workers read them from.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
 import { AppError } from '../errors.js';
 import { registerInternalAuth } from '../plugins/internal-auth.js';
 import { problemResponses } from '../schemas/problem.js';
@@ -97,7 +98,9 @@ const webhookFeedRoutes: FastifyPluginAsyncTypebox = (app) => {
         };
         return `${JSON.stringify(fields).slice(0, -1)},"body":${event.body}}`;
       });
-      return reply.type('application/json; charset=utf-8').send(`{"events":[${items.join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`);
+      const json = `{"events":[${items.join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`;
+      // A string is sent as it is (no serializer runs on it); its shape is the declared WebhookFeed.
+      return reply.type('application/json; charset=utf-8').send(json as unknown as Static<typeof WebhookFeed>);
     },
   });
   return Promise.resolve();

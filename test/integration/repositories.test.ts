@@ -1,0 +1,136 @@
+// Installing the bot on projects (member and hook on the fake GitLab), GitLab's deliveries stored once,
+// and the ordered webhook feed with its long-poll.
+import type { AddressInfo } from 'node:net';
+import tap, { type Test } from 'tap';
+import { Browser, login } from '../helpers/ready-instance.js';
+import { bootstrappedInstance, INTERNAL_AUTH } from '../helpers/gitlab.js';
+import { createProject, triggerEvent } from '../fake-gitlab/index.js';
+import type { App } from '../../src/app.js';
+
+async function setUp(t: Test) {
+  const ready = await bootstrappedInstance(t);
+  const { app, fake, instance } = ready;
+  const alice = fake.createUser({ username: 'alice' });
+  const browser = new Browser();
+  await login(browser, app, fake, instance.instanceId, { gitlabUserId: alice.id });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as AddressInfo).port;
+  const rewrite = (url: string) => url.replace('http://connect.test', `http://127.0.0.1:${String(port)}`);
+  const as = (method: 'GET' | 'PUT' | 'DELETE', url: string) => app.inject({ method, url, cookies: browser.cookieObject });
+  return { ...ready, alice, browser, rewrite, as, botId: Number(instance.bot.userId) };
+}
+
+const feed = (app: App, query = '') => app.inject({ method: 'GET', url: `/internal/webhook-events${query}`, headers: INTERNAL_AUTH });
+
+tap.test('install adds the bot as Developer and one hook; again is 200 with no second hook; a deleted hook is re-created', async (t) => {
+  const { fake, alice, as, botId } = await setUp(t);
+  const project = createProject(fake, { name: 'api', members: { [alice.id]: 40 } });
+  const first = await as('PUT', `/repositories/${String(project.id)}/installation`);
+  t.equal(first.statusCode, 201, first.body);
+  t.equal(project.members.get(botId), 30, 'the bot is a Developer');
+  t.equal(project.hooks.size, 1);
+  const hook = [...project.hooks.values()][0];
+  t.equal(hook.url, first.json().installation.webhookUrl);
+  t.ok(hook.mergeRequestsEvents && hook.noteEvents && hook.enableSslVerification);
+  t.match(hook.token, /^[A-Za-z0-9_-]{43}$/);
+
+  const again = await as('PUT', `/repositories/${String(project.id)}/installation`);
+  t.equal(again.statusCode, 200);
+  t.same(again.json().repaired, []);
+  t.equal(fake.counters.hooksCreated, 1, 'no second hook');
+
+  project.hooks.clear();
+  project.members.delete(botId);
+  const repaired = await as('PUT', `/repositories/${String(project.id)}/installation`);
+  t.equal(repaired.statusCode, 200);
+  t.same(repaired.json().repaired.sort(), ['hook', 'membership']);
+  t.equal(project.hooks.size, 1);
+  t.equal(project.members.get(botId), 30);
+});
+
+tap.test('a Developer cannot install (403 project_access_insufficient, nothing created); an unknown project is 404', async (t) => {
+  const { fake, alice, as, botId } = await setUp(t);
+  const project = createProject(fake, { name: 'dev-only', members: { [alice.id]: 30 } });
+  const refused = await as('PUT', `/repositories/${String(project.id)}/installation`);
+  t.equal(refused.statusCode, 403);
+  t.equal(refused.json().code, 'project_access_insufficient');
+  t.equal(project.hooks.size, 0);
+  t.notOk(project.members.has(botId));
+  const missing = await as('PUT', '/repositories/9999/installation');
+  t.equal(missing.json().code, 'project_not_found');
+});
+
+tap.test('GitLab refusing a local-network webhook URL is webhook_url_blocked naming the admin setting', async (t) => {
+  const ready = await bootstrappedInstance(t, {}, { PUBLIC_URL: 'http://10.0.0.5:3000' });
+  const alice = ready.fake.createUser({ username: 'alice' });
+  const browser = new Browser();
+  await login(browser, ready.app, ready.fake, ready.instance.instanceId, { gitlabUserId: alice.id });
+  const project = createProject(ready.fake, { name: 'local', members: { [alice.id]: 40 } });
+  const refused = await ready.app.inject({ method: 'PUT', url: `/repositories/${String(project.id)}/installation`, cookies: browser.cookieObject });
+  t.equal(refused.statusCode, 422);
+  t.equal(refused.json().code, 'webhook_url_blocked');
+  t.match(refused.json().detail, /Outbound requests/);
+});
+
+tap.test('uninstall removes the hook and only the membership this service added', async (t) => {
+  const { fake, alice, as, botId } = await setUp(t);
+  const ours = createProject(fake, { name: 'ours', members: { [alice.id]: 40 } });
+  const theirs = createProject(fake, { name: 'theirs', members: { [alice.id]: 40, [botId]: 40 } });
+  for (const project of [ours, theirs]) t.equal((await as('PUT', `/repositories/${String(project.id)}/installation`)).statusCode, 201);
+  t.equal(theirs.members.get(botId), 40, 'an existing membership is kept as it is');
+  for (const project of [ours, theirs]) t.equal((await as('DELETE', `/repositories/${String(project.id)}/installation`)).statusCode, 204);
+  t.equal(ours.hooks.size + theirs.hooks.size, 0);
+  t.notOk(ours.members.has(botId), 'added by us: removed');
+  t.equal(theirs.members.get(botId), 40, 'someone else\'s: kept');
+  t.equal((await as('DELETE', `/repositories/${String(ours.id)}/installation`)).statusCode, 204, 'idempotent');
+});
+
+tap.test('listing follows GitLab pages and shows which projects are installed', async (t) => {
+  const { fake, alice, as } = await setUp(t);
+  for (let i = 0; i < 3; i++) createProject(fake, { name: `p${String(i)}`, members: { [alice.id]: 40 } });
+  createProject(fake, { name: 'reporter', members: { [alice.id]: 20 } });
+  await as('PUT', '/repositories/1/installation');
+  const first = await as('GET', '/repositories?perPage=2');
+  t.equal(first.statusCode, 200, first.body);
+  t.equal(first.json().repositories.length, 2);
+  t.equal(first.json().nextPage, 2);
+  const second = await as('GET', '/repositories?perPage=2&page=2');
+  t.equal(second.json().repositories.length, 1);
+  t.equal(second.json().nextPage, null);
+  const all = [...first.json().repositories, ...second.json().repositories];
+  t.same(all.map((r: { installed: boolean }) => r.installed).filter(Boolean).length, 1);
+});
+
+tap.test('deliveries: right token stored once (GitLab retry after a lost answer too), wrong token refused; the feed in order; long-poll woken', async (t) => {
+  const { app, fake, alice, as, rewrite } = await setUp(t);
+  const project = createProject(fake, { name: 'hooks', members: { [alice.id]: 40 } });
+  const installed = (await as('PUT', `/repositories/${String(project.id)}/installation`)).json().installation;
+  const attempts = await triggerEvent(fake, project.id, 'merge_request', { object_attributes: { iid: 1 } }, rewrite);
+  t.same(attempts.map((a) => a.status), [200]);
+
+  const hook = [...project.hooks.values()][0];
+  const url = `/webhooks/gitlab/${String(installed.id)}`;
+  const headers = { 'content-type': 'application/json', 'x-gitlab-event': 'Note Hook', 'idempotency-key': 'key-1', 'x-gitlab-token': hook.token ?? '' };
+  const firstNote = await app.inject({ method: 'POST', url, headers, payload: '{"object_kind":"note","n":1}' });
+  t.same(firstNote.json(), { received: true, duplicate: false });
+  const retried = await app.inject({ method: 'POST', url, headers, payload: '{"object_kind":"note","n":1}' });
+  t.same(retried.json(), { received: true, duplicate: true }, 'a retry of a stored delivery (its answer lost) is acknowledged');
+  const wrong = await app.inject({ method: 'POST', url, headers: { ...headers, 'idempotency-key': 'key-2', 'x-gitlab-token': 'nope' }, payload: '{"n":2}' });
+  t.equal(wrong.statusCode, 401);
+  t.equal(wrong.json().code, 'webhook_unauthorized');
+  const text = await app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': 'text/plain' }, payload: 'x' });
+  t.equal(text.statusCode, 415);
+
+  const page = await feed(app, '?limit=1');
+  t.equal(page.json().events.length, 1);
+  t.equal(page.json().events[0].eventKind, 'Merge Request Hook');
+  const rest = await feed(app, `?after=${String(page.json().nextCursor)}`);
+  t.same(rest.json().events.map((e: { body: { n?: number } }) => e.body.n), [1], 'the note once, after the merge request');
+  const cursor = rest.json().nextCursor as string;
+
+  const waiting = feed(app, `?after=${cursor}&waitSeconds=30`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await app.inject({ method: 'POST', url, headers: { ...headers, 'idempotency-key': 'key-3' }, payload: '{"n":3}' });
+  const woken = await waiting;
+  t.same(woken.json().events.map((e: { body: { n: number } }) => e.body.n), [3], 'the waiting reader gets the new event');
+});
