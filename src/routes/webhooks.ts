@@ -23,7 +23,7 @@ function header(value: string | string[] | undefined): string | undefined {
 
 const webhookIntake: FastifyPluginAsyncTypebox = (app) => {
   // The body is kept exactly as GitLab sent it; it must be a JSON object.
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => {
     const text = body as string;
     let parsed: unknown;
