@@ -6,6 +6,8 @@ import { Browser, login } from '../helpers/ready-instance.js';
 import { bootstrappedInstance, INTERNAL_AUTH } from '../helpers/gitlab.js';
 import { createProject, triggerEvent } from '../fake-gitlab/index.js';
 import type { App } from '../../src/app.js';
+import { checkInstallationHooks } from '../../src/services/installation-check.js';
+import { deleteExpiredWebhookEvents } from '../../src/services/webhooks.service.js';
 
 async function setUp(t: Test) {
   const ready = await bootstrappedInstance(t);
@@ -133,4 +135,24 @@ tap.test('deliveries: right token stored once (GitLab retry after a lost answer 
   await app.inject({ method: 'POST', url, headers: { ...headers, 'idempotency-key': 'key-3' }, payload: '{"n":3}' });
   const woken = await waiting;
   t.same(woken.json().events.map((e: { body: { n: number } }) => e.body.n), [3], 'the waiting reader gets the new event');
+});
+
+tap.test('the upkeep check re-creates a deleted hook where the bot is Maintainer, else marks the installation broken; old events are deleted', async (t) => {
+  const { app, fake, alice, as, botId, instance, clock } = await setUp(t);
+  const maintained = createProject(fake, { name: 'bot-maintainer', members: { [alice.id]: 40, [botId]: 40 } });
+  const plain = createProject(fake, { name: 'bot-developer', members: { [alice.id]: 40 } });
+  for (const project of [maintained, plain]) t.equal((await as('PUT', `/repositories/${String(project.id)}/installation`)).statusCode, 201);
+  maintained.hooks.clear();
+  plain.members.delete(botId);
+  const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const counts = await checkInstallationHooks(app.deps, instance.instanceId, log);
+  t.same(counts, { ok: 0, repaired: 1, broken: 1 });
+  t.equal(maintained.hooks.size, 1, 're-created with the bot token');
+  const broken = await app.deps.db.selectFrom('installations').select('broken_reason').where('project_id', '=', String(plain.id)).executeTakeFirstOrThrow();
+  t.match(broken.broken_reason, /can no longer see it|no longer a member/);
+
+  const installationId = (await app.deps.db.selectFrom('installations').select('id').executeTakeFirstOrThrow()).id;
+  const stored = await app.deps.db.insertInto('webhook_events').values({ installation_id: installationId, instance_id: instance.instanceId, project_id: 1, event_kind: 'Note Hook', delivery_key: 'old', body: '{}', body_bytes: 2, received_at: new Date(clock.now.getTime() - 8 * 86_400_000) }).returning('id').executeTakeFirstOrThrow();
+  t.ok(stored.id);
+  t.equal(await deleteExpiredWebhookEvents(app.deps), 1, 'the event older than 7 days is deleted');
 });
