@@ -9,7 +9,7 @@ import { requestExamples, responseExamples } from '../schemas/examples.js';
 import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
-import { Installation, InstallationResult, RepositoryList, WebhookEvent, WebhookFeed, WebhookReceipt } from '../schemas/repositories.js';
+import { InstallationResult, RepositoryList, WebhookFeed, WebhookReceipt } from '../schemas/repositories.js';
 import { SESSION_COOKIE } from './session-auth.js';
 import { SERVICE_VERSION } from '../version.js';
 
@@ -30,11 +30,9 @@ const sharedSchemas: TSchema[] = [
   BotToken,
   DeprovisionRequest,
   DeprovisionResult,
-  Installation,
   InstallationResult,
   RepositoryList,
   WebhookReceipt,
-  WebhookEvent,
   WebhookFeed,
 ];
 

@@ -21,23 +21,25 @@ function status(error: unknown): number | undefined {
   return undefined;
 }
 
-/** One installation: 'ok', 'repaired' or the reason it is broken. */
-async function checkOne(deps: ServiceDeps, target: GitlabTarget, auth: Auth, installation: Installation, botUserId: string): Promise<'ok' | 'repaired' | string> {
+/** One installation's outcome: ok, repaired, or broken with what the user must do. */
+type CheckOutcome = { kind: 'ok' } | { kind: 'repaired' } | { kind: 'broken'; reason: string };
+
+async function checkOne(deps: ServiceDeps, target: GitlabTarget, auth: Auth, installation: Installation, botUserId: string): Promise<CheckOutcome> {
   const projectId = Number(installation.projectId);
   try {
     const hook = await ensureHook(deps, target, auth, installation);
     await recordInstallationHook(deps.db, installation.id, { hookId: hook.hookId, hookTokenHash: hook.tokenHash, now: deps.clock() });
-    return hook.tokenHash === null ? 'ok' : 'repaired';
+    return { kind: hook.tokenHash === null ? 'ok' : 'repaired' };
   } catch (error) {
     // Below Maintainer the bot cannot see hooks (403); the project gone or hidden from it: 404.
-    if (status(error) === 404) return `The project is gone or the bot can no longer see it: ${REINSTALL}`;
+    if (status(error) === 404) return { kind: 'broken', reason: `The project is gone or the bot can no longer see it: ${REINSTALL}` };
     if (status(error) !== 403) throw error;
   }
   try {
     await deps.gitlab.projectMember(target, auth, projectId, botUserId);
-    return 'ok';
+    return { kind: 'ok' };
   } catch (error) {
-    if (status(error) === 404) return `The bot is no longer a member of the project: ${REINSTALL}`;
+    if (status(error) === 404) return { kind: 'broken', reason: `The bot is no longer a member of the project: ${REINSTALL}` };
     throw error;
   }
 }
@@ -55,20 +57,16 @@ export async function checkInstallationHooks(deps: ServiceDeps, instanceId: stri
   const { token } = await botTokenFor(deps, instanceId, 'upkeep', log);
   const target = gitlabTargetOf(instance, log);
   for (const installation of installations) {
-    let outcome: string;
+    let outcome: CheckOutcome;
     try {
       outcome = await checkOne(deps, target, { privateToken: token }, installation, instance.botUserId);
     } catch (error) {
       log.warn({ err: error, installationId: installation.id }, 'installation check failed; left as it was');
       continue;
     }
-    if (outcome === 'ok' || outcome === 'repaired') {
-      counts[outcome]++;
-      if (outcome === 'ok' && installation.brokenReason !== null) await markInstallationBroken(deps.db, installation.id, null, deps.clock());
-    } else {
-      counts.broken++;
-      await markInstallationBroken(deps.db, installation.id, outcome, deps.clock());
-    }
+    counts[outcome.kind]++;
+    if (outcome.kind === 'broken') await markInstallationBroken(deps.db, installation.id, outcome.reason, deps.clock());
+    else if (outcome.kind === 'ok' && installation.brokenReason !== null) await markInstallationBroken(deps.db, installation.id, null, deps.clock());
   }
   return counts;
 }
