@@ -3,7 +3,8 @@
 import type { AddressInfo } from 'node:net';
 import tap, { type Test } from 'tap';
 import { Browser, login } from '../helpers/ready-instance.js';
-import { bootstrappedInstance, INTERNAL_AUTH } from '../helpers/gitlab.js';
+import { bootstrappedInstance, FAKE_GITLAB_ENV, INTERNAL_AUTH } from '../helpers/gitlab.js';
+import { buildTestApp } from '../helpers/app.js';
 import { createProject, triggerEvent } from '../fake-gitlab/index.js';
 import type { App } from '../../src/app.js';
 import { checkInstallationHooks } from '../../src/services/installation-check.js';
@@ -155,4 +156,22 @@ tap.test('the upkeep check re-creates a deleted hook where the bot is Maintainer
   const stored = await app.deps.db.insertInto('webhook_events').values({ installation_id: installationId, instance_id: instance.instanceId, project_id: 1, event_kind: 'Note Hook', delivery_key: 'old', body: '{}', body_bytes: 2, received_at: new Date(clock.now.getTime() - 8 * 86_400_000) }).returning('id').executeTakeFirstOrThrow();
   t.ok(stored.id);
   t.equal(await deleteExpiredWebhookEvents(app.deps), 1, 'the event older than 7 days is deleted');
+});
+
+tap.test('two app instances receiving the same delivery at once store it once', async (t) => {
+  const { app, fake, alice, as } = await setUp(t);
+  const { app: other } = await buildTestApp(t, FAKE_GITLAB_ENV);
+  const project = createProject(fake, { name: 'twice', members: { [alice.id]: 40 } });
+  const installed = (await as('PUT', `/repositories/${String(project.id)}/installation`)).json().installation;
+  const token = [...project.hooks.values()][0].token ?? '';
+  const post = (target: App) => target.inject({
+    method: 'POST', url: `/webhooks/gitlab/${String(installed.id)}`,
+    headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-event-uuid': 'e1f0c2a4-0000-4000-8000-000000000001', 'x-gitlab-token': token },
+    payload: '{"object_kind":"merge_request"}',
+  });
+  const answers = await Promise.all([post(app), post(other), post(app), post(other)]);
+  t.same(answers.map((a) => a.statusCode), [200, 200, 200, 200]);
+  t.equal(answers.filter((a) => a.json().duplicate === false).length, 1, 'exactly one stored it');
+  const rows = await app.deps.db.selectFrom('webhook_events').select('id').where('installation_id', '=', installed.id).execute();
+  t.equal(rows.length, 1);
 });
