@@ -57,6 +57,7 @@ tap.test('a Developer cannot install (403 project_access_insufficient, nothing c
   const refused = await as('PUT', `/repositories/${String(project.id)}/installation`);
   t.equal(refused.statusCode, 403);
   t.equal(refused.json().code, 'project_access_insufficient');
+  t.match(refused.json().detail, /access level 30/, 'refused before GitLab is asked to change anything');
   t.equal(project.hooks.size, 0);
   t.notOk(project.members.has(botId));
   const missing = await as('PUT', '/repositories/9999/installation');
@@ -131,10 +132,13 @@ tap.test('deliveries: right token stored once (GitLab retry after a lost answer 
   t.same(rest.json().events.map((e: { body: { n?: number } }) => e.body.n), [1], 'the note once, after the merge request');
   const cursor = rest.json().nextCursor as string;
 
-  const waiting = feed(app, `?after=${cursor}&waitSeconds=30`);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // inject() starts on then(): Promise.resolve starts the request now.
+  const waiting = Promise.resolve(feed(app, `?after=${cursor}&waitSeconds=60`));
+  for (let i = 0; i < 500 && app.deps.webhookFeed.waiting === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(app.deps.webhookFeed.waiting, 1, 'the reader waits');
   await app.inject({ method: 'POST', url, headers: { ...headers, 'idempotency-key': 'key-3' }, payload: '{"n":3}' });
-  const woken = await waiting;
+  // A generous bound, far below the 60 s the reader would otherwise wait.
+  const woken = await Promise.race([waiting, new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('the waiting reader was not woken within 20 s')); }, 20_000))]);
   t.same(woken.json().events.map((e: { body: { n: number } }) => e.body.n), [3], 'the waiting reader gets the new event');
 });
 
