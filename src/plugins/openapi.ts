@@ -89,6 +89,8 @@ export default fp(
         tags: [
           { name: 'instances', description: 'Recognise and set up a GitLab instance' },
           { name: 'auth', description: 'OAuth2 login against an instance, sessions' },
+          { name: 'repositories', description: "Install the bot on the logged-in user's GitLab projects" },
+          { name: 'webhooks', description: "GitLab's webhook deliveries" },
           { name: 'internal', description: 'For internal services (bearer token from INTERNAL_API_TOKENS)' },
           { name: 'service', description: 'Health, readiness, metadata and this document' },
         ],

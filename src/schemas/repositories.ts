@@ -14,7 +14,7 @@ export const Installation = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Installation', additionalProperties: false, description: 'The bot installed on one project' },
+  { additionalProperties: false, description: 'The bot installed on one project' },
 );
 
 export const InstallationResult = Type.Object(
@@ -76,7 +76,7 @@ export const WebhookEvent = Type.Object(
     receivedAt: Type.String({ format: 'date-time' }),
     body: Type.Object({}, { additionalProperties: true, description: 'The JSON GitLab delivered, unchanged' }),
   },
-  { $id: 'WebhookEvent', additionalProperties: false },
+  { additionalProperties: false },
 );
 
 export const WebhookFeed = Type.Object(
