@@ -15,6 +15,7 @@ import { createGitlabApi } from './gitlab/api.js';
 import { createGitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
 import { createInstanceLookupCache } from './cache/instance-lookup-cache.js';
+import { createWebhookFeedWaiters } from './cache/webhook-feed-waiters.js';
 import { createLogger, OneLinePerRequest } from './logger.js';
 import dependenciesPlugin from './plugins/dependencies.js';
 import type { Clock, ServiceDeps } from './services/deps.js';
@@ -33,6 +34,8 @@ import internalInstancesRoutes from './routes/internal-instances.js';
 import internalUsersRoutes from './routes/internal-users.js';
 import meRoutes from './routes/me.js';
 import metaRoutes from './routes/meta.js';
+import repositoriesRoutes from './routes/repositories.js';
+import { webhookFeedRoutes, webhookIntake } from './routes/webhooks.js';
 import { createBootstrapCapacity } from './services/bootstrap/capacity.js';
 import { instancesByStatus } from './services/metrics.service.js';
 import { createUpkeep } from './services/upkeep/scheduler.js';
@@ -87,6 +90,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
+  const webhookFeed = createWebhookFeedWaiters(database, logger, { maxWaiters: config.webhookFeedMaxWaiters, heartbeatMs: 5000 });
   const metrics = createMetrics(() => instancesByStatus(database.db));
   const gitlabHttp = createGitlabHttp({
     onCall: metrics.gitlabCall,
@@ -109,6 +113,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     gitlabHttp,
     clock: deps.clock ?? (() => new Date()),
     bootstraps: createBootstrapCapacity(config.bootstrapMaxConcurrent),
+    webhookFeed,
   };
   // Scheduled rotation, re-verification and clean-up, once across all replicas (UPKEEP_ENABLED=false: none here).
   const upkeep = config.upkeep.enabled ? createUpkeep(serviceDeps, jobStoreDb(database.db), logger, metrics.upkeepRun) : null;
@@ -116,10 +121,16 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     // The listener stops before the database closes; running upkeep jobs get half the shutdown deadline.
     await upkeep?.stop(config.shutdownTimeoutMs / 2);
     await instanceLookups.close();
+    await webhookFeed.close();
     await gitlabHttp.close();
     if (ownsDatabase) await database.close();
   };
   await app.register(dependenciesPlugin, { deps: serviceDeps, close });
+  // A long-polling feed reader answers at once when the server closes, instead of holding the shutdown.
+  app.addHook('preClose', (done) => {
+    webhookFeed.release();
+    done();
+  });
   // Sync hooks: an async hook costs a promise and a microtask turn on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -142,6 +153,9 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(internalInstancesRoutes);
   await app.register(internalUsersRoutes);
   await app.register(internalUpkeepRoutes);
+  await app.register(repositoriesRoutes);
+  await app.register(webhookIntake);
+  await app.register(webhookFeedRoutes);
   return app;
 }
 

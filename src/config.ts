@@ -55,6 +55,8 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 20000, description: 'after a signal, the deadline for drain and in-flight work before the process exits' }),
   LOOKUP_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 1000000, default: 10000, description: 'instance URLs the lookup cache keeps per process; 0 turns it off' }),
   LOOKUP_CACHE_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300, description: 'a cached lookup is re-read after this long even when no change was announced' }),
+  WEBHOOK_EVENT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: 'stored webhook events older than this many days are deleted by the upkeep' }),
+  WEBHOOK_FEED_MAX_WAITERS: Type.Integer({ minimum: 0, maximum: 100000, default: 1000, description: 'long-polling feed readers waiting at once per process; beyond it a reader is answered at once (429 rate_limited)' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   NODE_ENV: Type.Optional(Type.String()),
 });
@@ -181,6 +183,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     shutdownTimeoutMs: valid.SHUTDOWN_TIMEOUT_MS,
     lookupCacheSize: valid.LOOKUP_CACHE_SIZE,
     lookupCacheMaxAgeMs: valid.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000,
+    webhookEventRetentionDays: valid.WEBHOOK_EVENT_RETENTION_DAYS,
+    webhookFeedMaxWaiters: valid.WEBHOOK_FEED_MAX_WAITERS,
     logLevel: valid.LOG_LEVEL,
     production,
   };

@@ -76,6 +76,11 @@ export const diagnoses = {
   gitlab_error: { advice: 'GitLab answered with an error: check GitLab\'s health (Admin area > Monitoring > Health check) and its logs (gitlab-ctl tail), then try again.' },
   gitlab_rate_limited: { advice: 'GitLab is throttling requests (Admin area > Settings > Network > User and IP rate limits): wait retryAfter seconds, or raise the limits or exempt the egress IPs from GET /meta.' },
   gitlab_timeout: { advice: `GitLab did not answer in time: check that it is up and not overloaded; if a firewall silently drops the connection, ${EGRESS}.` },
+  webhook_url_blocked: {
+    advice:
+      "GitLab refuses webhook URLs on a local network by default: an administrator allows them in Admin area > Settings > Network > Outbound requests (tick \"Allow requests to the local network from webhooks and integrations\", or add this service's host to the local IP/domain allowlist), then install again.",
+  },
+  project_access_insufficient: { advice: "Installing the bot needs the Maintainer role (or Owner) on the project: ask a project Maintainer to install it, or to give you the Maintainer role (Project > Manage > Members)." },
   token_exchange_failed: { advice: "GitLab refused the login's authorization code: start the login again; if it keeps failing, run the bootstrap again to repair the OAuth application (Admin area > Applications)." },
 } as const satisfies Partial<Record<ErrorCode, DiagnosisEntry>>;
 

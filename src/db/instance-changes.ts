@@ -30,15 +30,23 @@ export interface ListenerOptions {
  * in-process listen. Never throws: failures are logged and retried while not stopped.
  */
 export function listenForInstanceChanges(database: Database, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
+  return listenForNotifications(database, INSTANCE_CHANGES_CHANNEL, log, handlers, options);
+}
+
+/**
+ * Listens on any `channel` as listenForInstanceChanges does (the webhook feed's wake-ups use it too);
+ * `changed` receives each notification's payload.
+ */
+export function listenForNotifications(database: Database, channel: string, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
   if (database.listen) {
-    const unlisten = database.listen(INSTANCE_CHANGES_CHANNEL, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
+    const unlisten = database.listen(channel, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
     return async () => (await unlisten)();
   }
   if (!database.connectionString) return async () => {};
-  return listenOverPostgres(database.connectionString, log, handlers, options);
+  return listenOverPostgres(database.connectionString, channel, log, handlers, options);
 }
 
-function listenOverPostgres(connectionString: string, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
+function listenOverPostgres(connectionString: string, channel: string, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
   let stopped = false;
   let client: pg.Client | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -52,7 +60,7 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     handlers.deaf();
     void endWithin(dead, options.heartbeatMs);
     if (stopped) return;
-    log.warn({ err: reason }, 'instance change listener lost its connection; lookups bypass the cache until it is back');
+    log.warn({ err: reason, channel }, 'a notification listener lost its connection; reconnecting');
     retry = setTimeout(() => void connect(), backoffMs);
     backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
   };
@@ -65,7 +73,7 @@ function listenOverPostgres(connectionString: string, log: Logger, handlers: Ins
     client = candidate;
     try {
       await candidate.connect();
-      await candidate.query(`listen ${INSTANCE_CHANGES_CHANNEL}`);
+      await candidate.query(`listen ${channel}`);
     } catch (error) {
       lost(candidate, error);
       return;

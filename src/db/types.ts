@@ -153,8 +153,45 @@ export interface UpkeepRunsTable {
   error: string | null;
 }
 
+export interface InstallationsTable {
+  id: Generated<string>;
+  instance_id: string;
+  project_id: BigIntColumn;
+  path_with_namespace: string;
+  hook_id: BigIntColumn | null;
+  /** sha256 (hex) of the hook's secret token; the token itself is never stored. */
+  hook_token_hash: string | null;
+  membership_added_by_us: Generated<boolean>;
+  installed_by: string | null;
+  /** What the user must do when the upkeep could not repair the hook; null when working. */
+  broken_reason: string | null;
+  checked_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookEventsTable {
+  /** bigserial: a decimal string from node-postgres. */
+  id: Generated<string>;
+  installation_id: string;
+  instance_id: string;
+  project_id: BigIntColumn;
+  event_kind: string;
+  delivery_key: string;
+  webhook_uuid: string | null;
+  event_uuid: string | null;
+  idempotency_key: string | null;
+  body: string;
+  body_bytes: number;
+  received_at: Timestamp;
+  /** xid8 of the inserting transaction, as a decimal string. */
+  tx: Generated<string>;
+}
+
 export interface DB {
   upkeep_runs: UpkeepRunsTable;
+  installations: InstallationsTable;
+  webhook_events: WebhookEventsTable;
   instances: InstancesTable;
   instance_aliases: InstanceAliasesTable;
   instance_events: InstanceEventsTable;

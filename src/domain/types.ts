@@ -1,7 +1,7 @@
 // The domain types every layer above the database speaks: camelCase, mapped from the snake_case rows
 // by the repositories (src/db/rows.ts), so no service, route or test sees a column name.
 import type { Selectable } from 'kysely';
-import type { InstanceEventsTable, InstancesTable, LoginStatesTable, UpkeepRunsTable, UsersTable } from '../db/types.js';
+import type { InstallationsTable, InstanceEventsTable, InstancesTable, LoginStatesTable, UpkeepRunsTable, UsersTable, WebhookEventsTable } from '../db/types.js';
 
 /** "bot_token_id" → "botTokenId", as a type. */
 export type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
@@ -21,3 +21,7 @@ export type LoginState = Camelized<Selectable<LoginStatesTable>>;
 export type NewLoginState = Omit<LoginState, 'id' | 'consumedAt'>;
 /** One run of an upkeep job (the sweep, or one instance's check). */
 export type UpkeepRun = Camelized<Selectable<UpkeepRunsTable>>;
+/** The bot installed on one GitLab project of an instance (project and hook ids as decimal strings). */
+export type Installation = Camelized<Selectable<InstallationsTable>>;
+/** One webhook delivery GitLab made to an installation, as stored. */
+export type WebhookEvent = Camelized<Selectable<WebhookEventsTable>>;

@@ -62,6 +62,39 @@ export const GitlabApplicationSettingsSchema = Type.Object({
   max_personal_access_token_lifetime: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
 });
 
+const AccessLevel = Type.Object({ access_level: Type.Integer({ minimum: 0, maximum: 100 }) });
+
+/** GET /projects and /projects/:id (lib/api/entities/project.rb; `permissions` from ProjectWithAccess). */
+export const GitlabProjectSchema = Type.Object({
+  id: Id,
+  name: Text(255),
+  path_with_namespace: Text(2048),
+  web_url: Text(4096),
+  permissions: Type.Optional(
+    Type.Object({
+      project_access: Type.Optional(Type.Union([AccessLevel, Type.Null()])),
+      group_access: Type.Optional(Type.Union([AccessLevel, Type.Null()])),
+    }),
+  ),
+});
+
+/** GET /projects/:id/members/all/:user_id (lib/api/entities/member.rb). */
+export const GitlabMemberSchema = Type.Object({ id: Id, username: Text(255), access_level: Type.Integer({ minimum: 0, maximum: 100 }) });
+
+/**
+ * A project hook (lib/api/entities/project_hook.rb); `alert_status` (`executable`, `temporarily_disabled`,
+ * `disabled`) and `disabled_until` from GitLab 15.7 (app/models/concerns/web_hooks/auto_disabling.rb).
+ */
+export const GitlabHookSchema = Type.Object({
+  id: Id,
+  url: Text(8192),
+  alert_status: Type.Optional(Text(64)),
+  disabled_until: Type.Optional(Type.Union([Text(64), Type.Null()])),
+});
+
+export type GitlabProject = Static<typeof GitlabProjectSchema>;
+export type GitlabMember = Static<typeof GitlabMemberSchema>;
+export type GitlabHook = Static<typeof GitlabHookSchema>;
 export type GitlabApplicationSettings = Static<typeof GitlabApplicationSettingsSchema>;
 export type GitlabUser = Static<typeof GitlabUserSchema>;
 export type GitlabPersonalAccessToken = Static<typeof GitlabPersonalAccessTokenSchema>;

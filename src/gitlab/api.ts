@@ -7,6 +7,9 @@ import {
   answerListCheck,
   GitlabApplicationSchema,
   GitlabApplicationSettingsSchema,
+  GitlabHookSchema,
+  GitlabMemberSchema,
+  GitlabProjectSchema,
   GitlabPersonalAccessTokenSchema,
   GitlabUserSchema,
   GitlabVersionSchema,
@@ -34,7 +37,7 @@ export interface GitlabTarget {
   credentialTimeoutMs?: number;
 }
 
-export type { GitlabApplication, GitlabApplicationSettings, GitlabPersonalAccessToken, GitlabUser, GitlabVersion } from './answers.js';
+export type { GitlabApplication, GitlabApplicationSettings, GitlabHook, GitlabMember, GitlabPersonalAccessToken, GitlabProject, GitlabUser, GitlabVersion } from './answers.js';
 
 const checkUser = answerCheck(GitlabUserSchema);
 const checkUsers = answerCheck(Type.Array(GitlabUserSchema, { maxItems: 100 }));
@@ -46,6 +49,17 @@ const checkApplication = answerCheck(GitlabApplicationSchema);
 const checkApplications = answerListCheck(GitlabApplicationSchema, MAX_LIST_PAGES * 100);
 const checkVersion = answerCheck(GitlabVersionSchema);
 const checkSettings = answerCheck(GitlabApplicationSettingsSchema);
+const checkProject = answerCheck(GitlabProjectSchema);
+const checkProjects = answerListCheck(GitlabProjectSchema, 100);
+const checkMember = answerCheck(GitlabMemberSchema);
+const checkHook = answerCheck(GitlabHookSchema);
+const checkHooks = answerListCheck(GitlabHookSchema, 100);
+
+/** The hook this service creates: merge request and comment events, SSL verification on (GitLab's params: lib/api/project_hooks.rb). */
+export interface NewProjectHook {
+  url: string;
+  token: string;
+}
 
 /** A user as served onwards: an avatar URL that is not http(s) is dropped. */
 const servedUser = (user: GitlabUser): GitlabUser => ({ ...user, avatar_url: httpUrlOrNull(user.avatar_url) });
@@ -61,7 +75,7 @@ export interface OpenIdConfiguration {
 /** How an operation is named in errors: method and path, without the query (it may carry a username). */
 const operationOf = (method: string, path: string) => `${method} ${path.split('?')[0]}`;
 
-type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
+export type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
 
 export function createGitlabApi(http: GitlabHttp) {
   function send<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown, changesCredential = false) {
@@ -169,6 +183,33 @@ export function createGitlabApi(http: GitlabHttp) {
      */
     renewApplicationSecret: (target: GitlabTarget, token: string, id: number | string) =>
       credentialCall(target, `/api/v4/applications/${String(id)}/renew-secret`, privateToken(token), checkApplication, undefined),
+    /**
+     * One page of the projects where the token's user has `minAccessLevel` or more
+     * (GET /projects?membership=true&min_access_level=, lib/api/projects.rb), with GitLab's next page.
+     */
+    projectsPage: async (target: GitlabTarget, auth: Auth, query: { minAccessLevel: number; search?: string; page: number; perPage: number }) => {
+      const params = new URLSearchParams({ membership: 'true', min_access_level: String(query.minAccessLevel), order_by: 'last_activity_at', page: String(query.page), per_page: String(query.perPage) });
+      if (query.search) params.set('search', query.search);
+      const response = await send<unknown>(target, 'GET', `/api/v4/projects?${params.toString()}`, auth);
+      const next = Number(response.headers.get('x-next-page'));
+      return { projects: checkProjects('GET /api/v4/projects', response.body), nextPage: Number.isInteger(next) && next > query.page ? next : null };
+    },
+    project: (target: GitlabTarget, auth: Auth, id: number) => call(target, 'GET', `/api/v4/projects/${String(id)}`, auth, checkProject),
+    /** A member with inherited memberships (GET /projects/:id/members/all/:user_id); 404 when none. */
+    projectMember: (target: GitlabTarget, auth: Auth, projectId: number, userId: number | string) =>
+      call(target, 'GET', `/api/v4/projects/${String(projectId)}/members/all/${String(userId)}`, auth, checkMember),
+    addProjectMember: (target: GitlabTarget, auth: Auth, projectId: number, userId: number | string, accessLevel: number) =>
+      call(target, 'POST', `/api/v4/projects/${String(projectId)}/members`, auth, checkMember, { user_id: Number(userId), access_level: accessLevel }),
+    removeProjectMember: (target: GitlabTarget, auth: Auth, projectId: number, userId: number | string) =>
+      call<unknown>(target, 'DELETE', `/api/v4/projects/${String(projectId)}/members/${String(userId)}`, auth, null),
+    projectHooks: (target: GitlabTarget, auth: Auth, projectId: number) =>
+      allPages(target, `/api/v4/projects/${String(projectId)}/hooks`, auth, checkHooks, "delete the project's webhooks no longer in use (Project > Settings > Webhooks)"),
+    createProjectHook: (target: GitlabTarget, auth: Auth, projectId: number, hook: NewProjectHook) =>
+      call(target, 'POST', `/api/v4/projects/${String(projectId)}/hooks`, auth, checkHook, {
+        url: hook.url, token: hook.token, merge_requests_events: true, note_events: true, push_events: false, enable_ssl_verification: true,
+      }),
+    deleteProjectHook: (target: GitlabTarget, auth: Auth, projectId: number, hookId: number | string) =>
+      call<unknown>(target, 'DELETE', `/api/v4/projects/${String(projectId)}/hooks/${String(hookId)}`, auth, null),
     deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${String(id)}`, privateToken(token), null),
   };
 }

@@ -10,6 +10,7 @@ import { BootstrapRequest, BootstrapResult, CredentialsRequest, LookupResult, Pr
 import { BotToken, DeprovisionRequest, DeprovisionResult, InstanceDetails, InstanceEvent } from '../schemas/internal.js';
 import { Problem } from '../schemas/problem.js';
 import { UpkeepRun } from '../schemas/upkeep.js';
+import { InstallationResult, RepositoryList, WebhookFeed, WebhookReceipt } from '../schemas/repositories.js';
 import { SESSION_COOKIE } from './session-auth.js';
 import { SERVICE_VERSION } from '../version.js';
 
@@ -31,6 +32,10 @@ const sharedSchemas: TSchema[] = [
   DeprovisionRequest,
   DeprovisionResult,
   UpkeepRun,
+  InstallationResult,
+  RepositoryList,
+  WebhookReceipt,
+  WebhookFeed,
 ];
 
 /** Route schema flag for a body that may be left out (Fastify's swagger marks every body required). */
@@ -86,6 +91,8 @@ export default fp(
         tags: [
           { name: 'instances', description: 'Recognise and set up a GitLab instance' },
           { name: 'auth', description: 'OAuth2 login against an instance, sessions' },
+          { name: 'repositories', description: "Install the bot on the logged-in user's GitLab projects" },
+          { name: 'webhooks', description: "GitLab's webhook deliveries" },
           { name: 'internal', description: 'For internal services (bearer token from INTERNAL_API_TOKENS)' },
           { name: 'service', description: 'Health, readiness, metadata and this document' },
         ],
@@ -94,6 +101,7 @@ export default fp(
             sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'The session cookie set by the login callback' },
             sessionBearer: { type: 'http', scheme: 'bearer', description: 'The session token as a bearer token' },
             internalBearer: { type: 'http', scheme: 'bearer', description: 'One of INTERNAL_API_TOKENS' },
+            gitlabWebhookToken: { type: 'apiKey', in: 'header', name: 'X-Gitlab-Token', description: "The installation's webhook secret token, sent by GitLab" },
           },
         },
       },

@@ -2,7 +2,7 @@
 // and the login URL of an instance.
 import { AUTH_PATHS } from '../auth-paths.js';
 import type { Config } from '../config.js';
-import type { Instance, InstanceEvent } from '../domain/types.js';
+import type { Installation, Instance, InstanceEvent } from '../domain/types.js';
 import type { InstanceProblem } from '../services/instances.service.js';
 import { instanceNotices } from '../services/instance-health.js';
 import { botTokenNextRotation } from '../services/upkeep/instance-tasks.js';
@@ -49,5 +49,20 @@ export function instanceEvent(event: InstanceEvent): InstanceEventBody {
     detail: event.detail,
     errorCode: event.errorCode,
     createdAt: event.createdAt.toISOString(),
+  };
+}
+
+/** An installation as the repository routes show it (never its token hash). */
+export function installationView(publicUrl: string, installation: Installation) {
+  return {
+    id: installation.id,
+    projectId: Number(installation.projectId),
+    pathWithNamespace: installation.pathWithNamespace,
+    hookId: numberOrNull(installation.hookId),
+    webhookUrl: `${publicUrl}/webhooks/gitlab/${installation.id}`,
+    membershipAddedByUs: installation.membershipAddedByUs,
+    brokenReason: installation.brokenReason,
+    createdAt: installation.createdAt.toISOString(),
+    updatedAt: installation.updatedAt.toISOString(),
   };
 }

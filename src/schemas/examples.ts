@@ -68,7 +68,38 @@ export const requestExamples: Record<string, Examples> = {
 };
 
 /** Success answer examples by operationId and status. */
+const installationExample = {
+  id: '7d3f5c1e-2b4a-4c8e-9f10-3a5b7c9d1e2f',
+  projectId: 42,
+  pathWithNamespace: 'group/api',
+  hookId: 17,
+  webhookUrl: 'https://connect.example.com/webhooks/gitlab/7d3f5c1e-2b4a-4c8e-9f10-3a5b7c9d1e2f',
+  membershipAddedByUs: true,
+  brokenReason: null,
+  createdAt: '2026-12-01T10:00:00.000Z',
+  updatedAt: '2026-12-01T10:00:00.000Z',
+};
+
 export const responseExamples: Record<string, Record<string, Examples>> = {
+  listRepositories: {
+    200: one('One page of projects', {
+      repositories: [{ projectId: 42, pathWithNamespace: 'group/api', name: 'api', webUrl: 'https://git.example.com/group/api', accessLevel: 40, installed: true, installation: installationExample }],
+      page: 1,
+      perPage: 20,
+      nextPage: null,
+    }),
+  },
+  installOnRepository: {
+    200: one('Already installed; a deleted hook re-created', { installation: installationExample, repaired: ['hook'] }),
+    201: one('Installed now', { installation: installationExample, repaired: [] }),
+  },
+  receiveGitlabWebhook: { 200: one('Stored', { received: true, duplicate: false }) },
+  readWebhookEvents: {
+    200: one('One event', {
+      events: [{ cursor: '7391-12', installationId: installationExample.id, instanceId: '0b6f1c9e-5d2a-4e7b-8c3f-1a2b3c4d5e6f', projectId: 42, eventKind: 'Merge Request Hook', receivedAt: '2026-12-01T10:05:00.000Z', body: { object_kind: 'merge_request' } }],
+      nextCursor: '7391-12',
+    }),
+  },
   getLiveness: { 200: one('Alive', { status: 'ok' }) },
   getReadiness: { 200: one('The database answers', { status: 'ready' }) },
   getOpenApiDocument: { 200: one('This document (abridged)', { openapi: '3.1.0', info: { title: 'gitlab-connect', version: '0.1.0' }, paths: {} }) },

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { InstanceLookupCache } from '../cache/instance-lookup-cache.js';
+import type { WebhookFeedWaiters } from '../cache/webhook-feed-waiters.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/sealer.js';
 import type { DB } from '../db/types.js';
@@ -24,6 +25,8 @@ export interface ServiceDeps {
   /** The guarded transport under them (address policy, OAuth fetch adapter). */
   gitlabHttp: GitlabHttp;
   clock: Clock;
+  /** Long-polling webhook feed readers of this process, woken by stored events (LISTEN/NOTIFY). */
+  webhookFeed: WebhookFeedWaiters;
   /** This process's cap on concurrent bootstraps (BOOTSTRAP_MAX_CONCURRENT). */
   bootstraps: BootstrapCapacity;
 }

@@ -2,7 +2,7 @@
 import { createHash, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { request } from 'node:https';
 import t from 'tap';
-import { createTestCertificates, startFakeGitlab, type FakeGitlab } from './index.js';
+import { createProject, createTestCertificates, startFakeGitlab, type FakeGitlab } from './index.js';
 
 // Loose on purpose, like the `any` of a parsed body: the assertions below check the exact shapes.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -292,4 +292,21 @@ t.test('token lifetimes: EE 16.x with a maximum refuses a token without expires_
     const rotated = await call(fake, `/api/v4/personal_access_tokens/${String(id)}/rotate`, { method: 'POST', token, form: { expires_at: fake.dateInDays(100) } });
     t.same([rotated.status, rotated.json?.expires_at], [200, fake.dateInDays(days)], `${version}: ${String(days)} days`);
   }
+});
+
+t.test('projects: a Maintainer cannot grant a role above their own (403); a local-network hook URL is refused until the admin allows it (422 Invalid url given)', async (tt) => {
+  const fake = await startFakeGitlab();
+  tt.teardown(() => fake.close());
+  const { user: admin } = fake.seedAdmin();
+  const maintainer = fake.createUser({ username: 'maint' });
+  const { token } = fake.createPersonalAccessToken(maintainer.id, { scopes: ['api'] });
+  const project = createProject(fake, { name: 'p', members: { [maintainer.id]: 40 } });
+  const post = (path: string, body: object) => fetch(`${fake.url}/api/v4/projects/${String(project.id)}${path}`, { method: 'POST', headers: { 'private-token': token, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  tt.equal((await post('/members', { user_id: admin.id, access_level: 50 })).status, 403);
+  tt.equal((await post('/members', { user_id: admin.id, access_level: 30 })).status, 201);
+  const local = await post('/hooks', { url: 'http://10.1.2.3/hook', token: 's' });
+  tt.equal(local.status, 422);
+  tt.same(await local.json(), { message: 'Invalid url given' });
+  fake.allowLocalRequestsFromWebHooks = true;
+  tt.equal((await post('/hooks', { url: 'http://10.1.2.3/hook', token: 's' })).status, 201);
 });

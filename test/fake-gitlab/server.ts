@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { applicationRoutes } from './api-applications.js';
 import { findCredential } from './auth.js';
 import { settingsRoutes } from './api-settings.js';
+import { projectRoutes } from './api-projects.js';
 import { tokenRoutes } from './api-tokens.js';
 import { userRoutes } from './api-users.js';
 import { faultReply, isDelayOnly, pickFault } from './faults.js';
@@ -17,7 +18,7 @@ import { tokenEndpointRoutes } from './oauth-token.js';
 import { oidcRoutes } from './oidc.js';
 import type { FakeState } from './state.js';
 
-const routes: Route[] = [...userRoutes, ...tokenRoutes, ...applicationRoutes, ...settingsRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
+const routes: Route[] = [...userRoutes, ...projectRoutes, ...tokenRoutes, ...applicationRoutes, ...settingsRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
 
 export interface ServerConfig {
   relativeRoot: string;

@@ -1,5 +1,6 @@
 // The fake's in-memory GitLab: settings, records, counters and the helpers tests use to seed and break things.
 import { randomBytes } from 'node:crypto';
+import type { FakeProject } from './api-projects.js';
 import type {
   AuthorizeDecision, FakeApplication, FakeGitlabOptions, FakeOauthGrant, FakeOauthToken,
   FakePersonalAccessToken, FakeUser, FakeUserState, InjectedFault, FaultSpec, RequestLogEntry,
@@ -31,6 +32,8 @@ export interface FakeCounters {
   /** POST /applications/:id/renew-secret calls that renewed (the service's, not the test helper's). */
   applicationSecretsRenewed: number;
   oauthTokensRevoked: number;
+  /** Project hooks created through the API. */
+  hooksCreated: number;
 }
 
 /** Doorkeeper secrets as GitLab issues them: `gloas-` and 64 hex characters. */
@@ -58,6 +61,10 @@ export class FakeState {
   readonly users = new Map<number, FakeUser>();
   readonly personalAccessTokens = new Map<number, FakePersonalAccessToken>();
   readonly applications = new Map<number, FakeApplication>();
+  /** Projects with their members and hooks (api-projects.ts). */
+  readonly projects = new Map<number, FakeProject>();
+  /** Admin area > Settings > Network > "Allow requests to the local network from webhooks and integrations" (off by default). */
+  allowLocalRequestsFromWebHooks = false;
   /** Group paths: they share one namespace with usernames (facts: "Usernames share one namespace"). */
   readonly groupPaths = new Set<string>();
   readonly oauthGrants = new Map<string, FakeOauthGrant>();
@@ -69,7 +76,7 @@ export class FakeState {
   readonly counters: FakeCounters = {
     usersCreated: 0, usersBlocked: 0, usersUnblocked: 0, usersReactivated: 0, personalAccessTokensCreated: 0,
     personalAccessTokensRotated: 0, personalAccessTokensRevoked: 0, applicationsCreated: 0,
-    applicationsDeleted: 0, applicationSecretsRenewed: 0, oauthTokensRevoked: 0,
+    applicationsDeleted: 0, applicationSecretsRenewed: 0, oauthTokensRevoked: 0, hooksCreated: 0,
   };
   /** Successful /oauth/token answers by grant_type. */
   readonly grants: Record<string, number> = {};

@@ -51,7 +51,7 @@ t.test('every operation has an operationId, tags, a summary, a description and d
   t.ok(document.components.schemas.Me, 'Me is a named component');
   t.ok(document.components.schemas.UserGitlabToken, 'UserGitlabToken is a named component');
   t.notOk(Object.keys(document.components.schemas).some((name) => name.startsWith('def-')), 'no anonymous def-N components');
-  t.same(Object.keys(document.components.securitySchemes).sort(), ['internalBearer', 'sessionBearer', 'sessionCookie']);
+  t.same(Object.keys(document.components.securitySchemes).sort(), ['gitlabWebhookToken', 'internalBearer', 'sessionBearer', 'sessionCookie']);
 });
 
 t.test('every request body and every answer with a body has examples; a problem answer has one per code it names', async (t) => {

@@ -3,6 +3,7 @@ import { deleteAbandonedInstances } from '../../db/instances.repo.js';
 import { deleteExpiredLoginStates } from '../../db/login-states.repo.js';
 import { deleteDeadSessions as deleteDeadSessionRows, deleteOldRateLimitWindows, deleteOldUpkeepRuns } from '../../db/upkeep.repo.js';
 import { DAY_MS } from '../../time.js';
+import { deleteExpiredWebhookEvents } from '../webhooks.service.js';
 import type { UpkeepContext } from './context.js';
 
 /** Never-ready instances untouched this long (and holding nothing on GitLab) are deleted, with their events. */
@@ -39,4 +40,9 @@ export function deleteAbandoned({ deps, now }: UpkeepContext): Promise<number> {
 /** The upkeep's own run records beyond their retention. */
 export function deleteOldRuns({ deps, now }: UpkeepContext): Promise<number> {
   return deleteOldUpkeepRuns(deps.db, daysBefore(now, UPKEEP_RUN_RETENTION_DAYS));
+}
+
+/** Webhook events older than WEBHOOK_EVENT_RETENTION_DAYS (the review workers have had them for that long). */
+export function deleteOldWebhookEvents({ deps }: UpkeepContext): Promise<number> {
+  return deleteExpiredWebhookEvents(deps);
 }

@@ -7,6 +7,7 @@ import { DAY_MS } from '../../time.js';
 import type { Config } from '../../config.js';
 import { nextRotationAt, rotateBotTokenIfDue } from '../bot-token.service.js';
 import { checkInstance } from '../instance-check.service.js';
+import { checkInstallationHooks } from '../installation-check.js';
 import { BOT_TOKEN_EXPIRING } from '../instance-health.js';
 import type { UpkeepContext } from './context.js';
 
@@ -56,4 +57,15 @@ export async function rotateBotToken(context: UpkeepContext, instance: Instance)
 export async function verifyInstance(context: UpkeepContext, instance: Instance): Promise<string> {
   const checked = await checkInstance(context.deps, instance.id, UPKEEP_ACTOR, context.log, { eventOnChangeOnly: true });
   return checked.problemCode ?? 'ok';
+}
+
+/**
+ * The project hooks of the instance's installations (issue 16): each one exists, points here and is
+ * enabled, else re-created with the bot token, else the installation is marked broken. Answers 'none'
+ * (no installation), 'ok', or how many were repaired and broken (e.g. '1 repaired, 0 broken').
+ */
+export async function checkHooks({ deps, log }: UpkeepContext, instance: Instance): Promise<string> {
+  const { ok, repaired, broken } = await checkInstallationHooks(deps, instance.id, log);
+  if (ok + repaired + broken === 0) return 'none';
+  return repaired + broken === 0 ? 'ok' : `${String(repaired)} repaired, ${String(broken)} broken`;
 }

@@ -6,8 +6,8 @@
 // the run (an instance task's failure retries the instance's job with back-off; the other tasks of the
 // run still run first). Tasks must be idempotent: a retried or repeated run does them again.
 import type { InstanceTask, SweepTask } from './context.js';
-import { deleteAbandoned, deleteDeadSessions, deleteExpiredLogins, deleteOldRateLimits, deleteOldRuns } from './cleanup.js';
-import { rotateBotToken, verifyInstance } from './instance-tasks.js';
+import { deleteAbandoned, deleteDeadSessions, deleteExpiredLogins, deleteOldRateLimits, deleteOldRuns, deleteOldWebhookEvents } from './cleanup.js';
+import { checkHooks, rotateBotToken, verifyInstance } from './instance-tasks.js';
 
 export type { InstanceTask, SweepTask, UpkeepContext } from './context.js';
 
@@ -17,10 +17,12 @@ export const SWEEP_TASKS: readonly SweepTask[] = [
   { name: 'rateLimitWindowsDeleted', run: deleteOldRateLimits },
   { name: 'abandonedInstancesDeleted', run: deleteAbandoned },
   { name: 'upkeepRunsDeleted', run: deleteOldRuns },
+  { name: 'webhookEventsDeleted', run: deleteOldWebhookEvents },
 ];
 
 /** In order: the rotation first, so the check verifies the token that is served afterwards. */
 export const INSTANCE_TASKS: readonly InstanceTask[] = [
   { name: 'botToken', run: rotateBotToken },
   { name: 'check', run: verifyInstance },
+  { name: 'hooks', run: checkHooks },
 ];
