@@ -11,7 +11,7 @@ import { botTokenFor, rotateBotTokenNow } from '../services/bot-token.service.js
 import { replaceCredentials } from '../services/bootstrap/register.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
 import { checkInstance } from '../services/instance-check.service.js';
-import { getInstance, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
+import { getInstance, installationCounts, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
 import { instanceDetails, instanceEvent, loginUrlOf } from './views.js';
 
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
@@ -37,13 +37,13 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
       ...internal,
       operationId: 'getInstance',
       summary: 'One instance',
-      description: 'Status, GitLab version, bot, OAuth application id, bot token expiry and the last error with its step. No secret.',
+      description: 'Status, GitLab version, bot, OAuth application id, bot token expiry, the last error with its step, and how many projects the bot is installed on (broken ones counted apart). No secret.',
       params: InstanceIdParams,
       response: { 200: ref(InstanceDetails), ...problemResponses('internal_unauthorized', 'instance_not_found', 'validation_failed') },
     },
     handler: async (request) => {
       const instance = await getInstance(deps, request.params.id);
-      return instanceDetails(instance, instanceProblem(instance, deps.clock()), deps.config);
+      return { ...instanceDetails(instance, instanceProblem(instance, deps.clock()), deps.config), installations: await installationCounts(deps, instance.id) };
     },
   });
 

@@ -40,6 +40,15 @@ export const InstanceDetails = Type.Object(
       [Type.Object({ step: Type.String(), code: Type.String(), detail: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }), Type.Null()],
       { description: 'The last failure, with the step it happened in' },
     ),
+    installations: Type.Optional(
+      Type.Object(
+        {
+          total: Type.Integer({ minimum: 0, description: 'Projects the bot is installed on' }),
+          broken: Type.Integer({ minimum: 0, description: 'Of those, installations the upkeep could not repair (the installing user must act: see GET /repositories)' }),
+        },
+        { additionalProperties: false, description: 'GET /internal/instances/:id only: the installations of PUT /repositories/:projectId/installation' },
+      ),
+    ),
     createdAt: Type.String({ format: 'date-time', description: 'When the instance was first seen' }),
     updatedAt: Type.String({ format: 'date-time', description: 'Last change' }),
   },

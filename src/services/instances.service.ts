@@ -3,6 +3,7 @@
 import { instanceCallbackUrl } from '../auth-paths.js';
 import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
 import { titleOf } from '../diagnoses.js';
+import { countInstallations } from '../db/installations.repo.js';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
 import { AppError, errorCatalog, type ErrorCode } from '../errors.js';
@@ -88,4 +89,9 @@ export function listAllInstances(deps: ServiceDeps): Promise<Instance[]> {
 export async function instanceEvents(deps: ServiceDeps, id: string): Promise<InstanceEvent[]> {
   const instance = await getInstance(deps, id);
   return listInstanceEvents(deps.db, instance.id);
+}
+
+/** How many installations (projects the bot is installed on) an instance has, and how many are broken (the upkeep's hook check marks them). */
+export function installationCounts(deps: ServiceDeps, instanceId: string): Promise<{ total: number; broken: number }> {
+  return countInstallations(deps.db, instanceId);
 }

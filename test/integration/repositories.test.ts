@@ -141,7 +141,7 @@ tap.test('deliveries: right token stored once (GitLab retry after a lost answer 
   t.same(woken.json().events.map((e: { body: { n: number } }) => e.body.n), [3], 'the waiting reader gets the new event');
 });
 
-tap.test('the upkeep re-creates a deleted hook where the bot is Maintainer, else marks the installation broken; the sweep deletes old events', async (t) => {
+tap.test('the upkeep re-creates a deleted hook where the bot is Maintainer, else marks the installation broken; the sweep deletes old events; the instance counts them', async (t) => {
   const { app, fake, alice, as, botId, instance, clock } = await setUp(t, UPKEEP_ENV);
   const maintained = createProject(fake, { name: 'bot-maintainer', members: { [alice.id]: 40, [botId]: 40 } });
   const plain = createProject(fake, { name: 'bot-developer', members: { [alice.id]: 40 } });
@@ -164,6 +164,8 @@ tap.test('the upkeep re-creates a deleted hook where the bot is Maintainer, else
   t.equal(sweep?.counts.webhookEventsDeleted, 1, 'the sweep deleted the event older than 7 days');
   const left = await app.deps.db.selectFrom('webhook_events').select('delivery_key').where('delivery_key', 'in', ['old', 'recent']).execute();
   t.same(left.map((row) => row.delivery_key), ['recent'], 'the 6-day-old event is kept');
+  const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: INTERNAL_AUTH })).json();
+  t.same(details.installations, { total: 2, broken: 1 }, 'the instance counts its installations and the broken one');
 });
 
 tap.test('two app instances receiving the same delivery at once store it once', async (t) => {
