@@ -60,29 +60,41 @@ export interface FeedRow {
   receivedAt: Date;
 }
 
+/** A feed read: the events, and whether later events are committed but not yet safe to hand out. */
+export interface FeedRead {
+  rows: FeedRow[];
+  /**
+   * True when no event could be handed out but some after the cursor are committed: a transaction that
+   * began before them still runs (anywhere on the database server: transaction ids are server-wide), so
+   * they wait until it ends. The reader asks again shortly; no notification comes when it ends.
+   */
+  pending: boolean;
+}
+
 /**
  * Up to `limit` events after `after`, in (transaction, id) order, stopping once `maxBytes` of bodies are
  * read (at least one event). Only events of transactions older than every transaction still running
- * (`pg_snapshot_xmin`) are returned: a transaction that began earlier but commits later cannot then add
- * a row behind a cursor already handed out.
+ * (`pg_snapshot_xmin`, PostgreSQL "Transaction ID and Snapshot Information Functions") are returned: a
+ * transaction that began earlier but commits later cannot then add a row behind a cursor already handed
+ * out.
  */
-export async function readWebhookFeed(db: Executor, after: FeedPosition | null, limit: number, maxBytes: number): Promise<FeedRow[]> {
-  // First the positions and sizes only (no body), then the bodies of the events that fit.
+export async function readWebhookFeed(db: Executor, after: FeedPosition | null, limit: number, maxBytes: number): Promise<FeedRead> {
+  // First the positions and sizes only (no body), then the bodies of the events that fit. Sorted by
+  // transaction, the settled events (older than every running transaction) come first.
   let positions = db
     .selectFrom('webhook_events')
-    .select([sql<string>`id::text`.as('id'), 'body_bytes as bodyBytes'])
-    .where(sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())`);
+    .select([sql<string>`id::text`.as('id'), 'body_bytes as bodyBytes', sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())`.as('settled')]);
   if (after) positions = positions.where(sql<boolean>`(tx, id) > (${after.tx}::xid8, ${after.id}::bigint)`);
   const found = await positions.orderBy(sql`tx`).orderBy('id').limit(limit).execute();
   const ids: string[] = [];
   let bytes = 0;
   for (const row of found) {
     bytes += row.bodyBytes;
-    if (ids.length > 0 && bytes > maxBytes) break;
+    if (!row.settled || (ids.length > 0 && bytes > maxBytes)) break;
     ids.push(row.id);
   }
-  if (ids.length === 0) return [];
-  return db
+  if (ids.length === 0) return { rows: [], pending: found.length > 0 };
+  const rows = await db
     .selectFrom('webhook_events')
     .select([
       sql<string>`id::text`.as('id'),
@@ -100,6 +112,7 @@ export async function readWebhookFeed(db: Executor, after: FeedPosition | null, 
     .orderBy(sql`tx`)
     .orderBy('id')
     .execute();
+  return { rows, pending: false };
 }
 
 /** Deletes events received before `before`; returns how many. */

@@ -79,7 +79,7 @@ const webhookFeedRoutes: FastifyPluginAsyncTypebox = (app) => {
       tags: ['internal'],
       summary: 'The stored webhook events, in order, after a cursor',
       description:
-        'Events in the order the feed fixes once (a later event never appears before a cursor already handed out), at least once: keep `nextCursor` and pass it as `after`. With `waitSeconds` and nothing new, the answer waits until an event is stored (woken by PostgreSQL LISTEN/NOTIFY, not polling) or the time is up. Bodies are the JSON GitLab delivered; one answer carries at most 16 MiB of bodies (at least one event). Events are deleted after WEBHOOK_EVENT_RETENTION_DAYS.',
+        'Events in the order the feed fixes once (a later event never appears before a cursor already handed out), at least once: keep `nextCursor` and pass it as `after`. With `waitSeconds` and nothing new, the answer waits until an event is stored (woken by PostgreSQL LISTEN/NOTIFY) or the time is up. An event is handed out once every transaction older than it has ended (on the whole database server: a long transaction elsewhere delays the feed; meanwhile the wait asks again every second at most). Bodies are the JSON GitLab delivered; one answer carries at most 16 MiB of bodies (at least one event). Events are deleted after WEBHOOK_EVENT_RETENTION_DAYS.',
       security: [{ internalBearer: [] }],
       querystring: WebhookFeedQuery,
       response: { 200: ref(WebhookFeed), ...problemResponses('validation_failed', 'internal_unauthorized', 'rate_limited') },

@@ -82,25 +82,33 @@ export interface FeedQuery {
   waitSeconds: number;
 }
 
+/** While committed events wait on an older transaction (FeedRead.pending), readers ask again after 25 ms, doubling up to 1 s. */
+const PENDING_POLL_MS = { first: 25, max: 1000 };
+
 /**
  * Events after the cursor, in order; with `waitSeconds`, waits (holding no database connection) until
- * an event arrives or the time is up. `nextCursor` is the last event's cursor, or `after` when none
- * came. Throws 429 rate_limited when this process already has the maximum of waiting readers.
+ * an event arrives or the time is up. A NOTIFY wakes the wait; events committed behind a transaction
+ * still running are asked for again every ≤ 1 s, as no notification says when it ends. `nextCursor` is
+ * the last event's cursor, or `after` when none came. Throws 429 rate_limited when this process already
+ * has the maximum of waiting readers.
  */
 export async function readFeed(deps: ServiceDeps, query: FeedQuery): Promise<{ events: FeedRow[]; nextCursor: string | null }> {
   const after = parseCursor(query.after);
   let deadline = Date.now() + query.waitSeconds * 1000;
+  let pollMs = PENDING_POLL_MS.first;
   for (;;) {
     const generation = deps.webhookFeed.generation;
-    const events = await readWebhookFeed(deps.db, after, query.limit, FEED_MAX_BYTES);
+    const { rows: events, pending } = await readWebhookFeed(deps.db, after, query.limit, FEED_MAX_BYTES);
     const last = events.at(-1);
     if (last) return { events, nextCursor: cursorOf(last) };
     const left = deadline - Date.now();
     if (left <= 0) return { events, nextCursor: query.after || null };
-    const outcome = await deps.webhookFeed.wait(left, generation);
+    const waitMs = pending ? Math.min(left, pollMs) : left;
+    if (pending) pollMs = Math.min(pollMs * 2, PENDING_POLL_MS.max);
+    const outcome = await deps.webhookFeed.wait(waitMs, generation);
     if (outcome === 'full') throw new AppError('rate_limited', 'Too many feed readers are waiting on this process: retry in a second', { retryAfter: 1 });
     // Time is up (or the process is shutting down): one last read, then the answer.
-    if (outcome === 'timeout') deadline = 0;
+    if (outcome === 'released' || (outcome === 'timeout' && waitMs === left)) deadline = 0;
   }
 }
 
