@@ -185,6 +185,7 @@ function deleteHook(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
+/** X-Gitlab-Event per object_kind the fake delivers (WebHookService: the hook name, titleized, plus " Hook"). */
 export const EVENT_HEADER = { merge_request: 'Merge Request Hook', note: 'Note Hook' } as const;
 
 async function attempt(url: string, headers: Record<string, string>, body: string): Promise<number | 'network_error'> {
