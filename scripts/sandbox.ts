@@ -13,6 +13,21 @@ const sandbox = await startSandbox({
 const sessionToken = await loginThroughFake(sandbox.loginUrl);
 const me = (await (await fetch(`${sandbox.serviceUrl}/me`, { headers: { authorization: `Bearer ${sessionToken}` } })).json()) as { user: { id: string } };
 
+/** List, install, make the fake GitLab deliver (its hook test API, as the "Test" button does), read the feed, uninstall. */
+function repositoryCurls(s: Sandbox, session: string): string[] {
+  const url = s.serviceUrl;
+  const user = `-H 'authorization: Bearer ${session}'`;
+  const installation = `${url}/repositories/${String(s.project.id)}/installation`;
+  const hookTest = `${s.gitlabUrl}/api/v4/projects/${String(s.project.id)}/hooks/<hookId>/test/merge_requests_events`;
+  return [
+    `curl -s ${url}/repositories ${user}    # ${s.project.pathWithNamespace}, which ${s.gitlabUser.username} maintains`,
+    `curl -s -X PUT ${installation} ${user}    # 201 installed (200 when run again); note installation.hookId`,
+    `curl -s -X POST ${hookTest} -H 'PRIVATE-TOKEN: ${s.adminToken}'    # the fake delivers a merge request event: 201`,
+    `curl -s '${url}/internal/webhook-events?limit=10' -H 'authorization: Bearer ${s.internalToken}'    # the delivered event, and nextCursor`,
+    `curl -s -X DELETE ${installation} ${user}    # 204`,
+  ];
+}
+
 function curls(s: Sandbox, session: string, userId: string): string[] {
   const url = s.serviceUrl;
   const internal = `-H 'authorization: Bearer ${s.internalToken}'`;
@@ -25,6 +40,7 @@ function curls(s: Sandbox, session: string, userId: string): string[] {
     `curl -s -X POST ${url}/instances/bootstrap ${json} -d '{"url":"${s.gitlabUrl}","adminToken":"${s.adminToken}"}'`,
     `curl -s -i '${s.loginUrl}'    # or open it in a browser: the fake GitLab logs you in as alice`,
     `curl -s ${url}/me -H 'authorization: Bearer ${session}'    # or the gc_session cookie`,
+    ...repositoryCurls(s, session),
     `curl -s ${url}/internal/instances ${internal}`,
     `curl -s ${url}/internal/instances/${s.instanceId} ${internal}`,
     `curl -s ${url}/internal/instances/${s.instanceId}/events ${internal}`,
@@ -50,6 +66,7 @@ process.stdout.write(
       ? [`  manual          bot token ${sandbox.manual.botToken}, OAuth client ${sandbox.manual.clientId} / ${sandbox.manual.clientSecret} (registered with POST /instances/register)`]
       : []),
     `  session token   ${sessionToken}   (${sandbox.gitlabUser.username}, user id ${me.user.id})`,
+    `  project         ${sandbox.project.pathWithNamespace} (GitLab project id ${String(sandbox.project.id)}, ${sandbox.gitlabUser.username} is Maintainer; one open merge request)`,
     `  FRONTEND_URL    ${process.env.FRONTEND_URL ?? 'http://localhost:5173'}`,
     '',
     'Try:',

@@ -1,13 +1,17 @@
 // The Postman collection's flow: which operation runs in which order, with what request, and the tests
 // Postman runs on each answer (status, problem `code`, values carried on: instanceId, the session cookie,
-// the user id). Cookie auth stays a cookie: the login's redirects fill Postman's cookie jar.
+// the user id, the project, installation and hook ids, the feed cursor). Cookie auth stays a cookie: the
+// login's redirects fill Postman's cookie jar. One step calls the (fake) GitLab itself: its hook test API
+// makes GitLab deliver an event to the installed hook with the hook's secret token, which nobody else sees.
 
 export interface FlowStep {
-  /** operationId in openapi/openapi.json: the step borrows its description and saved examples. */
-  operationId: string;
+  /** operationId in openapi/openapi.json: the step borrows its description and saved examples. Absent for a GitLab call. */
+  operationId?: string;
+  /** A call to GitLab's API at {{gitlabUrl}} instead of this service, described here. */
+  gitlab?: { description: string };
   name: string;
-  method: 'GET' | 'POST' | 'DELETE';
-  /** Path (and query) after {{baseUrl}}, with {{variables}}. */
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Path (and query) after {{baseUrl}} (or {{gitlabUrl}}), with {{variables}}. */
   path: string;
   auth?: 'internal' | 'none';
   body?: unknown;
@@ -20,6 +24,93 @@ const status = (code: number) => `pm.test('HTTP ${String(code)}', () => pm.respo
 const problem = (code: number, name: string) => [
   status(code),
   `pm.test('problem ${name}', () => { pm.expect(pm.response.headers.get('Content-Type')).to.match(/^application\\/problem\\+json/); pm.expect(pm.response.json().code).to.eql('${name}'); });`,
+];
+
+/** After the login: list, install (then again: idempotent), GitLab delivers, the feed has it, uninstall. */
+const repositorySteps: FlowStep[] = [
+  {
+    operationId: 'listRepositories',
+    name: 'Repositories: the projects alice can install on',
+    method: 'GET',
+    path: '/repositories',
+    tests: [
+      status(200),
+      "const project = pm.response.json().repositories.find((r) => r.pathWithNamespace === 'alice/sandbox-project');",
+      "pm.test('alice/sandbox-project, Maintainer, not installed', () => { pm.expect(project).to.include({ accessLevel: 40, installed: false }); pm.expect(project.projectId).to.be.a('number'); });",
+      "pm.environment.set('projectId', project.projectId);",
+    ],
+  },
+  {
+    operationId: 'installOnRepository',
+    name: 'Repositories: install the bot',
+    method: 'PUT',
+    path: '/repositories/{{projectId}}/installation',
+    tests: [
+      status(201),
+      "const { installation, repaired } = pm.response.json();",
+      "pm.test('a hook to this service, the bot added by us', () => { pm.expect(installation.projectId).to.eql(Number(pm.environment.get('projectId'))); pm.expect(installation.hookId).to.be.a('number'); pm.expect(installation.webhookUrl).to.eql(`${pm.environment.get('baseUrl')}/webhooks/gitlab/${installation.id}`); pm.expect(installation.membershipAddedByUs).to.eql(true); pm.expect(installation.brokenReason).to.eql(null); pm.expect(repaired).to.eql([]); });",
+      "pm.environment.set('installationId', installation.id);",
+      "pm.environment.set('hookId', installation.hookId);",
+    ],
+  },
+  {
+    operationId: 'installOnRepository',
+    name: 'Repositories: install again (idempotent)',
+    method: 'PUT',
+    path: '/repositories/{{projectId}}/installation',
+    tests: [
+      status(200),
+      "pm.test('the same installation and hook, nothing repaired', () => { const body = pm.response.json(); pm.expect(body.installation.id).to.eql(pm.environment.get('installationId')); pm.expect(body.installation.hookId).to.eql(Number(pm.environment.get('hookId'))); pm.expect(body.repaired).to.eql([]); });",
+    ],
+  },
+  {
+    gitlab: {
+      description:
+        "GitLab's own hook test API (`POST /api/v4/projects/:id/hooks/:hook_id/test/:trigger`, what the Test button of Settings > Webhooks does), on the sandbox's fake GitLab with its admin token: GitLab sends the project's newest merge request to the installed hook, with the hook's secret token, and answers `201` once this service answered `2xx`.",
+    },
+    name: 'GitLab: test the hook (GitLab delivers a merge request event)',
+    method: 'POST',
+    path: '/api/v4/projects/{{projectId}}/hooks/{{hookId}}/test/merge_requests_events',
+    headers: { 'PRIVATE-TOKEN': '{{adminToken}}' },
+    tests: [status(201), "pm.test('delivered', () => pm.expect(pm.response.json()).to.eql({ message: '201 Created' }));"],
+  },
+  {
+    operationId: 'readWebhookEvents',
+    name: 'Internal: the webhook events, the delivery last',
+    method: 'GET',
+    path: '/internal/webhook-events?limit=100',
+    auth: 'internal',
+    tests: [
+      status(200),
+      "const { events, nextCursor } = pm.response.json();",
+      "const last = events[events.length - 1];",
+      "pm.test('the merge request event of this installation, last', () => { pm.expect(last).to.include({ installationId: pm.environment.get('installationId'), instanceId: pm.environment.get('instanceId'), projectId: Number(pm.environment.get('projectId')), eventKind: 'Merge Request Hook' }); pm.expect(last.body.object_kind).to.eql('merge_request'); pm.expect(last.body.object_attributes.iid).to.be.a('number'); });",
+      "pm.test('nextCursor is the cursor of the last event', () => pm.expect(nextCursor).to.eql(last.cursor));",
+      "pm.environment.set('webhookCursor', nextCursor);",
+    ],
+  },
+  {
+    operationId: 'readWebhookEvents',
+    name: 'Internal: nothing after the cursor',
+    method: 'GET',
+    path: '/internal/webhook-events?after={{webhookCursor}}',
+    auth: 'internal',
+    tests: [status(200), "pm.test('no event, the cursor kept', () => pm.expect(pm.response.json()).to.eql({ events: [], nextCursor: pm.environment.get('webhookCursor') }));"],
+  },
+  {
+    operationId: 'uninstallFromRepository',
+    name: 'Repositories: uninstall the bot',
+    method: 'DELETE',
+    path: '/repositories/{{projectId}}/installation',
+    tests: [status(204)],
+  },
+  {
+    operationId: 'listRepositories',
+    name: 'Repositories: not installed any more',
+    method: 'GET',
+    path: '/repositories',
+    tests: [status(200), "pm.test('alice/sandbox-project is not installed', () => pm.expect(pm.response.json().repositories.find((r) => r.projectId === Number(pm.environment.get('projectId'))).installed).to.eql(false));"],
+  },
 ];
 
 export const flow: FlowStep[] = [
@@ -76,6 +167,7 @@ export const flow: FlowStep[] = [
       "pm.environment.set('userId', me.user.id);",
     ],
   },
+  ...repositorySteps,
   { operationId: 'listInstances', name: 'Internal: without a token', method: 'GET', path: '/internal/instances', tests: problem(401, 'internal_unauthorized') },
   {
     operationId: 'listInstances',

@@ -42,14 +42,15 @@ function byOperation(collection: Collection): Map<string, Item> {
   return found;
 }
 
+/** A flow step as a Postman request, with the converted operation's description and examples (a GitLab call has its own description). */
 function stepItem(step: FlowStep, generated: Item | undefined) {
   const headers = { ...(step.body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(step.auth === 'internal' ? { Authorization: 'Bearer {{internalToken}}' } : {}), ...step.headers };
   return {
     name: step.name,
     request: {
-      description: generated?.request?.description,
+      description: step.gitlab?.description ?? generated?.request?.description,
       method: step.method,
-      url: `{{baseUrl}}${step.path}`,
+      url: `${step.gitlab ? '{{gitlabUrl}}' : '{{baseUrl}}'}${step.path}`,
       header: Object.entries(headers).map(([key, value]) => ({ key, value })),
       auth: { type: 'noauth' },
       ...(step.body !== undefined ? { body: { mode: 'raw', raw: JSON.stringify(step.body, null, 2), options: { raw: { language: 'json' } } } } : {}),
@@ -73,7 +74,11 @@ const converted = await new Promise<Collection>((resolve, reject) => {
   });
 });
 const generated = byOperation(converted);
-for (const step of flow) if (!generated.has(step.operationId)) throw new Error(`flow step "${step.name}": no operation ${step.operationId} in openapi/openapi.json`);
+for (const step of flow) {
+  if (step.gitlab ? step.operationId !== undefined : step.operationId === undefined || !generated.has(step.operationId)) {
+    throw new Error(`flow step "${step.name}": ${step.gitlab ? 'a GitLab call has no operationId' : `no operation ${String(step.operationId)} in openapi/openapi.json`}`);
+  }
+}
 const collection = {
   info: {
     name: 'gitlab-connect',
@@ -81,7 +86,7 @@ const collection = {
     schema: 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json',
   },
   auth: { type: 'noauth' },
-  item: flow.map((step) => stepItem(step, generated.get(step.operationId))),
+  item: flow.map((step) => stepItem(step, step.operationId === undefined ? undefined : generated.get(step.operationId))),
 };
 writeFileSync(COLLECTION_FILE, `${JSON.stringify(collection, null, 2)}\n`);
 process.stdout.write(`wrote postman/gitlab-connect.postman_collection.json (${String(flow.length)} requests)\n`);

@@ -1,5 +1,6 @@
 // A throw-away sandbox: the fake GitLab and the service wired to it on an embedded database in a temp
-// directory, with one bootstrapped instance and a GitLab user who approves logins. Used by
+// directory, with one bootstrapped instance, a GitLab user who approves logins and a project that user
+// maintains (one open merge request, for the hook test that makes the fake deliver). Used by
 // `npm run sandbox`, `npm run postman` and the browser test.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { startFakeGitlab, type FakeGitlab } from '../../test/fake-gitlab/index.js';
+import { createProject, startFakeGitlab, type FakeGitlab } from '../../test/fake-gitlab/index.js';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
 
 /** The internal token of every sandbox (a loopback-only throw-away service), named `sandbox` in the audit trail. */
@@ -39,6 +40,8 @@ export interface Sandbox {
   manual?: { botToken: string; clientId: string; clientSecret: string };
   /** The GitLab user the fake logs in when a browser reaches its authorize page. */
   gitlabUser: { id: number; username: string };
+  /** A project gitlabUser maintains, with an open merge request: install on it, then test its hook. */
+  project: { id: number; pathWithNamespace: string };
   close(): Promise<void>;
 }
 
@@ -60,12 +63,28 @@ function manualCredentials(fake: FakeGitlab, callbackUrl: string, scopes: string
   return { botToken: token, clientId: application.uid, clientSecret: application.secret };
 }
 
-/** Starts the fake GitLab and the service, bootstraps the fake as an instance; throws when the bootstrap fails. */
-export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const fake = await startFakeGitlab({ host: '127.0.0.1', port: options.gitlabPort ?? 0 });
+/**
+ * The fake's people and project: its administrator, alice (who approves logins) and alice's project
+ * with an open merge request, hooks to the local network allowed.
+ */
+function seedFake(fake: FakeGitlab) {
   const admin = fake.seedAdmin();
   const person = fake.createUser({ username: 'alice', name: 'Alice Example', email: 'alice@example.com' });
   fake.setBrowserUser(person.id);
+  const project = createProject(fake, {
+    name: 'sandbox-project', namespace: person.username, members: { [person.id]: 40 },
+    mergeRequests: [{ title: 'Try the review bot', sourceBranch: 'feature', targetBranch: 'main', authorId: person.id }],
+  });
+  // The installed hook points at the service on localhost: GitLab delivers there only once an admin allows
+  // "requests to the local network from webhooks and integrations" (see api-projects.ts createHook).
+  fake.allowLocalRequestsFromWebHooks = true;
+  return { admin, person, project };
+}
+
+/** Starts the fake GitLab and the service, bootstraps the fake as an instance; throws when the bootstrap fails. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const fake = await startFakeGitlab({ host: '127.0.0.1', port: options.gitlabPort ?? 0 });
+  const { admin, person, project } = seedFake(fake);
   const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-sandbox-'));
   const port = options.port || (await freePort());
   const serviceUrl = `http://localhost:${String(port)}`;
@@ -106,6 +125,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       adminToken: admin.token,
       ...(manual ? { manual } : {}),
       gitlabUser: { id: person.id, username: person.username },
+      project: { id: project.id, pathWithNamespace: project.pathWithNamespace },
       close,
     };
   } catch (error) {

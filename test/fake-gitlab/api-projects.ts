@@ -5,7 +5,8 @@
 // when the URL validator refuses it, e.g. a local network address while "Allow requests to the local
 // network from webhooks and integrations" is off), app/services/web_hook_service.rb (the delivery
 // headers; REQUEST_BODY_SIZE_LIMIT 25 MiB), app/workers/web_hook_worker.rb (retry: 4) and
-// app/models/concerns/web_hooks/auto_disabling.rb (4 failures in a row: temporarily disabled).
+// app/models/concerns/web_hooks/auto_disabling.rb (4 failures in a row: temporarily disabled). The hook
+// test API is in api-hook-test.ts.
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { authenticate, forbidden, scopesFor } from './auth.js';
@@ -27,6 +28,15 @@ export interface FakeHook {
   disabledUntil: Date | null;
 }
 
+/** A merge request, as much of it as a hook test sends. */
+export interface FakeMergeRequest {
+  iid: number;
+  title: string;
+  sourceBranch: string;
+  targetBranch: string;
+  authorId: number;
+}
+
 export interface FakeProject {
   id: number;
   name: string;
@@ -34,6 +44,8 @@ export interface FakeProject {
   /** user id → access level (10 Guest, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner). */
   members: Map<number, number>;
   hooks: Map<number, FakeHook>;
+  /** Oldest first; a hook test of merge_requests_events sends the newest. */
+  mergeRequests: FakeMergeRequest[];
 }
 
 export interface DeliveryAttempt {
@@ -45,11 +57,16 @@ export interface DeliveryAttempt {
 
 let nextHookId = 1;
 
-export function createProject(fake: FakeState, input: { name: string; namespace?: string; members?: Record<number, number> }): FakeProject {
+/** A project with its members (user id → access level) and, optionally, open merge requests (iid 1, 2, …). */
+export function createProject(
+  fake: FakeState,
+  input: { name: string; namespace?: string; members?: Record<number, number>; mergeRequests?: Omit<FakeMergeRequest, 'iid'>[] },
+): FakeProject {
   const id = fake.projects.size + 1;
   const project: FakeProject = {
     id, name: input.name, pathWithNamespace: `${input.namespace ?? 'group'}/${input.name}`,
     members: new Map(Object.entries(input.members ?? {}).map(([user, level]) => [Number(user), level])), hooks: new Map(),
+    mergeRequests: (input.mergeRequests ?? []).map((mergeRequest, index) => ({ ...mergeRequest, iid: index + 1 })),
   };
   fake.projects.set(id, project);
   return project;
@@ -71,14 +88,14 @@ function projectView(fake: FakeState, project: FakeProject, level: number) {
 }
 
 /** The authenticated user and the project they can see (a member, or an admin), or GitLab's reply. */
-function withProject(ctx: Ctx, minLevel: number): { ok: true; project: FakeProject; level: number } | { ok: false; reply: Reply } {
+export function withProject(ctx: Ctx, minLevel: number): { ok: true; project: FakeProject; level: number; userId: number } | { ok: false; reply: Reply } {
   const auth = authenticate(ctx, scopesFor(ctx));
   if (!auth.ok) return auth;
   const project = ctx.fake.projects.get(Number(ctx.match[1]));
   const level = project?.members.get(auth.auth.user.id) ?? (auth.auth.user.admin ? 50 : 0);
   if (!project || level === 0) return { ok: false, reply: message(404, '404 Project Not Found') };
   if (level < minLevel) return { ok: false, reply: forbidden() };
-  return { ok: true, project, level };
+  return { ok: true, project, level, userId: auth.auth.user.id };
 }
 
 function listProjects(ctx: Ctx): Reply {
@@ -168,7 +185,8 @@ function deleteHook(ctx: Ctx): Reply {
   return { status: 204 };
 }
 
-const EVENT_HEADER = { merge_request: 'Merge Request Hook', note: 'Note Hook' } as const;
+/** X-Gitlab-Event per object_kind the fake delivers (WebHookService: the hook name, titleized, plus " Hook"). */
+export const EVENT_HEADER = { merge_request: 'Merge Request Hook', note: 'Note Hook' } as const;
 
 async function attempt(url: string, headers: Record<string, string>, body: string): Promise<number | 'network_error'> {
   try {
@@ -180,34 +198,50 @@ async function attempt(url: string, headers: Record<string, string>, body: strin
   }
 }
 
+/** The hook is temporarily disabled (WebHooks::AutoDisabling) and not executed. */
+export const isDisabled = (fake: FakeState, hook: FakeHook) => hook.disabledUntil !== null && hook.disabledUntil > fake.now();
+
+/**
+ * One event to one hook with GitLab's headers: up to 1 + `retries` attempts with the same
+ * Idempotency-Key and X-Gitlab-Event-UUID (a new X-Gitlab-Webhook-UUID each time); 4 failures in a
+ * row disable the hook for a minute.
+ */
+export async function deliver(fake: FakeState, hook: FakeHook, url: string, kind: keyof typeof EVENT_HEADER, body: string, retries: number): Promise<DeliveryAttempt[]> {
+  const attempts: DeliveryAttempt[] = [];
+  const idempotencyKey = randomUUID();
+  const eventUuid = randomUUID();
+  for (let retry = 0; retry <= retries; retry++) {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json', 'user-agent': `GitLab/${fake.version}`, 'idempotency-key': idempotencyKey,
+      'x-gitlab-event': EVENT_HEADER[kind], 'x-gitlab-webhook-uuid': randomUUID(), 'x-gitlab-event-uuid': eventUuid, 'x-gitlab-instance': fake.issuer,
+      ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
+    };
+    const status = await attempt(url, headers, body);
+    attempts.push({ hookId: hook.id, status, idempotencyKey, eventUuid });
+    const ok = typeof status === 'number' && status < 400;
+    hook.failures = ok ? 0 : hook.failures + 1;
+    if (hook.failures >= 4) hook.disabledUntil = new Date(fake.now().getTime() + 60_000);
+    if (ok || hook.failures >= 4) break;
+  }
+  return attempts;
+}
+
+/** The body of a `kind` event on `project`: GitLab's object_kind and project, then the payload. */
+export const eventBody = (project: FakeProject, kind: keyof typeof EVENT_HEADER, payload: object) =>
+  JSON.stringify({ object_kind: kind, project: { id: project.id, path_with_namespace: project.pathWithNamespace }, ...payload });
+
 /**
  * GitLab triggering `kind` on a project: each executable hook subscribed to it gets a POST with
- * GitLab's headers; a failure is retried (WebHookWorker retry: 4) with the same Idempotency-Key and
- * X-Gitlab-Event-UUID (a new X-Gitlab-Webhook-UUID each time); 4 failures in a row disable the hook
- * for a minute. `rewrite` maps a hook URL to where the receiver really listens (the test's DNS).
+ * GitLab's headers; a failure is retried (WebHookWorker retry: 4). `rewrite` maps a hook URL to where
+ * the receiver really listens (the test's DNS).
  */
 export async function triggerEvent(fake: FakeState, projectId: number, kind: keyof typeof EVENT_HEADER, payload: object, rewrite: (url: string) => string = (url) => url): Promise<DeliveryAttempt[]> {
   const project = fake.projects.get(projectId);
   if (!project) throw new Error(`no project ${String(projectId)}`);
   const attempts: DeliveryAttempt[] = [];
-  const body = JSON.stringify({ object_kind: kind, project: { id: project.id, path_with_namespace: project.pathWithNamespace }, ...payload });
   for (const hook of project.hooks.values()) {
-    if (!(kind === 'note' ? hook.noteEvents : hook.mergeRequestsEvents) || (hook.disabledUntil && hook.disabledUntil > fake.now())) continue;
-    const idempotencyKey = randomUUID();
-    const eventUuid = randomUUID();
-    for (let retry = 0; retry <= 4; retry++) {
-      const headers: Record<string, string> = {
-        'content-type': 'application/json', 'user-agent': `GitLab/${fake.version}`, 'idempotency-key': idempotencyKey,
-        'x-gitlab-event': EVENT_HEADER[kind], 'x-gitlab-webhook-uuid': randomUUID(), 'x-gitlab-event-uuid': eventUuid, 'x-gitlab-instance': fake.issuer,
-        ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
-      };
-      const status = await attempt(rewrite(hook.url), headers, body);
-      attempts.push({ hookId: hook.id, status, idempotencyKey, eventUuid });
-      const ok = typeof status === 'number' && status < 400;
-      hook.failures = ok ? 0 : hook.failures + 1;
-      if (hook.failures >= 4) hook.disabledUntil = new Date(fake.now().getTime() + 60_000);
-      if (ok || hook.failures >= 4) break;
-    }
+    if (!(kind === 'note' ? hook.noteEvents : hook.mergeRequestsEvents) || isDisabled(fake, hook)) continue;
+    attempts.push(...(await deliver(fake, hook, rewrite(hook.url), kind, eventBody(project, kind, payload), 4)));
   }
   return attempts;
 }

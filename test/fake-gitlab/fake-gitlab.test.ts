@@ -1,5 +1,6 @@
 // Proves the fake GitLab answers like GitLab (facts §1–§8), so tests of gitlab-connect can trust it.
 import { createHash, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
+import { createServer } from 'node:http';
 import { request } from 'node:https';
 import t from 'tap';
 import { createProject, createTestCertificates, startFakeGitlab, type FakeGitlab } from './index.js';
@@ -309,4 +310,43 @@ t.test('projects: a Maintainer cannot grant a role above their own (403); a loca
   tt.same(await local.json(), { message: 'Invalid url given' });
   fake.allowLocalRequestsFromWebHooks = true;
   tt.equal((await post('/hooks', { url: 'http://10.1.2.3/hook', token: 's' })).status, 201);
+});
+
+t.test("hook test API: one delivery of the newest merge request with the hook's token (201), no retry on failure (422); 422 without a merge request, 400 for an unknown trigger, Maintainer only", async (tt) => {
+  const fake = await startFakeGitlab();
+  tt.teardown(() => fake.close());
+  fake.allowLocalRequestsFromWebHooks = true;
+  const received: Array<{ headers: Record<string, string | string[] | undefined>; body: Json }> = [];
+  let answer = 200;
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+    req.on('end', () => { received.push({ headers: req.headers, body: JSON.parse(body) as Json }); res.writeHead(answer).end(); });
+  });
+  await new Promise<void>((resolve) => { receiver.listen(0, '127.0.0.1', resolve); });
+  tt.teardown(() => new Promise<void>((resolve) => { receiver.close(() => { resolve(); }); }));
+  const maintainer = fake.createUser({ username: 'maint' });
+  const developer = fake.createUser({ username: 'dev' });
+  const token = fake.createPersonalAccessToken(maintainer.id, { scopes: ['api'] }).token;
+  const devToken = fake.createPersonalAccessToken(developer.id, { scopes: ['api'] }).token;
+  const project = createProject(fake, {
+    name: 'p', members: { [maintainer.id]: 40, [developer.id]: 30 },
+    mergeRequests: [{ title: 'old', sourceBranch: 'a', targetBranch: 'main', authorId: developer.id }, { title: 'new', sourceBranch: 'b', targetBranch: 'main', authorId: developer.id }],
+  });
+  const empty = createProject(fake, { name: 'empty', members: { [maintainer.id]: 40 } });
+  const { port } = receiver.address() as { port: number };
+  const hookOn = async (id: number) => (await call(fake, `/api/v4/projects/${String(id)}/hooks`, { method: 'POST', token, form: { url: `http://127.0.0.1:${String(port)}/h`, token: 'secret', merge_requests_events: 'true' } })).json?.id as number;
+  const hook = await hookOn(project.id);
+  const test = (id: number, hookId: number, trigger: string, as = token) => call(fake, `/api/v4/projects/${String(id)}/hooks/${String(hookId)}/test/${trigger}`, { method: 'POST', token: as });
+
+  const ok = await test(project.id, hook, 'merge_requests_events');
+  tt.same([ok.status, ok.json], [201, { message: '201 Created' }]);
+  tt.equal(received.length, 1);
+  tt.match(received[0].headers, { 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': 'secret', 'idempotency-key': /^[0-9a-f-]{36}$/ });
+  tt.match(received[0].body, { object_kind: 'merge_request', project: { id: project.id }, user: { username: 'maint' }, object_attributes: { iid: 2, title: 'new' } });
+  answer = 500;
+  const failed = await test(project.id, hook, 'merge_requests_events');
+  tt.same([failed.status, received.length], [422, 2], 'a failed test is not retried');
+  tt.same((await test(empty.id, await hookOn(empty.id), 'merge_requests_events')).json, { message: 'Ensure the project has merge requests.' });
+  tt.same([(await test(project.id, hook, 'nonsense')).status, (await test(project.id, hook, 'merge_requests_events', devToken)).status, (await test(project.id, 999, 'merge_requests_events')).status], [400, 403, 404]);
 });

@@ -7,7 +7,7 @@ import type { FakeGitlabOptions } from './types.js';
 export type * from './types.js';
 export type { FakeCounters } from './state.js';
 export { ALL_SCOPES, PAT_SCOPES } from './state.js';
-export { createProject, triggerEvent, type FakeProject, type FakeHook, type DeliveryAttempt } from './api-projects.js';
+export { createProject, triggerEvent, type FakeProject, type FakeHook, type FakeMergeRequest, type DeliveryAttempt } from './api-projects.js';
 export { createTestCertificates, createTlsVariants, type TestCertificates, type TlsVariants } from './tls.js';
 export { floodApplications, gzipBomb, gzipBombFault, secretEchoFault, secretSpellings } from './malicious.js';
 

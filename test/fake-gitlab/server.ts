@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { applicationRoutes } from './api-applications.js';
 import { findCredential } from './auth.js';
 import { settingsRoutes } from './api-settings.js';
+import { hookTestRoutes } from './api-hook-test.js';
 import { projectRoutes } from './api-projects.js';
 import { tokenRoutes } from './api-tokens.js';
 import { userRoutes } from './api-users.js';
@@ -18,7 +19,7 @@ import { tokenEndpointRoutes } from './oauth-token.js';
 import { oidcRoutes } from './oidc.js';
 import type { FakeState } from './state.js';
 
-const routes: Route[] = [...userRoutes, ...projectRoutes, ...tokenRoutes, ...applicationRoutes, ...settingsRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
+const routes: Route[] = [...userRoutes, ...projectRoutes, ...hookTestRoutes, ...tokenRoutes, ...applicationRoutes, ...settingsRoutes, ...oidcRoutes, ...authorizeRoutes, ...tokenEndpointRoutes];
 
 export interface ServerConfig {
   relativeRoot: string;
