@@ -56,7 +56,7 @@ const internalUpkeepRoutes: FastifyPluginAsyncTypebox = (app) => {
       },
     },
     handler: async (_request, reply) => {
-      if (!app.upkeep) throw new AppError('upkeep_disabled', 'This process runs no upkeep (UPKEEP_ENABLED=false): send the request to a replica that does, or set UPKEEP_ENABLED=true');
+      if (!app.upkeep) throw new AppError('upkeep_disabled', 'POST /internal/upkeep/sweep reached a process that runs no upkeep');
       await app.upkeep.triggerSweep();
       return reply.code(202).send({ queued: true });
     },

@@ -141,3 +141,10 @@ t.test('the sweep marks runs still running after UPKEEP_JOB_TIMEOUT_SECONDS aban
   t.match(runs.get(young), { outcome: 'running', finishedAt: null }, 'a run younger than the job timeout may still be working');
   t.match(runs.get(failed), { outcome: 'failed', finishedAt: secondsAgo(3590).toISOString() }, 'a finished run keeps its outcome');
 });
+
+t.test('a process with UPKEEP_ENABLED=false answers a sweep request 409 upkeep_disabled, naming UPKEEP_ENABLED=true', async (t) => {
+  const { app } = await buildTestApp(t, { UPKEEP_ENABLED: 'false' });
+  const response = await app.inject({ method: 'POST', url: '/internal/upkeep/sweep', headers: auth });
+  t.equal(response.statusCode, 409);
+  t.match(response.json(), { code: 'upkeep_disabled', detail: /runs no upkeep.*set UPKEEP_ENABLED=true and restart it/ });
+});
