@@ -36,7 +36,9 @@ export async function lastRunId(app: App): Promise<number> {
 /** Polls every 100 ms until a finished run newer than `after` matches; throws after `timeoutMs`. */
 export function waitForRun(app: App, after: number, matches: (run: RunBody) => boolean, timeoutMs = 120_000): Promise<RunBody> {
   const finished = async () => (await upkeepRuns(app)).find((run) => Number(run.id) > after && run.finishedAt !== null && matches(run));
-  return pollFor(`a matching upkeep run after ${String(after)}`, finished, 100, timeoutMs);
+  return pollFor(`a matching upkeep run after ${String(after)}`, finished, 100, timeoutMs).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}; the runs: ${JSON.stringify(await upkeepRuns(app))}`);
+  });
 }
 
 /** Polls the captured log every 10 ms until a line with the message `msg` was written; answers it parsed. */

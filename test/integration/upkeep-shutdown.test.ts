@@ -1,7 +1,9 @@
 // The upkeep on shutdown (issue 12): app.close() stops taking jobs and waits for the running ones up to half of
 // SHUTDOWN_TIMEOUT_MS (src/services/upkeep/scheduler.ts stop()). A check held on GitLab (the fake's held
-// GET /user) is released only once the stop has begun, so a close that does not wait is seen: pg-boss then
-// fails the job at once. Runs on the embedded PGlite and on PostgreSQL (TEST_DATABASE_URL).
+// GET /user) is released only once the stop has begun (its log line), so a stop that does not wait is seen:
+// pg-boss fails the job at once, and the stop has not ended when close() returns. The run row alone proves
+// nothing here: the GitLab client's close waits for the call in flight, so the row is written either way.
+// Runs on the embedded PGlite and on PostgreSQL (TEST_DATABASE_URL).
 import t from 'tap';
 import type { Kysely } from 'kysely';
 import type { App } from '../../src/app.js';
