@@ -1,7 +1,8 @@
-// The one table of what each onboarding failure means to a GitLab administrator: per error code (and per
-// `reason` where a code has several causes) a title and the advice (what is wrong, what to do, where in
-// GitLab's admin area). Problem details, lookup's `problem`, the OpenAPI examples and the README's
-// "Troubleshooting" section (scripts/troubleshooting.ts) all read it.
+// The one table of what each failure means to a GitLab administrator (or to this service's operator, e.g.
+// upkeep_disabled): per error code (and per `reason` where a code has several causes) a title and the advice
+// (what is wrong, what to do, where in GitLab's admin area or in this service's configuration). Problem
+// details, lookup's `problem`, the OpenAPI examples and the README's "Troubleshooting" section
+// (scripts/troubleshooting.ts) all read it.
 import { errorCatalog, type ErrorCode } from './errors.js';
 
 export interface Diagnosis {
@@ -81,6 +82,10 @@ export const diagnoses = {
       "GitLab refuses webhook URLs on a local network by default: an administrator allows them in Admin area > Settings > Network > Outbound requests (tick \"Allow requests to the local network from webhooks and integrations\", or add this service's host to the local IP/domain allowlist), then install again.",
   },
   project_access_insufficient: { advice: "Installing the bot needs the Maintainer role (or Owner) on the project: ask a project Maintainer to install it, or to give you the Maintainer role (Project > Manage > Members)." },
+  upkeep_disabled: {
+    advice:
+      'This process was started with UPKEEP_ENABLED=false, so it runs no upkeep and cannot queue a sweep: set UPKEEP_ENABLED=true and restart it (the upkeep runs each job once across all replicas, so any number of them may run it), or send the request to a replica that runs the upkeep.',
+  },
   token_exchange_failed: { advice: "GitLab refused the login's authorization code: start the login again; if it keeps failing, run the bootstrap again to repair the OAuth application (Admin area > Applications)." },
 } as const satisfies Partial<Record<ErrorCode, DiagnosisEntry>>;
 

@@ -34,6 +34,15 @@ export async function finishUpkeepRun(db: Executor, id: string, end: { finishedA
   await db.updateTable('upkeep_runs').set({ finished_at: end.finishedAt, outcome: end.outcome, counts: JSON.stringify(end.counts), error: end.error }).where('id', '=', id).execute();
 }
 
+/**
+ * Runs still 'running' that started before `startedBefore` end as 'abandoned' at `now`, with `reason` as
+ * their error (a late end of the run, should its handler still finish, overwrites it). Returns how many.
+ */
+export async function markAbandonedUpkeepRuns(db: Executor, startedBefore: Date, now: Date, reason: string): Promise<number> {
+  const result = await db.updateTable('upkeep_runs').set({ outcome: 'abandoned', finished_at: now, error: reason }).where('outcome', '=', 'running').where('started_at', '<', startedBefore).executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** The most recent runs, newest first. */
 export async function listUpkeepRuns(db: Executor, limit: number): Promise<UpkeepRun[]> {
   const rows = await db.selectFrom('upkeep_runs').selectAll().orderBy('id', 'desc').limit(limit).execute();

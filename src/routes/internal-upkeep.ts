@@ -33,7 +33,7 @@ const internalUpkeepRoutes: FastifyPluginAsyncTypebox = (app) => {
       operationId: 'listUpkeepRuns',
       summary: 'Recent upkeep runs',
       description:
-        'The runs of the upkeep, newest first: the sweep (once per UPKEEP_INTERVAL_SECONDS across all replicas: expired login states, sessions, rate-limit windows and abandoned instances deleted, every ready instance queued for its check) and each instance’s run (bot token rotated when due, live check). Each with its outcome, counts and error. Kept 7 days.',
+        'The runs of the upkeep, newest first: the sweep (once per UPKEEP_INTERVAL_SECONDS across all replicas: expired login states, sessions, rate-limit windows, abandoned instances and old webhook events deleted, every ready instance queued for its check) and each instance’s run (bot token rotated when due, live check, project hooks). Each with its outcome, counts and error. A run whose process was killed shows `running` until the first sweep after UPKEEP_JOB_TIMEOUT_SECONDS marks it `abandoned` (its job is retried as a new run). Kept 7 days.',
       querystring: UpkeepRunsQuery,
       response: {
         200: Type.Object({ runs: Type.Array(ref(UpkeepRun)) }, { additionalProperties: false, description: 'Runs, newest first' }),
@@ -49,14 +49,14 @@ const internalUpkeepRoutes: FastifyPluginAsyncTypebox = (app) => {
       operationId: 'triggerUpkeepSweep',
       summary: 'Run the upkeep sweep now',
       description:
-        'Queues a sweep at once (besides the scheduled ones): the clean-ups run and every ready instance is queued for its rotation and check, spread over the interval; an instance whose check is already queued is not queued twice. Answers `202` at once; follow it at `GET /internal/upkeep/runs`.',
+        'Queues a sweep at once (besides the scheduled ones): the clean-ups run and every ready instance is queued for its rotation and check at once (a scheduled sweep spreads them over the interval); an instance whose check is already queued is not queued twice. Answers `202` at once; follow it at `GET /internal/upkeep/runs`.',
       response: {
         202: Type.Object({ queued: Type.Literal(true) }, { additionalProperties: false, description: 'The sweep is queued' }),
         ...problemResponses('internal_unauthorized', 'upkeep_disabled'),
       },
     },
     handler: async (_request, reply) => {
-      if (!app.upkeep) throw new AppError('upkeep_disabled', 'This process runs no upkeep (UPKEEP_ENABLED=false): send the request to a replica that does, or set UPKEEP_ENABLED=true');
+      if (!app.upkeep) throw new AppError('upkeep_disabled', 'POST /internal/upkeep/sweep reached a process that runs no upkeep');
       await app.upkeep.triggerSweep();
       return reply.code(202).send({ queued: true });
     },

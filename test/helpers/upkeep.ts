@@ -1,7 +1,10 @@
-// Driving the upkeep in tests: trigger a sweep, and poll the recorded runs (never a fixed sleep) until the
-// run wanted has finished, with a generous bound for a loaded machine.
+// Driving the upkeep in tests: trigger a sweep, and poll the recorded runs, the log or pg-boss's job table
+// (never a fixed sleep) until what is wanted has happened, with a generous bound for a loaded machine.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely } from 'kysely';
 import type { App } from '../../src/app.js';
+import type { DB } from '../../src/db/types.js';
+import type { LogCapture } from './app.js';
 import { INTERNAL_AUTH } from './gitlab.js';
 
 /** The upkeep switched on, with an interval long enough that no scheduled sweep comes during a test that triggers its own. */
@@ -31,21 +34,55 @@ export async function lastRunId(app: App): Promise<number> {
 }
 
 /** Polls every 100 ms until a finished run newer than `after` matches; throws after `timeoutMs`. */
-export async function waitForRun(app: App, after: number, matches: (run: RunBody) => boolean, timeoutMs = 120_000): Promise<RunBody> {
+export function waitForRun(app: App, after: number, matches: (run: RunBody) => boolean, timeoutMs = 120_000): Promise<RunBody> {
+  const finished = async () => (await upkeepRuns(app)).find((run) => Number(run.id) > after && run.finishedAt !== null && matches(run));
+  return pollFor(`a matching upkeep run after ${String(after)}`, finished, 100, timeoutMs).catch(async (error: unknown) => {
+    throw new Error(`${String(error)}; the runs: ${JSON.stringify(await upkeepRuns(app))}`);
+  });
+}
+
+/** Polls the captured log every 10 ms until a line with the message `msg` was written; answers it parsed. */
+export function waitForLog(logs: LogCapture, msg: string): Promise<Record<string, unknown>> {
+  const line = () => logs.lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg === msg);
+  return pollFor(`the log line "${msg}"`, line, 10);
+}
+
+/** pg-boss's state of the newest check job of an instance ('created', 'retry', 'active', 'completed', 'failed'…) and its output. */
+export async function instanceJob(db: Kysely<DB>, instanceId: string): Promise<{ state: string; output: unknown }> {
+  const { rows } = await sql<{ state: string; output: unknown }>`select state, output from pgboss.job where name = 'upkeep-instance' and singleton_key = ${instanceId} order by created_on desc limit 1`.execute(db);
+  if (!rows[0]) throw new Error(`no upkeep job for instance ${instanceId}`);
+  return rows[0];
+}
+
+/** Polls pg-boss every 50 ms until the instance's newest check job has left state 'active'; answers its state then. */
+export function settledInstanceJob(db: Kysely<DB>, instanceId: string): Promise<{ state: string; output: unknown }> {
+  return pollFor(`the check job of ${instanceId} settled`, async () => {
+    const job = await instanceJob(db, instanceId);
+    return job.state === 'active' ? undefined : job;
+  }, 50);
+}
+
+/** Polls `check` every `everyMs` until it answers something other than undefined; throws after `timeoutMs`. */
+export async function pollFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, everyMs: number, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = (await upkeepRuns(app)).find((run) => Number(run.id) > after && run.finishedAt !== null && matches(run));
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching upkeep run after ${String(after)}: ${JSON.stringify(await upkeepRuns(app))}`);
-    await sleep(100);
+    const found = await check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`not seen within ${String(timeoutMs)} ms: ${what}`);
+    await sleep(everyMs);
   }
+}
+
+/** Queues a sweep through POST /internal/upkeep/sweep, without waiting for it. */
+export async function triggerSweep(app: App): Promise<void> {
+  const response = await app.inject({ method: 'POST', url: '/internal/upkeep/sweep', headers: INTERNAL_AUTH });
+  if (response.statusCode !== 202) throw new Error(response.body);
 }
 
 /** Triggers a sweep and waits for it (and, with `instanceId`, for that instance's run it queued). */
 export async function sweepNow(app: App, instanceId?: string): Promise<RunBody> {
   const after = await lastRunId(app);
-  const response = await app.inject({ method: 'POST', url: '/internal/upkeep/sweep', headers: INTERNAL_AUTH });
-  if (response.statusCode !== 202) throw new Error(response.body);
+  await triggerSweep(app);
   const sweep = await waitForRun(app, after, (run) => run.job === 'sweep');
   if (!instanceId) return sweep;
   return waitForRun(app, Number(sweep.id), (run) => run.job === 'instance' && run.instanceId === instanceId);

@@ -1,15 +1,16 @@
 // The upkeep keeps instances working with nobody calling (issue 12): the bot token rotated in time (on
 // GitLab 16.3, whose rotated tokens live 7 days, over weeks), a bot deactivated on GitLab found by the next
 // run (degraded) and its re-activation (ready), each an event by `upkeep`; the sweep deletes exactly the
-// expired and abandoned rows. Runs on the embedded PGlite and on PostgreSQL (TEST_DATABASE_URL); the
+// expired and abandoned rows, and marks the runs a killed process left running abandoned. Runs on the embedded PGlite and on PostgreSQL (TEST_DATABASE_URL); the
 // tests of two processes on one database are in child-processes/upkeep-replicas.test.ts (PostgreSQL only).
+import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { App } from '../../src/app.js';
 import { DAY_MS } from '../../src/time.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
 import { bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
-import { sweepNow, UPKEEP_ENV } from '../helpers/upkeep.js';
+import { sweepNow, UPKEEP_ENV, upkeepRuns } from '../helpers/upkeep.js';
 
 async function servedToken(app: App, instanceId: string): Promise<{ token: string; expiresAt: Date | null }> {
   const row = await app.deps.db.selectFrom('instances').select(['bot_token_sealed', 'bot_token_expires_at']).where('id', '=', instanceId).executeTakeFirstOrThrow();
@@ -122,4 +123,28 @@ t.test('the sweep deletes exactly the expired login states, dead sessions, old r
     loginStates: ['live'],
     rateLimitWindows: ['recent'],
   }, 'exactly the expired and abandoned rows are gone');
+});
+
+t.test('the sweep marks runs still running after UPKEEP_JOB_TIMEOUT_SECONDS abandoned (their process died); younger and finished runs stay as they are', async (t) => {
+  const clock = { now: new Date() };
+  const { app } = await buildTestApp(t, { ...UPKEEP_ENV, UPKEEP_JOB_TIMEOUT_SECONDS: '300' }, { clock: () => clock.now });
+  const secondsAgo = (seconds: number) => new Date(clock.now.getTime() - seconds * 1000);
+  const run = async (startedAt: Date, end: { finished_at: Date; outcome: string } | Record<string, never> = {}) =>
+    String((await app.deps.db.insertInto('upkeep_runs').values({ job: 'instance', instance_id: randomUUID(), started_at: startedAt, ...end }).returning('id').executeTakeFirstOrThrow()).id);
+  const killed = await run(secondsAgo(301));
+  const young = await run(secondsAgo(299));
+  const failed = await run(secondsAgo(3600), { finished_at: secondsAgo(3590), outcome: 'failed' });
+
+  t.match(await sweepNow(app), { outcome: 'succeeded', counts: { upkeepRunsAbandoned: 1 } }, 'the sweep counts the one run it marked');
+  const runs = new Map((await upkeepRuns(app)).map((shown) => [shown.id, shown]));
+  t.match(runs.get(killed), { outcome: 'abandoned', finishedAt: clock.now.toISOString(), error: /UPKEEP_JOB_TIMEOUT_SECONDS \(300 s\)/ }, 'GET /internal/upkeep/runs shows it abandoned, ended by the sweep');
+  t.match(runs.get(young), { outcome: 'running', finishedAt: null }, 'a run younger than the job timeout may still be working');
+  t.match(runs.get(failed), { outcome: 'failed', finishedAt: secondsAgo(3590).toISOString() }, 'a finished run keeps its outcome');
+});
+
+t.test('a process with UPKEEP_ENABLED=false answers a sweep request 409 upkeep_disabled, naming UPKEEP_ENABLED=true', async (t) => {
+  const { app } = await buildTestApp(t, { UPKEEP_ENABLED: 'false' });
+  const response = await app.inject({ method: 'POST', url: '/internal/upkeep/sweep', headers: auth });
+  t.equal(response.statusCode, 409);
+  t.match(response.json(), { code: 'upkeep_disabled', detail: /runs no upkeep.*set UPKEEP_ENABLED=true and restart it/ });
 });

@@ -1,7 +1,8 @@
-// The sweep's clean-ups: rows nothing can use any more, deleted so the tables stop growing.
+// The sweep's clean-ups: rows nothing can use any more, deleted so the tables stop growing; and the runs whose
+// process died, marked abandoned so that GET /internal/upkeep/runs stops showing them running.
 import { deleteAbandonedInstances } from '../../db/instances.repo.js';
 import { deleteExpiredLoginStates } from '../../db/login-states.repo.js';
-import { deleteDeadSessions as deleteDeadSessionRows, deleteOldRateLimitWindows, deleteOldUpkeepRuns } from '../../db/upkeep.repo.js';
+import { deleteDeadSessions as deleteDeadSessionRows, deleteOldRateLimitWindows, deleteOldUpkeepRuns, markAbandonedUpkeepRuns } from '../../db/upkeep.repo.js';
 import { DAY_MS } from '../../time.js';
 import { deleteExpiredWebhookEvents } from '../webhooks.service.js';
 import type { UpkeepContext } from './context.js';
@@ -40,6 +41,16 @@ export function deleteAbandoned({ deps, now }: UpkeepContext): Promise<number> {
 /** The upkeep's own run records beyond their retention. */
 export function deleteOldRuns({ deps, now }: UpkeepContext): Promise<number> {
   return deleteOldUpkeepRuns(deps.db, daysBefore(now, UPKEEP_RUN_RETENTION_DAYS));
+}
+
+/**
+ * Runs still 'running' after UPKEEP_JOB_TIMEOUT_SECONDS: pg-boss has given their job up by then (its process
+ * was killed, or the run overran) and retries it as a new run, so this one never ends by itself.
+ */
+export function markAbandonedRuns({ deps, now }: UpkeepContext): Promise<number> {
+  const { jobTimeoutSeconds } = deps.config.upkeep;
+  const reason = `abandoned: still running after UPKEEP_JOB_TIMEOUT_SECONDS (${String(jobTimeoutSeconds)} s), so its process stopped or it overran; the job was retried as a new run`;
+  return markAbandonedUpkeepRuns(deps.db, new Date(now.getTime() - jobTimeoutSeconds * 1000), now, reason);
 }
 
 /** Webhook events older than WEBHOOK_EVENT_RETENTION_DAYS (the review workers have had them for that long). */

@@ -56,6 +56,24 @@ function bossOf(jobStore: JobStoreDb, deps: ServiceDeps): PgBoss {
   });
 }
 
+/** The job handlers running in this process (what a shutdown waits for), counted by wrapping each in `run`. */
+function handlerCount() {
+  let running = 0;
+  return {
+    get running() {
+      return running;
+    },
+    async run(work: () => Promise<void>): Promise<void> {
+      running++;
+      try {
+        await work();
+      } finally {
+        running--;
+      }
+    },
+  };
+}
+
 /** Creates the scheduler; nothing runs before start(). */
 export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: UpkeepLog, observe: RunObserver): Upkeep {
   const { intervalSeconds, concurrency, jobTimeoutSeconds } = deps.config.upkeep;
@@ -63,6 +81,7 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
   boss.on('error', (error) => { log.warn({ err: error }, 'upkeep job queue error (retried at its next poll)'); });
   const pollingIntervalSeconds = Math.max(MIN_POLL_SECONDS, Math.min(2, intervalSeconds / 10));
   let safetyNet: NodeJS.Timeout | undefined;
+  const handlers = handlerCount();
 
   const enqueueCheck = async (instanceId: string, startAfterSeconds: number) => {
     await boss.send(INSTANCE_QUEUE, { instanceId } satisfies InstanceJob, { singletonKey: instanceId, startAfter: startAfterSeconds, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
@@ -72,10 +91,10 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
     const nextBoundary = new Date((Math.floor(Date.now() / 1000 / intervalSeconds) + 1) * intervalSeconds * 1000);
     await boss.send(SWEEP_QUEUE, {}, { singletonKey: 'scheduled', singletonSeconds: intervalSeconds, startAfter: nextBoundary, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
   };
-  const sweep = async (jobs: PgBoss.Job<SweepJob>[]) => {
+  const sweep = (jobs: PgBoss.Job<SweepJob>[]) => handlers.run(async () => {
     await scheduleNextSweep();
     await runSweep(deps, log, observe, enqueueCheck, { spread: !jobs.some((job) => job.data.trigger === 'manual') });
-  };
+  });
 
   return {
     async start() {
@@ -83,9 +102,9 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
       await scheduleNextSweep();
       await boss.work<SweepJob>(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep);
       for (let worker = 0; worker < concurrency; worker++) {
-        await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, async (jobs) => {
+        await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, (jobs) => handlers.run(async () => {
           for (const job of jobs) await runInstanceUpkeep(deps, log, observe, job.data.instanceId);
-        });
+        }));
       }
       // Should the chain of sweeps break (a sweep given up after its retries), the next slot is queued anyway.
       safetyNet = setInterval(() => { scheduleNextSweep().catch((error: unknown) => { log.warn({ err: error }, 'could not queue the next upkeep sweep'); }); }, intervalSeconds * 1000);
@@ -93,7 +112,13 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
     },
     async stop(deadlineMs) {
       clearInterval(safetyNet);
-      await boss.stop({ graceful: true, wait: true, close: false, timeout: Math.max(1000, deadlineMs) });
+      const timeoutMs = Math.max(1000, deadlineMs);
+      if (handlers.running > 0) log.info({ runningJobs: handlers.running, timeoutMs }, 'upkeep stopping: waiting for its running jobs');
+      // pg-boss stops fetching, waits for the running handlers up to the timeout, then fails the unfinished
+      // jobs ('pg-boss shut down while active'): they are retried, by another process or after a restart.
+      await boss.stop({ graceful: true, wait: true, close: false, timeout: timeoutMs });
+      if (handlers.running > 0) log.warn({ runningJobs: handlers.running, timeoutMs }, 'upkeep stopped with jobs still running: they are retried');
+      else log.info('upkeep stopped');
     },
     async triggerSweep() {
       await boss.send(SWEEP_QUEUE, { trigger: 'manual' } satisfies SweepJob, { expireInSeconds: jobTimeoutSeconds });

@@ -6,7 +6,7 @@
 // the run (an instance task's failure retries the instance's job with back-off; the other tasks of the
 // run still run first). Tasks must be idempotent: a retried or repeated run does them again.
 import type { InstanceTask, SweepTask } from './context.js';
-import { deleteAbandoned, deleteDeadSessions, deleteExpiredLogins, deleteOldRateLimits, deleteOldRuns, deleteOldWebhookEvents } from './cleanup.js';
+import { deleteAbandoned, deleteDeadSessions, deleteExpiredLogins, deleteOldRateLimits, deleteOldRuns, deleteOldWebhookEvents, markAbandonedRuns } from './cleanup.js';
 import { checkHooks, rotateBotToken, verifyInstance } from './instance-tasks.js';
 
 export type { InstanceTask, SweepTask, UpkeepContext } from './context.js';
@@ -17,6 +17,7 @@ export const SWEEP_TASKS: readonly SweepTask[] = [
   { name: 'rateLimitWindowsDeleted', run: deleteOldRateLimits },
   { name: 'abandonedInstancesDeleted', run: deleteAbandoned },
   { name: 'upkeepRunsDeleted', run: deleteOldRuns },
+  { name: 'upkeepRunsAbandoned', run: markAbandonedRuns },
   { name: 'webhookEventsDeleted', run: deleteOldWebhookEvents },
 ];
 
