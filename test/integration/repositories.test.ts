@@ -1,26 +1,13 @@
 // Installing the bot on projects (member and hook on the fake GitLab), GitLab's deliveries stored once,
 // and the ordered webhook feed with its long-poll.
-import type { AddressInfo } from 'node:net';
-import tap, { type Test } from 'tap';
+import tap from 'tap';
+import { INTERNAL_AUTH, FAKE_GITLAB_ENV, bootstrappedInstance } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
-import { bootstrappedInstance, FAKE_GITLAB_ENV, INTERNAL_AUTH } from '../helpers/gitlab.js';
 import { buildTestApp } from '../helpers/app.js';
+import { loggedInMaintainer as setUp } from '../helpers/maintainer.js';
 import { createProject, triggerEvent } from '../fake-gitlab/index.js';
 import type { App } from '../../src/app.js';
 import { lastRunId, sweepNow, upkeepRuns, UPKEEP_ENV } from '../helpers/upkeep.js';
-
-async function setUp(t: Test, env: Record<string, string> = {}) {
-  const ready = await bootstrappedInstance(t, {}, env);
-  const { app, fake, instance } = ready;
-  const alice = fake.createUser({ username: 'alice' });
-  const browser = new Browser();
-  await login(browser, app, fake, instance.instanceId, { gitlabUserId: alice.id });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const port = (app.server.address() as AddressInfo).port;
-  const rewrite = (url: string) => url.replace('http://connect.test', `http://127.0.0.1:${String(port)}`);
-  const as = (method: 'GET' | 'PUT' | 'DELETE', url: string) => app.inject({ method, url, cookies: browser.cookieObject });
-  return { ...ready, alice, browser, rewrite, as, botId: Number(instance.bot.userId) };
-}
 
 const feed = (app: App, query = '') => app.inject({ method: 'GET', url: `/internal/webhook-events${query}`, headers: INTERNAL_AUTH });
 
