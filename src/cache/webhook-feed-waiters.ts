@@ -11,16 +11,16 @@ export interface WebhookFeedWaiters {
   /**
    * Resolves 'woken' when an event may have been stored since `generation` was read (or the listener
    * reconnected: notifications may have been missed), 'timeout' after `ms`, 'full' at once when the
-   * maximum of waiters already wait. Read `generation` before querying, so a store between the query
-   * and the wait is not missed.
+   * maximum of waiters already wait, 'released' at once once `release()` ran. Read `generation` before
+   * querying, so a store between the query and the wait is not missed.
    */
-  wait(ms: number, generation: number): Promise<'woken' | 'timeout' | 'full'>;
+  wait(ms: number, generation: number): Promise<'woken' | 'timeout' | 'full' | 'released'>;
   /** Bumped by every wake-up. */
   readonly generation: number;
   /** Wakes every waiter of this process (a store here, before its NOTIFY arrives). */
   wake(): void;
   readonly waiting: number;
-  /** Releases every waiter; from then on a wait ends at once ('timeout'), so shutdown never waits on a long-poll. */
+  /** Releases every waiter; from then on a wait ends at once ('released'), so shutdown never waits on a long-poll. */
   release(): void;
   close(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export function createWebhookFeedWaiters(database: Database, log: Logger, option
   return {
     wait(ms, since) {
       if (since !== generation) return Promise.resolve('woken');
-      if (released) return Promise.resolve('timeout');
+      if (released) return Promise.resolve('released');
       if (waiters.size >= options.maxWaiters) return Promise.resolve('full');
       return new Promise((resolve) => {
         const done = (outcome: 'woken' | 'timeout') => {

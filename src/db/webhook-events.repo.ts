@@ -60,29 +60,38 @@ export interface FeedRow {
   receivedAt: Date;
 }
 
+export interface FeedRead {
+  rows: FeedRow[];
+  /**
+   * No row returned, yet the event after the cursor is stored: a transaction older than its own is still
+   * running, which hides it for now (no notification comes when that transaction ends).
+   */
+  hidden: boolean;
+}
+
 /**
  * Up to `limit` events after `after`, in (transaction, id) order, stopping once `maxBytes` of bodies are
  * read (at least one event). Only events of transactions older than every transaction still running
  * (`pg_snapshot_xmin`) are returned: a transaction that began earlier but commits later cannot then add
  * a row behind a cursor already handed out.
  */
-export async function readWebhookFeed(db: Executor, after: FeedPosition | null, limit: number, maxBytes: number): Promise<FeedRow[]> {
-  // First the positions and sizes only (no body), then the bodies of the events that fit.
+export async function readWebhookFeed(db: Executor, after: FeedPosition | null, limit: number, maxBytes: number): Promise<FeedRead> {
+  // First the positions and sizes only (no body), then the bodies of the events that fit. In (tx, id)
+  // order the rows under the horizon come first: the positions stop at the first row over it.
   let positions = db
     .selectFrom('webhook_events')
-    .select([sql<string>`id::text`.as('id'), 'body_bytes as bodyBytes'])
-    .where(sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())`);
+    .select([sql<string>`id::text`.as('id'), 'body_bytes as bodyBytes', sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())`.as('visible')]);
   if (after) positions = positions.where(sql<boolean>`(tx, id) > (${after.tx}::xid8, ${after.id}::bigint)`);
   const found = await positions.orderBy(sql`tx`).orderBy('id').limit(limit).execute();
   const ids: string[] = [];
   let bytes = 0;
   for (const row of found) {
     bytes += row.bodyBytes;
-    if (ids.length > 0 && bytes > maxBytes) break;
+    if (!row.visible || (ids.length > 0 && bytes > maxBytes)) break;
     ids.push(row.id);
   }
-  if (ids.length === 0) return [];
-  return db
+  if (ids.length === 0) return { rows: [], hidden: found.length > 0 };
+  const rows = await db
     .selectFrom('webhook_events')
     .select([
       sql<string>`id::text`.as('id'),
@@ -100,6 +109,7 @@ export async function readWebhookFeed(db: Executor, after: FeedPosition | null, 
     .orderBy(sql`tx`)
     .orderBy('id')
     .execute();
+  return { rows, hidden: false };
 }
 
 /** Deletes events received before `before`; returns how many. */

@@ -10,6 +10,12 @@ import type { RequestLog, ServiceDeps } from './deps.js';
 const DAY_MS = 86_400_000;
 /** A feed answer carries at most this many bytes of event bodies (at least one event, whatever its size). */
 export const FEED_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * While the next event is hidden behind an older transaction still running, the feed looks again after
+ * this long, doubling up to HIDDEN_RECHECK_MAX_MS: no notification comes when that transaction ends.
+ */
+const HIDDEN_RECHECK_MS = 25;
+const HIDDEN_RECHECK_MAX_MS = 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface WebhookDelivery {
@@ -90,17 +96,19 @@ export interface FeedQuery {
 export async function readFeed(deps: ServiceDeps, query: FeedQuery): Promise<{ events: FeedRow[]; nextCursor: string | null }> {
   const after = parseCursor(query.after);
   let deadline = Date.now() + query.waitSeconds * 1000;
+  let recheckMs = HIDDEN_RECHECK_MS;
   for (;;) {
     const generation = deps.webhookFeed.generation;
-    const events = await readWebhookFeed(deps.db, after, query.limit, FEED_MAX_BYTES);
+    const { rows: events, hidden } = await readWebhookFeed(deps.db, after, query.limit, FEED_MAX_BYTES);
     const last = events.at(-1);
     if (last) return { events, nextCursor: cursorOf(last) };
     const left = deadline - Date.now();
     if (left <= 0) return { events, nextCursor: query.after || null };
-    const outcome = await deps.webhookFeed.wait(left, generation);
+    const outcome = await deps.webhookFeed.wait(hidden ? Math.min(left, recheckMs) : left, generation);
     if (outcome === 'full') throw new AppError('rate_limited', 'Too many feed readers are waiting on this process: retry in a second', { retryAfter: 1 });
+    if (hidden) recheckMs = Math.min(recheckMs * 2, HIDDEN_RECHECK_MAX_MS);
     // Time is up (or the process is shutting down): one last read, then the answer.
-    if (outcome === 'timeout') deadline = 0;
+    if (outcome === 'released' || (outcome === 'timeout' && !hidden)) deadline = 0;
   }
 }
 
