@@ -1,4 +1,4 @@
-// HTTP throughput of read routes under load (autocannon): requests/s and latency percentiles.
+// HTTP throughput of routes under load (autocannon): requests/s and latency percentiles.
 import autocannon from 'autocannon';
 
 export interface ThroughputResult {
@@ -8,6 +8,8 @@ export interface ThroughputResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Answers with a 2xx status. */
+  ok: number;
   non2xx: number;
   errors: number;
   total: number;
@@ -18,6 +20,11 @@ export interface ThroughputOptions {
   durationSeconds: number;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
+  /** A fixed number of requests instead of `durationSeconds`: the run ends once every one is answered. */
+  amount?: number;
+  body?: string;
+  /** autocannon replaces `[<id>]` in each request (headers and body) by an id of its own. */
+  idReplacement?: boolean;
 }
 
 /** Drives `path` (GET unless told) with `connections` concurrent connections for `durationSeconds`. */
@@ -25,17 +32,21 @@ export async function measureThroughput(baseUrl: string, name: string, path: str
   const result = await autocannon({
     url: `${baseUrl}${path}`,
     connections: options.connections,
-    duration: options.durationSeconds,
+    ...(options.amount === undefined ? { duration: options.durationSeconds } : { amount: options.amount }),
     method: options.method ?? 'GET',
     ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.body === undefined ? {} : { body: options.body }),
+    idReplacement: options.idReplacement ?? false,
   });
   return {
     name,
     method: options.method ?? 'GET',
     path,
-    requestsPerSecond: result.requests.average,
+    // A fixed amount ends within a second: the per-second average would count that last part-second as one.
+    requestsPerSecond: options.amount === undefined ? result.requests.average : result.requests.total / result.duration,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    ok: result['2xx'],
     non2xx: result.non2xx,
     errors: result.errors,
     total: result.requests.total,

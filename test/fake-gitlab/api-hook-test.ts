@@ -47,7 +47,7 @@ async function testHook(ctx: Ctx): Promise<Reply> {
   if (!mergeRequest) return message(422, 'Ensure the project has merge requests.');
   if (isDisabled(ctx.fake, hook)) return message(422, 'Hook disabled');
   const data = mergeRequestHookData(ctx, found.project, mergeRequest, found.userId);
-  const [delivery] = await deliver(ctx.fake, hook, hook.url, 'merge_request', eventBody(found.project, 'merge_request', data), 0);
+  const [delivery] = await deliver(ctx.fake, hook, (url) => url, 'merge_request', eventBody(found.project, 'merge_request', data), 0);
   if (typeof delivery.status === 'number' && delivery.status >= 200 && delivery.status < 300) return message(201, '201 Created');
   return message(422, delivery.status === 'network_error' ? 'Failed to open TCP connection' : `Hook executed with HTTP ${String(delivery.status)}`);
 }

@@ -204,9 +204,10 @@ export const isDisabled = (fake: FakeState, hook: FakeHook) => hook.disabledUnti
 /**
  * One event to one hook with GitLab's headers: up to 1 + `retries` attempts with the same
  * Idempotency-Key and X-Gitlab-Event-UUID (a new X-Gitlab-Webhook-UUID each time); 4 failures in a
- * row disable the hook for a minute.
+ * row disable the hook for a minute. `resolve` maps the hook URL to where the receiver really listens
+ * (the test's DNS), asked again for each attempt, so a retry can reach another process.
  */
-export async function deliver(fake: FakeState, hook: FakeHook, url: string, kind: keyof typeof EVENT_HEADER, body: string, retries: number): Promise<DeliveryAttempt[]> {
+export async function deliver(fake: FakeState, hook: FakeHook, resolve: (url: string) => string, kind: keyof typeof EVENT_HEADER, body: string, retries: number): Promise<DeliveryAttempt[]> {
   const attempts: DeliveryAttempt[] = [];
   const idempotencyKey = randomUUID();
   const eventUuid = randomUUID();
@@ -216,7 +217,7 @@ export async function deliver(fake: FakeState, hook: FakeHook, url: string, kind
       'x-gitlab-event': EVENT_HEADER[kind], 'x-gitlab-webhook-uuid': randomUUID(), 'x-gitlab-event-uuid': eventUuid, 'x-gitlab-instance': fake.issuer,
       ...(hook.token ? { 'x-gitlab-token': hook.token } : {}),
     };
-    const status = await attempt(url, headers, body);
+    const status = await attempt(resolve(hook.url), headers, body);
     attempts.push({ hookId: hook.id, status, idempotencyKey, eventUuid });
     const ok = typeof status === 'number' && status < 400;
     hook.failures = ok ? 0 : hook.failures + 1;
@@ -241,7 +242,7 @@ export async function triggerEvent(fake: FakeState, projectId: number, kind: key
   const attempts: DeliveryAttempt[] = [];
   for (const hook of project.hooks.values()) {
     if (!(kind === 'note' ? hook.noteEvents : hook.mergeRequestsEvents) || isDisabled(fake, hook)) continue;
-    attempts.push(...(await deliver(fake, hook, rewrite(hook.url), kind, eventBody(project, kind, payload), 4)));
+    attempts.push(...(await deliver(fake, hook, rewrite, kind, eventBody(project, kind, payload), 4)));
   }
   return attempts;
 }

@@ -1,0 +1,72 @@
+// The feed's long-poll at its edges. A new event hidden behind an older transaction still running (the
+// feed hands out only rows of transactions older than every running one): the reader woken by the store
+// reads nothing yet, and no notification comes when the older transaction ends, so the reader must look
+// again by itself (PostgreSQL only: the older transaction runs on a connection of its own). And a reader
+// waiting when the app closes is answered at once.
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import t from 'tap';
+import { createProject } from '../fake-gitlab/index.js';
+import { buildTestApp, testFileDatabase } from '../helpers/app.js';
+import { INTERNAL_AUTH } from '../helpers/gitlab.js';
+import { loggedInMaintainer } from '../helpers/maintainer.js';
+
+const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
+
+/** `promise`, or a rejection naming `what` after 20 s (a generous bound, no timing asserted). */
+function within20s<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([promise, sleep(20_000).then(() => { throw new Error(`not within 20 s: ${what}`); })]);
+}
+
+/** Polls `holds` every 10 ms; throws naming `what` after 20 s (a generous bound, no timing asserted). */
+async function until(what: string, holds: () => boolean): Promise<void> {
+  for (let tries = 0; tries < 2000 && !holds(); tries++) await sleep(10);
+  if (!holds()) throw new Error(`not within 20 s: ${what}`);
+}
+
+t.test('a reader woken while an older transaction hides the new event gets it once that transaction ends, long before its wait is up', needsPostgres, async (t) => {
+  const { app, fake, alice, as } = await loggedInMaintainer(t);
+  const project = createProject(fake, { name: 'horizon', members: { [alice.id]: 40 } });
+  const installed = await as('PUT', `/repositories/${String(project.id)}/installation`);
+  t.equal(installed.statusCode, 201, installed.body);
+  const installationId = (installed.json().installation as { id: string }).id;
+  const token = [...project.hooks.values()][0].token ?? '';
+
+  const { url } = await testFileDatabase();
+  const older = new pg.Client({ connectionString: url });
+  await older.connect();
+  t.teardown(() => older.end());
+  await older.query('begin');
+  await older.query('select pg_current_xact_id()');
+
+  const waiting = Promise.resolve(app.inject({ method: 'GET', url: '/internal/webhook-events?waitSeconds=60', headers: INTERNAL_AUTH }));
+  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1);
+  const before = app.deps.webhookFeed.generation;
+  const stored = await app.inject({
+    method: 'POST',
+    url: `/webhooks/gitlab/${installationId}`,
+    headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'idempotency-key': 'horizon-1', 'x-gitlab-token': token },
+    payload: '{"object_kind":"merge_request","n":1}',
+  });
+  t.same(stored.json(), { received: true, duplicate: false });
+  // Woken by the store and by its NOTIFY, the reader read nothing visible and waits again.
+  await until('the reader, woken twice, waits again', () => app.deps.webhookFeed.generation >= before + 2 && app.deps.webhookFeed.waiting === 1);
+  await older.query('commit');
+
+  // A generous bound, far below the 60 s the reader would otherwise wait.
+  const answer = await within20s(waiting, 'the reader gets the event once the older transaction ended');
+  t.same(answer.json().events.map((event: { body: { n: number } }) => event.body.n), [1], 'the reader gets the event');
+});
+
+t.test('a reader waiting when the app closes is answered at once, with no events', async (t) => {
+  const { app } = await buildTestApp(t);
+  // After the events the file's other test left (on PostgreSQL), so that the reader waits.
+  const tail = (await app.inject({ method: 'GET', url: '/internal/webhook-events', headers: INTERNAL_AUTH })).json().nextCursor as string | null;
+  const waiting = Promise.resolve(app.inject({ method: 'GET', url: `/internal/webhook-events?waitSeconds=60${tail === null ? '' : `&after=${tail}`}`, headers: INTERNAL_AUTH }));
+  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1);
+  const closing = app.close();
+  const answer = await within20s(waiting, 'the waiting reader is answered when the app closes');
+  t.equal(answer.statusCode, 200);
+  t.same(answer.json(), { events: [], nextCursor: tail });
+  await closing;
+});
