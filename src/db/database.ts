@@ -18,6 +18,8 @@ export interface Database {
   connectionString?: string;
   /** PGlite: LISTEN inside the process; resolves to the function that stops listening. */
   listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** PGlite: the data directory as an uncompressed tarball, to open again with `openPglite`'s `loadDataDir`. */
+  dumpDataDir?: () => Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -54,8 +56,12 @@ export function openPostgres(connectionString: string, log: Logger, max = 10, ti
   return { db, kind: 'postgres', connectionString, close: () => db.destroy() };
 }
 
-/** `dataDir` of 'memory://' keeps the database in memory (tests). */
-export async function openPglite(dataDir: string): Promise<Database> {
+/**
+ * `dataDir` of 'memory://' keeps the database in memory (tests); `loadDataDir`, a dump made by
+ * `dumpDataDir()`, starts from it instead of an empty cluster (the tests' migrated template: PGlite's
+ * initdb costs seconds of CPU).
+ */
+export async function openPglite(dataDir: string, options: { loadDataDir?: Blob } = {}): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   const inMemory = dataDir === 'memory://';
@@ -66,13 +72,14 @@ export async function openPglite(dataDir: string): Promise<Database> {
     unlock = await lockDataDirectory(resolve(dataDir));
   }
   try {
-    const pglite = await PGlite.create(inMemory ? undefined : directory);
+    const pglite = await PGlite.create({ ...(inMemory ? {} : { dataDir: directory }), ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
     const pool = new pg.Pool({ ...(createPgConfig(pglite) as unknown as pg.PoolConfig), max: 1 });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,
       kind: 'pglite',
       listen: (channel, onPayload) => pglite.listen(channel, onPayload),
+      dumpDataDir: async () => pglite.dumpDataDir('none'),
       async close() {
         await db.destroy();
         await pglite.close();

@@ -2,21 +2,30 @@
 // their schema's types ("5" → 5, "a" → ["a"]); JSON bodies are already typed and are not, so that
 // {"url": 5} or a numeric adminToken is refused (400 validation_failed) rather than turned into text.
 import AjvCompiler from '@fastify/ajv-compiler';
+import { createCompileCache } from './compile-cache.js';
 
 /** What @fastify/ajv-compiler really takes and returns (its typings name the schema where Fastify passes the route's). */
 type Compile = (route: { schema: unknown; httpPart?: string }) => unknown;
 type BuildValidator = (externalSchemas: Record<string, unknown>, options?: { customOptions?: Record<string, unknown> }) => Compile;
+
+// Fastify's own compiler pool (one Ajv per external schemas and options) and the compiled validators,
+// both kept per process (compile-cache.ts).
+const build = AjvCompiler() as unknown as BuildValidator;
+const validators = createCompileCache<unknown>();
 
 /**
  * Fastify's `schemaController.compilersFactory.buildValidator`: Fastify's own Ajv compiler with the
  * server's Ajv options for every part but the body, and the same options without `coerceTypes` for it.
  */
 export function bodiesUncoerced(): ReturnType<typeof AjvCompiler> {
-  const build = AjvCompiler() as unknown as BuildValidator;
   const factory: BuildValidator = (externalSchemas, options) => {
     const coercing = build(externalSchemas, options);
     const exact = build(externalSchemas, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } });
-    return (route) => (route.httpPart === 'body' ? exact(route) : coercing(route));
+    const scope = JSON.stringify([externalSchemas, options ?? null]);
+    return (route) => {
+      const body = route.httpPart === 'body';
+      return validators.get(`${scope}${String(body)}${JSON.stringify(route.schema)}`, () => (body ? exact(route) : coercing(route)));
+    };
   };
   return factory as unknown as ReturnType<typeof AjvCompiler>;
 }

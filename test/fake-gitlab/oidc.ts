@@ -1,9 +1,10 @@
 // OpenID Connect parts: discovery document, the RSA signing key and its JWKS, ID tokens and /oauth/userinfo.
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { authenticate } from './auth.js';
 import type { Ctx, Reply, Route } from './http.js';
 import { json, oauthError } from './http.js';
 import { ALL_SCOPES, type FakeState } from './state.js';
+import { SIGNING_KEYS_PEM } from './signing-keys.js';
 import type { FakeUser } from './types.js';
 
 interface SigningKey {
@@ -11,14 +12,16 @@ interface SigningKey {
   jwk: Record<string, string>;
 }
 
-// One key per fake, made on first use: RSA generation costs tens of milliseconds.
+// One key per fake, taken on first use from the test key set, round robin (see signing-keys.ts).
 const keys = new WeakMap<FakeState, SigningKey>();
+let keysTaken = 0;
 
+/** The fake's RS256 signing key and its JWK (RFC 7517), the next of the test key set on first use. */
 export function signingKey(fake: FakeState): SigningKey {
   let key = keys.get(fake);
   if (!key) {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const { n, e } = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
+    const privateKey = createPrivateKey(SIGNING_KEYS_PEM[keysTaken++ % SIGNING_KEYS_PEM.length]);
+    const { n, e } = createPublicKey(privateKey).export({ format: 'jwk' }) as { n: string; e: string };
     // RFC 7638 thumbprint as kid, as doorkeeper-openid_connect does.
     const kid = createHash('sha256').update(JSON.stringify({ e, kty: 'RSA', n })).digest('base64url');
     key = { privateKey, jwk: { kty: 'RSA', kid, e, n, use: 'sig', alg: 'RS256' } };
