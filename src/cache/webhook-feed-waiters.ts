@@ -11,8 +11,8 @@ export interface WebhookFeedWaiters {
   /**
    * Resolves 'woken' when an event may have been stored since `generation` was read (or the listener
    * reconnected: notifications may have been missed), 'timeout' after `ms`, 'full' at once when the
-   * maximum of waiters already wait, 'released' at once after `release()` (shutting down). Read `generation` before querying, so a store between the query
-   * and the wait is not missed.
+   * maximum of waiters already wait, 'released' at once after `release()` (shutting down). Read
+   * `generation` before querying, so a store between the query and the wait is not missed.
    */
   wait(ms: number, generation: number): Promise<'woken' | 'timeout' | 'full' | 'released'>;
   /** Bumped by every wake-up. */
