@@ -1,11 +1,15 @@
 // Compiles TypeScript to dist/ only when a source is newer than the last build, so `npm start` runs
 // plain JavaScript and costs one directory walk (~20 ms) when dist/ is up to date. Runs as `prepare`
-// (after npm install) and `prestart`. Plain .mjs on purpose: it must run before anything is compiled.
+// (after npm install), `prestart` and `pretest`, and from tests that spawn the built server. Concurrent runs
+// (several test files at once) take turns on a lock file, and each looks again once it holds the lock, so
+// one compiles and the others find dist/ up to date. Plain .mjs on purpose: it must run before anything
+// is compiled.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import lockfile from 'proper-lockfile';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const stamp = join(root, 'dist', '.build-stamp');
@@ -28,11 +32,13 @@ function typescriptCompiler() {
   }
 }
 
-function main() {
-  // An image's runtime stage installs without sources or dev dependencies: there is nothing to build.
-  if (!existsSync(join(root, 'src'))) return;
+/** Whether dist/ is older than a source (or was never built). */
+function stale() {
   const present = inputs.map((input) => join(root, input)).filter((path) => existsSync(path));
-  if (existsSync(stamp) && statSync(stamp).mtimeMs >= Math.max(...present.map(newestMtime))) return;
+  return !existsSync(stamp) || statSync(stamp).mtimeMs < Math.max(...present.map(newestMtime));
+}
+
+function build() {
   const tsc = typescriptCompiler();
   if (!tsc) {
     process.stderr.write('build: dist/ is stale and TypeScript is not installed (run npm install)\n');
@@ -46,4 +52,16 @@ function main() {
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 
-main();
+async function main() {
+  // An image's runtime stage installs without sources or dev dependencies: there is nothing to build.
+  if (!existsSync(join(root, 'src')) || !stale()) return;
+  // A build takes some 20 s of CPU; a holder killed mid-way leaves a lock that turns stale after 60 s.
+  const release = await lockfile.lock(root, { lockfilePath: join(root, '.build.lock'), stale: 60_000, retries: { retries: 600, minTimeout: 100, maxTimeout: 1000 } });
+  try {
+    if (stale()) build();
+  } finally {
+    await release();
+  }
+}
+
+await main();

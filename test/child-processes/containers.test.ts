@@ -11,6 +11,7 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { EnvSchema } from '../../src/config.js';
+import { buildOnce, childEnv } from '../helpers/server-process.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const knownVariables = Object.keys(EnvSchema.properties);
@@ -131,15 +132,11 @@ interface Run {
   stderr: string;
 }
 
+/** Runs the migrate CLI as the compose file's migrate service does (`node dist/src/db/migrate-cli.js`). */
 function runMigrateCli(env: Record<string, string>): Promise<Run> {
-  // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
-  // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
-  // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
-  const inherited = { ...process.env };
-  delete inherited.DATABASE_URL;
+  buildOnce();
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'src/db/migrate-cli.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } }, (_error, stdout, stderr) => { resolve({ code: child.exitCode, stdout, stderr }); },
-    );
+    const child = execFile(process.execPath, ['dist/src/db/migrate-cli.js'], { cwd: root, env: childEnv(env) }, (_error, stdout, stderr) => { resolve({ code: child.exitCode, stdout, stderr }); });
   });
 }
 
@@ -168,7 +165,7 @@ async function emptyDatabaseEnv(t: Test): Promise<Record<string, string>> {
   return { DATABASE_URL: url.toString() };
 }
 
-t.test('npm run migrate applies the migrations, then reports none pending', async (t) => {
+t.test('the migrate CLI (the compose file\'s migrate command) applies the migrations, then reports none pending', async (t) => {
   const env = { ...(await emptyDatabaseEnv(t)), LOG_LEVEL: 'warn' };
   const first = await runMigrateCli(env);
   t.equal(first.code, 0, first.stderr);

@@ -1,12 +1,10 @@
 // Graceful shutdown of the real entry point: in-flight requests finish, readiness turns 503 first, then
 // the listener closes, within a deadline.
-import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
+import { migratedDataDir } from '../helpers/database.js';
 import { freePort, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 t.test('closing lets an in-flight request finish', async (t) => {
@@ -47,7 +45,7 @@ async function answers(url: string, status: number): Promise<boolean> {
 
 t.test('SIGTERM turns readiness to 503 at once while the listener still serves for SHUTDOWN_DRAIN_MS, then exits 0', slow, async (t) => {
   const port = await freePort();
-  const server = startServer({ PORT: String(port), DATA_DIR: mkdtempSync(join(tmpdir(), 'gitlab-connect-start-')), SHUTDOWN_DRAIN_MS: '8000' });
+  const server = startServer({ PORT: String(port), DATA_DIR: await migratedDataDir(), SHUTDOWN_DRAIN_MS: '8000' });
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
   t.equal((await fetch(`http://127.0.0.1:${String(port)}/readyz`)).status, 200, 'ready before the signal');
@@ -69,7 +67,7 @@ t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the proce
   const port = await freePort();
   const server = startServer({
     PORT: String(port),
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'gitlab-connect-start-')),
+    DATA_DIR: await migratedDataDir(),
     ALLOW_HTTP: 'true',
     ALLOW_PRIVATE_NETWORKS: 'true',
     GITLAB_TIMEOUT_MS: '120000',

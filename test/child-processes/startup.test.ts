@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
+import { migratedDataDir } from '../helpers/database.js';
 import { freePort, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 t.test('npm start serves on the embedded database with nothing set up, and SIGTERM stops it cleanly', slow, async (t) => {
@@ -38,7 +39,7 @@ t.test('a bad variable stops start-up with one line naming it', slow, async (t) 
 });
 
 t.test('a lock left by a killed process does not block start-up, even when its pid now belongs to a live process', slow, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-start-'));
+  const dataDir = await migratedDataDir();
   const port = await freePort();
   const first = startServer({ PORT: String(port), DATA_DIR: dataDir });
   t.teardown(() => first.child.kill('SIGKILL'));

@@ -42,7 +42,10 @@ export function testConfig(env: Record<string, string> = {}) {
 
 let fileDatabase: Promise<TestDatabase> | undefined;
 
-/** The test file's own fresh database, shared by its tests and dropped when the file ends. */
+/**
+ * The test process's fresh database, shared by its tests and dropped when the process ends: a test
+ * file's own when the file runs alone, its suite's (test/suites/) in `npm test`.
+ */
 export function testFileDatabase(): Promise<TestDatabase> {
   if (!fileDatabase) {
     fileDatabase = createTestDatabase();
@@ -51,12 +54,21 @@ export function testFileDatabase(): Promise<TestDatabase> {
   return fileDatabase;
 }
 
-/** The real app on the test file's database, closed when the test ends. */
-export async function buildTestApp(t: Test, env: Record<string, string> = {}, deps: Omit<AppDeps, 'database' | 'logger'> = {}): Promise<TestApp> {
-  const testDatabase = await testFileDatabase();
+export interface TestAppDeps extends Omit<AppDeps, 'database' | 'logger'> {
+  /** A fresh database of this test's own, dropped when it ends: for a test that counts rows across the whole database. */
+  ownDatabase?: boolean;
+}
+
+/** The real app on the test process's database (or, with `ownDatabase`, the test's own), closed when the test ends. */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}, deps: TestAppDeps = {}): Promise<TestApp> {
+  const { ownDatabase = false, ...appDeps } = deps;
+  const testDatabase = ownDatabase ? await createTestDatabase() : await testFileDatabase();
   const logs = new LogCapture();
   const { LOG_LEVEL: level = 'info' } = env;
-  const app = await buildApp(testConfig(env), { ...deps, database: testDatabase.database, logger: createLogger(level, logs) });
-  t.teardown(() => app.close());
+  const app = await buildApp(testConfig(env), { ...appDeps, database: testDatabase.database, logger: createLogger(level, logs) });
+  t.teardown(async () => {
+    await app.close();
+    if (ownDatabase) await testDatabase.close();
+  });
   return { app, testDatabase, logs };
 }

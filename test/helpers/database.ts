@@ -1,7 +1,7 @@
 // A fresh database per test file: with TEST_DATABASE_URL, a PostgreSQL database cloned from a migrated
 // template (fast); without it, an in-memory embedded PGlite, so `npm test` needs nothing installed.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -106,4 +106,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await cleanup.end();
     },
   };
+}
+
+/**
+ * A new DATA_DIR (under the OS temp directory) holding an embedded database already migrated, from the
+ * template dump: a server started on it skips PGlite's initdb and the migrations (some 10 s of CPU), as a
+ * restarted deployment does. For tests whose subject is not the very first start.
+ */
+export async function migratedDataDir(): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-data-'));
+  const database = await openPglite(dataDir, { loadDataDir: await pgliteTemplate() });
+  await database.close();
+  return dataDir;
 }

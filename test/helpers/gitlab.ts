@@ -1,6 +1,6 @@
 // Shared set-up for tests that talk to the fake GitLab over real HTTP on 127.0.0.1.
 import type { Test } from 'tap';
-import { buildTestApp, TEST_INTERNAL_TOKEN } from './app.js';
+import { buildTestApp, TEST_INTERNAL_TOKEN, type TestAppDeps } from './app.js';
 import type { App } from '../../src/app.js';
 import { startFakeGitlab, type FakeGitlab, type FakeGitlabOptions } from '../fake-gitlab/index.js';
 
@@ -46,14 +46,14 @@ export function botSideEffects(fake: FakeGitlab, botUsername = 'review-bot') {
 export const INTERNAL_AUTH = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 
 /** A bootstrapped instance; the app and the fake share one clock the test can move. `env` adds to the app's configuration. */
-export async function bootstrappedInstance(t: Test, options: FakeGitlabOptions = {}, env: Record<string, string> = {}) {
+export async function bootstrappedInstance(t: Test, options: FakeGitlabOptions = {}, env: Record<string, string> = {}, deps: Pick<TestAppDeps, 'ownDatabase'> = {}) {
   const clock = { now: new Date() };
   const fake = await startTestGitlab(t, { ...options, now: () => clock.now });
   const admin = fake.seedAdmin();
-  const { app, logs } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...env }, { clock: () => clock.now });
+  const { app, logs, testDatabase } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...env }, { ...deps, clock: () => clock.now });
   const response = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   if (response.statusCode !== 201) throw new Error(response.body);
   const instance = response.json();
   const botToken = () => fake.liveTokensOf(instance.bot.userId);
-  return { clock, fake, admin, app, logs, instance, botToken };
+  return { clock, fake, admin, app, logs, testDatabase, instance, botToken };
 }

@@ -1,6 +1,6 @@
-// The real entry point as a child process, for the tests that start, signal or kill it: `src/server.ts` run
-// by tsx on a free port, its output collected.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The real entry point as a child process, for the tests that start, signal or kill it: what `npm start`
+// runs (`dist/src/server.js`, built first when a source is newer) on a free port, its output collected.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -25,14 +25,36 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
-/** Spawns `src/server.ts` with `env` over this environment (less DATABASE_URL); its stdout and stderr are collected. */
-export function startServer(env: Record<string, string>): Started {
-  // Coverage off in the child (an empty NODE_V8_COVERAGE; left out, Node would copy it in): the child
-  // compiles src/ with tsx, tap's processes with tap's loader, and c8 merges V8 ranges per file before
-  // source-mapping, so mixing the two compiled forms garbles the figures of every shared file.
+let built = false;
+
+/** `npm start`'s build step (scripts/build-if-stale.mjs: nothing to do when dist/ is up to date), once per process. */
+export function buildOnce(): void {
+  if (built) return;
+  const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`the build failed (exit ${String(result.status)})`);
+  built = true;
+}
+
+/**
+ * The environment of a child running dist/: this one's less DATABASE_URL and NODE_OPTIONS (tap's module
+ * hooks), with coverage off (an empty NODE_V8_COVERAGE; left out, Node would copy it in: c8 measures src/
+ * through the test processes, and the child runs dist/), and `env` over it.
+ */
+export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = { ...process.env };
   delete inherited.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...inherited, NODE_V8_COVERAGE: '', ...env } });
+  delete inherited.NODE_OPTIONS;
+  return { ...inherited, NODE_V8_COVERAGE: '', ...env };
+}
+
+/**
+ * Spawns `dist/src/server.js` (built first when stale) with `env` (see childEnv); its stdout and stderr are
+ * collected. Compiled JavaScript, not tsx: a start through tsx's (and tap's) module hooks costs about 3 s
+ * of CPU more, and these tests start a server some twenty times.
+ */
+export function startServer(env: Record<string, string>): Started {
+  buildOnce();
+  const child = spawn(process.execPath, ['dist/src/server.js'], { cwd: root, env: childEnv(env) });
   let output = '';
   child.stdout.on('data', (chunk) => (output += String(chunk)));
   child.stderr.on('data', (chunk) => (output += String(chunk)));
@@ -40,7 +62,7 @@ export function startServer(env: Record<string, string>): Started {
   return { child, output: () => output, exited };
 }
 
-/** Polls /healthz every 100 ms; a cold start (tsx compiling, PGlite initialising) on a loaded machine may take a minute. */
+/** Polls /healthz every 100 ms; a cold start (PGlite initialising its database) on a loaded machine may take a minute. */
 export async function waitForHealthy(port: number, started: Started): Promise<void> {
   for (let attempt = 0; attempt < 1800; attempt++) {
     if (started.child.exitCode !== null) throw new Error(`server exited: ${started.output()}`);

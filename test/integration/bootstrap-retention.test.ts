@@ -11,7 +11,8 @@ const DAY_MS = 86_400_000;
 
 t.test('the upkeep sweep deletes never-ready instances untouched for 30 days (and their events); recent, resource-holding and ready ones stay', async (t) => {
   const clock = { now: new Date('2026-12-01T10:00:00Z') };
-  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...UPKEEP_ENV }, { clock: () => clock.now });
+  // A database of its own: the sweep's counts cover the whole database.
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, ...UPKEEP_ENV }, { clock: () => clock.now, ownDatabase: true });
   const [stranger, holder, ready, recent, later] = await Promise.all([1, 2, 3, 4, 5].map(() => startTestGitlab(t)));
   const admins = [holder, ready, later].map((fake) => fake.seedAdmin());
 

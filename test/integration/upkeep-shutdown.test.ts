@@ -9,7 +9,6 @@ import type { Kysely } from 'kysely';
 import type { App } from '../../src/app.js';
 import type { DB } from '../../src/db/types.js';
 import type { FakeGitlab, InjectedFault } from '../fake-gitlab/index.js';
-import { testFileDatabase } from '../helpers/app.js';
 import { bootstrappedInstance } from '../helpers/gitlab.js';
 import { instanceJob, lastRunId, pollFor, settledInstanceJob, triggerSweep, UPKEEP_ENV, waitForLog, waitForRun } from '../helpers/upkeep.js';
 
@@ -32,8 +31,9 @@ async function instanceRuns(db: Kysely<DB>, instanceId: string) {
 }
 
 t.test('app.close() waits for a running check: held on GitLab while the app closes, it finishes, recorded succeeded, and pg-boss completes its job', async (t) => {
-  const { db } = (await testFileDatabase()).database;
-  const { app, fake, logs, instance } = await bootstrappedInstance(t, {}, UPKEEP_ENV);
+  // A database of its own: jobs that other tests left queued in pg-boss would run here too.
+  const { app, fake, logs, instance, testDatabase } = await bootstrappedInstance(t, {}, UPKEEP_ENV, { ownDatabase: true });
+  const { db } = testDatabase.database;
   const id: string = instance.instanceId;
   const held = await checkHeldOnGitlab(app, fake);
 
@@ -47,9 +47,9 @@ t.test('app.close() waits for a running check: held on GitLab while the app clos
 });
 
 t.test('app.close() does not wait past its deadline: a check held past it is failed by pg-boss for a retry, its run left running meanwhile', async (t) => {
-  const { db } = (await testFileDatabase()).database;
-  // The upkeep's deadline: half of SHUTDOWN_TIMEOUT_MS, 1 s.
-  const { app, fake, logs, instance } = await bootstrappedInstance(t, {}, { ...UPKEEP_ENV, SHUTDOWN_TIMEOUT_MS: '2000' });
+  // The upkeep's deadline: half of SHUTDOWN_TIMEOUT_MS, 1 s. A database of its own, as above.
+  const { app, fake, logs, instance, testDatabase } = await bootstrappedInstance(t, {}, { ...UPKEEP_ENV, SHUTDOWN_TIMEOUT_MS: '2000' }, { ownDatabase: true });
+  const { db } = testDatabase.database;
   const id: string = instance.instanceId;
   const held = await checkHeldOnGitlab(app, fake);
 

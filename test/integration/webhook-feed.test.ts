@@ -5,7 +5,9 @@
 // waiting when the app closes is answered at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
+import type { App } from '../../src/app.js';
 import { createProject } from '../fake-gitlab/index.js';
 import { buildTestApp, testFileDatabase } from '../helpers/app.js';
 import { INTERNAL_AUTH } from '../helpers/gitlab.js';
@@ -24,6 +26,17 @@ async function until(what: string, holds: () => boolean): Promise<void> {
   if (!holds()) throw new Error(`not within 20 s: ${what}`);
 }
 
+/**
+ * A reader long-polling the feed after the events already in the database (other tests leave some), and
+ * the cursor it starts from (null: none yet); resolves once it waits.
+ */
+async function waitingReader(app: App): Promise<{ tail: string | null; answer: Promise<LightMyRequestResponse> }> {
+  const tail = (await app.inject({ method: 'GET', url: '/internal/webhook-events', headers: INTERNAL_AUTH })).json().nextCursor as string | null;
+  const answer = Promise.resolve(app.inject({ method: 'GET', url: `/internal/webhook-events?waitSeconds=60${tail === null ? '' : `&after=${tail}`}`, headers: INTERNAL_AUTH }));
+  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1);
+  return { tail, answer };
+}
+
 t.test('a reader woken while an older transaction hides the new event gets it once that transaction ends, long before its wait is up', needsPostgres, async (t) => {
   const { app, fake, alice, as } = await loggedInMaintainer(t);
   const project = createProject(fake, { name: 'horizon', members: { [alice.id]: 40 } });
@@ -39,8 +52,7 @@ t.test('a reader woken while an older transaction hides the new event gets it on
   await older.query('begin');
   await older.query('select pg_current_xact_id()');
 
-  const waiting = Promise.resolve(app.inject({ method: 'GET', url: '/internal/webhook-events?waitSeconds=60', headers: INTERNAL_AUTH }));
-  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1);
+  const { answer: waiting } = await waitingReader(app);
   const before = app.deps.webhookFeed.generation;
   const stored = await app.inject({
     method: 'POST',
@@ -60,10 +72,7 @@ t.test('a reader woken while an older transaction hides the new event gets it on
 
 t.test('a reader waiting when the app closes is answered at once, with no events', async (t) => {
   const { app } = await buildTestApp(t);
-  // After the events the file's other test left (on PostgreSQL), so that the reader waits.
-  const tail = (await app.inject({ method: 'GET', url: '/internal/webhook-events', headers: INTERNAL_AUTH })).json().nextCursor as string | null;
-  const waiting = Promise.resolve(app.inject({ method: 'GET', url: `/internal/webhook-events?waitSeconds=60${tail === null ? '' : `&after=${tail}`}`, headers: INTERNAL_AUTH }));
-  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1);
+  const { tail, answer: waiting } = await waitingReader(app);
   const closing = app.close();
   const answer = await within20s(waiting, 'the waiting reader is answered when the app closes');
   t.equal(answer.statusCode, 200);

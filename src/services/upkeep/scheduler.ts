@@ -21,7 +21,7 @@ export interface Upkeep {
   start(): Promise<void>;
   /** Stops taking jobs and waits for running ones up to `deadlineMs`; unfinished ones are retried by another process. */
   stop(deadlineMs: number): Promise<void>;
-  /** Queues a sweep now (an operator's action, or a test's). */
+  /** Queues a sweep now (an operator's action, or a test's) and wakes this process's sweep worker; its checks wake the instance workers. */
   triggerSweep(): Promise<void>;
 }
 
@@ -82,6 +82,9 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
   const pollingIntervalSeconds = Math.max(MIN_POLL_SECONDS, Math.min(2, intervalSeconds / 10));
   let safetyNet: NodeJS.Timeout | undefined;
   const handlers = handlerCount();
+  // This process's workers (pg-boss ids): a manual sweep wakes them instead of waiting for their next poll.
+  const workers = { sweep: [] as string[], instance: [] as string[] };
+  const wake = (ids: string[]) => { for (const id of ids) boss.notifyWorker(id); };
 
   const enqueueCheck = async (instanceId: string, startAfterSeconds: number) => {
     await boss.send(INSTANCE_QUEUE, { instanceId } satisfies InstanceJob, { singletonKey: instanceId, startAfter: startAfterSeconds, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
@@ -92,19 +95,21 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
     await boss.send(SWEEP_QUEUE, {}, { singletonKey: 'scheduled', singletonSeconds: intervalSeconds, startAfter: nextBoundary, expireInSeconds: jobTimeoutSeconds, ...retryOptions(intervalSeconds, jobTimeoutSeconds) });
   };
   const sweep = (jobs: PgBoss.Job<SweepJob>[]) => handlers.run(async () => {
+    const manual = jobs.some((job) => job.data.trigger === 'manual');
     await scheduleNextSweep();
-    await runSweep(deps, log, observe, enqueueCheck, { spread: !jobs.some((job) => job.data.trigger === 'manual') });
+    await runSweep(deps, log, observe, enqueueCheck, { spread: !manual });
+    if (manual) wake(workers.instance);
   });
 
   return {
     async start() {
       await boss.start();
       await scheduleNextSweep();
-      await boss.work<SweepJob>(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep);
+      workers.sweep.push(await boss.work<SweepJob>(SWEEP_QUEUE, { batchSize: 1, pollingIntervalSeconds }, sweep));
       for (let worker = 0; worker < concurrency; worker++) {
-        await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, (jobs) => handlers.run(async () => {
+        workers.instance.push(await boss.work<InstanceJob>(INSTANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds }, (jobs) => handlers.run(async () => {
           for (const job of jobs) await runInstanceUpkeep(deps, log, observe, job.data.instanceId);
-        }));
+        })));
       }
       // Should the chain of sweeps break (a sweep given up after its retries), the next slot is queued anyway.
       safetyNet = setInterval(() => { scheduleNextSweep().catch((error: unknown) => { log.warn({ err: error }, 'could not queue the next upkeep sweep'); }); }, intervalSeconds * 1000);
@@ -122,6 +127,7 @@ export function createUpkeep(deps: ServiceDeps, jobStore: JobStoreDb, log: Upkee
     },
     async triggerSweep() {
       await boss.send(SWEEP_QUEUE, { trigger: 'manual' } satisfies SweepJob, { expireInSeconds: jobTimeoutSeconds });
+      wake(workers.sweep);
     },
   };
 }
