@@ -4,7 +4,7 @@
 // (several test files at once) take turns on a lock file, and each looks again once it holds the lock, so
 // one compiles and the others find dist/ up to date. Plain .mjs on purpose: it must run before anything
 // is compiled.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -38,7 +38,8 @@ function stale() {
   return !existsSync(stamp) || statSync(stamp).mtimeMs < Math.max(...present.map(newestMtime));
 }
 
-function build() {
+/** Compiles src/ and migrations/ into a clean dist/, then writes the stamp; exits the process when tsc fails. */
+async function build() {
   const tsc = typescriptCompiler();
   if (!tsc) {
     process.stderr.write('build: dist/ is stale and TypeScript is not installed (run npm install)\n');
@@ -47,8 +48,10 @@ function build() {
   process.stderr.write('build: compiling TypeScript to dist/\n');
   // A clean build: a migration deleted from migrations/ must not linger in dist/migrations.
   rmSync(join(root, 'dist'), { recursive: true, force: true });
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  // Asynchronous, so that the lock's refresh timer keeps it fresh however long tsc takes.
+  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 2, 2] });
+  const status = await new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  if (status !== 0) process.exit(status);
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 
@@ -58,7 +61,7 @@ async function main() {
   // A build takes some 20 s of CPU; a holder killed mid-way leaves a lock that turns stale after 60 s.
   const release = await lockfile.lock(root, { lockfilePath: join(root, '.build.lock'), stale: 60_000, retries: { retries: 600, minTimeout: 100, maxTimeout: 1000 } });
   try {
-    if (stale()) build();
+    if (stale()) await build();
   } finally {
     await release();
   }

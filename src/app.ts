@@ -141,7 +141,8 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(errorsPlugin);
   await app.register(lifecyclePlugin);
   await app.register(cors, { origin: config.frontendUrl ? [new URL(config.frontendUrl).origin] : false, credentials: true });
-  await app.register(cookie);
+  // No onRequest hook: cookies are parsed by the routes that read them (session-auth.ts, cookiesOf).
+  await app.register(cookie, { hook: false });
   await app.register(sessionAuthPlugin);
   await app.register(openapiPlugin);
   await app.register(metricsPlugin, { metrics });

@@ -42,10 +42,19 @@ export function loginBindingCookieOptions(config: Config): CookieSerializeOption
   return { httpOnly: true, sameSite: 'lax', secure: secure(config), path: `${basePath(config)}${AUTH_PATHS.loginScope}`, maxAge: LOGIN_BINDING_MAX_AGE_SECONDS };
 }
 
+/**
+ * The request's cookies by name, parsed on demand: @fastify/cookie is registered without its onRequest
+ * hook, so that the routes that read no cookie (lookup, the internal routes, webhooks) parse none.
+ */
+export function cookiesOf(request: FastifyRequest): Record<string, string | undefined> {
+  const header = request.headers.cookie;
+  return header === undefined ? {} : request.server.parseCookie(header);
+}
+
 /** The presented session token: the bearer token when there is an Authorization header, else the cookie. */
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
   const authorization = request.headers.authorization;
-  return authorization === undefined ? request.cookies[SESSION_COOKIE] : bearerTokenOf(authorization);
+  return authorization === undefined ? cookiesOf(request)[SESSION_COOKIE] : bearerTokenOf(authorization);
 }
 
 /** Refuses a request whose Origin is neither this service's nor the frontend's (cross-site request forgery). */

@@ -3,7 +3,7 @@
 // start-up time; kept per process (compile-cache.ts). Given to Fastify as its serializer factory
 // (schemaController).
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
-import { createCompileCache } from './compile-cache.js';
+import { createCompileCache, serializerOnFirstCall } from './compile-cache.js';
 
 type BuildSerializer = ReturnType<typeof SerializerSelector>;
 type Serializer = ReturnType<ReturnType<BuildSerializer>>;
@@ -11,11 +11,11 @@ type Serializer = ReturnType<ReturnType<BuildSerializer>>;
 const buildDefault = SerializerSelector();
 const serializers = createCompileCache<Serializer>();
 
-/** Fastify's default serializer factory, memoised by the JSON of the schema, the external schemas and the options. */
+/** Fastify's default serializer factory, memoised by the JSON of the schema, the external schemas and the options; each compiles at its first call. */
 export function sharedSerializers(): BuildSerializer {
   return (externalSchemas, serializerOptions) => {
     const compile = buildDefault(externalSchemas, serializerOptions);
     const scope = JSON.stringify([externalSchemas, serializerOptions ?? null]);
-    return (route) => serializers.get(`${scope}${JSON.stringify(route.schema)}`, () => compile(route));
+    return (route) => serializerOnFirstCall(() => serializers.get(scope, JSON.stringify(route.schema), () => compile(route)));
   };
 }

@@ -10,6 +10,7 @@ import {
   assertNotCrossSiteNavigation,
   assertSameSiteOrigin,
   clearSessionCookie,
+  cookiesOf,
   LOGIN_BINDING_COOKIE,
   loginBindingCookieOptions,
   SESSION_COOKIE,
@@ -76,13 +77,14 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const callbackHandler = async (request: FastifyRequest<{ Querystring: Static<typeof CallbackQuery>; Params: { key?: string } }>, reply: FastifyReply) => {
       let location: string;
       try {
+        const cookies = cookiesOf(request);
         const input = {
           code: request.query.code,
           state: request.query.state,
           error: request.query.error,
-          binding: request.cookies[LOGIN_BINDING_COOKIE],
+          binding: cookies[LOGIN_BINDING_COOKIE],
           callbackKey: request.params.key,
-          previousSessionToken: request.cookies[SESSION_COOKIE],
+          previousSessionToken: cookies[SESSION_COOKIE],
         };
         const result = await completeLogin(deps, input, request.log);
         reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));

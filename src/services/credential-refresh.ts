@@ -50,6 +50,8 @@ export interface SingleFlightRefresh<Stored, Result> {
   leased: { table: LeasedTable; id: string };
   /** The plain read (throws when there is nothing usable). */
   read(): Promise<Stored>;
+  /** What the caller read a moment ago, with nothing waited on since: the first round uses it instead of reading again. */
+  firstRead?: Stored;
   /** The sealed credential: when it changed between two reads, someone else refreshed. */
   sealedOf(stored: Stored): string;
   isDue(stored: Stored, now: Date): boolean;
@@ -106,8 +108,10 @@ async function asHolder<Stored, Result>(deps: ServiceDeps, flight: SingleFlightR
 export async function refreshOnce<Stored, Result>(deps: ServiceDeps, flight: SingleFlightRefresh<Stored, Result>): Promise<Result> {
   const budgetMs = flight.holderGitlabCalls * flight.callTimeoutMs + deps.config.leaseMs;
   const deadline = performance.now() + budgetMs;
+  let fresh = flight.firstRead;
   for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, MAX_WAIT_MS)) {
-    const seen = await flight.read();
+    const seen = fresh ?? (await flight.read());
+    fresh = undefined;
     const now = deps.clock();
     if (!flight.isDue(seen, now)) return flight.serve(seen);
     const holder = randomUUID();

@@ -100,18 +100,21 @@ async function stillValidToken(deps: ServiceDeps, id: string, error: unknown): P
  * instance is known degraded by its application, or when the bounded client verification (at most one
  * GitLab call per instance per VERIFY_INTERVAL_MS, credential-verification.ts) finds it refused.
  * An application the bootstrap replaced marked every user of the instance (reauthorization_required).
+ * Answers the user as read (one query, joined with its instance's state) when no GitLab call followed
+ * the read, else undefined (the caller reads again).
  */
-async function refuseGoneApplication(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<void> {
+async function refuseGoneApplication(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<UsableUser | undefined> {
   const found = await findUserWithInstanceState(deps.db, id);
   const user = usable(found, id);
   const state = { status: found?.instanceStatus, problemCode: found?.instanceProblemCode ?? null };
-  if (state.status !== 'ready') return;
+  if (state.status !== 'ready') return user;
   if (loginsBroken({ status: 'ready', problemCode: state.problemCode })) throw applicationGone();
   // A token due for a refresh is verified by the refresh itself (invalid_client: the application is gone).
   const now = deps.clock();
-  if (isTokenDue(user, now) || verifiedRecently(found?.instanceOauthClientVerifiedAt ?? null, now)) return;
+  if (isTokenDue(user, now) || verifiedRecently(found?.instanceOauthClientVerifiedAt ?? null, now)) return user;
   const instance = await findInstanceById(deps.db, user.instanceId);
   if (instance && !(await oauthClientStillAccepted(deps, instance, actor, log))) throw applicationGone();
+  return undefined;
 }
 
 /**
@@ -122,10 +125,11 @@ async function refuseGoneApplication(deps: ServiceDeps, id: string, actor: strin
  * GitLab failure codes.
  */
 export async function userGitlabToken(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<UserGitlabToken> {
-  await refuseGoneApplication(deps, id, actor, log);
+  const checked = await refuseGoneApplication(deps, id, actor, log);
   const outcome = await refreshOnce<UsableUser, Outcome>(deps, {
     leased: { table: 'users', id },
     read: async () => usable(await findUserById(deps.db, id), id),
+    firstRead: checked,
     sealedOf: (user) => user.accessTokenSealed,
     isDue: isTokenDue,
     serve: (user) => ({ token: { accessToken: deps.sealer.open(user.accessTokenSealed, SEAL_USER_ACCESS_TOKEN), expiresAt: user.accessTokenExpiresAt } }),

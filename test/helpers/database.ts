@@ -1,4 +1,4 @@
-// A fresh database per test file: with TEST_DATABASE_URL, a PostgreSQL database cloned from a migrated
+// A fresh database per test process (a suite, or a file run alone): with TEST_DATABASE_URL, a PostgreSQL database cloned from a migrated
 // template (fast); without it, an in-memory embedded PGlite, so `npm test` needs nothing installed.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

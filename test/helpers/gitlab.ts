@@ -7,12 +7,12 @@ import { startFakeGitlab, type FakeGitlab, type FakeGitlabOptions } from '../fak
 /** The fake listens on loopback over http, which production configuration refuses. */
 export const FAKE_GITLAB_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000', LOGIN_RATE_LIMIT_PER_MINUTE: '10000' };
 
-/** URLs fakes of this test file (one process, one database) have had: a URL is an instance's identity. */
+/** URLs fakes of this test process (one suite or file, one database) have had: a URL is an instance's identity. */
 const usedUrls = new Set<string>();
 
 /**
- * A fake GitLab closed when the test ends. Its URL is new in this test file: the OS may hand a closed
- * fake's port to a new one, and the file's database would then know the new fake as an earlier test's
+ * A fake GitLab closed when the test ends. Its URL is new in this test process: the OS may hand a closed
+ * fake's port to a new one, and the process's database would then know the new fake as an earlier test's
  * instance (a 200 re-check where a 201 first set-up was meant).
  */
 export async function startTestGitlab(t: Test, options: FakeGitlabOptions = {}): Promise<FakeGitlab> {

@@ -2,6 +2,7 @@
 // that the fake GitLab can deliver webhooks to it: `rewrite` maps a hook URL under PUBLIC_URL to that port.
 import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
+import type { TestAppDeps } from './app.js';
 import { bootstrappedInstance } from './gitlab.js';
 import { Browser, login } from './ready-instance.js';
 
@@ -9,8 +10,8 @@ import { Browser, login } from './ready-instance.js';
  * `bootstrappedInstance` plus alice logged in (`as` calls a session route as her) and the app
  * listening; alice is made a project's Maintainer by the test (`createProject` on the fake).
  */
-export async function loggedInMaintainer(t: Test, env: Record<string, string> = {}) {
-  const ready = await bootstrappedInstance(t, {}, env);
+export async function loggedInMaintainer(t: Test, env: Record<string, string> = {}, deps: Pick<TestAppDeps, 'ownDatabase'> = {}) {
+  const ready = await bootstrappedInstance(t, {}, env, deps);
   const { app, fake, instance } = ready;
   const alice = fake.createUser({ username: 'alice' });
   const browser = new Browser();

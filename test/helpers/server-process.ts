@@ -30,7 +30,8 @@ let built = false;
 /** `npm start`'s build step (scripts/build-if-stale.mjs: nothing to do when dist/ is up to date), once per process. */
 export function buildOnce(): void {
   if (built) return;
-  const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: root, stdio: 'inherit' });
+  // Its output to stderr: tap reads this process's stdout.
+  const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: root, stdio: ['ignore', 2, 2] });
   if (result.status !== 0) throw new Error(`the build failed (exit ${String(result.status)})`);
   built = true;
 }

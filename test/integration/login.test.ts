@@ -76,7 +76,7 @@ t.test('full login under a relative root: authorize parameters, PKCE, session co
   const byBearer = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${session!.value}` } });
   t.same(byBearer.json(), byCookie.json());
 
-  const user = await app.deps.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
+  const user = await app.deps.db.selectFrom('users').selectAll().where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
   t.equal(user.gitlab_user_id, String(gitlabUser.id));
   t.equal(app.deps.sealer.open(user.access_token_sealed!, 'user_access_token').length, 64);
   t.same(user.access_token_expires_at, new Date(now.getTime() + 7200_000), "GitLab's expires_in from the moment we asked");

@@ -1,5 +1,5 @@
 // The OpenAPI document: committed copy up to date, every operation documented, lint-clean, and usable
-// to generate a typed client.
+// to generate a typed client; and every route schema compiles.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import t from 'tap';
 import { OPENAPI_FILE, generateOpenApiDocument } from '../../scripts/openapi-document.js';
+import { compilePending } from '../../src/plugins/compile-cache.js';
+import { buildTestApp } from '../helpers/app.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -106,4 +108,15 @@ export const code: LookupProblem['code'] = 'invalid_url';
   const compilerOptions = { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [] };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['client.ts'] }));
   await t.resolves(run(join(root, 'node_modules/.bin/tsc'), ['-p', dir]));
+});
+
+t.test('every validator and serializer of every route compiles (they compile at their first call, so a test must try them all)', async (t) => {
+  const { app } = await buildTestApp(t);
+  await app.ready();
+  t.doesNotThrow(() => { compilePending(); }, 'every route part of the app compiles');
+
+  const { app: broken } = await buildTestApp(t);
+  broken.get('/schema-that-cannot-compile', { schema: { response: { 200: { $ref: 'NoSuchSchema#' } } } }, () => ({}));
+  await broken.ready();
+  t.throws(() => { compilePending(); }, /NoSuchSchema/, 'a response schema that cannot compile is found without calling its route');
 });

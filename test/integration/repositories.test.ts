@@ -131,13 +131,14 @@ tap.test('deliveries: right token stored once (GitLab retry after a lost answer 
 });
 
 tap.test('the upkeep re-creates a deleted hook where the bot is Maintainer, else marks the installation broken; the sweep deletes old events; the instance counts them', async (t) => {
-  const { app, fake, alice, as, botId, instance, clock } = await setUp(t, UPKEEP_ENV);
+  // A database of its own: the sweep's count of old events covers the whole database.
+  const { app, fake, alice, as, botId, instance, clock } = await setUp(t, UPKEEP_ENV, { ownDatabase: true });
   const maintained = createProject(fake, { name: 'bot-maintainer', members: { [alice.id]: 40, [botId]: 40 } });
   const plain = createProject(fake, { name: 'bot-developer', members: { [alice.id]: 40 } });
   for (const project of [maintained, plain]) t.equal((await as('PUT', `/repositories/${String(project.id)}/installation`)).statusCode, 201);
   maintained.hooks.clear();
   plain.members.delete(botId);
-  const installationId = (await app.deps.db.selectFrom('installations').select('id').executeTakeFirstOrThrow()).id;
+  const installationId = (await app.deps.db.selectFrom('installations').select('id').where('project_id', '=', String(maintained.id)).executeTakeFirstOrThrow()).id;
   const eventAt = (days: number) => new Date(clock.now.getTime() - days * 86_400_000);
   for (const [key, days] of [['old', 8], ['recent', 6]] as const) {
     await app.deps.db.insertInto('webhook_events').values({ installation_id: installationId, instance_id: instance.instanceId, project_id: 1, event_kind: 'Note Hook', delivery_key: key, body: '{}', body_bytes: 2, received_at: eventAt(days) }).execute();

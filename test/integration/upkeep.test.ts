@@ -81,9 +81,9 @@ t.test('a bot deactivated on GitLab makes the instance degraded at the next run;
 });
 
 t.test('the sweep deletes exactly the expired login states, dead sessions, old rate-limit windows and abandoned instances (with their events), nothing else', async (t) => {
-  // The real time: the bootstrap rate-limit windows other tests of this file left are recent, so kept.
+  // A database of its own: the sweep's counts cover the whole database.
   const clock = { now: new Date() };
-  const { app } = await buildTestApp(t, UPKEEP_ENV, { clock: () => clock.now });
+  const { app } = await buildTestApp(t, UPKEEP_ENV, { clock: () => clock.now, ownDatabase: true });
   const { db } = app.deps;
   const ago = (ms: number) => new Date(clock.now.getTime() - ms);
   const instance = async (url: string, values: { status: 'failed' | 'ready'; bot_user_id?: string; updated_at: Date }) =>
@@ -99,7 +99,6 @@ t.test('the sweep deletes exactly the expired login states, dead sessions, old r
   await db.insertInto('login_states').values([state('live', ago(-60_000)), state('expired', ago(1000))]).execute();
   await db.insertInto('rate_limit_windows').values([{ key: 'old', window_start: ago(2 * 3_600_000) }, { key: 'recent', window_start: ago(60_000) }]).execute();
   const count = async () => ({
-    // Other tests of this file left their instances (and bootstrap rate-limit windows): only this test's rows are counted.
     instances: (await db.selectFrom('instances').select('url').where('url', 'like', '%.example').orderBy('url').execute()).map((row) => row.url),
     events: (await db.selectFrom('instance_events').select('instance_id').where('instance_id', 'in', [abandoned, recent, holder]).orderBy('id').execute()).map((row) => row.instance_id),
     sessions: (await db.selectFrom('sessions').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash),
@@ -127,7 +126,8 @@ t.test('the sweep deletes exactly the expired login states, dead sessions, old r
 
 t.test('the sweep marks runs still running after UPKEEP_JOB_TIMEOUT_SECONDS abandoned (their process died); younger and finished runs stay as they are', async (t) => {
   const clock = { now: new Date() };
-  const { app } = await buildTestApp(t, { ...UPKEEP_ENV, UPKEEP_JOB_TIMEOUT_SECONDS: '300' }, { clock: () => clock.now });
+  // A database of its own: the sweep's count covers the whole database.
+  const { app } = await buildTestApp(t, { ...UPKEEP_ENV, UPKEEP_JOB_TIMEOUT_SECONDS: '300' }, { clock: () => clock.now, ownDatabase: true });
   const secondsAgo = (seconds: number) => new Date(clock.now.getTime() - seconds * 1000);
   const run = async (startedAt: Date, end: { finished_at: Date; outcome: string } | Record<string, never> = {}) =>
     String((await app.deps.db.insertInto('upkeep_runs').values({ job: 'instance', instance_id: randomUUID(), started_at: startedAt, ...end }).returning('id').executeTakeFirstOrThrow()).id);

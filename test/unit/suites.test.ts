@@ -1,18 +1,22 @@
 // `npm test` runs test/suites/*.test.ts (and test/child-processes/ file by file): every other test file
-// must be imported by exactly one suite, or it would silently never run.
+// under test/ (but the real-browser test, `npm run test:browser`) must be imported by exactly one suite,
+// or it would silently never run.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
 const testRoot = fileURLToPath(new URL('../', import.meta.url));
 const suitesDir = join(testRoot, 'suites');
 
-/** Test files (`*.test.ts`) under `test/<dir>`, relative to test/, without their extension. */
-function testFilesUnder(dir: string): string[] {
-  return readdirSync(join(testRoot, dir), { recursive: true, encoding: 'utf8' })
-    .filter((name) => name.endsWith('.test.ts'))
-    .map((name) => relative(testRoot, join(testRoot, dir, name)).replace(/\.test\.ts$/, ''));
+/** Directories whose test files run otherwise: as suites, one process per file, or by `npm run test:browser`. */
+const NOT_IN_SUITES = new Set(['suites', 'child-processes', 'browser']);
+
+/** Test files (`*.test.ts`) anywhere under test/ but in NOT_IN_SUITES, relative to test/, without their extension. */
+function suiteTestFiles(): string[] {
+  return readdirSync(testRoot, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.test.ts') && !NOT_IN_SUITES.has(name.split(sep)[0]))
+    .map((name) => relative(testRoot, join(testRoot, name)).replace(/\.test\.ts$/, ''));
 }
 
 /** What each suite imports: `import '../integration/lookup.test.js'` gives `integration/lookup`. */
@@ -25,9 +29,10 @@ function suiteImports(): Map<string, string[]> {
   return imports;
 }
 
-t.test('every test file outside test/child-processes is imported by exactly one suite, and every import is a test file', async (t) => {
-  const files = ['unit', 'integration', 'fake-gitlab'].flatMap(testFilesUnder).sort();
+t.test('every test file outside test/child-processes and test/browser is imported by exactly one suite, and every import is a test file', async (t) => {
+  const files = suiteTestFiles().sort();
   const imports = suiteImports();
+  t.ok(files.length > 50, `found the test files (${String(files.length)})`);
   t.same(files.filter((file) => !imports.has(file)), [], 'no test file is left out of the suites');
   t.same([...imports].filter(([, suites]) => suites.length > 1), [], 'no test file runs twice');
   t.same([...imports.keys()].filter((file) => !files.includes(file)), [], 'every import names a test file');
