@@ -72,3 +72,13 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}, de
   });
   return { app, testDatabase, logs };
 }
+
+/**
+ * A clock stopped at the middle of the current minute: calls a test makes in a row fall in one fixed
+ * rate-limit window, whatever second the real clock is at (a window turning over between them would
+ * reset the count).
+ */
+export function midMinuteClock(): () => Date {
+  const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 30_000);
+  return () => at;
+}

@@ -2,7 +2,7 @@
 // limit counts an IPv6 /64 as one client.
 import t from 'tap';
 import { clientKeyOf } from '../../src/plugins/client-rate-limit.js';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp, midMinuteClock } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, startTestGitlab } from '../helpers/gitlab.js';
 import { createReadyInstance } from '../helpers/ready-instance.js';
 
@@ -16,7 +16,7 @@ t.test('clientKeyOf: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', asy
 
 t.test('login start: LOGIN_RATE_LIMIT_PER_MINUTE per client, an IPv6 /64 counted as one client, 429 rate_limited with Retry-After', async (t) => {
   const fake = await startTestGitlab(t);
-  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, LOGIN_RATE_LIMIT_PER_MINUTE: '2' });
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, LOGIN_RATE_LIMIT_PER_MINUTE: '2' }, { clock: midMinuteClock() });
   const { instance } = await createReadyInstance(app, fake);
   const start = (remoteAddress: string) => app.inject({ method: 'GET', url: `/auth/gitlab/start?instance=${instance.id}`, remoteAddress });
 
@@ -35,7 +35,7 @@ t.test('login start: LOGIN_RATE_LIMIT_PER_MINUTE per client, an IPv6 /64 counted
 });
 
 t.test('bootstrap: its limit counts an IPv6 /64 as one client too', async (t) => {
-  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '1' });
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '1' }, { clock: midMinuteClock() });
   const bootstrap = (remoteAddress: string) => app.inject({ method: 'POST', url: '/instances/bootstrap', payload: {}, remoteAddress });
   t.equal((await bootstrap('2001:db8:9:9::1')).statusCode, 400);
   t.equal((await bootstrap('2001:db8:9:9::abcd')).json().code, 'rate_limited');

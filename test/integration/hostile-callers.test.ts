@@ -4,7 +4,7 @@
 // removed with an admin token. Each answers a problem and keeps what it must keep.
 import t, { type Test } from 'tap';
 import { insertInstanceEvent, listInstanceEvents } from '../../src/db/instances.repo.js';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp, midMinuteClock } from '../helpers/app.js';
 import { expectProblem } from '../helpers/bootstrap.js';
 import { FAKE_GITLAB_ENV, INTERNAL_AUTH, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { LOGIN_SCOPES } from '../helpers/ready-instance.js';
@@ -30,7 +30,7 @@ t.test('caCertificate: a private key or stray text next to the certificate is re
 });
 
 t.test('bootstrap, preflight and register share one rate limit per client', async (t) => {
-  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '2' });
+  const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '2' }, { clock: midMinuteClock() });
   const body = { url: 'http://gitlab.invalid', adminToken: 'x' };
   // A client address of its own: the other tests' calls share this database's counts.
   const remoteAddress = '203.0.113.7';
