@@ -77,8 +77,14 @@ process.stdout.write(
   ].join('\n'),
 );
 
+// `on`, not `once`, and only the first signal acts: under `npm run sandbox` one Ctrl-C arrives twice (from
+// the terminal and relayed by npm), and a second, unhandled SIGINT would kill the process before
+// sandbox.close() has deleted the throw-away database.
+let stopping = false;
 const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
   void sandbox.close().then(() => process.exit(0));
 };
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -87,3 +87,17 @@ t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the proce
   t.match(server.output(), /shutdown deadline passed/);
   await bootstrap;
 });
+
+t.test('one Ctrl-C under npm start (SIGINT twice: from the terminal and relayed by npm) shuts down gracefully, exit 0', slow, async (t) => {
+  const port = await freePort();
+  const server = startServer({ PORT: String(port), DATA_DIR: await migratedDataDir() });
+  t.teardown(() => server.child.kill('SIGKILL'));
+  await waitForHealthy(port, server);
+  server.child.kill('SIGINT');
+  // npm relays the signal once its own handler has run: the child is shutting down by then.
+  for (let tries = 0; tries < 500 && !server.output().includes('shutting down'); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+  server.child.kill('SIGINT');
+  t.equal(await server.exited, 0, 'exits 0: the repeated signal did not cut the shutdown short');
+  t.match(server.output(), /shutting down: readiness answers 503[\s\S]*shut down/);
+  t.notMatch(server.output(), /second SIGINT/);
+});
