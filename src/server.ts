@@ -14,9 +14,12 @@ const REPEATED_SIGINT_MS = 2000;
  * Installs the signal and fatal-error handlers; close-with-grace exits 0 when done, 1 on error or deadline.
  * SIGINT is handled here: under `npm start` one Ctrl-C arrives twice (from the terminal and relayed by
  * npm), and close-with-grace exits at once on a second signal; a repeat within REPEATED_SIGINT_MS is
- * ignored, a later one (Ctrl-C pressed again) still exits at once.
+ * ignored, a later one (Ctrl-C pressed again) still exits at once. A SIGINT while a shutdown that
+ * began otherwise (SIGTERM, a fatal error) runs does not start a second one: that one's deadline holds.
  */
 function shutDownOnSignals(app: App, config: Config): void {
+  let firstSigintAt: number | undefined;
+  let shutdownBegun = false;
   const { close } = closeWithGrace(
     {
       delay: config.shutdownTimeoutMs,
@@ -25,23 +28,23 @@ function shutDownOnSignals(app: App, config: Config): void {
       onTimeout: (delay) => { app.log.error({ delayMs: delay }, 'shutdown deadline passed: abandoning in-flight work and exiting'); },
     },
     async ({ signal, err }) => {
+      shutdownBegun = true;
       if (err) app.log.fatal({ err }, 'fatal error: shutting down');
       app.lifecycle.startDraining();
       // An operator's Ctrl-C (SIGINT, or close() below) has no load balancer to wait for.
       const drainMs = signal === 'SIGTERM' ? config.shutdownDrainMs : 0;
-      app.log.info({ signal: signal ?? 'SIGINT', drainMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: readiness answers 503');
+      app.log.info({ signal: signal ?? (firstSigintAt === undefined ? undefined : 'SIGINT'), drainMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: readiness answers 503');
       await sleep(drainMs);
       app.log.info('closing the listener and finishing in-flight requests');
       await app.close();
       app.log.info('shut down');
     },
   );
-  let firstSigintAt: number | undefined;
   process.on('SIGINT', () => {
     const now = performance.now();
     if (firstSigintAt === undefined) {
       firstSigintAt = now;
-      close();
+      if (!shutdownBegun) close();
     } else if (now - firstSigintAt > REPEATED_SIGINT_MS) {
       app.log.error('second SIGINT, exiting');
       process.exit(1);

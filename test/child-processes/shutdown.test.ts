@@ -43,7 +43,7 @@ async function answers(url: string, status: number): Promise<boolean> {
   return false;
 }
 
-t.test('SIGTERM turns readiness to 503 at once while the listener still serves for SHUTDOWN_DRAIN_MS, then exits 0', slow, async (t) => {
+t.test('SIGTERM turns readiness to 503 at once while the listener still serves for SHUTDOWN_DRAIN_MS, then exits 0; a Ctrl-C meanwhile starts no second shutdown', slow, async (t) => {
   const port = await freePort();
   const server = startServer({ PORT: String(port), DATA_DIR: await migratedDataDir(), SHUTDOWN_DRAIN_MS: '8000' });
   t.teardown(() => server.child.kill('SIGKILL'));
@@ -52,8 +52,11 @@ t.test('SIGTERM turns readiness to 503 at once while the listener still serves f
   server.child.kill('SIGTERM');
   t.ok(await answers(`http://127.0.0.1:${String(port)}/readyz`, 503), 'readiness answers 503 once the signal arrived');
   t.equal((await fetch(`http://127.0.0.1:${String(port)}/healthz`)).status, 200, 'the listener still serves during the drain');
+  server.child.kill('SIGINT');
   t.equal(await server.exited, 0, 'exits 0 after the drain');
   t.match(server.output(), /shutting down: readiness answers 503[\s\S]*closing the listener[\s\S]*shut down/);
+  t.equal(server.output().match(/shutting down: readiness/g)?.length, 1, 'one shutdown: the SIGINT during the drain did not start another');
+  t.match(server.output(), /"signal":"SIGTERM"/);
 });
 
 t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the process exits 1 instead of waiting on GitLab', slow, async (t) => {
