@@ -5,7 +5,7 @@ import type { App } from '../../src/app.js';
 import { startFakeGitlab, type FakeGitlab, type FakeGitlabOptions } from '../fake-gitlab/index.js';
 
 /** The fake listens on loopback over http, which production configuration refuses. */
-export const FAKE_GITLAB_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000', LOGIN_RATE_LIMIT_PER_MINUTE: '10000' };
+export const FAKE_GITLAB_ENV = { ALLOW_PRIVATE_NETWORKS: 'true', ALLOW_HTTP: 'true' };
 
 /** URLs fakes of this test process (one suite or file, one database) have had: a URL is an instance's identity. */
 const usedUrls = new Set<string>();

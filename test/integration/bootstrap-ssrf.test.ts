@@ -7,7 +7,7 @@ import { buildTestApp } from '../helpers/app.js';
 import { expectNoInstance, expectProblem } from '../helpers/bootstrap.js';
 import { postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
-const PUBLIC_HTTP_ENV = { ALLOW_HTTP: 'true', ALLOW_PRIVATE_NETWORKS: 'false', BOOTSTRAP_RATE_LIMIT_PER_MINUTE: '10000' };
+const PUBLIC_HTTP_ENV = { ALLOW_HTTP: 'true', ALLOW_PRIVATE_NETWORKS: 'false' };
 
 /** Made-up names and what they resolve to; everything else goes to the system resolver. */
 const NAMES: Partial<Record<string, LookupAddress[]>> = {
