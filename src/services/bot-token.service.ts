@@ -340,11 +340,29 @@ export async function rotateBotTokenIfDue(deps: ServiceDeps, instanceId: string,
 }
 
 /**
+ * Operator rotations running in this process (per app, by instance id). A call arriving meanwhile joins
+ * the one running: its own first read could come after that rotation ended (waiting for a new database
+ * connection on a loaded machine, say) and would then rotate again. Calls on other processes are
+ * coalesced by the lease (credential-refresh.ts) when their first read comes before the rotation ends.
+ */
+const operatorRotations = new WeakMap<ServiceDeps, Map<string, Promise<BotToken>>>();
+
+/**
  * Rotates now (an operator's action, e.g. a suspected leak) and returns the new served token. Both
  * tokens are replaced; concurrent calls cause one rotation and all get its token. Throws as botTokenFor,
  * and the GitLab failure code whenever the rotation did not complete (the old token is then never returned).
  */
-export async function rotateBotTokenNow(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+export function rotateBotTokenNow(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
+  let running = operatorRotations.get(deps);
+  if (!running) operatorRotations.set(deps, (running = new Map<string, Promise<BotToken>>()));
+  const joined = running.get(instanceId);
+  if (joined) return joined;
+  const rotation = rotateForOperator(deps, instanceId, actor, log).finally(() => running.delete(instanceId));
+  running.set(instanceId, rotation);
+  return rotation;
+}
+
+async function rotateForOperator(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
   const rotations = flight(deps, instanceId, (instance, now, lease) => rotateForLeak(deps, instance, contextOf(instance, now, lease, log, { actor, forced: true })));
   const before = pairKey(await rotations.read());
   return outcomeOf(

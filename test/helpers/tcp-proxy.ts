@@ -13,6 +13,8 @@ export interface TcpProxy {
   reset(): void;
   /** Back to forwarding for new connections (stalled ones stay stalled, reset ones are gone). */
   forward(): void;
+  /** New connections are forwarded only after `ms` (a server slow to accept, as on a loaded machine); open ones are untouched. */
+  delayNewConnections(ms: number): void;
 }
 
 type Mode = 'forward' | 'stall' | 'reset';
@@ -22,6 +24,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let server: net.Server | undefined;
   let port = 0;
   let mode: Mode = 'forward';
+  let connectDelayMs = 0;
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -37,9 +40,13 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     track(client);
     if (mode === 'reset') return void client.resetAndDestroy();
     if (mode === 'stall') return void client.pause();
-    const upstream = net.connect(targetPort, targetHost);
-    track(upstream);
-    client.pipe(upstream).pipe(client);
+    const connect = () => {
+      const upstream = net.connect(targetPort, targetHost);
+      track(upstream);
+      client.pipe(upstream).pipe(client);
+    };
+    if (connectDelayMs > 0) setTimeout(connect, connectDelayMs);
+    else connect();
   };
   const start = () =>
     new Promise<void>((resolve) => {
@@ -72,6 +79,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     forward() {
       mode = 'forward';
+    },
+    delayNewConnections(ms) {
+      connectDelayMs = ms;
     },
   };
 }

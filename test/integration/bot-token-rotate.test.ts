@@ -2,9 +2,14 @@
 // tokens, the standby first and then the served one, so a working token is stored throughout; it answers
 // the new token, coalesces concurrent calls, never returns an old token, and a lost answer is completed
 // by a retry with exactly two live tokens left.
+import pino from 'pino';
 import t from 'tap';
+import { buildApp } from '../../src/app.js';
+import { openPostgres } from '../../src/db/database.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
-import { bootstrappedInstance as bootstrapped, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
+import { testConfig, testFileDatabase } from '../helpers/app.js';
+import { bootstrappedInstance as bootstrapped, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const ROTATE = /\/personal_access_tokens\/\d+\/rotate$/;
 
@@ -43,6 +48,33 @@ t.test('five concurrent rotate calls cause one rotation of both tokens and all g
   t.equal(responses[0].statusCode, 200);
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2);
 });
+
+t.test(
+  'concurrent rotate calls whose first read waits for a new database connection (a loaded machine) still cause one rotation',
+  { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server behind a proxy)' },
+  async (t) => {
+    const { url } = await testFileDatabase();
+    const { proxy, url: viaProxy } = await proxyDatabase(url!);
+    const quiet = pino({ level: 'silent' });
+    const database = openPostgres(viaProxy, quiet);
+    const fake = await startTestGitlab(t);
+    const app = await buildApp(testConfig(FAKE_GITLAB_ENV), { database, logger: quiet });
+    t.teardown(async () => {
+      await app.close();
+      await database.close();
+      await proxy.close();
+    });
+    const bootstrap = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
+    t.equal(bootstrap.statusCode, 201, bootstrap.body);
+    const { instanceId } = bootstrap.json();
+    // The calls beyond the pool's open connections wait for new ones longer than the first call's whole rotation.
+    proxy.delayNewConnections(400);
+    const responses = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: `/internal/instances/${String(instanceId)}/bot-token/rotate`, headers: auth })));
+    t.same(responses.map((response) => response.statusCode), [200, 200, 200, 200, 200]);
+    t.equal(fake.counters.personalAccessTokensRotated, 2, 'one rotation of both tokens');
+    t.equal(new Set(responses.map((response) => response.json().token)).size, 1, 'one token for all');
+  },
+);
 
 t.test('the answer to the second rotation lost after GitLab acted: an error, never the old token; the new token is served; a retry completes with two live tokens', async (t) => {
   const { app, instance, fake } = await bootstrapped(t);
