@@ -4,8 +4,7 @@ import { request } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
-import { migratedDataDir } from '../helpers/database.js';
-import { freePort, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
+import { freePort, serverDatabaseEnv, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 t.test('closing lets an in-flight request finish', async (t) => {
   const { app } = await buildTestApp(t);
@@ -45,7 +44,7 @@ async function answers(url: string, status: number): Promise<boolean> {
 
 t.test('SIGTERM turns readiness to 503 at once while the listener still serves for SHUTDOWN_DRAIN_MS, then exits 0; a Ctrl-C meanwhile starts no second shutdown', slow, async (t) => {
   const port = await freePort();
-  const server = startServer({ PORT: String(port), DATA_DIR: await migratedDataDir(), SHUTDOWN_DRAIN_MS: '8000' });
+  const server = startServer({ PORT: String(port), ...(await serverDatabaseEnv()), SHUTDOWN_DRAIN_MS: '8000' });
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
   t.equal((await fetch(`http://127.0.0.1:${String(port)}/readyz`)).status, 200, 'ready before the signal');
@@ -70,7 +69,7 @@ t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the proce
   const port = await freePort();
   const server = startServer({
     PORT: String(port),
-    DATA_DIR: await migratedDataDir(),
+    ...(await serverDatabaseEnv()),
     ALLOW_HTTP: 'true',
     ALLOW_PRIVATE_NETWORKS: 'true',
     GITLAB_TIMEOUT_MS: '120000',
@@ -93,7 +92,7 @@ t.test('in-flight work that outlives SHUTDOWN_TIMEOUT_MS is abandoned: the proce
 
 t.test('one Ctrl-C under npm start (SIGINT twice: from the terminal and relayed by npm) shuts down gracefully, exit 0', slow, async (t) => {
   const port = await freePort();
-  const server = startServer({ PORT: String(port), DATA_DIR: await migratedDataDir() });
+  const server = startServer({ PORT: String(port), ...(await serverDatabaseEnv()) });
   t.teardown(() => server.child.kill('SIGKILL'));
   await waitForHealthy(port, server);
   server.child.kill('SIGINT');

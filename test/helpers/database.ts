@@ -79,10 +79,18 @@ async function pgliteTemplate(): Promise<Blob> {
   return new Blob([readFileSync(file)]);
 }
 
+/**
+ * A fresh in-memory embedded database (PGlite, the default of `npm start`), loaded migrated from the
+ * template dump: initialising and migrating one instead costs some 6 s of CPU. The caller closes it.
+ */
+export async function openMigratedPglite(): Promise<Database> {
+  return openPglite('memory://', { loadDataDir: await pgliteTemplate() });
+}
+
 export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
-    const database = await openPglite('memory://', { loadDataDir: await pgliteTemplate() });
+    const database = await openMigratedPglite();
     return { database, close: () => database.close() };
   }
   const admin = new pg.Client({ connectionString: serverUrl });

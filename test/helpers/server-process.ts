@@ -4,6 +4,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { testFileDatabase } from './app.js';
+import { migratedDataDir } from './database.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** A cold embedded database start takes minutes on a loaded 2-core machine: bound the waits generously. */
@@ -61,6 +63,18 @@ export function startServer(env: Record<string, string>): Started {
   child.stderr.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code); }));
   return { child, output: () => output, exited };
+}
+
+/**
+ * Where a started server keeps its data when the engine is not the test's subject: with TEST_DATABASE_URL
+ * this test process's PostgreSQL database (the engine the run tests), else a migrated embedded data
+ * directory. An embedded start costs some 3 s of CPU more (PGlite's WebAssembly, the data directory).
+ */
+export async function serverDatabaseEnv(): Promise<Record<string, string>> {
+  if (!process.env.TEST_DATABASE_URL) return { DATA_DIR: await migratedDataDir() };
+  const { url } = await testFileDatabase();
+  if (!url) throw new Error('a PostgreSQL test database has a URL');
+  return { DATABASE_URL: url };
 }
 
 /** Polls /healthz every 100 ms; a cold start (PGlite initialising its database) on a loaded machine may take a minute. */

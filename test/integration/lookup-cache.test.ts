@@ -1,14 +1,14 @@
 // The lookup cache: answers without reading the database, stays coherent across two processes on one
 // PostgreSQL (LISTEN/NOTIFY), catches up after its listener reconnects, stays bounded (LRU), and on the
 // embedded default invalidates inside the process.
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { buildApp, type App } from '../../src/app.js';
-import { openPglite, openPostgres } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrator.js';
+import { openPostgres } from '../../src/db/database.js';
 import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
+import { openMigratedPglite } from '../helpers/database.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -106,8 +106,7 @@ t.test('after its listener reconnects, B drops what it cached before (a missed n
 });
 
 t.test('on the embedded default a write is seen by the next lookups in the process', async (t) => {
-  const database = await openPglite('memory://');
-  await migrateToLatest(database.db as Kysely<unknown>);
+  const database = await openMigratedPglite();
   const app = await buildApp(testConfig(), { database, logger: quiet });
   t.teardown(async () => {
     await app.close();
