@@ -1,5 +1,5 @@
 // The one table of what each failure means to a GitLab administrator (or to this service's operator, e.g.
-// upkeep_disabled): per error code (and per `reason` where a code has several causes) a title and the advice
+// upkeep_disabled, or to a caller of its API, e.g. validation_failed): per error code (and per `reason` where a code has several causes) a title and the advice
 // (what is wrong, what to do, where in GitLab's admin area or in this service's configuration). Problem
 // details, lookup's `problem`, the OpenAPI examples and the README's "Troubleshooting" section
 // (scripts/troubleshooting.ts) all read it.
@@ -86,6 +86,13 @@ export const diagnoses = {
     advice:
       'This process was started with UPKEEP_ENABLED=false, so it runs no upkeep and cannot queue a sweep: set UPKEEP_ENABLED=true and restart it (the upkeep runs each job once across all replicas, so any number of them may run it), or send the request to a replica that runs the upkeep.',
   },
+  validation_failed: { advice: "Correct the fields named in `errors` and send the request again; the OpenAPI document (GET /openapi.json, or the pages at /docs) gives each field's rules." },
+  invalid_json: { advice: 'Send the body as one JSON object with Content-Type: application/json, or send neither a body nor a Content-Type.' },
+  not_found: { advice: 'Check the path and the method against the OpenAPI document (GET /openapi.json, or the pages at /docs).' },
+  unauthenticated: {
+    advice: "Log in (again) through the instance's loginUrl, which GET /instances/lookup?url=<GitLab URL> gives, then send the gc_session cookie it sets or Authorization: Bearer <session token>.",
+  },
+  instance_not_found: { advice: 'Look the instance up by its GitLab URL (GET /instances/lookup?url=<GitLab URL>): its instanceId is the id to use here.' },
   token_exchange_failed: { advice: "GitLab refused the login's authorization code: start the login again; if it keeps failing, run the bootstrap again to repair the OAuth application (Admin area > Applications)." },
 } as const satisfies Partial<Record<ErrorCode, DiagnosisEntry>>;
 

@@ -16,5 +16,5 @@ t.test('a detail is the occurrence followed by the advice of its code, or of its
   t.equal(adviseDetail('gitlab_redirected', 'x answers with a redirect.'), `x answers with a redirect. ${diagnoses.gitlab_redirected.advice}`);
   t.match(adviseDetail('gitlab_tls_error', 'bad certificate', 'incomplete_chain'), /the intermediate is enough/);
   t.match(adviseDetail('gitlab_tls_error', 'bad certificate', 'unheard_of'), diagnoses.gitlab_tls_error.advice);
-  t.equal(adviseDetail('not_found', 'No route GET /x'), 'No route GET /x', 'codes without advice keep their detail');
+  t.equal(adviseDetail('internal_error', 'Something went wrong'), 'Something went wrong', 'codes without advice keep their detail');
 });
