@@ -1,6 +1,7 @@
-// The one table of what each failure means to a GitLab administrator (or to this service's operator, e.g.
-// upkeep_disabled, or to a caller of its API, e.g. validation_failed): per error code (and per `reason` where a code has several causes) a title and the advice
-// (what is wrong, what to do, where in GitLab's admin area or in this service's configuration). Problem
+// The one table of what each failure means to a GitLab administrator (or to this service's operator,
+// e.g. upkeep_disabled, or to a caller of its API, e.g. validation_failed): per error code (and per
+// `reason` where a code has several causes) a title and the advice (what is wrong, what to do, where
+// in GitLab's admin area, in this service's configuration or in its API). Problem
 // details, lookup's `problem`, the OpenAPI examples and the README's "Troubleshooting" section
 // (scripts/troubleshooting.ts) all read it.
 import { errorCatalog, type ErrorCode } from './errors.js';
@@ -26,8 +27,9 @@ export const tlsReasons = ['unknown_ca', 'incomplete_chain', 'expired', 'hostnam
 export type TlsReason = (typeof tlsReasons)[number];
 
 /**
- * Advice per code; codes absent here are not the admin's to fix, or their detail already names the fix
- * per occurrence (bot_username_taken, bot_account_unusable and its reasons: bootstrap/bot-account.ts).
+ * Advice per code; codes absent here name the fix in each occurrence's detail (method_not_allowed,
+ * database_unavailable, bot_username_taken, bot_account_unusable and its reasons: bootstrap/bot-account.ts)
+ * or are for this service's operator to look into (internal_error: the log line with the request id).
  */
 export const diagnoses = {
   invalid_url: { advice: 'Type the address you open GitLab at in the browser, e.g. https://git.example.com or https://example.com/gitlab (no user name, query or fragment; a host name of at most 253 characters, 63 per label).' },
@@ -86,11 +88,17 @@ export const diagnoses = {
     advice:
       'This process was started with UPKEEP_ENABLED=false, so it runs no upkeep and cannot queue a sweep: set UPKEEP_ENABLED=true and restart it (the upkeep runs each job once across all replicas, so any number of them may run it), or send the request to a replica that runs the upkeep.',
   },
-  validation_failed: { advice: "Correct the fields named in `errors` and send the request again; the OpenAPI document (GET /openapi.json, or the pages at /docs) gives each field's rules." },
-  invalid_json: { advice: 'Send the body as one JSON object with Content-Type: application/json, or send neither a body nor a Content-Type.' },
+  validation_failed: { advice: "Correct what the detail (and `errors`, when present) names and send the request again; the OpenAPI document (GET /openapi.json, or the pages at /docs) gives each field's rules." },
+  invalid_json: { advice: 'Send the body as one JSON object with Content-Type: application/json (a route whose body is optional also takes no body and no Content-Type).' },
   not_found: { advice: 'Check the path and the method against the OpenAPI document (GET /openapi.json, or the pages at /docs).' },
   unauthenticated: {
     advice: "Log in (again) through the instance's loginUrl, which GET /instances/lookup?url=<GitLab URL> gives, then send the gc_session cookie it sets or Authorization: Bearer <session token>.",
+    reasons: {
+      application_gone: {
+        title: "GitLab no longer accepts the instance's OAuth application",
+        advice: 'The OAuth application was deleted or its secret replaced on GitLab: an administrator repairs the instance by running the bootstrap again (POST /instances/bootstrap); then log in again.',
+      },
+    },
   },
   instance_not_found: { advice: 'Look the instance up by its GitLab URL (GET /instances/lookup?url=<GitLab URL>): its instanceId is the id to use here.' },
   token_exchange_failed: { advice: "GitLab refused the login's authorization code: start the login again; if it keeps failing, run the bootstrap again to repair the OAuth application (Admin area > Applications)." },
@@ -113,7 +121,7 @@ export function titleOf(code: ErrorCode, reason?: string): string {
   return diagnosisOf(code, reason)?.title ?? errorCatalog[code].title;
 }
 
-/** A detail for a GitLab admin: what happened in this occurrence, then what to do about it (the table's advice). */
+/** A detail for whoever must act (a GitLab admin, the operator, an API caller): what happened in this occurrence, then what to do about it (the table's advice). */
 export function adviseDetail(code: ErrorCode, occurrence: string, reason?: string): string {
   const diagnosis = diagnosisOf(code, reason);
   if (!diagnosis || occurrence.includes(diagnosis.advice)) return occurrence;

@@ -99,7 +99,7 @@ export default fp(
       if (!session) throw new AppError('unauthenticated', token ? 'The session is unknown, expired or revoked' : 'No session cookie or bearer token');
       const actor = `session of ${session.user.username} from ${request.ip}`;
       if (session.applicationGone || !(await sessionApplicationAccepted(app.deps, { instanceId: session.instance.id, applicationVerifiedAt: session.applicationVerifiedAt }, actor, request.log))) {
-        throw new AppError('unauthenticated', "GitLab no longer accepts this instance's OAuth application (deleted or replaced): log in again once an admin has repaired the instance");
+        throw new AppError('unauthenticated', "GitLab no longer accepts this instance's OAuth application (deleted or replaced)", { reason: 'application_gone' });
       }
       request.sessionAuth = session;
     });

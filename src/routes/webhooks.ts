@@ -52,6 +52,9 @@ const webhookIntake: FastifyPluginAsyncTypebox = (app) => {
     handler: async (request) => {
       const eventKind = header(request.headers['x-gitlab-event']);
       if (!eventKind) throw new AppError('validation_failed', 'X-Gitlab-Event is required (at most 128 characters)', { errors: [{ field: 'X-Gitlab-Event', message: 'missing or too long' }] });
+      // No body and no Content-Type reach the handler unparsed: GitLab always sends one.
+      const body = request.body as { raw: string } | undefined;
+      if (!body) throw new AppError('invalid_json', 'The webhook has no body: GitLab sends each event as a JSON object (Content-Type: application/json)');
       const { stored } = await receiveWebhook(
         app.deps,
         {
@@ -61,7 +64,7 @@ const webhookIntake: FastifyPluginAsyncTypebox = (app) => {
           webhookUuid: header(request.headers['x-gitlab-webhook-uuid']),
           eventUuid: header(request.headers['x-gitlab-event-uuid']),
           idempotencyKey: header(request.headers['idempotency-key']),
-          body: (request.body as { raw: string }).raw,
+          body: body.raw,
         },
         request.log,
       );

@@ -19,7 +19,7 @@ export const Problem = Type.Object(
     reason: Type.Optional(
       Type.String({
         description:
-          'Why, for codes with several causes: `dns`, `refused`, `reset`, `network` (gitlab_unreachable); `unknown_ca`, `incomplete_chain`, `expired`, `hostname_mismatch`, `self_signed` (gitlab_tls_error); `ldap_blocked`, `terms_not_accepted`, `user_cap_reached`, … (bot_account_unusable)',
+          'Why, for codes with several causes: `dns`, `refused`, `reset`, `network` (gitlab_unreachable); `unknown_ca`, `incomplete_chain`, `expired`, `hostname_mismatch`, `self_signed` (gitlab_tls_error); `ldap_blocked`, `terms_not_accepted`, `user_cap_reached`, … (bot_account_unusable); `application_gone` (unauthenticated)',
       }),
     ),
     location: Type.Optional(Type.String({ description: 'gitlab_redirected: where the URL redirects to; use it instead' })),

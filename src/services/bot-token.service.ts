@@ -355,19 +355,23 @@ const operatorRotations = new WeakMap<ServiceDeps, Map<string, Promise<BotToken>
 export function rotateBotTokenNow(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
   let running = operatorRotations.get(deps);
   if (!running) operatorRotations.set(deps, (running = new Map<string, Promise<BotToken>>()));
-  const joined = running.get(instanceId);
+  // The id as the route got it: a UUID may come in capitals.
+  const key = instanceId.toLowerCase();
+  const joined = running.get(key);
   if (joined) return joined;
-  const rotation = rotateForOperator(deps, instanceId, actor, log).finally(() => running.delete(instanceId));
-  running.set(instanceId, rotation);
+  const rotation = rotateForOperator(deps, instanceId, actor, log).finally(() => running.delete(key));
+  running.set(key, rotation);
   return rotation;
 }
 
 async function rotateForOperator(deps: ServiceDeps, instanceId: string, actor: string, log: RequestLog): Promise<BotToken> {
   const rotations = flight(deps, instanceId, (instance, now, lease) => rotateForLeak(deps, instance, contextOf(instance, now, lease, log, { actor, forced: true })));
-  const before = pairKey(await rotations.read());
+  const first = await rotations.read();
+  const before = pairKey(first);
   return outcomeOf(
     await refreshOnce(deps, {
       ...rotations,
+      firstRead: first,
       // Due until the tokens seen at the call's start have been replaced (by this call or a concurrent one).
       isDue: (instance) => pairKey(instance) === before,
       holderGitlabCalls: LEAK_ROTATION_GITLAB_CALLS,

@@ -4,7 +4,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { testFileDatabase } from './app.js';
 import { migratedDataDir } from './database.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -67,14 +66,19 @@ export function startServer(env: Record<string, string>): Started {
 
 /**
  * Where a started server keeps its data when the engine is not the test's subject: with TEST_DATABASE_URL
- * this test process's PostgreSQL database (the engine the run tests), else a migrated embedded data
- * directory. An embedded start costs some 3 s of CPU more (PGlite's WebAssembly, the data directory).
+ * this test process's PostgreSQL database (the engine the run tests) and its apps' ENCRYPTION_KEY, else
+ * a migrated embedded data directory. An embedded start costs some 3 s of CPU more (PGlite's
+ * WebAssembly, the data directory).
  */
 export async function serverDatabaseEnv(): Promise<Record<string, string>> {
   if (!process.env.TEST_DATABASE_URL) return { DATA_DIR: await migratedDataDir() };
+  // Imported here: the files that start no server on PostgreSQL need not load the app.
+  const { TEST_ENCRYPTION_KEY, testFileDatabase } = await import('./app.js');
   const { url } = await testFileDatabase();
   if (!url) throw new Error('a PostgreSQL test database has a URL');
-  return { DATABASE_URL: url };
+  // The key of the test process's apps on the same database (without one the server would use, or
+  // create, the development key under ./data).
+  return { DATABASE_URL: url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY };
 }
 
 /** Polls /healthz every 100 ms; a cold start (PGlite initialising its database) on a loaded machine may take a minute. */

@@ -25,6 +25,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let port = 0;
   let mode: Mode = 'forward';
   let connectDelayMs = 0;
+  const delayed = new Set<NodeJS.Timeout>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -45,8 +46,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       track(upstream);
       client.pipe(upstream).pipe(client);
     };
-    if (connectDelayMs > 0) setTimeout(connect, connectDelayMs);
-    else connect();
+    if (connectDelayMs === 0) {
+      connect();
+      return;
+    }
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
+      if (!client.destroyed) connect();
+    }, connectDelayMs);
+    delayed.add(timer);
   };
   const start = () =>
     new Promise<void>((resolve) => {
@@ -58,6 +66,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     });
   const stop = () =>
     new Promise<void>((resolve) => {
+      for (const timer of delayed) clearTimeout(timer);
+      delayed.clear();
       for (const socket of sockets) socket.destroy();
       server?.close(() => { resolve(); });
     });
@@ -66,6 +76,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     get port() {
       return port;
     },
+
     start,
     stop,
     close: stop,

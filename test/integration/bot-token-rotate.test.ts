@@ -67,8 +67,9 @@ t.test(
     const bootstrap = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
     t.equal(bootstrap.statusCode, 201, bootstrap.body);
     const { instanceId } = bootstrap.json();
-    // The calls beyond the pool's open connections wait for new ones longer than the first call's whole rotation.
-    proxy.delayNewConnections(400);
+    // Without the join, the calls beyond the pool's open connections waited for new ones longer than the
+    // first call's whole rotation, read the rotated tokens as theirs and rotated again (seen failing).
+    proxy.delayNewConnections(1500);
     const responses = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: `/internal/instances/${String(instanceId)}/bot-token/rotate`, headers: auth })));
     t.same(responses.map((response) => response.statusCode), [200, 200, 200, 200, 200]);
     t.equal(fake.counters.personalAccessTokensRotated, 2, 'one rotation of both tokens');

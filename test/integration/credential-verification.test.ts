@@ -98,7 +98,7 @@ t.test('/me notices a deleted application by itself (one bounded client check), 
   later(setup);
   const unauthenticated = await me();
   t.same([unauthenticated.statusCode, unauthenticated.json().code], [401, 'unauthenticated']);
-  t.match(unauthenticated.json().detail, /log in again/);
+  t.match(unauthenticated.json(), { reason: 'application_gone', detail: /an administrator repairs the instance by running the bootstrap again .*; then log in again/ });
 });
 
 t.test('the client verification is bounded: ten concurrent user-token calls after the interval make one client check', async (t) => {

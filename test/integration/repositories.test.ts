@@ -110,6 +110,8 @@ tap.test('deliveries: right token stored once (GitLab retry after a lost answer 
   t.equal(wrong.json().code, 'webhook_unauthorized');
   const text = await app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': 'text/plain' }, payload: 'x' });
   t.equal(text.statusCode, 415);
+  const empty = await app.inject({ method: 'POST', url, headers: { ...headers, 'content-type': undefined } });
+  t.match(empty.json(), { status: 400, code: 'invalid_json' }, 'no body and no Content-Type: a problem, not a 500');
 
   // Waiting (answered at once when settled): on a shared server another test file's transaction may
   // hold the events back for a moment (see webhook-feed.test.ts).
