@@ -1,11 +1,14 @@
 // Builds the real app for a test: a fresh database, a config from test defaults plus overrides, and the
 // log lines captured so tests can prove what never reaches them.
 import { Writable } from 'node:stream';
+import pino from 'pino';
 import tap, { type Test } from 'tap';
-import { buildApp, type App, type AppDeps } from '../../src/app.js';
+import { buildApp, type App, type AppDeps, type Clock } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { DEFAULT_POSTGRES_TIMEOUTS, openPostgres } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { proxyDatabase, type TcpProxy } from './tcp-proxy.js';
 
 export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 export const TEST_INTERNAL_TOKEN = 'internal-test-token-0123456789';
@@ -76,6 +79,34 @@ export async function buildTestApp(t: Test, env: Record<string, string> = {}, de
     if (ownDatabase) await testDatabase.close();
   });
   return { app, testDatabase, logs };
+}
+
+export interface BehindProxyOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** The pool's size (10, as the service's, unless told). */
+  maxConnections?: number;
+  statementTimeoutMs?: number;
+}
+
+/**
+ * The real app on this test process's PostgreSQL database reached through a TCP proxy the test controls
+ * (stop, stall, reset, delay new connections), logging nothing; both closed when the test ends. Needs
+ * TEST_DATABASE_URL.
+ */
+export async function buildAppBehindProxy(t: Test, options: BehindProxyOptions = {}): Promise<{ app: App; proxy: TcpProxy }> {
+  const { url } = await testFileDatabase();
+  if (!url) throw new Error('buildAppBehindProxy needs TEST_DATABASE_URL (a PostgreSQL server)');
+  const { proxy, url: viaProxy } = await proxyDatabase(url);
+  const logger = pino({ level: 'silent' });
+  const database = openPostgres(viaProxy, logger, options.maxConnections, { statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs });
+  const app = await buildApp(testConfig(options.env), { database, logger, ...(options.clock ? { clock: options.clock } : {}) });
+  t.teardown(async () => {
+    await app.close();
+    await proxy.close();
+    await database.close();
+  });
+  return { app, proxy };
 }
 
 /**

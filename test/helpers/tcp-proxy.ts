@@ -76,7 +76,6 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     get port() {
       return port;
     },
-
     start,
     stop,
     close: stop,

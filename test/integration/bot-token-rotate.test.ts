@@ -2,14 +2,10 @@
 // tokens, the standby first and then the served one, so a working token is stored throughout; it answers
 // the new token, coalesces concurrent calls, never returns an old token, and a lost answer is completed
 // by a retry with exactly two live tokens left.
-import pino from 'pino';
 import t from 'tap';
-import { buildApp } from '../../src/app.js';
-import { openPostgres } from '../../src/db/database.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
-import { testConfig, testFileDatabase } from '../helpers/app.js';
+import { buildAppBehindProxy } from '../helpers/app.js';
 import { bootstrappedInstance as bootstrapped, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
-import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const ROTATE = /\/personal_access_tokens\/\d+\/rotate$/;
 
@@ -53,17 +49,8 @@ t.test(
   'concurrent rotate calls whose first read waits for a new database connection (a loaded machine) still cause one rotation',
   { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server behind a proxy)' },
   async (t) => {
-    const { url } = await testFileDatabase();
-    const { proxy, url: viaProxy } = await proxyDatabase(url!);
-    const quiet = pino({ level: 'silent' });
-    const database = openPostgres(viaProxy, quiet);
     const fake = await startTestGitlab(t);
-    const app = await buildApp(testConfig(FAKE_GITLAB_ENV), { database, logger: quiet });
-    t.teardown(async () => {
-      await app.close();
-      await database.close();
-      await proxy.close();
-    });
+    const { app, proxy } = await buildAppBehindProxy(t, { env: FAKE_GITLAB_ENV });
     const bootstrap = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
     t.equal(bootstrap.statusCode, 201, bootstrap.body);
     const { instanceId } = bootstrap.json();

@@ -6,11 +6,10 @@ import t, { type Test } from 'tap';
 import { buildApp, type App, type Clock } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
 import { claimCredentialLease } from '../../src/db/credential-leases.repo.js';
-import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
+import { buildAppBehindProxy, buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
-import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const internal = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 const gitlabToken = (app: App, userId: string) => app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: internal });
@@ -132,16 +131,8 @@ t.test(
     let now = new Date();
     const clock: Clock = () => now;
     const fake = await startFakeGitlab({ now: clock, accessTokenTtlSeconds: 60 });
-    const { url } = await testFileDatabase();
-    const { proxy, url: viaProxy } = await proxyDatabase(url!);
-    const database = openPostgres(viaProxy, pino({ level: 'silent' }), 2, { statementTimeoutMs: 5000 });
-    const app = await buildApp(testConfig(FAKE_GITLAB_ENV), { database, logger: pino({ level: 'silent' }), clock });
-    t.teardown(async () => {
-      await app.close();
-      await proxy.close();
-      await database.close();
-      await fake.close();
-    });
+    t.teardown(() => fake.close());
+    const { app, proxy } = await buildAppBehindProxy(t, { env: FAKE_GITLAB_ENV, clock, maxConnections: 2, statementTimeoutMs: 5000 });
     const { instance } = await createReadyInstance(app, fake);
     const [userId] = await loggedInUsers(app, fake, instance.id, 1);
     const original = [...fake.oauthTokens.values()].at(-1)!;

@@ -4,11 +4,9 @@
 import type { InjectOptions } from 'fastify';
 import t, { type Test } from 'tap';
 import pino from 'pino';
-import { buildApp } from '../../src/app.js';
 import { sql } from 'kysely';
 import { isDatabaseUnavailable, openPostgres } from '../../src/db/database.js';
-import { TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
-import { proxyDatabase } from '../helpers/tcp-proxy.js';
+import { buildAppBehindProxy, TEST_INTERNAL_TOKEN, testFileDatabase } from '../helpers/app.js';
 
 const internal = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 const session = { authorization: `Bearer ${'a'.repeat(43)}` };
@@ -35,18 +33,8 @@ const serverUrl = process.env.TEST_DATABASE_URL;
 const needsPostgres = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server behind a proxy)' };
 
 /** The app on the test file's database, reached through a proxy the test controls. */
-async function appBehindProxy(t: Test, statementTimeoutMs = 10_000) {
-  const { url } = await testFileDatabase();
-  const { proxy, url: viaProxy } = await proxyDatabase(url!);
-  const logger = pino({ level: 'silent' });
-  const database = openPostgres(viaProxy, logger, 2, { statementTimeoutMs });
-  const app = await buildApp(testConfig(), { database, logger });
-  t.teardown(async () => {
-    await app.close();
-    await proxy.close();
-    await database.close();
-  });
-  return { app, proxy };
+function appBehindProxy(t: Test, statementTimeoutMs = 10_000) {
+  return buildAppBehindProxy(t, { maxConnections: 2, statementTimeoutMs });
 }
 
 async function expectDatabaseUnavailable(t: Test, app: Awaited<ReturnType<typeof appBehindProxy>>['app']) {
