@@ -1,11 +1,12 @@
-# gitlab-connect container image: compile TypeScript in a build stage, run the compiled JavaScript with
-# production dependencies only, as the unprivileged `node` user.
+# gitlab-connect container image: bundle the TypeScript in a build stage (esbuild, scripts/build.mjs), run
+# the bundle with production dependencies only (those it leaves out), as the unprivileged `node` user.
 
 FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build
@@ -15,7 +16,7 @@ ENV HOST=0.0.0.0 NODE_ENV=production PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
-# dist/src/server.js finds dist/migrations (applied at start-up) and package.json (the version) itself.
+# dist/src/server.js carries the migrations (applied at start-up) and finds package.json (the version) itself.
 COPY --from=build /app/dist ./dist
 # DATA_DIR (./data) is only used without DATABASE_URL; it must be writable by the runtime user.
 RUN mkdir -p /app/data && chown node:node /app/data

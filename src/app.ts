@@ -146,17 +146,12 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(sessionAuthPlugin);
   await app.register(openapiPlugin);
   await app.register(metricsPlugin, { metrics });
-  await app.register(healthRoutes);
-  await app.register(metaRoutes);
-  await app.register(instancesRoutes);
-  await app.register(authRoutes);
-  await app.register(meRoutes);
-  await app.register(internalInstancesRoutes);
-  await app.register(internalUsersRoutes);
-  await app.register(internalUpkeepRoutes);
-  await app.register(repositoriesRoutes);
-  await app.register(webhookIntake);
-  await app.register(webhookFeedRoutes);
+  const routes = { healthRoutes, metaRoutes, instancesRoutes, authRoutes, meRoutes, internalInstancesRoutes, internalUsersRoutes, internalUpkeepRoutes, repositoriesRoutes, webhookIntake, webhookFeedRoutes };
+  for (const [name, plugin] of Object.entries(routes)) {
+    // Named: Fastify finds an unnamed plugin's name by scanning require.cache (every module loaded), twice a registration.
+    Object.assign(plugin, { [Symbol.for('fastify.display-name')]: name });
+    await app.register(plugin);
+  }
   return app;
 }
 

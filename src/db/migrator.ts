@@ -1,13 +1,13 @@
-// Applies the migrations in migrations/ (the .ts sources under tsx, the compiled .js under dist/).
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { FileMigrationProvider, Migrator, type Kysely } from 'kysely';
+// Applies the migrations of migrations/ (listed in migrations/index.ts, so that the bundle carries them).
+import { Migrator, type Kysely } from 'kysely';
+import { migrations } from '../../migrations/index.js';
 
-export const MIGRATIONS_DIR = path.join(import.meta.dirname, '../../migrations');
-
-/** Brings the schema to the latest migration; throws the first failure. */
+/**
+ * Brings the schema to the latest migration. Returns the names applied by this call (empty when none
+ * was pending); throws the first failure as the migration threw it.
+ */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }) });
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
   const { error, results } = await migrator.migrateToLatest();
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- Kysely reports whatever the migration threw (typed unknown); rethrown unchanged
   if (error) throw error;

@@ -81,9 +81,11 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
     const base = buildConnector({
       lookup: options.lookup,
       timeout: options.timeoutMs,
-      // allowPartialTrustChain (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN, Node >= 20.18): a pasted intermediate
-      // is a trust anchor, as it is for curl, so a GitLab sending only its leaf works with it.
-      ...(caCertificate ? { ca: [...tls.rootCertificates, caCertificate], allowPartialTrustChain: true } : {}),
+      // One TLS context per agent: given `ca` instead, every connection would parse Node's ~140 root
+      // certificates again (~5 ms of CPU). allowPartialTrustChain (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN,
+      // Node >= 20.18): a pasted intermediate is a trust anchor, as it is for curl, so a GitLab sending
+      // only its leaf works with it.
+      ...(caCertificate ? { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, caCertificate], allowPartialTrustChain: true }) } : {}),
     });
     // IP literals never reach `lookup`: judge them here, before any socket exists.
     const connect: buildConnector.connector = (connectOptions, callback) => {

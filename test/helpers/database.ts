@@ -4,11 +4,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pino from 'pino';
 import type { Kysely } from 'kysely';
 import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
-import { MIGRATIONS_DIR, migrateToLatest } from '../../src/db/migrator.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
 import { present } from '../../src/errors.js';
 
 export interface TestDatabase {
@@ -19,6 +20,9 @@ export interface TestDatabase {
 }
 
 const quiet = pino({ level: 'silent' });
+
+/** The sources of migrations/: their hash names the templates, so a changed migration gets a new one. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 function migrationsHash(): string {
   const hash = createHash('sha256');

@@ -77,18 +77,14 @@ t.test('the document names no absolute server, so /docs calls the origin it was 
   t.same(document.servers.map((server: { url: string }) => server.url), ['/']);
 });
 
-t.test('redocly lint passes', async (t) => {
-  const { stdout, stderr } = await run(join(root, 'node_modules/.bin/redocly'), ['lint', '--format=summary', 'openapi/openapi.json'], {
-    cwd: root,
-    env: { ...process.env, REDOCLY_TELEMETRY: 'off', NO_COLOR: '1' },
-  });
-  t.match(`${stdout}${stderr}`, /Your API description is valid/);
-  t.notMatch(`${stdout}${stderr}`, /You have \d+ warning/, 'no warnings');
-});
+// Linting the committed document (redocly, `recommended-strict`: a warning fails too) is `npm run lint`'s,
+// which CI runs before the tests; with the staleness test above, it covers what the code generates.
 
 t.test('openapi-typescript makes types a client type-checks against', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gitlab-connect-client-'));
-  writeFileSync(join(dir, 'api.d.ts'), astToString(await openapiTS(generated)));
+  // api.ts, not api.d.ts: skipLibCheck then skips only the standard library's declarations (~1.5 s of CPU)
+  // while the generated types are still checked.
+  writeFileSync(join(dir, 'api.ts'), astToString(await openapiTS(generated)));
   writeFileSync(
     join(dir, 'client.ts'),
     `import type { paths } from './api.js';
@@ -105,7 +101,7 @@ export const wrong: LookupOk = { url: 'https://git.example.com', status: 'sleepi
 export const code: LookupProblem['code'] = 'invalid_url';
 `,
   );
-  const compilerOptions = { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [] };
+  const compilerOptions = { strict: true, noEmit: true, skipLibCheck: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [] };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['client.ts'] }));
   await t.resolves(run(join(root, 'node_modules/.bin/tsc'), ['-p', dir]));
 });

@@ -5,6 +5,7 @@ import '../unit/config.test.js';
 import '../unit/database-faults.test.js';
 import '../unit/gitlab-http.test.js';
 import '../unit/instance-url.test.js';
+import '../unit/migrations.test.js';
 import '../unit/sealer.test.js';
 import '../unit/suggest.test.js';
 import '../unit/suites.test.js';
