@@ -1,5 +1,6 @@
 # gitlab-connect container image: bundle the TypeScript in a build stage (esbuild, scripts/build.mjs), run
-# the bundle with production dependencies only (those it leaves out), as the unprivileged `node` user.
+# the bundle with production dependencies only (it loads those it leaves out from node_modules), as the
+# unprivileged `node` user.
 
 FROM node:22-slim AS build
 WORKDIR /app

@@ -11,7 +11,8 @@ import lockfile from 'proper-lockfile';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const stamp = join(root, 'dist', '.build-stamp');
-const inputs = ['src', 'migrations', 'scripts/build.mjs', 'package-lock.json'];
+// esbuild reads tsconfig.json too (target, verbatimModuleSyntax).
+const inputs = ['src', 'migrations', 'scripts/build.mjs', 'tsconfig.json', 'package-lock.json'];
 
 /** The newest modification time (ms) under `path`, a file or a directory. */
 function newestMtime(path) {
@@ -31,10 +32,9 @@ function stale() {
 /** Bundles src/ and migrations/ into a clean dist/ (scripts/build.mjs), then writes the stamp; exits the process when the build fails. */
 async function build() {
   process.stderr.write('build: bundling the server into dist/\n');
-  const { build: bundle } = await import('./build.mjs');
+  const { build: bundle, reportBuildFailure } = await import('./build.mjs');
   await bundle().catch((error) => {
-    const missing = error?.code === 'ERR_MODULE_NOT_FOUND';
-    process.stderr.write(missing ? 'build: dist/ is stale and esbuild is not installed (run npm install)\n' : 'build: the bundle failed (esbuild says why above)\n');
+    reportBuildFailure(error);
     process.exit(1);
   });
   writeFileSync(stamp, `${new Date().toISOString()}\n`);

@@ -35,10 +35,22 @@ export async function build() {
     external: EXTERNAL_PACKAGES,
     // The CommonJS packages inside an ES module bundle call require(): give them Node's.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    // Class and function names as written: pino logs an error's constructor name, and esbuild would rename
+    // clashing ones (pg's DatabaseError became DatabaseError2).
+    keepNames: true,
     logLevel: 'warning',
   });
 }
 
+/** Prints why a build failed: esbuild has printed its own messages (its error carries `errors`); anything else has not. */
+export function reportBuildFailure(error) {
+  const detail = Array.isArray(error?.errors) ? 'esbuild says why above' : (error?.code === 'ERR_MODULE_NOT_FOUND' ? 'esbuild is not installed (run npm install)' : String(error?.message ?? error));
+  process.stderr.write(`build: the bundle failed: ${detail}\n`);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await build().catch(() => process.exit(1));
+  await build().catch((error) => {
+    reportBuildFailure(error);
+    process.exit(1);
+  });
 }

@@ -85,7 +85,8 @@ export default fp(
       return payload;
     });
     app.addHook('onResponse', async (request, reply) => { countAnswer(metrics, request, reply); });
-    await app.register(metricsRoute, { metrics });
+    // Named: Fastify finds an unnamed plugin's name by scanning require.cache (see app.ts).
+    await app.register(Object.assign(metricsRoute, { [Symbol.for('fastify.display-name')]: 'metricsRoute' }), { metrics });
   },
   { name: 'metrics', dependencies: ['errors'] },
 );

@@ -51,7 +51,7 @@ t.test('docker-compose.yml runs postgres, then migrate, then the service', async
   t.same(migrate.depends_on, { postgres: { condition: 'service_healthy' } }, 'migrate waits for a healthy postgres');
   t.same(service.depends_on, { migrate: { condition: 'service_completed_successfully' } }, 'the service waits for migrate to succeed');
   t.same(migrate.command, ['node', 'dist/src/db/migrate-cli.js']);
-  t.ok(existsSync(join(root, 'src/db/migrate-cli.ts')), 'the migrate command is compiled from src/db/migrate-cli.ts');
+  t.ok(existsSync(join(root, 'src/db/migrate-cli.ts')), 'the migrate command is built from src/db/migrate-cli.ts');
   t.equal(migrate.image, service.image, 'migrate runs the same image as the service');
   t.ok(service.ports?.includes('3000:3000'));
 });
@@ -122,7 +122,7 @@ t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root u
   const users = instructions.filter((line) => /^USER\s/i.test(line));
   t.ok(users.length > 0, 'a USER instruction');
   t.notMatch(users.at(-1), /^USER\s+(root|0)\b/i, 'the last USER is not root');
-  t.ok(instructions.includes('CMD ["node", "dist/src/server.js"]'), 'runs the compiled server with node, not tsx');
+  t.ok(instructions.includes('CMD ["node", "dist/src/server.js"]'), 'runs the built server with node, not tsx');
   t.notMatch(instructions.filter((line) => /^(CMD|ENTRYPOINT)\s/i.test(line)).join('\n'), /tsx/);
 });
 
@@ -164,6 +164,17 @@ async function emptyDatabaseEnv(t: Test): Promise<Record<string, string>> {
   url.pathname = `/${name}`;
   return { DATABASE_URL: url.toString() };
 }
+
+t.test('every package the bundle leaves out is a production dependency, and the image build gets the build script', async (t) => {
+  // The runtime stage installs production dependencies only; the bundle loads its externals from them.
+  const buildScript = new URL('../../scripts/build.mjs', import.meta.url).href;
+  const { EXTERNAL_PACKAGES } = (await import(buildScript)) as { EXTERNAL_PACKAGES: string[] };
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  // pg-native is pg's optional native add-on: pg tries it only when asked, and it is not installed.
+  for (const name of EXTERNAL_PACKAGES.filter((name) => name !== 'pg-native')) t.ok(name in manifest.dependencies, `${name} is in dependencies`);
+  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+  t.ok(ignored.includes('!scripts/build.mjs') || !ignored.includes('scripts'), 'scripts/build.mjs, which the Dockerfile copies, is not excluded from the build context');
+});
 
 t.test('the migrate CLI (the compose file\'s migrate command) applies the migrations, then reports none pending', async (t) => {
   const env = { ...(await emptyDatabaseEnv(t)), LOG_LEVEL: 'warn' };

@@ -1,5 +1,5 @@
-// The OpenAPI document: committed copy up to date, every operation documented, lint-clean, and usable
-// to generate a typed client; and every route schema compiles.
+// The OpenAPI document: committed copy up to date, every operation documented, and usable to generate a
+// typed client; and every route schema compiles. (Its lint is `npm run lint`'s.)
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
