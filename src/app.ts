@@ -5,6 +5,7 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -147,11 +148,9 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   await app.register(openapiPlugin);
   await app.register(metricsPlugin, { metrics });
   const routes = { healthRoutes, metaRoutes, instancesRoutes, authRoutes, meRoutes, internalInstancesRoutes, internalUsersRoutes, internalUpkeepRoutes, repositoriesRoutes, webhookIntake, webhookFeedRoutes };
-  for (const [name, plugin] of Object.entries(routes)) {
-    // Named: Fastify finds an unnamed plugin's name by scanning require.cache (every module loaded), twice a registration.
-    Object.assign(plugin, { [Symbol.for('fastify.display-name')]: name });
-    await app.register(plugin);
-  }
+  // Named (fastify-plugin, encapsulation kept): Fastify finds an unnamed plugin's name by scanning
+  // require.cache (every module loaded), twice a registration.
+  for (const [name, plugin] of Object.entries(routes)) await app.register(fp(plugin, { name, encapsulate: true }));
   return app;
 }
 

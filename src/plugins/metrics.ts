@@ -85,8 +85,8 @@ export default fp(
       return payload;
     });
     app.addHook('onResponse', async (request, reply) => { countAnswer(metrics, request, reply); });
-    // Named: Fastify finds an unnamed plugin's name by scanning require.cache (see app.ts).
-    await app.register(Object.assign(metricsRoute, { [Symbol.for('fastify.display-name')]: 'metricsRoute' }), { metrics });
+    // Named, encapsulation kept: see the route plugins in app.ts.
+    await app.register(fp(metricsRoute, { name: 'metricsRoute', encapsulate: true }), { metrics });
   },
   { name: 'metrics', dependencies: ['errors'] },
 );
