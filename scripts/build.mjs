@@ -44,7 +44,7 @@ export async function build() {
 
 /** Prints why a build failed: esbuild has printed its own messages (its error carries `errors`); anything else has not. */
 export function reportBuildFailure(error) {
-  const detail = Array.isArray(error?.errors) ? 'esbuild says why above' : (error?.code === 'ERR_MODULE_NOT_FOUND' ? 'esbuild is not installed (run npm install)' : String(error?.message ?? error));
+  const detail = Array.isArray(error?.errors) ? 'esbuild says why above' : (error?.code === 'ERR_MODULE_NOT_FOUND' ? 'esbuild, a dev dependency, is not installed (run npm install, without --omit=dev)' : String(error?.message ?? error));
   process.stderr.write(`build: the bundle failed: ${detail}\n`);
 }
 

@@ -17,7 +17,8 @@ const certificates = createTestCertificates();
 t.test('caCertificate: a private key or stray text next to the certificate is refused before anything is stored; two certificates pass', async (t) => {
   const fake = await startTestGitlab(t);
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  for (const caCertificate of [`${certificates.caCert}\n${certificates.serverKey}`, `${certificates.caCert}\nhello`, certificates.serverKey]) {
+  // The last: 64 KiB of BEGIN lines without an END (refused in one pass, see agents.ts PEM_BLOCK).
+  for (const caCertificate of [`${certificates.caCert}\n${certificates.serverKey}`, `${certificates.caCert}\nhello`, certificates.serverKey, '-----BEGIN A-----'.repeat(3800)]) {
     const problem = expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: 'x', caCertificate }), { status: 400, code: 'validation_failed' });
     t.match(problem.errors, [{ field: 'body.caCertificate' }]);
     t.notMatch(JSON.stringify(problem), /PRIVATE KEY/);
