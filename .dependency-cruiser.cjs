@@ -6,16 +6,16 @@ module.exports = {
   forbidden: [
     {
       name: 'routes-skip-services',
-      comment: 'Routes and plugins translate HTTP and call services; they never reach the database or GitLab themselves.',
+      comment: 'Routes and plugins translate HTTP and call services; they never reach the database, its caches or GitLab themselves.',
       severity: 'error',
       from: { path: [layer('routes'), layer('plugins')] },
-      to: { path: [layer('db'), layer('gitlab')], dependencyTypesNot: ['type-only'] },
+      to: { path: [layer('db'), layer('cache'), layer('gitlab')], dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'services-see-no-http',
-      comment: 'Services know nothing of Fastify, plugins, routes or response schemas.',
+      comment: 'Services (and everything below them, and the leaves) know nothing of Fastify, plugins, routes or response schemas.',
       severity: 'error',
-      from: { path: [layer('services'), layer('db'), layer('gitlab'), layer('domain')] },
+      from: { path: [layer('services'), layer('cache'), layer('metrics'), layer('db'), layer('gitlab'), layer('domain'), layer('crypto'), '^src/(config|time|errors|diagnoses|auth-paths|logger|version)\\.ts$'] },
       to: { path: [layer('routes'), layer('plugins'), layer('schemas'), '^node_modules/(fastify|@fastify/)', '^fastify$'] },
     },
     {
@@ -24,6 +24,20 @@ module.exports = {
       severity: 'error',
       from: { path: layer('db') },
       to: { path: [layer('services'), layer('gitlab'), layer('errors')] },
+    },
+    {
+      name: 'caches-sit-on-db',
+      comment: 'The per-process caches read through repositories and are read by services; they hold no logic of their own.',
+      severity: 'error',
+      from: { path: layer('cache') },
+      to: { path: [layer('services'), layer('gitlab')] },
+    },
+    {
+      name: 'metrics-are-a-leaf',
+      comment: 'The metrics registry records what it is told (GitLab call reports are its only input type).',
+      severity: 'error',
+      from: { path: layer('metrics') },
+      to: { path: [layer('db'), layer('services'), layer('cache')] },
     },
     {
       name: 'gitlab-client-is-standalone',

@@ -17,7 +17,7 @@ import { createGitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
 import { createInstanceLookupCache } from './cache/instance-lookup-cache.js';
 import { createWebhookFeedWaiters } from './cache/webhook-feed-waiters.js';
-import { createLogger, OneLinePerRequest } from './logger.js';
+import { createLogger } from './logger.js';
 import dependenciesPlugin from './plugins/dependencies.js';
 import type { Clock, ServiceDeps } from './services/deps.js';
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.js';
@@ -25,6 +25,7 @@ import lifecyclePlugin from './plugins/lifecycle.js';
 import { createMetrics } from './metrics/registry.js';
 import metricsPlugin from './plugins/metrics.js';
 import openapiPlugin from './plugins/openapi.js';
+import { OneLinePerRequest } from './plugins/request-logging.js';
 import sessionAuthPlugin from './plugins/session-auth.js';
 import { sharedSerializers } from './plugins/shared-serializers.js';
 import { bodiesUncoerced } from './plugins/validators.js';
@@ -76,23 +77,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
   }
 }
 
-async function assembleApp(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
-  const app = Fastify({
-    loggerInstance: logger,
-    genReqId: requestIdOf,
-    logController: new OneLinePerRequest(),
-    trustProxy: config.trustProxy,
-    bodyLimit: 64 * 1024,
-    forceCloseConnections: 'idle',
-    clientErrorHandler,
-    frameworkErrors,
-    schemaController: { compilersFactory: { buildSerializer: sharedSerializers(), buildValidator: bodiesUncoerced() } },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
-
+/**
+ * Everything the services use, built once: the caches (with their LISTEN connections), the metrics,
+ * the GitLab client, the upkeep scheduler; and `close`, which stops them in order before the database.
+ */
+function assembleServices(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
   const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
   const webhookFeed = createWebhookFeedWaiters(database, logger, { maxWaiters: config.webhookFeedMaxWaiters, heartbeatMs: 5000 });
-  const metrics = createMetrics(() => instancesByStatus(database.db));
+  // A write to instances through this process empties its lookup cache at once.
+  const db = instanceLookups.plugin ? database.db.withPlugin(instanceLookups.plugin) : database.db;
+  const metrics = createMetrics(() => instancesByStatus({ db }));
   const gitlabHttp = createGitlabHttp({
     onCall: metrics.gitlabCall,
     allowHttp: config.allowHttp,
@@ -105,8 +99,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   });
   // Built once: every service takes exactly these.
   const serviceDeps: ServiceDeps = {
-    // A write to instances through this process empties its lookup cache at once.
-    db: instanceLookups.plugin ? database.db.withPlugin(instanceLookups.plugin) : database.db,
+    db,
     instanceLookups,
     config,
     sealer: sealerFromConfig(config, logger),
@@ -126,6 +119,24 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
     await gitlabHttp.close();
     if (ownsDatabase) await database.close();
   };
+  return { serviceDeps, metrics, upkeep, webhookFeed, close };
+}
+
+async function assembleApp(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
+  const { serviceDeps, metrics, upkeep, webhookFeed, close } = assembleServices(config, deps, logger, database, ownsDatabase);
+  const app = Fastify({
+    loggerInstance: logger,
+    genReqId: requestIdOf,
+    logController: new OneLinePerRequest(),
+    trustProxy: config.trustProxy,
+    bodyLimit: 64 * 1024,
+    forceCloseConnections: 'idle',
+    clientErrorHandler,
+    frameworkErrors,
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers(), buildValidator: bodiesUncoerced() } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
   await app.register(dependenciesPlugin, { deps: serviceDeps, close });
   // A long-polling feed reader answers at once when the server closes, instead of holding the shutdown.
   app.addHook('preClose', (done) => {

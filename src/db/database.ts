@@ -2,7 +2,7 @@
 // Both are a pg.Pool under Kysely's PostgresDialect, so they share one dialect and pg's exact types.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { lockDataDirectory } from './data-dir-lock.js';
@@ -96,4 +96,13 @@ export function openDatabase(options: { databaseUrl?: string; dataDir: string; d
   if (!options.databaseUrl) return openPglite(options.dataDir);
   const timeouts = { statementTimeoutMs: options.databaseStatementTimeoutMs ?? DEFAULT_POSTGRES_TIMEOUTS.statementTimeoutMs };
   return Promise.resolve(openPostgres(options.databaseUrl, log, 10, timeouts));
+}
+
+/**
+ * Runs `work` in one transaction (committed when it resolves, rolled back when it throws): how a service
+ * makes several repository writes one unit. `work` receives the transaction to pass to each repository
+ * call; it must not wait on GitLab (the transaction holds a pooled connection).
+ */
+export function inTransaction<T>(db: Kysely<DB>, work: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(work);
 }

@@ -169,21 +169,32 @@ export async function markInstanceRemoved(db: Executor, id: string, now: Date): 
     .execute();
 }
 
-/** GitLab refused the bot token (401) and no standby token works: drop both, the instance degraded (logins still work), and say why. Fenced on the rotation lease. */
-export async function markBotTokenUnusable(db: Executor, id: string, holder: string, failure: { detail: string; now: Date }): Promise<boolean> {
+/** An instance's problem as stored (problem_code, problem_step, problem_detail): `title` says what to do. */
+export interface StoredProblem {
+  code: string;
+  step: string;
+  title: string;
+}
+
+/**
+ * GitLab refused the bot token (401) and no standby token works: drop both and store `problem` as the
+ * failed step and the instance's problem (degraded; logins still work). Fenced on the rotation lease:
+ * false when `holder` no longer holds it (nothing written).
+ */
+export async function markBotTokenUnusable(db: Executor, id: string, holder: string, problem: StoredProblem, now: Date): Promise<boolean> {
   const marked = await db
     .updateTable('instances')
     .set({
       bot_token_sealed: null,
       bot_standby_token_sealed: null,
-      last_error_step: 'bot_token',
-      last_error_code: 'bot_token_unusable',
-      last_error_detail: failure.detail,
+      last_error_step: problem.step,
+      last_error_code: problem.code,
+      last_error_detail: problem.title,
       // The instance is degraded (instance-health.ts) until a bootstrap or new credentials give it a token.
-      problem_code: 'bot_token_unusable',
-      problem_step: 'bot_token',
-      problem_detail: failure.detail,
-      updated_at: failure.now,
+      problem_code: problem.code,
+      problem_step: problem.step,
+      problem_detail: problem.title,
+      updated_at: now,
     })
     .where('id', '=', id)
     .where('credential_lease_holder', '=', holder)
@@ -198,7 +209,7 @@ export async function markBotTokenUnusable(db: Executor, id: string, holder: str
 export async function storeCheckedProblem(
   db: Executor,
   id: string,
-  found: { problem: { code: string; step: string; title: string } | null; checkedAt: Date; verified?: { botToken: boolean; oauthClient: boolean } },
+  found: { problem: StoredProblem | null; checkedAt: Date; verified?: { botToken: boolean; oauthClient: boolean } },
 ): Promise<boolean> {
   const { problem, checkedAt, verified } = found;
   const stored = await db
@@ -220,7 +231,7 @@ export async function storeCheckedProblem(
 }
 
 /** A credential of a ready instance found dead outside a check: the instance degraded with `problem`. False when it already was (or is not ready). */
-export async function markInstanceProblem(db: Executor, id: string, problem: { code: string; step: string; title: string }, now: Date): Promise<boolean> {
+export async function markInstanceProblem(db: Executor, id: string, problem: StoredProblem, now: Date): Promise<boolean> {
   const marked = await db
     .updateTable('instances')
     .set({ problem_code: problem.code, problem_step: problem.step, problem_detail: problem.title, updated_at: now })

@@ -77,7 +77,8 @@ const operationOf = (method: string, path: string) => `${method} ${path.split('?
 
 export type Auth = { privateToken: string } | { bearerToken: string } | Record<string, never>;
 
-export function createGitlabApi(http: GitlabHttp) {
+/** The calls every group below is built from, over one GitLab HTTP client. */
+function requesterOf(http: GitlabHttp) {
   function send<T>(target: GitlabTarget, method: 'GET' | 'POST' | 'DELETE', path: string, auth: Auth, json?: unknown, changesCredential = false) {
     return http.request<T>({
       ...(changesCredential && target.credentialTimeoutMs ? { timeoutMs: target.credentialTimeoutMs } : {}),
@@ -99,8 +100,6 @@ export function createGitlabApi(http: GitlabHttp) {
     const { body } = await send<unknown>(target, 'POST', path, auth, json, true);
     return check(operationOf('POST', path), body);
   }
-  /** A personal access token in the PRIVATE-TOKEN header: the admin's, or the bot's own. */
-  const privateToken = (token: string) => ({ privateToken: token });
 
   /**
    * Every page of a GitLab list (offset pagination: follow x-next-page until it is empty), each page
@@ -126,7 +125,16 @@ export function createGitlabApi(http: GitlabHttp) {
     }
     return items;
   }
+  return { send, call, credentialCall, allPages };
+}
 
+type Requester = ReturnType<typeof requesterOf>;
+
+/** A personal access token in the PRIVATE-TOKEN header: the admin's, or the bot's own. */
+const privateToken = (token: string) => ({ privateToken: token });
+
+/** The probe, the admin and the bot account: version, users and their states (lib/api/users.rb). */
+function accountCalls({ call }: Requester) {
   return {
     // Not validated (the probe judges it): an empty answer is null.
     openidConfiguration: (target: GitlabTarget) => call<OpenIdConfiguration | null>(target, 'GET', '/.well-known/openid-configuration', {}, null),
@@ -147,6 +155,12 @@ export function createGitlabApi(http: GitlabHttp) {
     unbanUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/unban`, privateToken(token), null),
     /** Approves a user pending approval (the EE user cap, or sign-up approval). */
     approveUser: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'POST', `/api/v4/users/${String(id)}/approve`, privateToken(token), null),
+  };
+}
+
+/** Personal access tokens, OAuth applications and the instance's settings. */
+function credentialCalls({ send, call, credentialCall, allPages }: Requester) {
+  return {
     createUserToken: (target: GitlabTarget, token: string, userId: number | string, body: { name: string; scopes: string[]; expires_at?: string; description?: string }) =>
       credentialCall(target, `/api/v4/users/${String(userId)}/personal_access_tokens`, privateToken(token), checkToken, body),
     personalAccessToken: (target: GitlabTarget, token: string, id: number | string) => call(target, 'GET', `/api/v4/personal_access_tokens/${String(id)}`, privateToken(token), checkToken),
@@ -183,6 +197,13 @@ export function createGitlabApi(http: GitlabHttp) {
      */
     renewApplicationSecret: (target: GitlabTarget, token: string, id: number | string) =>
       credentialCall(target, `/api/v4/applications/${String(id)}/renew-secret`, privateToken(token), checkApplication, undefined),
+    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${String(id)}`, privateToken(token), null),
+  };
+}
+
+/** Projects, their members and webhooks (lib/api/projects.rb, members.rb, project_hooks.rb). */
+function projectCalls({ send, call, allPages }: Requester) {
+  return {
     /**
      * One page of the projects where the token's user has `minAccessLevel` or more
      * (GET /projects?membership=true&min_access_level=, lib/api/projects.rb), with GitLab's next page.
@@ -210,8 +231,17 @@ export function createGitlabApi(http: GitlabHttp) {
       }),
     deleteProjectHook: (target: GitlabTarget, auth: Auth, projectId: number, hookId: number | string) =>
       call<unknown>(target, 'DELETE', `/api/v4/projects/${String(projectId)}/hooks/${String(hookId)}`, auth, null),
-    deleteApplication: (target: GitlabTarget, token: string, id: number | string) => call<unknown>(target, 'DELETE', `/api/v4/applications/${String(id)}`, privateToken(token), null),
   };
+}
+
+/**
+ * The typed GitLab REST calls this service makes, each answer checked against its schema (answers.ts) before
+ * use. Throws what the HTTP client throws (GitlabApiError, AppError gitlab_*), and gitlab_error for an answer
+ * that fails its check.
+ */
+export function createGitlabApi(http: GitlabHttp) {
+  const requester = requesterOf(http);
+  return { ...accountCalls(requester), ...credentialCalls(requester), ...projectCalls(requester) };
 }
 
 export type GitlabApi = ReturnType<typeof createGitlabApi>;

@@ -36,5 +36,7 @@ export function internalActorOf(request: FastifyRequest): string {
 
 /** Guards every route of `scope` (call it inside the route plugin, which Fastify encapsulates). */
 export function registerInternalAuth(scope: FastifyInstance): void {
+  // Declared on the request before any is made, so every request of the scope has the same shape.
+  scope.decorateRequest('internalCaller', undefined);
   scope.addHook('onRequest', internalTokenCheck(scope.deps.config.internalCallers));
 }

@@ -1,6 +1,7 @@
 // The login routes: start (redirect to the instance's GitLab), callback (session cookie), logout.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteScope } from './route-scope.js';
 import Type from 'typebox';
 import { AUTH_PATHS } from '../auth-paths.js';
 import { isAppError } from '../errors.js';
@@ -23,10 +24,10 @@ import { GITLAB_FAILURES, problemResponses } from '../schemas/problem.js';
 import { completeLogin, startLogin } from '../services/login.service.js';
 import { revokeSession } from '../services/sessions.service.js';
 
-const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/** The login start: the browser sent to GitLab. */
+function startRoute(app: RouteScope): void {
   const { deps } = app;
   const { config } = deps;
-  await app.register(rateLimit, clientRateLimitOptions(deps));
 
   app.get(AUTH_PATHS.start, {
     config: { rateLimit: { max: config.loginRateLimitPerMinute, timeWindow: 60_000 } },
@@ -54,54 +55,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.redirect(location, 302);
     },
   });
+}
 
-  const callbackSchema = (operationId: string, summary: string) => ({
-      operationId,
-      tags: ['auth'],
-      summary,
-      description:
-        "Checks the state (known, unexpired, unused, started in this browser, and back on the redirect URI of the instance it was started for), ends a session the browser already holds, exchanges the code with the PKCE verifier, reads the GitLab user, stores the user's tokens encrypted, creates a session and redirects to `returnTo` (default FRONTEND_URL, else `/`) with the session cookie. On failure no session is created: the answer is a problem, or, when FRONTEND_URL is set, a redirect to it with `?error=<code>`.",
-      security: [],
-      querystring: CallbackQuery,
-      ...(operationId === 'completeLoginOnInstanceCallback' ? { params: CallbackParams } : {}),
-      response: {
-        302: redirectResponse(
-          'Redirect to returnTo with the session cookie, or (FRONTEND_URL set) to the frontend with ?error=<code>',
-          'returnTo, FRONTEND_URL or `/`; on failure FRONTEND_URL with `?error=<code>`',
-          `${SESSION_COOKIE}: the session cookie (HttpOnly, SameSite=Lax, Path=/, Secure when PUBLIC_URL is https)`,
-        ),
-        ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'invalid_return_to', 'instance_not_ready', 'token_exchange_failed', ...GITLAB_FAILURES),
-      },
-  });
-
-  const callbackHandler = async (request: FastifyRequest<{ Querystring: Static<typeof CallbackQuery>; Params: { key?: string } }>, reply: FastifyReply) => {
-      let location: string;
-      try {
-        const cookies = cookiesOf(request);
-        const input = {
-          code: request.query.code,
-          state: request.query.state,
-          error: request.query.error,
-          binding: cookies[LOGIN_BINDING_COOKIE],
-          callbackKey: request.params.key,
-          previousSessionToken: cookies[SESSION_COOKIE],
-        };
-        const result = await completeLogin(deps, input, request.log);
-        reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));
-        reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
-        location = result.returnTo ?? (config.frontendUrl ? `${config.frontendUrl}/` : '/');
-      } catch (error) {
-        if (!config.frontendUrl) throw error;
-        const code = isAppError(error) ? error.code : 'internal_error';
-        if (isAppError(error)) request.log.info({ code }, 'login failed; redirecting to the frontend');
-        else request.log.error({ err: error }, 'login failed unexpectedly; redirecting to the frontend');
-        return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(code)}`, 302);
-      }
-      return reply.redirect(location, 302);
-  };
-
-  app.get(`${AUTH_PATHS.callback}/:key`, { schema: callbackSchema('completeLoginOnInstanceCallback', "Where GitLab sends the browser back after login: the instance's own redirect URI (lookup's `callbackUrl`)") }, callbackHandler);
-  app.get(AUTH_PATHS.callback, { schema: callbackSchema('completeLogin', 'The shared redirect URI of OAuth applications created before per-instance redirect URIs; accepted only for them') }, callbackHandler);
+/** Logout. */
+function logoutRoute(app: RouteScope): void {
+  const { deps } = app;
+  const { config } = deps;
 
   app.post(AUTH_PATHS.logout, {
     schema: {
@@ -124,6 +83,68 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(204).send(null);
     },
   });
+}
+
+/** The two callback routes' schema: the instance's own redirect URI (with its key) and the shared one. */
+function callbackSchema(operationId: string, summary: string) {
+  return {
+    operationId,
+    tags: ['auth'],
+    summary,
+    description:
+      "Checks the state (known, unexpired, unused, started in this browser, and back on the redirect URI of the instance it was started for), ends a session the browser already holds, exchanges the code with the PKCE verifier, reads the GitLab user, stores the user's tokens encrypted, creates a session and redirects to `returnTo` (default FRONTEND_URL, else `/`) with the session cookie. On failure no session is created: the answer is a problem, or, when FRONTEND_URL is set, a redirect to it with `?error=<code>`.",
+    security: [],
+    querystring: CallbackQuery,
+    ...(operationId === 'completeLoginOnInstanceCallback' ? { params: CallbackParams } : {}),
+    response: {
+      302: redirectResponse(
+        'Redirect to returnTo with the session cookie, or (FRONTEND_URL set) to the frontend with ?error=<code>',
+        'returnTo, FRONTEND_URL or `/`; on failure FRONTEND_URL with `?error=<code>`',
+        `${SESSION_COOKIE}: the session cookie (HttpOnly, SameSite=Lax, Path=/, Secure when PUBLIC_URL is https)`,
+      ),
+      ...problemResponses('invalid_state', 'oauth_denied', 'validation_failed', 'invalid_return_to', 'instance_not_ready', 'token_exchange_failed', ...GITLAB_FAILURES),
+    },
+  };
+}
+
+/** The login callback: the session cookie, or (FRONTEND_URL set) the frontend with the error code. */
+function callbackRoutes(app: RouteScope): void {
+  const { deps } = app;
+  const { config } = deps;
+  const callbackHandler = async (request: FastifyRequest<{ Querystring: Static<typeof CallbackQuery>; Params: { key?: string } }>, reply: FastifyReply) => {
+    let location: string;
+    try {
+      const cookies = cookiesOf(request);
+      const input = {
+        code: request.query.code,
+        state: request.query.state,
+        error: request.query.error,
+        binding: cookies[LOGIN_BINDING_COOKIE],
+        callbackKey: request.params.key,
+        previousSessionToken: cookies[SESSION_COOKIE],
+      };
+      const result = await completeLogin(deps, input, request.log);
+      reply.clearCookie(LOGIN_BINDING_COOKIE, loginBindingCookieOptions(config));
+      reply.setCookie(SESSION_COOKIE, result.sessionToken, sessionCookieOptions(config, result.sessionExpiresAt));
+      location = result.returnTo ?? (config.frontendUrl ? `${config.frontendUrl}/` : '/');
+    } catch (error) {
+      if (!config.frontendUrl) throw error;
+      const code = isAppError(error) ? error.code : 'internal_error';
+      if (isAppError(error)) request.log.info({ code }, 'login failed; redirecting to the frontend');
+      else request.log.error({ err: error }, 'login failed unexpectedly; redirecting to the frontend');
+      return reply.redirect(`${config.frontendUrl}/?error=${encodeURIComponent(code)}`, 302);
+    }
+    return reply.redirect(location, 302);
+  };
+  app.get(`${AUTH_PATHS.callback}/:key`, { schema: callbackSchema('completeLoginOnInstanceCallback', "Where GitLab sends the browser back after login: the instance's own redirect URI (lookup's `callbackUrl`)") }, callbackHandler);
+  app.get(AUTH_PATHS.callback, { schema: callbackSchema('completeLogin', 'The shared redirect URI of OAuth applications created before per-instance redirect URIs; accepted only for them') }, callbackHandler);
+}
+
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  await app.register(rateLimit, clientRateLimitOptions(app.deps));
+  startRoute(app);
+  callbackRoutes(app);
+  logoutRoute(app);
 };
 
 export default authRoutes;

@@ -1,6 +1,8 @@
 // Public instance routes: lookup, bootstrap and register (manual onboarding).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteScope } from './route-scope.js';
+import { instanceCallbackUrl } from '../auth-paths.js';
 import { AppError } from '../errors.js';
 import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
@@ -12,9 +14,9 @@ import { registerInstance } from '../services/bootstrap/register.service.js';
 import { lookupInstance } from '../services/instances.service.js';
 import { loginUrlOf } from './views.js';
 
-const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/** What the user typed, recognised: no request goes to GitLab. */
+function lookupRoute(app: RouteScope): void {
   const { deps } = app;
-  await app.register(rateLimit, clientRateLimitOptions(deps));
 
   app.get('/instances/lookup', {
     schema: {
@@ -29,9 +31,16 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request) => {
       const found = await lookupInstance(deps, request.query.url);
-      return found.next === 'login' && found.instanceId ? { ...found, loginUrl: loginUrlOf(deps.config, found.instanceId) } : found;
+      // The OAuth redirect URI this instance's application has (or will have): known before registration.
+      const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, found.url);
+      return found.next === 'login' && found.instanceId ? { ...found, callbackUrl, loginUrl: loginUrlOf(deps.config, found.instanceId) } : { ...found, callbackUrl };
     },
   });
+}
+
+/** Setting an instance up with an admin token, and the dry run of it (preflight), which writes nothing. */
+function bootstrapRoutes(app: RouteScope): void {
+  const { deps } = app;
 
   app.post('/instances/bootstrap', {
     config: { rateLimit: onboardingRateLimit(deps.config.bootstrapRateLimitPerMinute) },
@@ -72,6 +81,11 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request) => preflightInstance(deps, request.body, request.log).catch(nameCaCertificateField),
   });
+}
+
+/** Setting an instance up with credentials the admin made by hand (manual onboarding). */
+function registerRoute(app: RouteScope): void {
+  const { deps } = app;
 
   app.post('/instances/register', {
     config: { rateLimit: onboardingRateLimit(deps.config.bootstrapRateLimitPerMinute) },
@@ -93,6 +107,14 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(201).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
     },
   });
+}
+
+const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { deps } = app;
+  await app.register(rateLimit, clientRateLimitOptions(deps));
+  lookupRoute(app);
+  bootstrapRoutes(app);
+  registerRoute(app);
 };
 
 export default instancesRoutes;

@@ -1,5 +1,6 @@
 // Internal instance routes: status, audit trail, the bot token for review workers, manual credentials, deprovisioning.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteScope } from './route-scope.js';
 import Type, { type TSchema } from 'typebox';
 import { internalActorOf, registerInternalAuth } from '../plugins/internal-auth.js';
 import { OPTIONAL_BODY } from '../plugins/openapi.js';
@@ -17,8 +18,8 @@ import { instanceDetails, instanceEvent, loginUrlOf } from './views.js';
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
 const listOf = (name: string, items: TSchema, description: string) => Type.Object({ [name]: Type.Array(items) }, { additionalProperties: false, description });
 
-const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
-  registerInternalAuth(app);
+/** Reading instances: the list, one instance, its audit trail. */
+function instanceReadRoutes(app: RouteScope): void {
   const { deps } = app;
 
   app.get('/internal/instances', {
@@ -61,6 +62,11 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
     },
     handler: async (request) => ({ events: (await instanceEvents(deps, request.params.id)).map(instanceEvent) }),
   });
+}
+
+/** What review workers and operators ask of a live instance: the bot token, a live check. */
+function workerRoutes(app: RouteScope): void {
+  const { deps } = app;
 
   app.post('/internal/instances/:id/bot-token', {
     schema: {
@@ -99,6 +105,11 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
       return instanceDetails(instance, instanceProblem(instance, deps.clock()), deps.config);
     },
   });
+}
+
+/** An operator's changes: new manual credentials, a bot token rotation now. */
+function operatorRoutes(app: RouteScope): void {
+  const { deps } = app;
 
   app.put('/internal/instances/:id/credentials', {
     schema: {
@@ -138,6 +149,11 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
       return { token, expiresAt: expiresAt?.toISOString() ?? null };
     },
   });
+}
+
+/** Taking an instance out of service. */
+function deprovisionRoute(app: RouteScope): void {
+  const { deps } = app;
 
   app.delete('/internal/instances/:id', {
     schema: {
@@ -162,6 +178,14 @@ const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
     },
     handler: async (request) => deprovisionInstance(deps, request.params.id, request.body.adminToken, internalActorOf(request), request.log),
   });
+}
+
+const internalInstancesRoutes: FastifyPluginAsyncTypebox = (app) => {
+  registerInternalAuth(app);
+  instanceReadRoutes(app);
+  workerRoutes(app);
+  operatorRoutes(app);
+  deprovisionRoute(app);
   return Promise.resolve();
 };
 

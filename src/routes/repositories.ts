@@ -1,5 +1,6 @@
 // The repository routes of a logged-in user: the projects they can install the bot on, install, uninstall.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteScope } from './route-scope.js';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { assertSameSiteOrigin } from '../plugins/session-auth.js';
@@ -18,7 +19,8 @@ function sessionUser(request: FastifyRequest): SessionUser {
   return { userId: session.user.id, instanceId: session.instance.id, actor: `session of ${session.user.username} from ${request.ip}` };
 }
 
-const repositoriesRoutes: FastifyPluginAsyncTypebox = (app) => {
+/** The user's installable projects. */
+function listRoute(app: RouteScope): void {
   const { deps } = app;
 
   app.get('/repositories', {
@@ -50,6 +52,11 @@ const repositoriesRoutes: FastifyPluginAsyncTypebox = (app) => {
       };
     },
   });
+}
+
+/** Installing the bot on a project, and uninstalling it. */
+function installationRoutes(app: RouteScope): void {
+  const { deps } = app;
 
   app.put('/repositories/:projectId/installation', {
     schema: {
@@ -91,6 +98,11 @@ const repositoriesRoutes: FastifyPluginAsyncTypebox = (app) => {
       return reply.code(204).send(null);
     },
   });
+}
+
+const repositoriesRoutes: FastifyPluginAsyncTypebox = (app) => {
+  listRoute(app);
+  installationRoutes(app);
   return Promise.resolve();
 };
 

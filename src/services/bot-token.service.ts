@@ -16,7 +16,8 @@ import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { DAY_MS } from '../time.js';
 import { expiryOf, isLive, renewStandby, rotateWithinLifetime, type BotSession } from './bot-token-rotation.js';
 import { dueAt, isDue, LeaseLost, refreshOnce, type HeldLease, type SingleFlightRefresh } from './credential-refresh.js';
-import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
+import { credentialTargetOf, gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
+import { STORED_PROBLEMS } from './instance-health.js';
 import { foundInstance } from './instances.service.js';
 import { canRotateBotToken } from './manual-bot-token.js';
 import { claimVerification } from './verification-claim.js';
@@ -92,7 +93,7 @@ interface RotationContext {
 }
 
 function sessionAs(deps: ServiceDeps, instance: Instance, token: string, context: RotationContext): BotSession {
-  const target = { ...gitlabTargetOf(instance, context.log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
+  const target = credentialTargetOf(deps, instance, context.log);
   return { gitlab: deps.gitlab, target, token, now: context.now, lifetimeDays: instance.botTokenLifetimeDays, owner: { publicUrl: deps.config.publicUrl, instanceId: instance.id } };
 }
 
@@ -136,7 +137,7 @@ async function gitlabFailed(deps: ServiceDeps, instance: WithBotToken, error: un
  */
 async function dropDeadToken(deps: ServiceDeps, instance: WithBotToken, context: RotationContext): Promise<LockedOutcome> {
   const failure = unusable();
-  if (!(await markBotTokenUnusable(deps.db, instance.id, context.lease.holder, { detail: failure.message, now: context.now }))) throw new LeaseLost();
+  if (!(await markBotTokenUnusable(deps.db, instance.id, context.lease.holder, { ...STORED_PROBLEMS.botToken, title: failure.message }, context.now))) throw new LeaseLost();
   await insertInstanceEvent(deps.db, { ...context.event, outcome: 'failed', detail: failure.message, errorCode: failure.code });
   return { failure };
 }

@@ -14,23 +14,22 @@ const FIRST_WAIT_MS = 25;
 const MAX_WAIT_MS = 250;
 
 /**
- * Due when less than min(margin, lifetime / 2) is left: a credential that lives less than twice the
- * margin is refreshed at half its lifetime, so one refreshed a moment ago is never due at once.
- * Never due without an expiry; an unknown issue time means an unknown (unbounded) lifetime.
+ * The instant a credential falls due (null: never, it has no expiry): when less than
+ * min(margin, lifetime / 2) is left, so one that lives less than twice the margin is refreshed at half
+ * its lifetime and one refreshed a moment ago is never due at once. An unknown issue time means an
+ * unknown (unbounded) lifetime.
  */
-export function isDue(credential: { expiresAt: Date | null; issuedAt: Date | null }, now: Date, marginMs: number): boolean {
-  if (credential.expiresAt === null) return false;
-  const expiresAt = credential.expiresAt.getTime();
-  const lifetime = credential.issuedAt ? expiresAt - credential.issuedAt.getTime() : Infinity;
-  return expiresAt - now.getTime() < Math.min(marginMs, lifetime / 2);
-}
-
-/** The instant `isDue` turns true (null: never, no expiry). */
 export function dueAt(credential: { expiresAt: Date | null; issuedAt: Date | null }, marginMs: number): Date | null {
   if (credential.expiresAt === null) return null;
   const expiresAt = credential.expiresAt.getTime();
   const lifetime = credential.issuedAt ? expiresAt - credential.issuedAt.getTime() : Infinity;
   return new Date(expiresAt - Math.min(marginMs, lifetime / 2));
+}
+
+/** Whether the credential is due at `now` (dueAt has passed); never without an expiry. */
+export function isDue(credential: { expiresAt: Date | null; issuedAt: Date | null }, now: Date, marginMs: number): boolean {
+  const due = dueAt(credential, marginMs);
+  return due !== null && now.getTime() > due.getTime();
 }
 
 /** The holder's lease ran out (or was taken from it, e.g. by a removal) before it could write. */

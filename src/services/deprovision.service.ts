@@ -1,5 +1,6 @@
 // DELETE /internal/instances/:id: takes an instance out of service. With an admin token it also cleans
 // GitLab up (OAuth application deleted, bot token revoked, bot blocked), each step an event.
+import { inTransaction } from '../db/database.js';
 import { findInstanceById, insertInstanceEvent, lockInstanceById, markInstanceRemoved } from '../db/instances.repo.js';
 import { deleteInstanceLoginStates } from '../db/login-states.repo.js';
 import { revokeInstanceSessions } from '../db/sessions.repo.js';
@@ -81,7 +82,7 @@ export async function deprovisionInstance(deps: ServiceDeps, instanceId: string,
   const leftOnGitlab = gitlab ? null : gitlabLeftovers(instance, clock());
   // A short transaction: no one holds this row's lock across a GitLab call (a rotation in flight holds a
   // lease, which the removal drops, so the rotation's fenced write stores nothing).
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const locked = foundInstance(await lockInstanceById(trx, instance.id), instanceId);
     const now = clock();
     refuseDuringBootstrap(locked, now);

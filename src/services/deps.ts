@@ -38,3 +38,8 @@ export type RequestLog = Pick<Logger, 'info' | 'warn' | 'error'>;
 export function gitlabTargetOf(instance: { url: string; caCertificate: string | null }, log: GitlabLog): GitlabTarget {
   return { url: instance.url, caCertificate: instance.caCertificate, log };
 }
+
+/** gitlabTargetOf for calls that may create or rotate a credential: those wait GITLAB_CREDENTIAL_TIMEOUT_MS. */
+export function credentialTargetOf(deps: Pick<ServiceDeps, 'config'>, instance: { url: string; caCertificate: string | null }, log: GitlabLog): GitlabTarget {
+  return { ...gitlabTargetOf(instance, log), credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
+}

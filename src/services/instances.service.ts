@@ -1,6 +1,5 @@
 // Reading instances: the public lookup (through the lookup cache), and the internal views (one instance,
 // all, an audit trail).
-import { instanceCallbackUrl } from '../auth-paths.js';
 import type { InstanceLookupRow } from '../db/instance-lookup.repo.js';
 import { titleOf } from '../diagnoses.js';
 import { countInstallations } from '../db/installations.repo.js';
@@ -24,8 +23,6 @@ export type VisibleStatus = 'unregistered' | 'bootstrapping' | 'failed' | 'ready
 export interface InstanceLookup {
   /** The normalised URL. */
   url: string;
-  /** The OAuth redirect URI this instance's application has (or will have): known before registration. */
-  callbackUrl: string;
   status: VisibleStatus;
   next: 'bootstrap' | 'wait' | 'login';
   /** Set once a bootstrap has started (not for unregistered). */
@@ -64,15 +61,14 @@ function progressOf(instance: InstanceLookupRow, status: VisibleStatus): Pick<In
 export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
   const url = normalizeInstanceUrl(input);
   deps.gitlabHttp.assertUrlAllowed(url);
-  const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, url);
   const instance = await deps.instanceLookups.find(url);
-  if (!instance) return { url, status: 'unregistered', next: 'bootstrap', callbackUrl };
+  if (!instance) return { url, status: 'unregistered', next: 'bootstrap' };
   const now = deps.clock();
   const degraded = instanceProblem(instance, now);
-  if (degraded) return { url, status: 'degraded', next: loginsBroken(instance) ? 'bootstrap' : nextStep.degraded, callbackUrl, instanceId: instance.id, problem: degraded };
+  if (degraded) return { url, status: 'degraded', next: loginsBroken(instance) ? 'bootstrap' : nextStep.degraded, instanceId: instance.id, problem: degraded };
   const status = visibleStatus(instance, now);
-  if (status === 'unregistered') return { url, status, next: 'bootstrap', callbackUrl };
-  return { url, status, next: nextStep[status], callbackUrl, instanceId: instance.id, ...progressOf(instance, status) };
+  if (status === 'unregistered') return { url, status, next: 'bootstrap' };
+  return { url, status, next: nextStep[status], instanceId: instance.id, ...progressOf(instance, status) };
 }
 
 /** One instance; throws instance_not_found. */

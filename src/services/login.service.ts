@@ -3,6 +3,7 @@
 import * as o from 'oauth4webapi';
 import { SEAL_PKCE_VERIFIER, SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { hashSecret, randomSecret, sameSecret } from '../crypto/tokens.js';
+import { inTransaction } from '../db/database.js';
 import { findInstanceById } from '../db/instances.repo.js';
 import { consumeLoginState, deleteExpiredLoginStates, insertLoginState } from '../db/login-states.repo.js';
 import { upsertUserAtLogin } from '../db/users.repo.js';
@@ -141,7 +142,7 @@ export async function completeLogin(
     throw new AppError('token_exchange_failed', 'The ID token names another user than the access token');
   }
 
-  const session = await deps.db.transaction().execute(async (trx) => {
+  const session = await inTransaction(deps.db, async (trx) => {
     const stored = await upsertUserAtLogin(trx, {
       instanceId: instance.id,
       gitlabUserId: user.id,

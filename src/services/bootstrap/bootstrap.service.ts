@@ -7,7 +7,7 @@ import { markInstanceUsersReauthorizationRequired } from '../../db/users.repo.js
 import type { Instance } from '../../domain/types.js';
 import { AppError, present } from '../../errors.js';
 import type { GitlabApplication, GitlabUser } from '../../gitlab/api.js';
-import type { RequestLog, ServiceDeps } from '../deps.js';
+import { credentialTargetOf, type RequestLog, type ServiceDeps } from '../deps.js';
 import { judgeAdminToken, type Outcome } from './checks.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../crypto/seal-purposes.js';
 import { oauthClientAccepted, registeredRedirectUri } from '../gitlab-oauth.js';
@@ -244,7 +244,7 @@ export function bootstrapInstance(deps: ServiceDeps, input: BootstrapInput, acto
 /** The bootstrap itself, once it has a slot: the four stages, and the failure recorded. */
 async function runBootstrap(deps: ServiceDeps, input: BootstrapInput, actor: string, log: RequestLog): Promise<{ created: boolean; instance: BootstrappedInstance }> {
   const run = await claim(deps, input, actor);
-  const target = { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
+  const target = credentialTargetOf(deps, { url: run.instance.url, caCertificate: input.caCertificate ?? run.instance.caCertificate }, log);
   const session: GitlabSession = { api: deps.gitlab, target, adminToken: input.adminToken, config: deps.config, sealer: deps.sealer, now: run.startedAt, lifetimeDays: null };
   return runLeased(run, log, async () => {
     const verified = await probeAndVerify(run, session);

@@ -5,7 +5,7 @@ import { diagnosisOf } from '../../diagnoses.js';
 import { AppError } from '../../errors.js';
 import type { GitlabApplicationSettings, GitlabTarget, GitlabUser } from '../../gitlab/api.js';
 import { assertPemCertificate, toAppError } from '../../gitlab/http.js';
-import type { RequestLog, ServiceDeps } from '../deps.js';
+import { gitlabTargetOf, type RequestLog, type ServiceDeps } from '../deps.js';
 import { normalizeInstanceUrl } from '../instance-url.js';
 import { judgeAdminToken, judgeProbe, judgeVersion } from './checks.js';
 import { termsNotAccepted, usernameTaken } from './bot-account.js';
@@ -173,7 +173,7 @@ export async function preflightInstance(deps: ServiceDeps, input: PreflightInput
     checks.push(failed('url', error));
     return { url, ready: false, checks };
   }
-  const target: GitlabTarget = { url, caCertificate: input.caCertificate ?? null, log };
+  const target = gitlabTargetOf({ url, caCertificate: input.caCertificate ?? null }, log);
   checks.push(...(await probeChecks(deps, target)));
   if (checks.some((check) => check.status === 'fail')) return { url, ready: false, checks };
   if (!input.adminToken) {

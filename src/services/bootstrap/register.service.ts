@@ -9,7 +9,7 @@ import type { Instance, InstanceChanges } from '../../domain/types.js';
 import { AppError } from '../../errors.js';
 import type { GitlabTarget } from '../../gitlab/api.js';
 import { gitlabDateToInstant } from '../../time.js';
-import type { RequestLog, ServiceDeps } from '../deps.js';
+import { credentialTargetOf, type RequestLog, type ServiceDeps } from '../deps.js';
 import { oauthClientAccepted } from '../gitlab-oauth.js';
 import { getInstance } from '../instances.service.js';
 import { botTokenWarnAt } from '../manual-bot-token.js';
@@ -108,7 +108,7 @@ function registeredInstance(deps: ServiceDeps, instance: Instance): Bootstrapped
 }
 
 function targetOf(deps: ServiceDeps, run: BootstrapRun, caCertificate: string | undefined, log: RequestLog): GitlabTarget {
-  return { url: run.instance.url, caCertificate: caCertificate ?? run.instance.caCertificate, log, credentialTimeoutMs: deps.config.gitlabCredentialTimeoutMs };
+  return credentialTargetOf(deps, { url: run.instance.url, caCertificate: caCertificate ?? run.instance.caCertificate }, log);
 }
 
 /**
