@@ -11,7 +11,7 @@ import { DAY_MS } from '../../src/time.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
 import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase } from '../helpers/app.js';
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
-import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { acceptedByGitlab, botTokenCall, FAKE_GITLAB_ENV, gitlabToken, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
@@ -34,10 +34,6 @@ async function bootstrapped(app: App, fake: FakeGitlab): Promise<{ instanceId: s
   const response = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
   if (response.statusCode !== 201) throw new Error(response.body);
   return response.json();
-}
-
-async function accepted(fake: FakeGitlab, headers: Record<string, string>): Promise<boolean> {
-  return (await fetch(`${fake.url}/api/v4/user`, { headers })).status === 200;
 }
 
 /**
@@ -78,9 +74,9 @@ t.test('the process killed mid-rotation: the next call on another process return
 
   // The dead holder's lease lapses LEASE_MS after its last heartbeat.
   clock.now = new Date(Date.now() + app.deps.config.leaseMs + 1);
-  const next = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const next = await botTokenCall(app, instance.instanceId);
   t.equal(next.statusCode, 200, next.body);
-  t.ok(await accepted(fake, { 'private-token': next.json().token }), 'GitLab accepts the token served');
+  t.ok(await acceptedByGitlab(fake, next.json().token), 'GitLab accepts the token served');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens: the lost one was adopted');
 });
 
@@ -97,10 +93,10 @@ t.test('the process killed mid-refresh: the next call on another process refresh
   t.equal(fake.grantCount('refresh_token'), 1, 'GitLab refreshed before the process died');
 
   clock.now = new Date(Date.now() + app.deps.config.leaseMs + 1);
-  const next = await app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: auth });
+  const next = await gitlabToken(app, user.id);
   t.equal(next.statusCode, 200, next.body);
   t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'refreshed again with the old refresh token');
-  t.ok(await accepted(fake, { authorization: `Bearer ${String(next.json().accessToken)}` }), 'GitLab accepts the token served');
+  t.ok(await acceptedByGitlab(fake, { oauth: next.json().accessToken }), 'GitLab accepts the token served');
 });
 
 t.test('the database down while the rotated token is written: 503, then a token GitLab accepts; two live tokens', needsPostgres, async (t) => {
@@ -115,7 +111,7 @@ t.test('the database down while the rotated token is written: 503, then a token 
   const instance = await bootstrapped(app, fake);
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
   const held = fake.injectFault({ method: 'POST', path: ROTATE, afterActing: true, hold: true });
-  const during = app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const during = botTokenCall(app, instance.instanceId);
   await held.reached;
   await proxy.stop();
   held.release();
@@ -124,8 +120,8 @@ t.test('the database down while the rotated token is written: 503, then a token 
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'GitLab had rotated');
   await proxy.start();
   clock.now = new Date(clock.now.getTime() + app.deps.config.leaseMs + 1);
-  const next = await app.inject({ method: 'POST', url: `/internal/instances/${instance.instanceId}/bot-token`, headers: auth });
+  const next = await botTokenCall(app, instance.instanceId);
   t.equal(next.statusCode, 200, next.body);
-  t.ok(await accepted(fake, { 'private-token': next.json().token }), 'GitLab accepts the token served');
+  t.ok(await acceptedByGitlab(fake, next.json().token), 'GitLab accepts the token served');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens');
 });

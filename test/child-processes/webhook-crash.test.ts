@@ -5,7 +5,6 @@
 // the service: this test holds a SHARE lock on webhook_events so the child's INSERT waits, freezes the
 // child (SIGSTOP) while it waits, releases the lock so PostgreSQL runs and commits the INSERT on its own,
 // and once the row is there kills the frozen child (SIGKILL): it never read its INSERT's result.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import pg from 'pg';
 import t from 'tap';
@@ -14,18 +13,13 @@ import { createProject, triggerEvent } from '../fake-gitlab/index.js';
 import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testFileDatabase } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { loggedInMaintainer } from '../helpers/maintainer.js';
+import { until } from '../helpers/poll.js';
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)', timeout: 600_000 };
 
-/** Polls `holds` every 20 ms until it is true; throws naming `what` after 30 s (a generous bound, no timing asserted). */
-async function until(what: string, holds: () => Promise<boolean>): Promise<void> {
-  for (let tries = 0; tries < 1500; tries++) {
-    if (await holds()) return;
-    await sleep(20);
-  }
-  throw new Error(`not within 30 s: ${what}`);
-}
+/** Polling bounds: every 20 ms, for at most 30 s (a generous bound, no timing asserted). */
+const POLL = { everyMs: 20, withinMs: 30_000 };
 
 /** Rows of `webhook_events` stored for the installation. */
 async function storedEvents(app: App, installationId: string): Promise<number> {
@@ -71,10 +65,10 @@ t.test('a process killed after storing a delivery, before answering: GitLab\'s r
   await locker.query('lock table webhook_events in share mode');
 
   const delivered = triggerEvent(fake, project.id, 'merge_request', { object_attributes: { iid: 7 } }, rewrite);
-  await until("the child's INSERT waits on the lock", () => insertWaits(app));
+  await until("the child's INSERT waits on the lock", () => insertWaits(app), POLL);
   child.child.kill('SIGSTOP');
   await locker.query('rollback');
-  await until('the frozen child\'s INSERT is committed', async () => (await storedEvents(app, installationId)) === 1);
+  await until('the frozen child\'s INSERT is committed', async () => (await storedEvents(app, installationId)) === 1, POLL);
   child.child.kill('SIGKILL');
   await child.exited;
 

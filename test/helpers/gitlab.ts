@@ -45,6 +45,30 @@ export function botSideEffects(fake: FakeGitlab, botUsername = 'review-bot') {
 /** The Authorization header of the internal routes in tests. */
 export const INTERNAL_AUTH = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
 
+/** POST /internal/instances/:id/bot-token with the internal token: the bot token a caller is served. */
+export function botTokenCall(app: App, instanceId: string) {
+  return app.inject({ method: 'POST', url: `/internal/instances/${instanceId}/bot-token`, headers: INTERNAL_AUTH });
+}
+
+/** POST /internal/users/:id/gitlab-token with the internal token, or `token` instead (null: no Authorization header). */
+export function gitlabToken(app: App, userId: string, token: string | null = TEST_INTERNAL_TOKEN) {
+  return app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+}
+
+/**
+ * Does the fake GitLab accept `token` at GET /api/v4/user? A personal access token (the bot's) goes as
+ * PRIVATE-TOKEN, `{ oauth }` (a user's OAuth access token) as a Bearer token.
+ */
+export async function acceptedByGitlab(fake: FakeGitlab, token: string | { oauth: string }): Promise<boolean> {
+  const headers: Record<string, string> = typeof token === 'string' ? { 'private-token': token } : { authorization: `Bearer ${token.oauth}` };
+  return (await fetch(`${fake.url}/api/v4/user`, { headers })).status === 200;
+}
+
+/** POST requests to the fake's token endpoint: the service's client checks (and any token grant). */
+export function clientChecks(fake: FakeGitlab): number {
+  return fake.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/oauth/token')).length;
+}
+
 /** A bootstrapped instance; the app and the fake share one clock the test can move. `env` adds to the app's configuration. */
 export async function bootstrappedInstance(t: Test, options: FakeGitlabOptions = {}, env: Record<string, string> = {}, deps: Pick<TestAppDeps, 'ownDatabase'> = {}) {
   const clock = { now: new Date() };

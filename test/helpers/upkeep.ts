@@ -1,11 +1,11 @@
 // Driving the upkeep in tests: trigger a sweep, and poll the recorded runs, the log or pg-boss's job table
 // (never a fixed sleep) until what is wanted has happened, with a generous bound for a loaded machine.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import type { App } from '../../src/app.js';
 import type { DB } from '../../src/db/types.js';
 import type { LogCapture } from './app.js';
 import { INTERNAL_AUTH } from './gitlab.js';
+import { pollFor } from './poll.js';
 
 /** The upkeep switched on, with an interval long enough that no scheduled sweep comes during a test that triggers its own. */
 export const UPKEEP_ENV = { UPKEEP_ENABLED: 'true', UPKEEP_INTERVAL_SECONDS: '86400' };
@@ -36,7 +36,7 @@ export async function lastRunId(app: App): Promise<number> {
 /** Polls every 100 ms until a finished run newer than `after` matches; throws after `timeoutMs`. */
 export function waitForRun(app: App, after: number, matches: (run: RunBody) => boolean, timeoutMs = 120_000): Promise<RunBody> {
   const finished = async () => (await upkeepRuns(app)).find((run) => Number(run.id) > after && run.finishedAt !== null && matches(run));
-  return pollFor(`a matching upkeep run after ${String(after)}`, finished, 100, timeoutMs).catch(async (error: unknown) => {
+  return pollFor(`a matching upkeep run after ${String(after)}`, finished, { everyMs: 100, withinMs: timeoutMs }).catch(async (error: unknown) => {
     throw new Error(`${String(error)}; the runs: ${JSON.stringify(await upkeepRuns(app))}`);
   });
 }
@@ -44,7 +44,7 @@ export function waitForRun(app: App, after: number, matches: (run: RunBody) => b
 /** Polls the captured log every 10 ms until a line with the message `msg` was written; answers it parsed. */
 export function waitForLog(logs: LogCapture, msg: string): Promise<Record<string, unknown>> {
   const line = () => logs.lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg === msg);
-  return pollFor(`the log line "${msg}"`, line, 10);
+  return pollFor(`the log line "${msg}"`, line, { everyMs: 10 });
 }
 
 /** pg-boss's state of the newest check job of an instance ('created', 'retry', 'active', 'completed', 'failed'…) and its output. */
@@ -59,18 +59,7 @@ export function settledInstanceJob(db: Kysely<DB>, instanceId: string): Promise<
   return pollFor(`the check job of ${instanceId} settled`, async () => {
     const job = await instanceJob(db, instanceId);
     return job.state === 'active' ? undefined : job;
-  }, 50);
-}
-
-/** Polls `check` every `everyMs` until it answers something other than undefined; throws after `timeoutMs`. */
-export async function pollFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, everyMs: number, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await check();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`not seen within ${String(timeoutMs)} ms: ${what}`);
-    await sleep(everyMs);
-  }
+  }, { everyMs: 50 });
 }
 
 /** Queues a sweep through POST /internal/upkeep/sweep, without waiting for it. */

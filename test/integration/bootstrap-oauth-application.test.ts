@@ -5,11 +5,9 @@
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
-import { bootstrappedInstance, botSideEffects, postBootstrap } from '../helpers/gitlab.js';
+import { bootstrappedInstance, botSideEffects, clientChecks, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
 
-/** POST /oauth/token requests with the service's never-issued code: its client checks. */
-const clientChecks = (fake: FakeGitlab) => fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/oauth/token')).length;
 const renewCalls = (fake: FakeGitlab) => fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/renew-secret')).length;
 
 /** A user logs in through the re-checked application: callback 302 with a session, and /me answers 200. */

@@ -5,13 +5,9 @@
 import t from 'tap';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { buildAppBehindProxy } from '../helpers/app.js';
-import { bootstrappedInstance as bootstrapped, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { acceptedByGitlab as accepted, bootstrappedInstance as bootstrapped, botTokenCall, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
 const ROTATE = /\/personal_access_tokens\/\d+\/rotate$/;
-
-async function accepted(fake: FakeGitlab, token: string): Promise<boolean> {
-  return (await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status === 200;
-}
 
 const rotatedIds = (fake: FakeGitlab) => fake.requests.filter((request) => ROTATE.test(request.path)).map((request) => Number(/(\d+)\/rotate$/.exec(request.path)![1]));
 
@@ -30,7 +26,7 @@ t.test('the rotate route rotates the standby, then the served token with the new
   const answered = live.find((token) => token.token === response.json().token);
   t.same(response.json(), { token: answered!.token, expiresAt: `${String(answered!.expiresAt)}T00:00:00.000Z` });
   t.ok(await accepted(fake, response.json().token), 'GitLab accepts the new token');
-  const next = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const next = await botTokenCall(app, instance.instanceId);
   t.equal(next.json().token, response.json().token, 'the new token is served from now on');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.slice(-2), [{ step: 'bot_token_rotate', outcome: 'succeeded', detail: /^operator rotation/ }, { step: 'bot_token_rotate', outcome: 'succeeded', detail: /^operator rotation/ }]);
@@ -73,7 +69,7 @@ t.test('the answer to the second rotation lost after GitLab acted: an error, nev
   t.same([failed.statusCode, failed.json().code], [502, 'gitlab_unreachable'], failed.body);
   t.notMatch(failed.body, served.token, 'not the leaked token');
   t.ok(fake.personalAccessTokens.get(served.id)!.revoked, 'the leaked token died anyway (GitLab acted)');
-  const botToken = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const botToken = await botTokenCall(app, instance.instanceId);
   t.equal(botToken.statusCode, 200);
   t.ok(await accepted(fake, botToken.json().token), 'the promoted token is served and works');
 

@@ -9,16 +9,11 @@ import { createLogger } from '../../src/logger.js';
 import { DAY_MS, gitlabDateToInstant } from '../../src/time.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { LogCapture, testConfig, testFileDatabase } from '../helpers/app.js';
-import { bootstrappedInstance as bootstrapped, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { acceptedByGitlab as accepted, bootstrappedInstance as bootstrapped, botTokenCall, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 
 /** The bot's live tokens on the fake, the served one (the later expiry) first. */
 function pair(fake: FakeGitlab, botUserId: number) {
   return fake.liveTokensOf(botUserId).sort((a, b) => (b.expiresAt ?? '').localeCompare(a.expiresAt ?? '') || b.id - a.id);
-}
-
-/** Does GitLab (the fake) accept `token` at the API? */
-async function accepted(fake: FakeGitlab, token: string): Promise<boolean> {
-  return (await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status === 200;
 }
 
 const rotationsOf = (fake: FakeGitlab) => fake.requests.filter((request) => request.path.endsWith('/rotate'));
@@ -30,7 +25,7 @@ t.test('the bootstrap leaves two live tokens with staggered expiries; the later 
   t.equal(served.expiresAt, fake.dateInDays(365), 'the served token has the longest lifetime GitLab allows');
   const halfway = gitlabDateToInstant(standby.expiresAt!).getTime() - clock.now.getTime();
   t.ok(Math.abs(halfway - 182.5 * DAY_MS) <= DAY_MS, 'the standby expires half a lifetime earlier');
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const response = await botTokenCall(app, instance.instanceId);
   t.equal(response.statusCode, 200);
   t.same(response.json(), { token: served.token, expiresAt: `${String(served.expiresAt)}T00:00:00.000Z` });
   t.equal(fake.counters.personalAccessTokensRotated, 0);
@@ -44,7 +39,7 @@ t.test('standby near expiry: 10 concurrent callers on two processes cause one ro
   t.teardown(() => second.close());
 
   const responses = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => (i % 2 ? second : app).inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth })),
+    Array.from({ length: 10 }, (_, i) => botTokenCall(i % 2 ? second : app, instance.instanceId)),
   );
   t.equal(fake.counters.personalAccessTokensRotated, 1, 'one rotation on GitLab');
   t.same(rotationsOf(fake).map((request) => [request.path, request.token]), [[`/api/v4/personal_access_tokens/${String(standby.id)}/rotate`, served.token]], 'the standby, rotated with the served token');
@@ -53,7 +48,7 @@ t.test('standby near expiry: 10 concurrent callers on two processes cause one ro
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens');
   for (const response of responses) t.ok([promoted.token, served.token].includes(response.json().token), 'the new token, or the served one while the rotation ran');
   for (const token of [promoted.token, served.token]) t.ok(await accepted(fake, token), 'GitLab accepts every token handed out');
-  const after = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const after = await botTokenCall(app, instance.instanceId);
   t.same(after.json(), { token: promoted.token, expiresAt: `${String(promoted.expiresAt)}T00:00:00.000Z` }, 'the new token is served from then on');
   t.ok(gitlabDateToInstant(promoted.expiresAt!).getTime() - clock.now.getTime() > 300 * DAY_MS, 'an explicit expiry far away');
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
@@ -65,7 +60,7 @@ t.test('while the standby rotation waits on GitLab, other callers get the served
   const [served] = pair(fake, instance.bot.userId);
   const held = fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, hold: true });
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const call = () => botTokenCall(app, instance.instanceId);
   const rotating = call();
   await held.reached;
   const meanwhile = await call();
@@ -87,7 +82,7 @@ for (const lost of [
     const fault = fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, afterActing: true, ...lost.fault });
     t.teardown(() => { fault.release(); });
     clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-    const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+    const call = () => botTokenCall(app, instance.instanceId);
     const first = await call();
     t.equal(first.statusCode, 200, first.body);
     t.equal(first.json().token, served.token, 'the served token, untouched by the rotation');
@@ -112,8 +107,7 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   const [served, standby] = pair(fake, instance.bot.userId);
   fake.revokePersonalAccessToken(served.id);
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-  const botTokenCall = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
-  const promoted = await botTokenCall();
+  const promoted = await botTokenCall(app, instance.instanceId);
   t.equal(promoted.statusCode, 200, promoted.body);
   t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${String(standby.id)}/rotate`], 'the standby, rotated in place; the dead token never sent to rotate');
   t.ok(await accepted(fake, promoted.json().token), 'GitLab accepts the token served');
@@ -121,11 +115,11 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   fake.revokePersonalAccessToken(pair(fake, instance.bot.userId)[0].id);
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
   const rotations = rotationsOf(fake).length;
-  const response = await botTokenCall();
+  const response = await botTokenCall(app, instance.instanceId);
   t.same([response.statusCode, response.json().code], [409, 'bot_token_unusable']);
   t.equal(rotationsOf(fake).length, rotations, 'a dead token is never sent to rotate');
   const requests = fake.requests.length;
-  const again = await botTokenCall();
+  const again = await botTokenCall(app, instance.instanceId);
   t.same([again.statusCode, again.json().code], [409, 'bot_token_unusable'], 'still 409');
   t.equal(fake.requests.length, requests, 'no request to GitLab at all');
   const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
@@ -134,7 +128,7 @@ t.test('a served token GitLab refused: the live standby is served alone (rotated
   const repaired = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
   t.same(repaired.json().repaired, ['bot_token'], 'a new bootstrap repairs it');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'two live tokens again');
-  const afterRepair = await botTokenCall();
+  const afterRepair = await botTokenCall(app, instance.instanceId);
   t.equal(afterRepair.statusCode, 200);
   t.equal(afterRepair.json().token, pair(fake, instance.bot.userId)[0].token, 'the repaired served token is served');
   const repairedDetails = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
@@ -146,14 +140,14 @@ t.test('a rotation GitLab fails (500) serves the untouched served token and reco
   const [served] = pair(fake, instance.bot.userId);
   fake.injectFault({ method: 'POST', path: /\/personal_access_tokens\/\d+\/rotate$/, status: 500 });
   clock.now = new Date(clock.now.getTime() + 160 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const response = await botTokenCall(app, instance.instanceId);
   t.equal(response.statusCode, 200, response.body);
   t.same(response.json(), { token: served.token, expiresAt: `${String(served.expiresAt)}T00:00:00.000Z` });
   t.equal(fake.counters.personalAccessTokensRotated, 0);
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.at(-1), { step: 'bot_token_rotate', outcome: 'failed', errorCode: 'gitlab_error', detail: /still served/ });
 
-  const next = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const next = await botTokenCall(app, instance.instanceId);
   t.equal(next.statusCode, 200);
   t.not(next.json().token, served.token, 'the next call rotates once GitLab works again');
   t.equal(fake.counters.personalAccessTokensRotated, 1);
@@ -164,7 +158,7 @@ t.test('an instance with a shorter maximum token lifetime gets tokens and a rota
   const [served, standby] = pair(fake, instance.bot.userId);
   t.same([served.expiresAt, standby.expiresAt], [fake.dateInDays(90), fake.dateInDays(45)], 'the longest lifetime allowed, and half of it');
   clock.now = new Date(clock.now.getTime() + 30 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const response = await botTokenCall(app, instance.instanceId);
   t.equal(response.statusCode, 200, response.body);
   const [rotated] = pair(fake, instance.bot.userId);
   t.equal(response.json().token, rotated.token);
@@ -178,7 +172,7 @@ t.test('a rotation that fails after the served token expired is an error, record
   fake.injectFault({ method: 'GET', path: '/api/v4/personal_access_tokens/self', status: 500 });
   const [expired] = pair(fake, instance.bot.userId);
   clock.now = gitlabDateToInstant(expired.expiresAt!);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const response = await botTokenCall(app, instance.instanceId);
   t.equal(response.statusCode, 502, response.body);
   t.equal(response.json().code, 'gitlab_error');
   t.notMatch(response.body, expired.token, 'not the expired token');
@@ -189,7 +183,7 @@ t.test('a rotation that fails after the served token expired is an error, record
 t.test('tokens capped below the rotation window: the standby is due at half its lifetime, not before, and not again at once', async (t) => {
   const { app, instance, fake, clock } = await bootstrapped(t, { maxTokenLifetimeDays: 20 });
   const [served] = pair(fake, instance.bot.userId);
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const call = () => botTokenCall(app, instance.instanceId);
   // The standby lives 10 days: 4 gone, 6 left, less than the 30-day window but more than half its lifetime.
   clock.now = new Date(clock.now.getTime() + 4 * DAY_MS);
   t.equal((await call()).json().token, served.token);
@@ -207,7 +201,7 @@ t.test('an instance with one token (bootstrapped before the pair) keeps working:
   const [served, standby] = pair(fake, instance.bot.userId);
   fake.revokePersonalAccessToken(standby.id);
   await app.deps.db.updateTable('instances').set({ bot_standby_token_id: null, bot_standby_token_sealed: null, bot_standby_token_expires_at: null, bot_standby_token_issued_at: null }).where('id', '=', instance.instanceId).execute();
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const call = () => botTokenCall(app, instance.instanceId);
   t.equal((await call()).json().token, served.token, 'served as is');
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
   const rotated = await call();
@@ -221,7 +215,7 @@ t.test('a standby that expired while nobody asked: the served token, due itself,
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served] = pair(fake, instance.bot.userId);
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const response = await botTokenCall(app, instance.instanceId);
   t.equal(response.statusCode, 200, response.body);
   t.same(rotationsOf(fake).map((request) => request.path), [`/api/v4/personal_access_tokens/${String(served.id)}/rotate`], 'the served token, rotated in place');
   t.ok(await accepted(fake, response.json().token));

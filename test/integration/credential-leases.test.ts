@@ -6,13 +6,11 @@ import t, { type Test } from 'tap';
 import { buildApp, type App, type Clock } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
 import { claimCredentialLease } from '../../src/db/credential-leases.repo.js';
-import { buildAppBehindProxy, buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
-import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
+import { buildAppBehindProxy, buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
+import { acceptedByGitlab, FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
+import { until } from '../helpers/poll.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
-
-const internal = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
-const gitlabToken = (app: App, userId: string) => app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: internal });
 
 /** Logs `count` new GitLab users of `fake` in; returns their user ids in this service. */
 async function loggedInUsers(app: App, fake: FakeGitlab, instanceId: string, count: number): Promise<string[]> {
@@ -26,13 +24,8 @@ async function loggedInUsers(app: App, fake: FakeGitlab, instanceId: string, cou
   return ids;
 }
 
-/** Polls `check` every 20 ms until it holds, for at most 60 s (never a fixed sleep). */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let waited = 0; !check(); waited += 20) {
-    if (waited > 60_000) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Polling bounds: every 20 ms, for at most 60 s. */
+const POLL = { everyMs: 20, withinMs: 60_000 };
 
 /** An app with a pool of `poolSize` (PostgreSQL) or PGlite's one connection, and a clock the test moves. */
 async function appWithPool(t: Test, poolSize: number, clock: Clock, env: Record<string, string>) {
@@ -66,7 +59,7 @@ t.test('ten refreshes waiting on a GitLab that never answers leave other instanc
 
   const never = hung.injectFault({ method: 'POST', path: '/oauth/token', hold: true, times: 1000 });
   const refreshes = stuckUsers.map((id) => gitlabToken(app, id));
-  await until(() => never.applied === 10, 'all ten refreshes reached GitLab');
+  await until('all ten refreshes reached GitLab', () => never.applied === 10, POLL);
 
   for (let i = 0; i < 15; i++) {
     const lookup = await app.inject({ method: 'GET', url: `/instances/lookup?url=${encodeURIComponent(healthy.url)}` });
@@ -97,7 +90,7 @@ t.test('a lease whose holder died lapses after LEASE_MS: the next caller refresh
   t.equal(held, 'waiting', 'within the lease, callers wait for its holder');
   t.equal(fake.grantCount('refresh_token'), 0, 'and do not refresh');
   now = new Date(now.getTime() + 30_001);
-  await until(() => fake.grantCount('refresh_token') === 1, 'the refresh after the lease lapsed');
+  await until('the refresh after the lease lapsed', () => fake.grantCount('refresh_token') === 1, POLL);
   const after = await gitlabToken(app, userId);
   t.equal(after.statusCode, 200);
   t.equal(fake.grantCount('refresh_token'), 1, 'exactly one refresh');
@@ -120,8 +113,7 @@ t.test('a refresh whose answer GitLab dropped after acting: the next call refres
   const retried = await gitlabToken(app, userId);
   t.equal(retried.statusCode, 200, retried.body);
   t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'the retry used the old refresh token, kept until a new pair was stored');
-  const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${String(retried.json().accessToken)}` } });
-  t.equal(accepted.status, 200, 'GitLab accepts the token served');
+  t.ok(await acceptedByGitlab(fake, { oauth: retried.json().accessToken }), 'GitLab accepts the token served');
 });
 
 t.test(
@@ -151,7 +143,6 @@ t.test(
     const next = await gitlabToken(app, userId);
     t.equal(next.statusCode, 200, next.body);
     t.equal(fake.lastTokenRequest?.refresh_token, original.refreshToken, 'refreshed again with the old refresh token');
-    const accepted = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${String(next.json().accessToken)}` } });
-    t.equal(accepted.status, 200, 'GitLab accepts the token served');
+    t.ok(await acceptedByGitlab(fake, { oauth: next.json().accessToken }), 'GitLab accepts the token served');
   },
 );

@@ -6,17 +6,15 @@
 // again; an application the bootstrap replaced marks its users at once, without a GitLab call.
 import t from 'tap';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
-import { bootstrappedInstance as bootstrapped, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { bootstrappedInstance as bootstrapped, botTokenCall, clientChecks, gitlabToken, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
 
 type Bootstrapped = Awaited<ReturnType<typeof bootstrapped>>;
 
 const INTERVAL_MS = 60_000;
 const later = (setup: Bootstrapped, ms = INTERVAL_MS + 1000) => { setup.clock.now = new Date(setup.clock.now.getTime() + ms); };
-const botTokenCall = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
 const details = async ({ app, instance }: Bootstrapped) => (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth })).json();
 const tokenSelfCalls = (fake: FakeGitlab) => fake.requests.filter((request) => request.method === 'GET' && request.path === '/api/v4/personal_access_tokens/self').length;
-const clientChecks = (fake: FakeGitlab) => fake.requests.filter((request) => request.path === '/oauth/token').length;
 
 /** The bot's live tokens, served (the later expiry) first. */
 const pair = (fake: FakeGitlab, botUserId: number) => fake.liveTokensOf(botUserId).sort((a, b) => (b.expiresAt ?? '').localeCompare(a.expiresAt ?? '') || b.id - a.id);
@@ -27,7 +25,7 @@ async function withUser(setup: Bootstrapped) {
   const { sessionToken } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: gitlabUser.id });
   const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.instanceId).executeTakeFirstOrThrow();
   return {
-    userToken: () => app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: auth }),
+    userToken: () => gitlabToken(app, user.id),
     me: () => app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } }),
   };
 }
@@ -38,15 +36,15 @@ t.test('bot token revoked behind the service’s back: within the interval no Gi
   const [served, standby] = pair(fake, instance.bot.userId);
   fake.revokePersonalAccessToken(served.id);
   const before = tokenSelfCalls(fake);
-  t.equal((await botTokenCall(setup)).json().token, served.token, 'verified by the bootstrap less than an interval ago: served without a call (the bound)');
+  t.equal((await botTokenCall(setup.app, setup.instance.instanceId)).json().token, served.token, 'verified by the bootstrap less than an interval ago: served without a call (the bound)');
   t.equal(tokenSelfCalls(fake), before);
 
   later(setup);
-  const next = await botTokenCall(setup);
+  const next = await botTokenCall(setup.app, setup.instance.instanceId);
   t.equal(next.statusCode, 200, next.body);
   t.equal(next.json().token, standby.token, 'the standby, which GitLab accepts');
   t.equal((await details(setup)).status, 'ready');
-  const again = await botTokenCall(setup);
+  const again = await botTokenCall(setup.app, setup.instance.instanceId);
   t.equal(again.json().token, standby.token);
 });
 
@@ -55,11 +53,11 @@ t.test('both bot tokens revoked: 409 bot_token_unusable and the instance degrade
   const { fake, instance } = setup;
   for (const token of fake.liveTokensOf(instance.bot.userId)) fake.revokePersonalAccessToken(token.id);
   later(setup);
-  const refused = await botTokenCall(setup);
+  const refused = await botTokenCall(setup.app, setup.instance.instanceId);
   t.same([refused.statusCode, refused.json().code], [409, 'bot_token_unusable'], refused.body);
   t.match(await details(setup), { status: 'degraded', problem: { code: 'bot_token_unusable' } });
   const requests = fake.requests.length;
-  t.equal((await botTokenCall(setup)).statusCode, 409, 'still 409');
+  t.equal((await botTokenCall(setup.app, setup.instance.instanceId)).statusCode, 409, 'still 409');
   t.equal(fake.requests.length, requests, 'without asking GitLab again');
 });
 
@@ -67,10 +65,10 @@ t.test('the bot token verification is bounded: ten concurrent calls after the in
   const setup = await bootstrapped(t);
   later(setup);
   const before = tokenSelfCalls(setup.fake);
-  const answers = await Promise.all(Array.from({ length: 10 }, () => botTokenCall(setup)));
+  const answers = await Promise.all(Array.from({ length: 10 }, () => botTokenCall(setup.app, setup.instance.instanceId)));
   t.ok(answers.every((answer) => answer.statusCode === 200));
   t.equal(tokenSelfCalls(setup.fake) - before, 1, 'one verification');
-  for (let i = 0; i < 5; i++) await botTokenCall(setup);
+  for (let i = 0; i < 5; i++) await botTokenCall(setup.app, setup.instance.instanceId);
   t.equal(tokenSelfCalls(setup.fake) - before, 1, 'none more within the interval');
 });
 

@@ -4,11 +4,10 @@
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, startTestGitlab } from '../helpers/gitlab.js';
+import { until } from '../helpers/poll.js';
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
-}
+/** Polling bounds: every 50 ms, for at most 30 s. */
+const POLL = { everyMs: 50, withinMs: 30_000 };
 
 t.test("20 calls on a slow instance: the cap reaches it, a bounded queue waits, the rest are refused, and a healthy instance's calls complete meanwhile", async (t) => {
   const slow = await startTestGitlab(t);
@@ -26,7 +25,7 @@ t.test("20 calls on a slow instance: the cap reaches it, a bounded queue waits, 
       (error: unknown) => settled.push(String((error as { code?: string }).code)),
     ),
   );
-  await until(() => hold.applied === 3, 'the slow instance to hold the cap');
+  await until('the slow instance to hold the cap', () => hold.applied === 3, POLL);
 
   const healthyAnswers = await Promise.all(Array.from({ length: 10 }, () => gitlab.version({ url: healthy.url, caCertificate: null }, healthyAdmin.token)));
   t.equal(healthyAnswers.length, 10, 'every call to the healthy instance completed');
@@ -45,7 +44,7 @@ t.test('a caller who waits longer than GITLAB_QUEUE_WAIT_MS gets gitlab_rate_lim
   const { app } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, GITLAB_MAX_CONCURRENT_PER_INSTANCE: '1', GITLAB_QUEUE_WAIT_MS: '0', GITLAB_TIMEOUT_MS: '60000' });
   const target = { url: slow.url, caCertificate: null };
   const first = app.deps.gitlab.version(target, admin.token);
-  await until(() => hold.applied === 1, 'the first call to be held');
+  await until('the first call to be held', () => hold.applied === 1, POLL);
   await t.rejects(app.deps.gitlab.version(target, admin.token), { code: 'gitlab_rate_limited', extras: { retryAfter: 1 } });
   t.equal(hold.seen, 1, 'the refused call never reached GitLab');
   hold.release();

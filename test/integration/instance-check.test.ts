@@ -5,23 +5,17 @@
 // on the user-token route, 401 on /me); a bootstrap with an admin token makes the instance ready again.
 import t from 'tap';
 import { DAY_MS } from '../../src/time.js';
-import type { FakeGitlab } from '../fake-gitlab/index.js';
-import { bootstrappedInstance as bootstrapped, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { acceptedByGitlab as accepted, bootstrappedInstance as bootstrapped, botTokenCall, gitlabToken, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
 
 type Bootstrapped = Awaited<ReturnType<typeof bootstrapped>>;
 
 const check = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/check`, headers: auth });
-const botTokenCall = ({ app, instance }: Bootstrapped) => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
 const lookup = ({ app, fake }: Bootstrapped) => app.inject({ method: 'GET', url: `/instances/lookup?url=${encodeURIComponent(fake.url)}` });
 async function eventsOf({ app, instance }: Bootstrapped): Promise<Array<{ step: string; outcome: string; actor: string; errorCode: string | null; detail: string | null }>> {
   return (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
 }
 const checkEvents = async (setup: Bootstrapped) => (await eventsOf(setup)).filter((event) => event.step === 'check');
-
-async function accepted(fake: FakeGitlab, token: string): Promise<boolean> {
-  return (await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status === 200;
-}
 
 t.test('a healthy instance: the check keeps it ready with two GitLab calls (bot as itself, client at the token endpoint) and writes one event', async (t) => {
   const setup = await bootstrapped(t);
@@ -43,7 +37,7 @@ t.test('served bot token revoked, the standby live: the check serves the standby
   setup.fake.revokePersonalAccessToken(served.id);
   const response = await check(setup);
   t.match(response.json(), { status: 'ready', health: { problems: [] } });
-  const token = (await botTokenCall(setup)).json().token;
+  const token = (await botTokenCall(setup.app, setup.instance.instanceId)).json().token;
   t.equal(token, standby.token, 'the standby is served');
   t.ok(await accepted(setup.fake, token), 'GitLab accepts it');
   t.match((await checkEvents(setup))[0], { outcome: 'repaired' });
@@ -57,7 +51,7 @@ t.test('both bot tokens revoked: the check degrades the instance, lookup shows i
   const problem = { code: 'bot_token_unusable', step: 'bot_token' };
   t.match(response.json(), { status: 'degraded', problem, health: { problems: [problem] } });
   t.match((await lookup(setup)).json(), { status: 'degraded', next: 'login', problem }, 'logins still work');
-  const refused = await botTokenCall(setup);
+  const refused = await botTokenCall(setup.app, setup.instance.instanceId);
   t.same([refused.statusCode, refused.json().code], [409, 'bot_token_unusable']);
   t.match((await checkEvents(setup))[0], { outcome: 'failed', errorCode: 'bot_token_unusable', detail: /now degraded/ });
 
@@ -66,7 +60,7 @@ t.test('both bot tokens revoked: the check degrades the instance, lookup shows i
   const details = (await setup.app.inject({ method: 'GET', url: `/internal/instances/${String(setup.instance.instanceId)}`, headers: auth })).json();
   t.match(details, { status: 'ready', problem: null, health: { problems: [] } }, 'ready again');
   t.ok((await eventsOf(setup)).some((event) => event.outcome === 'repaired' || /repaired/.test(event.detail ?? '')), 'the repair is an event');
-  t.ok(await accepted(setup.fake, (await botTokenCall(setup)).json().token), 'a working token is served again');
+  t.ok(await accepted(setup.fake, (await botTokenCall(setup.app, setup.instance.instanceId)).json().token), 'a working token is served again');
   t.match((await check(setup)).json(), { status: 'ready' }, 'and the next check agrees');
 });
 
@@ -82,7 +76,7 @@ t.test('OAuth application deleted on GitLab: the user-token refresh is 409 reaut
 
   fake.deleteApplication(instance.oauthApplication.id);
   setup.clock.now = new Date(setup.clock.now.getTime() + DAY_MS);
-  const userToken = () => app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: auth });
+  const userToken = () => gitlabToken(app, user.id);
   const refused = await userToken();
   t.same([refused.statusCode, refused.json().code], [409, 'reauthorization_required'], refused.body);
   const requests = fake.requests.length;

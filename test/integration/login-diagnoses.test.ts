@@ -3,8 +3,8 @@
 // user's still-valid access token served instead of an error.
 import t, { type Test } from 'tap';
 import type { App, Clock } from '../../src/app.js';
-import { buildTestApp, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
-import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
+import { buildTestApp } from '../helpers/app.js';
+import { FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { startFakeGitlab, type FaultSpec } from '../fake-gitlab/index.js';
 
@@ -20,9 +20,6 @@ async function setup(t: Test, gitlabLagMs = 0) {
   const advance = (ms: number) => (now = new Date(now.getTime() + ms));
   return { app, fake, instance, gitlabUser, advance };
 }
-
-const gitlabToken = (app: App, userId: string) =>
-  app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` } });
 
 async function loggedIn(t: Test, app: App, fake: Awaited<ReturnType<typeof setup>>['fake'], instanceId: string, gitlabUserId: number) {
   const { callback } = await login(new Browser(), app, fake, instanceId, { gitlabUserId });

@@ -9,6 +9,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
 import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
 import { openMigratedPglite } from '../helpers/database.js';
+import { holdsWithin } from '../helpers/poll.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -21,16 +22,6 @@ const STALENESS_BOUND_MS = 1000;
 async function statusOf(app: App, url: string): Promise<string> {
   const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
   return response.json<{ status: string }>().status;
-}
-
-/** Polls until `check` holds or `boundMs` has passed; returns whether it held. */
-async function eventually(check: () => Promise<boolean> | boolean, boundMs: number): Promise<boolean> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Writes with triggers off (session_replication_role = replica): no NOTIFY, so only a cache miss sees it. */
@@ -54,7 +45,7 @@ async function twoProcesses(t: Test, env: Record<string, string> = {}, databaseU
     await b.close();
     await databaseOfB.close();
   });
-  await eventually(() => b.deps.instanceLookups.serving, 5000);
+  await holdsWithin(() => b.deps.instanceLookups.serving, { everyMs: 10, withinMs: 5000 });
   return { a, b, url: testDatabase.url! };
 }
 
@@ -68,7 +59,7 @@ t.test('process B answers from its cache, and a status written on process A reac
   t.equal(await statusOf(b, 'cached.example.com'), 'bootstrapping', 'an unannounced write is not seen: B answered from its cache');
 
   await a.deps.db.updateTable('instances').set({ status: 'ready' }).where('url', '=', 'https://cached.example.com').execute();
-  t.ok(await eventually(async () => (await statusOf(b, 'cached.example.com')) === 'ready', STALENESS_BOUND_MS), 'B answers ready once A wrote it');
+  t.ok(await holdsWithin(async () => (await statusOf(b, 'cached.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }), 'B answers ready once A wrote it');
 });
 
 t.test('an unknown URL is cached as unknown on B until a write to it is announced', needsServer, async (t) => {
@@ -78,7 +69,7 @@ t.test('an unknown URL is cached as unknown on B until a write to it is announce
   t.equal(await statusOf(b, 'later.example.com'), 'unregistered', 'B answered from its negative entry');
 
   await a.deps.db.updateTable('instances').set({ status: 'ready' }).where('url', '=', 'https://later.example.com').execute();
-  t.ok(await eventually(async () => (await statusOf(b, 'later.example.com')) === 'ready', STALENESS_BOUND_MS), 'the announced write drops the negative entry');
+  t.ok(await holdsWithin(async () => (await statusOf(b, 'later.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }), 'the announced write drops the negative entry');
 });
 
 t.test('the cache keeps at most LOOKUP_CACHE_SIZE URLs, the least recently used going first', needsServer, async (t) => {
@@ -98,10 +89,10 @@ t.test('after its listener reconnects, B drops what it cached before (a missed n
   t.equal(await statusOf(b, 'flaky.example.com'), 'ready', 'cached on B');
 
   await proxy.stop();
-  t.ok(await eventually(() => !b.deps.instanceLookups.serving, 5000), 'B notices that its listener lost the connection');
+  t.ok(await holdsWithin(() => !b.deps.instanceLookups.serving, { everyMs: 10, withinMs: 5000 }), 'B notices that its listener lost the connection');
   await a.deps.db.updateTable('instances').set({ status: 'failed' }).where('url', '=', 'https://flaky.example.com').execute();
   await proxy.start();
-  t.ok(await eventually(() => b.deps.instanceLookups.serving, 10_000), 'B listens again');
+  t.ok(await holdsWithin(() => b.deps.instanceLookups.serving, { everyMs: 10, withinMs: 10_000 }), 'B listens again');
   t.equal(await statusOf(b, 'flaky.example.com'), 'failed', 'the change made while B was deaf is answered');
 });
 
@@ -112,9 +103,9 @@ t.test('on the embedded default a write is seen by the next lookups in the proce
     await app.close();
     await database.close();
   });
-  t.ok(await eventually(() => app.deps.instanceLookups.serving, 5000), 'the in-process listener is on');
+  t.ok(await holdsWithin(() => app.deps.instanceLookups.serving, { everyMs: 10, withinMs: 5000 }), 'the in-process listener is on');
   t.equal(await statusOf(app, 'embedded.example.com'), 'unregistered');
   // Raw SQL on the database handle: only the trigger's NOTIFY can tell the cache.
   await sql`insert into instances (url, status) values ('https://embedded.example.com', 'ready')`.execute(database.db);
-  t.ok(await eventually(async () => (await statusOf(app, 'embedded.example.com')) === 'ready', STALENESS_BOUND_MS));
+  t.ok(await holdsWithin(async () => (await statusOf(app, 'embedded.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }));
 });

@@ -10,7 +10,8 @@ import type { App } from '../../src/app.js';
 import type { DB } from '../../src/db/types.js';
 import type { FakeGitlab, InjectedFault } from '../fake-gitlab/index.js';
 import { bootstrappedInstance } from '../helpers/gitlab.js';
-import { instanceJob, lastRunId, pollFor, settledInstanceJob, triggerSweep, UPKEEP_ENV, waitForLog, waitForRun } from '../helpers/upkeep.js';
+import { pollFor } from '../helpers/poll.js';
+import { instanceJob, lastRunId, settledInstanceJob, triggerSweep, UPKEEP_ENV, waitForLog, waitForRun } from '../helpers/upkeep.js';
 
 const STOPPING = 'upkeep stopping: waiting for its running jobs';
 const STOPPED_EARLY = 'upkeep stopped with jobs still running: they are retried';
@@ -60,6 +61,6 @@ t.test('app.close() does not wait past its deadline: a check held past it is fai
   held.release();
   await closing;
   // The handler (in a process that lives on, unlike a stopped server) records its end late; the job stays queued for its retry.
-  await pollFor('the late end of the run', async () => (await instanceRuns(db, id)).find((run) => run.finished_at !== null), 50);
+  await pollFor('the late end of the run', async () => (await instanceRuns(db, id)).find((run) => run.finished_at !== null), { everyMs: 50 });
   t.match(await instanceJob(db, id), { state: 'retry' }, 'a late end does not complete the job given up');
 });

@@ -7,18 +7,13 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { App } from '../../src/app.js';
 import { DAY_MS } from '../../src/time.js';
-import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
-import { bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
+import { acceptedByGitlab, bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
 import { sweepNow, UPKEEP_ENV, upkeepRuns } from '../helpers/upkeep.js';
 
 async function servedToken(app: App, instanceId: string): Promise<{ token: string; expiresAt: Date | null }> {
   const row = await app.deps.db.selectFrom('instances').select(['bot_token_sealed', 'bot_token_expires_at']).where('id', '=', instanceId).executeTakeFirstOrThrow();
   return { token: app.deps.sealer.open(row.bot_token_sealed!, 'bot_token'), expiresAt: row.bot_token_expires_at };
-}
-
-async function acceptedByGitlab(fake: FakeGitlab, token: string): Promise<boolean> {
-  return (await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status === 200;
 }
 
 async function upkeepEvents(app: App, instanceId: string) {

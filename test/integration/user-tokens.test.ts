@@ -3,11 +3,11 @@
 import { setTimeout } from 'node:timers/promises';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import { buildApp, type App, type Clock } from '../../src/app.js';
+import { buildApp, type Clock } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
 import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
-import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
+import { FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 
 /**
@@ -30,10 +30,6 @@ async function loggedInUser(t: Test, options: { accessTokenTtlSeconds?: number }
   };
   return { app, fake, instance, gitlabUser, userId: user.id, clock, advance };
 }
-
-/** `token` null sends no Authorization header. */
-const gitlabToken = (app: App, userId: string, token: string | null = TEST_INTERNAL_TOKEN) =>
-  app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: token === null ? {} : { authorization: `Bearer ${token}` } });
 
 t.test('internal routes refuse a missing or wrong token, and everything when INTERNAL_API_TOKENS is unset', async (t) => {
   const { app, userId } = await loggedInUser(t);

@@ -12,6 +12,7 @@ import { createProject } from '../fake-gitlab/index.js';
 import { buildTestApp, testFileDatabase } from '../helpers/app.js';
 import { INTERNAL_AUTH } from '../helpers/gitlab.js';
 import { loggedInMaintainer } from '../helpers/maintainer.js';
+import { until } from '../helpers/poll.js';
 
 const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
 
@@ -20,11 +21,8 @@ function within20s<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, sleep(20_000).then(() => { throw new Error(`not within 20 s: ${what}`); })]);
 }
 
-/** Polls `holds` every 10 ms; throws naming `what` after 20 s (a generous bound, no timing asserted). */
-async function until(what: string, holds: () => boolean): Promise<void> {
-  for (let tries = 0; tries < 2000 && !holds(); tries++) await sleep(10);
-  if (!holds()) throw new Error(`not within 20 s: ${what}`);
-}
+/** Polling bounds: every 10 ms, for at most 20 s (a generous bound, no timing asserted). */
+const POLL = { everyMs: 10, withinMs: 20_000 };
 
 /**
  * A reader long-polling the feed after the events already in the database (other tests leave some), and
@@ -33,7 +31,7 @@ async function until(what: string, holds: () => boolean): Promise<void> {
 async function waitingReader(app: App): Promise<{ tail: string | null; answer: Promise<LightMyRequestResponse> }> {
   const tail = (await app.inject({ method: 'GET', url: '/internal/webhook-events', headers: INTERNAL_AUTH })).json().nextCursor as string | null;
   const answer = Promise.resolve(app.inject({ method: 'GET', url: `/internal/webhook-events?waitSeconds=60${tail === null ? '' : `&after=${tail}`}`, headers: INTERNAL_AUTH }));
-  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1);
+  await until('the reader waits', () => app.deps.webhookFeed.waiting === 1, POLL);
   return { tail, answer };
 }
 
@@ -62,7 +60,7 @@ t.test('a reader woken while an older transaction hides the new event gets it on
   });
   t.same(stored.json(), { received: true, duplicate: false });
   // Woken by the store and by its NOTIFY, the reader read nothing visible and waits again.
-  await until('the reader, woken twice, waits again', () => app.deps.webhookFeed.generation >= before + 2 && app.deps.webhookFeed.waiting === 1);
+  await until('the reader, woken twice, waits again', () => app.deps.webhookFeed.generation >= before + 2 && app.deps.webhookFeed.waiting === 1, POLL);
   await older.query('commit');
 
   // A generous bound, far below the 60 s the reader would otherwise wait.
