@@ -9,11 +9,12 @@ import type { App } from '../../src/app.js';
 import { DAY_MS } from '../../src/time.js';
 import { buildTestApp } from '../helpers/app.js';
 import { acceptedByGitlab, bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
+import { readRow } from '../helpers/rows.js';
 import { sweepNow, UPKEEP_ENV, upkeepRuns } from '../helpers/upkeep.js';
 
 async function servedToken(app: App, instanceId: string): Promise<{ token: string; expiresAt: Date | null }> {
-  const row = await app.deps.db.selectFrom('instances').select(['bot_token_sealed', 'bot_token_expires_at']).where('id', '=', instanceId).executeTakeFirstOrThrow();
-  return { token: app.deps.sealer.open(row.bot_token_sealed!, 'bot_token'), expiresAt: row.bot_token_expires_at };
+  const row = await readRow(app.deps.db, 'instances', { id: instanceId });
+  return { token: app.deps.sealer.open(row.botTokenSealed!, 'bot_token'), expiresAt: row.botTokenExpiresAt };
 }
 
 async function upkeepEvents(app: App, instanceId: string) {
@@ -24,9 +25,9 @@ async function upkeepEvents(app: App, instanceId: string) {
 t.test('GitLab 16.3 (rotated tokens live 7 days): with no caller the upkeep rotates the bot token in time and keeps it alive over four simulated weeks', async (t) => {
   const { app, fake, clock, instance } = await bootstrappedInstance(t, { version: '16.3.0' }, UPKEEP_ENV);
   const id: string = instance.instanceId;
-  const row = await app.deps.db.selectFrom('instances').select(['bot_token_expires_at', 'bot_standby_token_expires_at']).where('id', '=', id).executeTakeFirstOrThrow();
+  const row = await readRow(app.deps.db, 'instances', { id });
   // Two days before the first of the two tokens would expire: well past its rotation time, nobody asked.
-  clock.now = new Date(Math.min(row.bot_token_expires_at!.getTime(), row.bot_standby_token_expires_at!.getTime()) - 2 * DAY_MS);
+  clock.now = new Date(Math.min(row.botTokenExpiresAt!.getTime(), row.botStandbyTokenExpiresAt!.getTime()) - 2 * DAY_MS);
   const first = await sweepNow(app, id);
   t.match(first, { outcome: 'succeeded', counts: { botToken: 'rotated', check: 'ok' } }, 'rotated by the upkeep');
   t.equal(fake.counters.personalAccessTokensRotated, 1);
