@@ -243,19 +243,22 @@ export async function markInstanceProblem(db: Executor, id: string, problem: Sto
 }
 
 /** Which live verification an internal route claims: the bot token's or the OAuth client's. */
-export type VerifiedCredential = 'bot_token_verified_at' | 'oauth_client_verified_at';
+export type VerifiedCredential = 'botToken' | 'oauthClient';
+
+const VERIFIED_AT_COLUMN = { botToken: 'bot_token_verified_at', oauthClient: 'oauth_client_verified_at' } as const;
 
 /**
  * Claims the live verification of `credential` on a ready instance when none ran since `cutoff`: one
  * conditional update, so of all processes at most one verifies per interval. True when claimed.
  */
 export async function claimCredentialVerification(db: Executor, id: string, credential: VerifiedCredential, times: { now: Date; cutoff: Date }): Promise<boolean> {
+  const column = VERIFIED_AT_COLUMN[credential];
   const claimed = await db
     .updateTable('instances')
-    .set({ [credential]: times.now })
+    .set({ [column]: times.now })
     .where('id', '=', id)
     .where('status', '=', 'ready')
-    .where((eb) => eb.or([eb(credential, 'is', null), eb(credential, '<=', times.cutoff)]))
+    .where((eb) => eb.or([eb(column, 'is', null), eb(column, '<=', times.cutoff)]))
     .executeTakeFirst();
   return claimed.numUpdatedRows > 0n;
 }

@@ -72,10 +72,9 @@ export interface GitlabCallReport {
   grantType?: string;
 }
 
+/** An OAuth token request's grant_type (RFC 6749 §4.1.3, §6): only a form body has one; a JSON API body is never parsed as a form. */
 function grantTypeOf(body: Exchange['body']): string | undefined {
-  if (body === undefined) return undefined;
-  const form = typeof body === 'string' ? new URLSearchParams(body) : body;
-  return form.get('grant_type') ?? undefined;
+  return body instanceof URLSearchParams ? (body.get('grant_type') ?? undefined) : undefined;
 }
 
 /** Builds the transport over an agent pool; `timeoutMs` bounds headers and body together; `onCall` is told of every finished call (the metrics count them) and must not throw. */

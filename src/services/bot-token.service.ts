@@ -294,7 +294,7 @@ async function servedBotToken(deps: ServiceDeps, instanceId: string, actor: stri
  */
 async function verifiedBotToken(deps: ServiceDeps, instanceId: string, served: BotToken, actor: string, log: RequestLog): Promise<BotToken> {
   const instance = await findInstanceById(deps.db, instanceId);
-  if (!instance || !(await claimVerification(deps, instance, 'bot_token_verified_at', instance.botTokenVerifiedAt))) return served;
+  if (!instance || !(await claimVerification(deps, instance, 'botToken'))) return served;
   let live: boolean;
   try {
     live = await isLive(deps.gitlab, gitlabTargetOf(instance, log), served.token);

@@ -19,7 +19,7 @@ import { claimVerification, verifiedRecently } from './verification-claim.js';
  * event by `actor`). True when it was accepted, verified recently, or GitLab could not answer.
  */
 export async function oauthClientStillAccepted(deps: ServiceDeps, instance: Instance, actor: string, log: RequestLog): Promise<boolean> {
-  if (!(await claimVerification(deps, instance, 'oauth_client_verified_at', instance.oauthClientVerifiedAt))) return true;
+  if (!(await claimVerification(deps, instance, 'oauthClient'))) return true;
   let accepted: boolean;
   try {
     accepted = await checkApplication(deps, instance);

@@ -14,12 +14,12 @@ export function verifiedRecently(verifiedAt: Date | null, now: Date): boolean {
 }
 
 /**
- * True when this caller should verify `credential` of `instance` now: not verified within the interval,
- * and the claim won (no other process verifies it in this interval).
+ * True when this caller should verify `credential` of `instance` now: not verified within the interval
+ * (as `instance` was read), and the claim won (no other process verifies it in this interval).
  */
-export async function claimVerification(deps: ServiceDeps, instance: Pick<Instance, 'id'>, credential: VerifiedCredential, verifiedAt: Date | null): Promise<boolean> {
+export async function claimVerification(deps: ServiceDeps, instance: Pick<Instance, 'id' | 'botTokenVerifiedAt' | 'oauthClientVerifiedAt'>, credential: VerifiedCredential): Promise<boolean> {
   const now = deps.clock();
-  if (verifiedRecently(verifiedAt, now)) return false;
+  if (verifiedRecently(credential === 'botToken' ? instance.botTokenVerifiedAt : instance.oauthClientVerifiedAt, now)) return false;
   return claimCredentialVerification(deps.db, instance.id, credential, { now, cutoff: new Date(now.getTime() - VERIFY_INTERVAL_MS) });
 }
 
