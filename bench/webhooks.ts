@@ -118,7 +118,7 @@ export interface DelayFigures {
 }
 
 /** The `p`th percentile (0–100) of `values`, nearest rank. */
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 }
