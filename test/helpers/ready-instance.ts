@@ -2,9 +2,9 @@
 // the instances row written as the bootstrap leaves it. Also a cookie-carrying "browser" for app.inject.
 import type { App } from '../../src/app.js';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
-import { fromRow } from '../../src/db/rows.js';
 import type { Instance } from '../../src/domain/types.js';
 import type { FakeApplication, FakeGitlab } from '../fake-gitlab/index.js';
+import { insertRows } from './rows.js';
 
 export const LOGIN_SCOPES = 'api read_user openid email';
 
@@ -15,20 +15,16 @@ export const LOGIN_SCOPES = 'api read_user openid email';
 export async function createReadyInstance(app: App, fake: FakeGitlab, redirect: 'shared' | 'own' = 'shared'): Promise<{ instance: Instance; application: FakeApplication }> {
   const redirectUri = redirect === 'own' ? instanceCallbackUrl(app.deps.config.publicUrl, fake.url) : app.deps.config.callbackUrl;
   const application = fake.createApplication({ name: 'gitlab-connect', redirectUri, scopes: LOGIN_SCOPES.split(' '), confidential: true });
-  const row = await app.deps.db
-    .insertInto('instances')
-    .values({
-      url: fake.url,
-      status: 'ready',
-      oauth_application_id: application.id,
-      oauth_client_id: application.uid,
-      oauth_client_secret_sealed: app.deps.sealer.seal(application.secret, 'oauth_client_secret'),
-      oauth_scopes: LOGIN_SCOPES,
-      oauth_redirect_uri: redirectUri,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return { instance: fromRow(row), application };
+  const [instance] = await insertRows(app.deps.db, 'instances', {
+    url: fake.url,
+    status: 'ready',
+    oauthApplicationId: application.id,
+    oauthClientId: application.uid,
+    oauthClientSecretSealed: app.deps.sealer.seal(application.secret, 'oauth_client_secret'),
+    oauthScopes: LOGIN_SCOPES,
+    oauthRedirectUri: redirectUri,
+  });
+  return { instance, application };
 }
 
 export interface SetCookie {

@@ -8,6 +8,7 @@ import { buildTestApp, midMinuteClock } from '../helpers/app.js';
 import { expectProblem } from '../helpers/bootstrap.js';
 import { FAKE_GITLAB_ENV, INTERNAL_AUTH, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { LOGIN_SCOPES } from '../helpers/ready-instance.js';
+import { insertRows, readRows } from '../helpers/rows.js';
 import { createTestCertificates } from '../fake-gitlab/index.js';
 import type { App } from '../../src/app.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
@@ -24,7 +25,7 @@ t.test('caCertificate: a private key or stray text next to the certificate is re
     t.notMatch(JSON.stringify(problem), /PRIVATE KEY/);
   }
   t.equal(fake.requests.length, 0, 'nothing was sent to GitLab');
-  const rows = await app.deps.db.selectFrom('instances').select('ca_certificate').where('url', '=', fake.url).execute();
+  const rows = await readRows(app.deps.db, 'instances', { url: fake.url });
   t.same(rows, [], 'nothing stored');
   const chain = await app.inject({ method: 'POST', url: '/instances/preflight', payload: { url: fake.url, caCertificate: `${certificates.caCert}\n${certificates.untrusted.caCert}` } });
   t.equal(chain.statusCode, 200, chain.body);
@@ -91,7 +92,7 @@ t.test('register of a second URL of a registered GitLab: 409 instance_already_re
   const second = await app.inject({ method: 'POST', url: '/instances/register', payload: body(alias) });
   const problem = expectProblem(t, second, { status: 409, code: 'instance_already_registered' });
   t.same([problem.instanceId, problem.canonicalUrl], [instanceId, canonical]);
-  const instances = await app.deps.db.selectFrom('instances').select('url').where('url', 'in', [canonical, alias]).execute();
+  const instances = (await readRows(app.deps.db, 'instances')).filter((row) => [canonical, alias].includes(row.url));
   t.same(instances.map((row) => row.url), [canonical], 'one instance for the GitLab');
   t.match((await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: alias } })).json(), { status: 'ready', instanceId });
 });
@@ -111,7 +112,7 @@ t.test("removing a manual instance with an admin token never blocks the admin's 
 t.test('an event detail is stored cut to 2000 characters', async (t) => {
   const fake = await startTestGitlab(t);
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
-  const row = await app.deps.db.insertInto('instances').values({ url: fake.url, status: 'failed' }).returning('id').executeTakeFirstOrThrow();
+  const [row] = await insertRows(app.deps.db, 'instances', { url: fake.url, status: 'failed' });
   await insertInstanceEvent(app.deps.db, { instanceId: row.id, step: 'probe', outcome: 'failed', actor: 'test', detail: 'x'.repeat(10_000), errorCode: 'gitlab_error' });
   const events = await listInstanceEvents(app.deps.db, row.id);
   t.equal(events.at(0)?.detail?.length, 2000);

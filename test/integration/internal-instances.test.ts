@@ -1,9 +1,11 @@
 // Internal instance routes: views without secrets, the audit trail, and deprovisioning with and
 // without an admin token.
 import t from 'tap';
+import { findInstanceById } from '../../src/db/instances.repo.js';
 import { buildTestApp, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
 import { bootstrappedInstance as bootstrapped, botSideEffects, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
+import { readRow, readRows, updateRows } from '../helpers/rows.js';
 
 t.test('internal routes refuse a missing or wrong token, and everything when none is configured', async (t) => {
   const { app, instance } = await bootstrapped(t);
@@ -81,10 +83,10 @@ t.test('deprovision without an admin token: sessions revoked, secrets wiped, rem
   const events = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events;
   t.match(events.at(-1), { step: 'removed', actor: /^internal API caller token-1 from /, detail: new RegExp(`left on GitLab: bot token ${String(botToken.id)} \\(live`) });
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } })).statusCode, 401, 'the session is revoked at once');
-  const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
-  t.match(row, { status: 'removed', bot_token_sealed: null, oauth_client_secret_sealed: null, oauth_client_id: null });
-  const users = await app.deps.db.selectFrom('users').selectAll().where('instance_id', '=', instance.instanceId).execute();
-  t.ok(users.length > 0 && users.every((u) => u.access_token_sealed === null && u.refresh_token_sealed === null), 'user tokens wiped');
+  const row = await findInstanceById(app.deps.db, instance.instanceId);
+  t.match(row, { status: 'removed', botTokenSealed: null, oauthClientSecretSealed: null, oauthClientId: null });
+  const users = await readRows(app.deps.db, 'users', { instanceId: instance.instanceId });
+  t.ok(users.length > 0 && users.every((u) => u.accessTokenSealed === null && u.refreshTokenSealed === null), 'user tokens wiped');
   t.same(fake.counters, before, 'nothing changed on GitLab');
   t.match((await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } })).json(), { status: 'unregistered', next: 'bootstrap' });
 });
@@ -112,8 +114,8 @@ t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_p
   const { sessionToken } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: user.id });
   // A running bootstrap, by the app's clock: its lease ends a minute from now.
   const leaseUntil = new Date(clock.now.getTime() + 60_000);
-  await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: leaseUntil }).where('id', '=', instance.instanceId).execute();
-  const before = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  await updateRows(app.deps.db, 'instances', { id: instance.instanceId }, { bootstrapLeaseUntil: leaseUntil });
+  const before = await readRow(app.deps.db, 'instances', { id: instance.instanceId });
   const counters = { ...fake.counters };
   const eventCount = async () => (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}/events`, headers: auth })).json().events.length;
   const events = await eventCount();
@@ -122,7 +124,7 @@ t.test('deprovision while a bootstrap holds the lease answers 409 bootstrap_in_p
     const response = await app.inject({ method: 'DELETE', url: `/internal/instances/${String(instance.instanceId)}`, headers: auth, ...(payload ? { payload } : {}) });
     t.same([response.statusCode, response.json().code], [409, 'bootstrap_in_progress'], payload ? 'with an admin token' : 'without');
   }
-  t.same(await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), before, 'the row is untouched');
+  t.same(await readRow(app.deps.db, 'instances', { id: instance.instanceId }), before, 'the row is untouched');
   t.same(fake.counters, counters, 'nothing changed on GitLab');
   t.equal(await eventCount(), events, 'no event');
   t.equal((await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } })).statusCode, 200, 'the session still works');
@@ -147,7 +149,7 @@ t.test('a bootstrap that claims the instance while deprovision cleans GitLab up 
 
   const removed = await removal;
   t.same([removed.statusCode, removed.json().code], [409, 'bootstrap_in_progress'], 're-checked under the row lock');
-  const row = await app.deps.db.selectFrom('instances').select(['status']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const row = await readRow(app.deps.db, 'instances', { id: instance.instanceId });
   t.not(row.status, 'removed', 'the instance was not removed under the running bootstrap');
   probe.release();
   const repaired = await bootstrap;
@@ -161,7 +163,7 @@ t.test('deprovision with a bad admin token changes nothing', async (t) => {
   t.equal(response.statusCode, 422);
   t.equal(response.json().code, 'token_invalid');
   t.equal(fake.applications.size, 1);
-  t.match(await app.deps.db.selectFrom('instances').select(['status']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow(), { status: 'ready' });
+  t.match(await findInstanceById(app.deps.db, instance.instanceId), { status: 'ready' });
 });
 
 t.test('the audit trail names the internal caller by its INTERNAL_API_TOKENS name', async (t) => {

@@ -7,6 +7,7 @@ import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { authorizeOnFake, Browser, createReadyInstance, login, pathOf } from '../helpers/ready-instance.js';
+import { readRows, updateRows } from '../helpers/rows.js';
 
 async function fakeGitlab(t: Test): Promise<FakeGitlab> {
   const fake = await startFakeGitlab({});
@@ -24,8 +25,7 @@ async function setup(t: Test, env: Record<string, string> = {}) {
 
 /** Sessions on one instance (the test database is shared by the tests of this file). */
 async function sessionCount(app: Awaited<ReturnType<typeof buildTestApp>>['app'], instanceId: string): Promise<number> {
-  const row = await app.deps.db.selectFrom('sessions').where('instance_id', '=', instanceId).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
+  return (await readRows(app.deps.db, 'sessions', { instanceId })).length;
 }
 
 t.test("mix-up: a login started on instance A whose code arrives on B's callback is 400 invalid_state, and A's token endpoint receives nothing", async (t) => {
@@ -84,7 +84,7 @@ t.test('login start refuses a cross-site request with 403 cross_site_request, an
   t.equal(refused.statusCode, 403);
   t.match(refused.headers['content-type'], /^application\/problem\+json/);
   t.equal(refused.json().code, 'cross_site_request');
-  const states = await app.deps.db.selectFrom('login_states').where('instance_id', '=', instance.id).select('state_hash').execute();
+  const states = await readRows(app.deps.db, 'loginStates', { instanceId: instance.id });
   t.equal(states.length, 0, 'no login state written for a refused start');
 
   const allowed: Record<string, string>[] = [
@@ -152,7 +152,7 @@ t.test('a returnTo stored raw before the encoding existed is encoded at the call
   const { app, fake, instance, alice } = await setup(t);
   const browser = new Browser();
   const start = await browser.get(app, `/auth/gitlab/start?instance=${instance.id}`);
-  await app.deps.db.updateTable('login_states').set({ return_to: '/日本' }).where('instance_id', '=', instance.id).execute();
+  await updateRows(app.deps.db, 'loginStates', { instanceId: instance.id }, { returnTo: '/日本' });
   fake.setBrowserUser(alice.id);
   const authorized = await authorizeOnFake(start.headers.location as string);
   const callback = await browser.get(app, pathOf(authorized.headers.get('location') as string));

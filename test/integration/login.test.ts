@@ -2,9 +2,11 @@
 // every way a callback must fail without creating a session.
 import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
+import { findInstanceById } from '../../src/db/instances.repo.js';
 import { buildTestApp } from '../helpers/app.js';
 import { Browser, authorizeOnFake, createReadyInstance, login, pathOf } from '../helpers/ready-instance.js';
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
+import { insertRows, readRow, readRows } from '../helpers/rows.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 import { userWithEmail } from '../fake-gitlab/entities.js';
 
@@ -76,10 +78,10 @@ t.test('full login under a relative root: authorize parameters, PKCE, session co
   const byBearer = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${session!.value}` } });
   t.same(byBearer.json(), byCookie.json());
 
-  const user = await app.deps.db.selectFrom('users').selectAll().where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
-  t.equal(user.gitlab_user_id, String(gitlabUser.id));
-  t.equal(app.deps.sealer.open(user.access_token_sealed!, 'user_access_token').length, 64);
-  t.same(user.access_token_expires_at, new Date(now.getTime() + 7200_000), "GitLab's expires_in from the moment we asked");
+  const user = await readRow(app.deps.db, 'users', { instanceId: instance.id });
+  t.equal(user.gitlabUserId, String(gitlabUser.id));
+  t.equal(app.deps.sealer.open(user.accessTokenSealed!, 'user_access_token').length, 64);
+  t.same(user.accessTokenExpiresAt, new Date(now.getTime() + 7200_000), "GitLab's expires_in from the moment we asked");
 });
 
 t.test('a login started on one app completes on another sharing the database', async (t) => {
@@ -93,7 +95,7 @@ t.test('a login started on one app completes on another sharing the database', a
 });
 
 const sessionCount = async (app: Awaited<ReturnType<typeof setup>>['app']) =>
-  Number((await app.deps.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  (await readRows(app.deps.db, 'sessions')).length;
 
 /** Starts a login in `browser` and approves it on the fake; returns the callback path, not yet visited. */
 async function approvedCallback(browser: Browser, context: Awaited<ReturnType<typeof setup>>) {
@@ -172,14 +174,14 @@ t.test("an ID token for another user than GitLab's GET /user names is refused: t
   t.equal(callback.statusCode, 502, callback.body);
   t.match(callback.json(), { code: 'token_exchange_failed', detail: /another user/ });
   t.equal(await sessionCount(app), sessions, 'no session');
-  t.equal(await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', context.instance.id).executeTakeFirst(), undefined, 'no user stored');
+  t.same(await readRows(app.deps.db, 'users', { instanceId: context.instance.id }), [], 'no user stored');
 });
 
 t.test('expired login states are purged when a login starts; live ones are kept', async (t) => {
   let now = new Date('2030-05-01T12:00:00Z');
   const context = await setup(t, {}, { clock: () => now });
   const { app } = context;
-  const states = async () => (await app.deps.db.selectFrom('login_states').select('expires_at').where('instance_id', '=', context.instance.id).orderBy('created_at').execute()).map((row) => row.expires_at.toISOString());
+  const states = async () => (await readRows(app.deps.db, 'loginStates', { instanceId: context.instance.id }, 'createdAt')).map((row) => row.expiresAt.toISOString());
   await new Browser().get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
   now = new Date(now.getTime() + 5 * 60_000);
   await new Browser().get(app, `/auth/gitlab/start?instance=${context.instance.id}`);
@@ -244,14 +246,14 @@ t.test('start refuses every returnTo that could leave this service or the fronte
     const response = await app.inject({ method: 'GET', url: '/auth/gitlab/start', query: { instance: instance.id, returnTo } });
     t.equal(response.statusCode, 302, returnTo);
   }
-  t.equal(await app.deps.db.selectFrom('login_states').select('return_to').where('return_to', 'like', '%evil%').executeTakeFirst(), undefined, 'no refused target was stored');
+  t.same((await readRows(app.deps.db, 'loginStates')).filter((row) => row.returnTo?.includes('evil')), [], 'no refused target was stored');
 });
 
 t.test('start answers 404 for an unknown instance and 409 for one that is not ready', async (t) => {
   const { app } = await setup(t);
   const unknown = await app.inject({ method: 'GET', url: '/auth/gitlab/start?instance=00000000-0000-4000-8000-000000000000' });
   t.same([unknown.statusCode, unknown.json().code], [404, 'instance_not_found']);
-  const pending = await app.deps.db.insertInto('instances').values({ url: 'https://pending.example.com', status: 'bootstrapping' }).returning('id').executeTakeFirstOrThrow();
+  const [pending] = await insertRows(app.deps.db, 'instances', { url: 'https://pending.example.com', status: 'bootstrapping' });
   const notReady = await app.inject({ method: 'GET', url: `/auth/gitlab/start?instance=${pending.id}` });
   t.same([notReady.statusCode, notReady.json().code], [409, 'instance_not_ready']);
   for (const instance of ['nope', 'urn:uuid:00000000-0000-4000-8000-000000000000']) {
@@ -283,8 +285,8 @@ t.test('login works when GitLab names itself by another URL (its external_url is
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   const bootstrap = await app.inject({ method: 'POST', url: '/instances/bootstrap', payload: { url: fake.url, adminToken: fake.seedAdmin().token } });
   t.equal(bootstrap.statusCode, 201, bootstrap.body);
-  const row = await app.deps.db.selectFrom('instances').select(['openid_issuer']).where('id', '=', bootstrap.json().instanceId).executeTakeFirstOrThrow();
-  t.equal(row.openid_issuer, fake.externalUrl, 'the issuer GitLab reported is kept');
+  const row = await findInstanceById(app.deps.db, bootstrap.json().instanceId);
+  t.equal(row?.openidIssuer, fake.externalUrl, 'the issuer GitLab reported is kept');
 
   const user = fake.createUser({ username: 'carol' });
   const { callback, sessionToken } = await login(new Browser(), app, fake, bootstrap.json().instanceId, { gitlabUserId: user.id });

@@ -7,6 +7,8 @@ import { buildTestApp } from '../helpers/app.js';
 import { loggedInMaintainer as setUp } from '../helpers/maintainer.js';
 import { createProject, triggerEvent } from '../fake-gitlab/index.js';
 import type { App } from '../../src/app.js';
+import { findInstallation } from '../../src/db/installations.repo.js';
+import { insertRows, readRows } from '../helpers/rows.js';
 import { lastRunId, sweepNow, upkeepRuns, UPKEEP_ENV } from '../helpers/upkeep.js';
 
 const feed = (app: App, query = '') => app.inject({ method: 'GET', url: `/internal/webhook-events${query}`, headers: INTERNAL_AUTH });
@@ -140,22 +142,22 @@ tap.test('the upkeep re-creates a deleted hook where the bot is Maintainer, else
   for (const project of [maintained, plain]) t.equal((await as('PUT', `/repositories/${String(project.id)}/installation`)).statusCode, 201);
   maintained.hooks.clear();
   plain.members.delete(botId);
-  const installationId = (await app.deps.db.selectFrom('installations').select('id').where('project_id', '=', String(maintained.id)).executeTakeFirstOrThrow()).id;
+  const installationId = (await findInstallation(app.deps.db, instance.instanceId, maintained.id))!.id;
   const eventAt = (days: number) => new Date(clock.now.getTime() - days * 86_400_000);
   for (const [key, days] of [['old', 8], ['recent', 6]] as const) {
-    await app.deps.db.insertInto('webhook_events').values({ installation_id: installationId, instance_id: instance.instanceId, project_id: 1, event_kind: 'Note Hook', delivery_key: key, body: '{}', body_bytes: 2, received_at: eventAt(days) }).execute();
+    await insertRows(app.deps.db, 'webhookEvents', { installationId, instanceId: instance.instanceId, projectId: 1, eventKind: 'Note Hook', deliveryKey: key, body: '{}', bodyBytes: 2, receivedAt: eventAt(days) });
   }
 
   const after = await lastRunId(app);
   const run = await sweepNow(app, instance.instanceId);
   t.equal(run.counts.hooks, '1 repaired, 1 broken', 'the instance run checked both hooks');
   t.equal(maintained.hooks.size, 1, 're-created with the bot token');
-  const broken = await app.deps.db.selectFrom('installations').select('broken_reason').where('project_id', '=', String(plain.id)).executeTakeFirstOrThrow();
-  t.match(broken.broken_reason, /can no longer see it|no longer a member/);
+  const broken = await findInstallation(app.deps.db, instance.instanceId, plain.id);
+  t.match(broken?.brokenReason, /can no longer see it|no longer a member/);
   const sweep = (await upkeepRuns(app)).find((candidate) => Number(candidate.id) > after && candidate.job === 'sweep');
   t.equal(sweep?.counts.webhookEventsDeleted, 1, 'the sweep deleted the event older than 7 days');
-  const left = await app.deps.db.selectFrom('webhook_events').select('delivery_key').where('delivery_key', 'in', ['old', 'recent']).execute();
-  t.same(left.map((row) => row.delivery_key), ['recent'], 'the 6-day-old event is kept');
+  const left = (await readRows(app.deps.db, 'webhookEvents')).filter((row) => ['old', 'recent'].includes(row.deliveryKey));
+  t.same(left.map((row) => row.deliveryKey), ['recent'], 'the 6-day-old event is kept');
   const details = (await app.inject({ method: 'GET', url: `/internal/instances/${String(instance.instanceId)}`, headers: INTERNAL_AUTH })).json();
   t.same(details.installations, { total: 2, broken: 1 }, 'the instance counts its installations and the broken one');
 });
@@ -174,6 +176,6 @@ tap.test('two app instances receiving the same delivery at once store it once', 
   const answers = await Promise.all([post(app), post(other), post(app), post(other)]);
   t.same(answers.map((a) => a.statusCode), [200, 200, 200, 200]);
   t.equal(answers.filter((a) => a.json().duplicate === false).length, 1, 'exactly one stored it');
-  const rows = await app.deps.db.selectFrom('webhook_events').select('id').where('installation_id', '=', installed.id).execute();
+  const rows = await readRows(app.deps.db, 'webhookEvents', { installationId: installed.id });
   t.equal(rows.length, 1);
 });

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
+import { readRow, updateRows } from '../helpers/rows.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 import type { AppDeps } from '../../src/app.js';
 import { hashSecret } from '../../src/crypto/tokens.js';
@@ -46,8 +47,8 @@ t.test('logout revokes the session at once and clears the cookie; the cookie is 
   t.match(logout.cookies.find((cookie) => cookie.name === 'gc_session'), { value: '', path: '/', maxAge: 0, httpOnly: true, sameSite: 'Lax' });
   t.equal((await me(app, {}, { gc_session: token })).statusCode, 401, 'the old cookie is refused');
   t.equal((await me(app, { authorization: `Bearer ${token}` })).statusCode, 401, 'and so is the token as bearer');
-  const row = await app.deps.db.selectFrom('sessions').select('revoked_at').where('token_hash', '=', hashSecret(token)).executeTakeFirstOrThrow();
-  t.ok(row.revoked_at, 'revoked in the database');
+  const row = await readRow(app.deps.db, 'sessions', { tokenHash: hashSecret(token) });
+  t.ok(row.revokedAt, 'revoked in the database');
   t.equal((await app.inject({ method: 'POST', url: '/auth/logout', cookies: { gc_session: token } })).statusCode, 204, 'logging out twice is fine');
 });
 
@@ -89,9 +90,9 @@ t.test('the session cookie is Secure when PUBLIC_URL is https', async (t) => {
 
 t.test('after a login and a token refresh, no table and no log line holds a token, code or verifier in clear', async (t) => {
   const { app, fake, logs, token, instance } = await loggedIn(t, { LOG_LEVEL: 'trace' });
-  const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
+  const user = await readRow(app.deps.db, 'users', { instanceId: instance.id });
   // Force a refresh so the refreshed pair is checked too.
-  await app.deps.db.updateTable('users').set({ access_token_expires_at: new Date(0) }).where('id', '=', user.id).execute();
+  await updateRows(app.deps.db, 'users', { id: user.id }, { accessTokenExpiresAt: new Date(0) });
   const refreshed = await app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: { authorization: 'Bearer internal-test-token-0123456789' } });
   t.equal(refreshed.statusCode, 200);
 
@@ -103,6 +104,7 @@ t.test('after a login and a token refresh, no table and no log line holds a toke
   }
   t.equal(Object.keys(secrets).length, 7, 'two token pairs were issued');
 
+  // Every table the database holds (information_schema), not only those the camelCase helpers know: raw on purpose.
   const tables = await app.deps.db
     .selectFrom('information_schema.tables' as never)
     .select('table_name' as never)

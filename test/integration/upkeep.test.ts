@@ -9,7 +9,7 @@ import type { App } from '../../src/app.js';
 import { DAY_MS } from '../../src/time.js';
 import { buildTestApp } from '../helpers/app.js';
 import { acceptedByGitlab, bootstrappedInstance, INTERNAL_AUTH as auth } from '../helpers/gitlab.js';
-import { readRow } from '../helpers/rows.js';
+import { insertRows, readRow, readRows } from '../helpers/rows.js';
 import { sweepNow, UPKEEP_ENV, upkeepRuns } from '../helpers/upkeep.js';
 
 async function servedToken(app: App, instanceId: string): Promise<{ token: string; expiresAt: Date | null }> {
@@ -82,24 +82,24 @@ t.test('the sweep deletes exactly the expired login states, dead sessions, old r
   const { app } = await buildTestApp(t, UPKEEP_ENV, { clock: () => clock.now, ownDatabase: true });
   const { db } = app.deps;
   const ago = (ms: number) => new Date(clock.now.getTime() - ms);
-  const instance = async (url: string, values: { status: 'failed' | 'ready'; bot_user_id?: string; updated_at: Date }) =>
-    (await db.insertInto('instances').values({ url, ...values }).returning('id').executeTakeFirstOrThrow()).id;
-  const abandoned = await instance('https://abandoned.example', { status: 'failed', updated_at: ago(31 * DAY_MS) });
-  const recent = await instance('https://recent.example', { status: 'failed', updated_at: ago(29 * DAY_MS) });
-  const holder = await instance('https://holder.example', { status: 'failed', bot_user_id: '42', updated_at: ago(90 * DAY_MS) });
-  await db.insertInto('instance_events').values([abandoned, holder].map((instanceId) => ({ instance_id: instanceId, step: 'token', actor: 'test', outcome: 'failed' as const }))).execute();
-  const user = (await db.insertInto('users').values({ instance_id: holder, gitlab_user_id: '7', username: 'alice', name: 'Alice' }).returning('id').executeTakeFirstOrThrow()).id;
-  const session = (hash: string, expiresAt: Date, revokedAt: Date | null = null) => ({ token_hash: hash, user_id: user, instance_id: holder, expires_at: expiresAt, revoked_at: revokedAt, created_at: ago(DAY_MS) });
-  await db.insertInto('sessions').values([session('live', ago(-DAY_MS)), session('expired', ago(1000)), session('revoked', ago(-DAY_MS), ago(60_000))]).execute();
-  const state = (hash: string, expiresAt: Date) => ({ state_hash: hash, instance_id: holder, browser_binding_hash: hash, code_verifier_sealed: 'x', expires_at: expiresAt, created_at: ago(DAY_MS) });
-  await db.insertInto('login_states').values([state('live', ago(-60_000)), state('expired', ago(1000))]).execute();
-  await db.insertInto('rate_limit_windows').values([{ key: 'old', window_start: ago(2 * 3_600_000) }, { key: 'recent', window_start: ago(60_000) }]).execute();
+  const instance = async (url: string, values: { status: 'failed' | 'ready'; botUserId?: string; updatedAt: Date }) =>
+    (await insertRows(db, 'instances', { url, ...values }))[0].id;
+  const abandoned = await instance('https://abandoned.example', { status: 'failed', updatedAt: ago(31 * DAY_MS) });
+  const recent = await instance('https://recent.example', { status: 'failed', updatedAt: ago(29 * DAY_MS) });
+  const holder = await instance('https://holder.example', { status: 'failed', botUserId: '42', updatedAt: ago(90 * DAY_MS) });
+  await insertRows(db, 'instanceEvents', [abandoned, holder].map((instanceId) => ({ instanceId, step: 'token', actor: 'test', outcome: 'failed' as const })));
+  const user = (await insertRows(db, 'users', { instanceId: holder, gitlabUserId: '7', username: 'alice', name: 'Alice' }))[0].id;
+  const session = (hash: string, expiresAt: Date, revokedAt: Date | null = null) => ({ tokenHash: hash, userId: user, instanceId: holder, expiresAt, revokedAt, createdAt: ago(DAY_MS) });
+  await insertRows(db, 'sessions', [session('live', ago(-DAY_MS)), session('expired', ago(1000)), session('revoked', ago(-DAY_MS), ago(60_000))]);
+  const state = (hash: string, expiresAt: Date) => ({ stateHash: hash, instanceId: holder, browserBindingHash: hash, codeVerifierSealed: 'x', expiresAt, createdAt: ago(DAY_MS) });
+  await insertRows(db, 'loginStates', [state('live', ago(-60_000)), state('expired', ago(1000))]);
+  await insertRows(db, 'rateLimitWindows', [{ key: 'old', windowStart: ago(2 * 3_600_000) }, { key: 'recent', windowStart: ago(60_000) }]);
   const count = async () => ({
-    instances: (await db.selectFrom('instances').select('url').where('url', 'like', '%.example').orderBy('url').execute()).map((row) => row.url),
-    events: (await db.selectFrom('instance_events').select('instance_id').where('instance_id', 'in', [abandoned, recent, holder]).orderBy('id').execute()).map((row) => row.instance_id),
-    sessions: (await db.selectFrom('sessions').select('token_hash').orderBy('token_hash').execute()).map((row) => row.token_hash),
-    loginStates: (await db.selectFrom('login_states').select('state_hash').orderBy('state_hash').execute()).map((row) => row.state_hash),
-    rateLimitWindows: (await db.selectFrom('rate_limit_windows').select('key').where('key', 'in', ['old', 'recent']).orderBy('key').execute()).map((row) => row.key),
+    instances: (await readRows(db, 'instances', {}, 'url')).map((row) => row.url).filter((url) => url.endsWith('.example')),
+    events: (await readRows(db, 'instanceEvents', {}, 'id')).map((row) => row.instanceId).filter((instanceId) => [abandoned, recent, holder].includes(instanceId)),
+    sessions: (await readRows(db, 'sessions', {}, 'tokenHash')).map((row) => row.tokenHash),
+    loginStates: (await readRows(db, 'loginStates', {}, 'stateHash')).map((row) => row.stateHash),
+    rateLimitWindows: (await readRows(db, 'rateLimitWindows', {}, 'key')).map((row) => row.key).filter((key) => ['old', 'recent'].includes(key)),
   });
   const before = await count();
   t.same(before, {
@@ -125,11 +125,11 @@ t.test('the sweep marks runs still running after UPKEEP_JOB_TIMEOUT_SECONDS aban
   // A database of its own: the sweep's count covers the whole database.
   const { app } = await buildTestApp(t, { ...UPKEEP_ENV, UPKEEP_JOB_TIMEOUT_SECONDS: '300' }, { clock: () => clock.now, ownDatabase: true });
   const secondsAgo = (seconds: number) => new Date(clock.now.getTime() - seconds * 1000);
-  const run = async (startedAt: Date, end: { finished_at: Date; outcome: string } | Record<string, never> = {}) =>
-    String((await app.deps.db.insertInto('upkeep_runs').values({ job: 'instance', instance_id: randomUUID(), started_at: startedAt, ...end }).returning('id').executeTakeFirstOrThrow()).id);
+  const run = async (startedAt: Date, end: { finishedAt: Date; outcome: string } | Record<string, never> = {}) =>
+    String((await insertRows(app.deps.db, 'upkeepRuns', { job: 'instance', instanceId: randomUUID(), startedAt, ...end }))[0].id);
   const killed = await run(secondsAgo(301));
   const young = await run(secondsAgo(299));
-  const failed = await run(secondsAgo(3600), { finished_at: secondsAgo(3590), outcome: 'failed' });
+  const failed = await run(secondsAgo(3600), { finishedAt: secondsAgo(3590), outcome: 'failed' });
 
   t.match(await sweepNow(app), { outcome: 'succeeded', counts: { upkeepRunsAbandoned: 1 } }, 'the sweep counts the one run it marked');
   const runs = new Map((await upkeepRuns(app)).map((shown) => [shown.id, shown]));
