@@ -3,7 +3,9 @@
 import type { LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
 import type { App } from '../../src/app.js';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import { normalizeInstanceUrl } from '../../src/services/instance-url.js';
+import { readRows } from './rows.js';
 
 export interface ExpectedProblem {
   status: number;
@@ -24,8 +26,9 @@ export function expectProblem(t: Test, response: LightMyRequestResponse, expecte
   return body;
 }
 
-export function instanceRow(app: App, url: string) {
-  return app.deps.db.selectFrom('instances').selectAll().where('url', '=', normalizeInstanceUrl(url)).executeTakeFirst();
+/** The instance row at `url` (normalized as the service stores it), or undefined. */
+export async function instanceRow(app: App, url: string) {
+  return (await readRows(app.deps.db, 'instances', { url: normalizeInstanceUrl(url) })).at(0);
 }
 
 /**
@@ -37,11 +40,11 @@ export async function expectRecordedFailure(t: Test, app: App, url: string, expe
   if (!row) throw new Error(`no instance row for ${url}`);
   t.match(
     row,
-    { status: expected.status ?? 'failed', last_error_step: expected.step, last_error_code: expected.code, bootstrap_lease_until: null },
+    { status: expected.status ?? 'failed', lastErrorStep: expected.step, lastErrorCode: expected.code, bootstrapLeaseUntil: null },
     `instance ${expected.status ?? 'failed'} at ${expected.step} with ${expected.code}`,
   );
-  const last = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', row.id).orderBy('id', 'desc').executeTakeFirstOrThrow();
-  t.match(last, { step: expected.step, outcome: 'failed', error_code: expected.code }, 'the failure is the latest event');
+  const last = (await listInstanceEvents(app.deps.db, row.id)).at(-1);
+  t.match(last, { step: expected.step, outcome: 'failed', errorCode: expected.code }, 'the failure is the latest event');
   return row;
 }
 

@@ -3,6 +3,7 @@
 // BOT_USERNAME held by a group, a person, an administrator or another deployment's bot. Every answer is
 // checked against what exists on the fake afterwards.
 import t from 'tap';
+import { findInstanceById, listInstanceEvents } from '../../src/db/instances.repo.js';
 import { botOwnershipMarker } from '../../src/services/bootstrap/bot-account.js';
 import { expectProblem } from '../helpers/bootstrap.js';
 import { bootstrappedInstance, botSideEffects, INTERNAL_AUTH, postBootstrap } from '../helpers/gitlab.js';
@@ -43,7 +44,7 @@ for (const { state, call } of repairs) {
     t.equal(fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/users/${String(instance.bot.userId)}/${call}`) && r.status === 201).length, 1, `one ${call} call`);
     t.same(botSideEffects(fake), { bots: 1, liveBotTokens: 2, applications: 1 }, 'nothing created twice');
     t.equal(await gitlabAccepts(fake, await servedBotToken(app, instance.instanceId)), 200, 'the served token works');
-    const event = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', instance.instanceId).where('step', '=', 'bot_user').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const event = (await listInstanceEvents(app.deps.db, instance.instanceId)).filter((e) => e.step === 'bot_user').at(-1)!;
     t.equal(event.outcome, 'repaired', 'the repair is an event');
   });
 }
@@ -141,8 +142,8 @@ t.test('a renamed bot is still the bot: found by its stored id, its new name rec
   t.equal(again.statusCode, 200, again.body);
   t.same(again.json().bot, { userId: instance.bot.userId, username: 'renamed-bot' });
   t.same(fake.counters, before, 'no user, token or application created');
-  const row = await app.deps.db.selectFrom('instances').select('bot_username').where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
-  t.equal(row.bot_username, 'renamed-bot');
+  const row = (await findInstanceById(app.deps.db, instance.instanceId))!;
+  t.equal(row.botUsername, 'renamed-bot');
 });
 
 t.test('a bot deleted on GitLab is re-created with a new token (repaired), and the old name holder is ours', async (t) => {

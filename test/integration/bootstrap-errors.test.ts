@@ -3,15 +3,17 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectNoInstance, expectProblem, expectRecordedFailure, instanceRow } from '../helpers/bootstrap.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { readRows } from '../helpers/rows.js';
 
 t.test('invalid_url: an ftp:// URL is refused with 400 before anything is stored', async (t) => {
   const { app } = await buildTestApp(t, FAKE_GITLAB_ENV);
   const response = await postBootstrap(app, { url: 'ftp://gitlab.example.com', adminToken: 'glpat-whatever' });
   expectProblem(t, response, { status: 400, code: 'invalid_url' });
-  t.equal(await app.deps.db.selectFrom('instances').select('id').where('url', 'like', '%gitlab.example.com%').executeTakeFirst(), undefined);
+  t.equal((await readRows(app.deps.db, 'instances')).find((row) => row.url.includes('gitlab.example.com')), undefined);
 });
 
 t.test('validation_failed: a missing adminToken, an unknown field, a token that cannot be a header and a non-PEM caCertificate', async (t) => {
@@ -108,7 +110,7 @@ t.test('admin_mode_scope_required under Admin Mode without admin_mode; with it t
   const withAdminMode = fake.seedAdmin({ scopes: ['api', 'admin_mode'], username: 'root2' });
   const created = await postBootstrap(app, { url: fake.url, adminToken: withAdminMode.token });
   t.equal(created.statusCode, 201, created.body);
-  t.match(await instanceRow(app, fake.url), { status: 'ready', last_error_step: null, last_error_code: null });
+  t.match(await instanceRow(app, fake.url), { status: 'ready', lastErrorStep: null, lastErrorCode: null });
 });
 
 t.test('gitlab_unreachable: nothing listens on the port (step probe)', async (t) => {
@@ -165,13 +167,13 @@ t.test("a ready instance re-run with a token that is not its administrator's lea
   t.equal((await postBootstrap(app, { url: fake.url, adminToken: admin.token })).statusCode, 201);
   // This file's tests share a database: read this test's instance, not whichever row comes first.
   const before = (await instanceRow(app, fake.url))!;
-  const eventsBefore = await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', before.id).execute();
+  const eventsBefore = await listInstanceEvents(app.deps.db, before.id);
 
   expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: 'glpat-notatokenatall000' }), { status: 422, code: 'token_invalid', step: 'verify_token' });
   expectProblem(t, await postBootstrap(app, { url: fake.url, adminToken: stranger.token }), { status: 422, code: 'token_not_admin', step: 'verify_token' });
   const after = (await instanceRow(app, fake.url))!;
-  t.match(after, { status: 'ready', last_error_step: before.last_error_step, last_error_code: before.last_error_code, last_error_detail: before.last_error_detail, bootstrap_lease_until: null });
-  t.equal((await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', before.id).execute()).length, eventsBefore.length, 'no event added');
+  t.match(after, { status: 'ready', lastErrorStep: before.lastErrorStep, lastErrorCode: before.lastErrorCode, lastErrorDetail: before.lastErrorDetail, bootstrapLeaseUntil: null });
+  t.equal((await listInstanceEvents(app.deps.db, before.id)).length, eventsBefore.length, 'no event added');
   const lookup = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url: fake.url } });
   t.match(lookup.json(), { status: 'ready', next: 'login', loginUrl: String });
 });

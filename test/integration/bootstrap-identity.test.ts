@@ -2,6 +2,7 @@
 // on the same GitLab, and a GitLab whose issuer changed. Side effects counted on the fake.
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import { createLogger } from '../../src/logger.js';
 import { expectProblem, instanceRow } from '../helpers/bootstrap.js';
 import { buildTestApp, LogCapture, testConfig } from '../helpers/app.js';
@@ -90,8 +91,8 @@ t.test("a ready instance whose GitLab's issuer changed but still holds its bot a
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 200, again.body);
   const row = await instanceRow(app, fake.url);
-  t.equal(row!.openid_issuer, 'https://git.renamed.example', 'the new issuer is recorded');
-  const probe = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', instanceId).where('step', '=', 'probe').orderBy('id', 'desc').executeTakeFirstOrThrow();
+  t.equal(row!.openidIssuer, 'https://git.renamed.example', 'the new issuer is recorded');
+  const probe = (await listInstanceEvents(app.deps.db, instanceId)).filter((e) => e.step === 'probe').at(-1)!;
   t.match(probe.detail, /issuer changed/);
 });
 

@@ -4,6 +4,7 @@
 // and by a full login.
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app.js';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { bootstrappedInstance, botSideEffects, clientChecks, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
@@ -21,13 +22,9 @@ async function expectLoginWorks(t: Test, app: App, fake: FakeGitlab, instanceId:
 }
 
 async function lastApplicationEvent(app: App, instanceId: string) {
-  return app.deps.db
-    .selectFrom('instance_events')
-    .selectAll()
-    .where('instance_id', '=', instanceId)
-    .where('step', '=', 'oauth_application')
-    .orderBy('id', 'desc')
-    .executeTakeFirstOrThrow();
+  const event = (await listInstanceEvents(app.deps.db, instanceId)).filter((e) => e.step === 'oauth_application').at(-1);
+  if (!event) throw new Error(`no oauth_application event for instance ${instanceId}`);
+  return event;
 }
 
 t.test('17.x: a secret renewed behind our back is renewed again with renew-secret (no new application), and a login works', async (t) => {

@@ -1,6 +1,7 @@
 // POST /instances/bootstrap resumes: a fault at each step fails the call, and the retry ends with
 // exactly one bot user, one live bot token and one OAuth application on the fake GitLab.
 import t from 'tap';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import type { FaultSpec } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem, expectRecordedFailure, instanceRow } from '../helpers/bootstrap.js';
@@ -80,7 +81,7 @@ for (const c of cases) {
     t.equal(fake.counters.usersCreated, 1, 'one bot user ever created');
     t.equal(fake.counters.applicationsCreated, 1, 'one application ever created');
     t.equal(fake.counters.personalAccessTokensCreated, c.tokensEverCreated ?? 2, 'one pair of bot tokens ever created (and a lost pair’s partner)');
-    t.match(await instanceRow(app, fake.url), { status: 'ready', last_error_step: null, last_error_code: null });
+    t.match(await instanceRow(app, fake.url), { status: 'ready', lastErrorStep: null, lastErrorCode: null });
   });
 }
 
@@ -94,8 +95,8 @@ t.test('the token step failed but the application step succeeded: the retry keep
   const failed = await expectRecordedFailure(t, app, fake.url, { step: 'bot_token', code: 'gitlab_error' });
   const [application] = [...fake.applications.values()];
   t.equal(fake.counters.applicationsCreated, 1, 'the application was created in the failed call');
-  t.match(failed, { oauth_application_id: String(application.id), oauth_client_id: application.uid, oauth_client_secret_sealed: String, bot_token_id: null });
-  const events = await app.deps.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', failed.id).execute();
+  t.match(failed, { oauthApplicationId: String(application.id), oauthClientId: application.uid, oauthClientSecretSealed: String, botTokenId: null });
+  const events = await listInstanceEvents(app.deps.db, failed.id);
   t.ok(events.some((e) => e.step === 'oauth_application' && e.outcome === 'succeeded'), 'the application step is recorded as succeeded');
 
   const retry = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
@@ -128,5 +129,5 @@ t.test('a bot token GitLab created although its answer was lost is revoked by th
   t.equal(fake.counters.applicationsCreated, 1);
   t.equal(fake.personalAccessTokens.get(orphan.id)!.revoked, true, 'the orphaned token was revoked');
   const row = await instanceRow(app, fake.url);
-  t.same([row?.bot_token_id, row?.bot_standby_token_id], fake.liveTokensOf(bot.id).map((token) => String(token.id)), 'the stored tokens are the live ones');
+  t.same([row?.botTokenId, row?.botStandbyTokenId], fake.liveTokensOf(bot.id).map((token) => String(token.id)), 'the stored tokens are the live ones');
 });

@@ -2,6 +2,7 @@
 // their events by the upkeep's sweep once untouched for 30 days: strangers cannot make the tables grow
 // forever (issue 10 item 6; issue 12 moved the purge from the bootstrap to the upkeep).
 import t from 'tap';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import { instanceRow } from '../helpers/bootstrap.js';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
@@ -33,7 +34,7 @@ t.test('the upkeep sweep deletes never-ready instances untouched for 30 days (an
   t.equal(sweep.counts.abandonedInstancesDeleted, 1, 'the sweep counts what it deleted');
 
   t.equal(await instanceRow(app, stranger.url), undefined, 'the 31-day-old never-ready instance is gone');
-  const events = await app.deps.db.selectFrom('instance_events').select('id').where('instance_id', '=', strangerId).execute();
+  const events = await listInstanceEvents(app.deps.db, strangerId);
   t.same(events, [], 'with its events');
   t.ok(await instanceRow(app, recent.url), 'a 29-day-old one stays');
   t.ok(await instanceRow(app, holder.url), 'one that holds a bot on GitLab stays (its clean-up needs it)');

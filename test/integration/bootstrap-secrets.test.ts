@@ -4,12 +4,13 @@ import { sql } from 'kysely';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app.js';
 import { SEAL_BOT_TOKEN, SEAL_OAUTH_CLIENT_SECRET } from '../../src/crypto/seal-purposes.js';
+import { listInstanceEvents } from '../../src/db/instances.repo.js';
 import type { FaultSpec } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem, instanceRow } from '../helpers/bootstrap.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
-/** Every row of every table in the public schema, as one JSON text. */
+/** Every row of every table in the public schema, as one JSON text (raw SQL: tables no domain type names count too). */
 async function dumpDatabase(t: Test, app: App): Promise<string> {
   const tables = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = 'public'`.execute(app.deps.db);
   const names = tables.rows.map((row) => row.table_name).sort();
@@ -55,14 +56,14 @@ t.test('the bot tokens (served and standby) and the client secret are stored sea
   const row = (await instanceRow(app, fake.url))!;
   const [botToken, standbyToken] = fake.liveTokensOf(response.json().bot.userId).map((token) => token.token);
   const clientSecret = [...fake.applications.values()][0].secret;
-  t.type(row.bot_token_sealed, 'string');
-  t.equal(app.deps.sealer.open(row.bot_standby_token_sealed!, SEAL_BOT_TOKEN), standbyToken, 'the standby token is sealed too');
-  t.type(row.oauth_client_secret_sealed, 'string');
-  t.equal(app.deps.sealer.open(row.bot_token_sealed!, SEAL_BOT_TOKEN), botToken);
-  t.equal(app.deps.sealer.open(row.oauth_client_secret_sealed!, SEAL_OAUTH_CLIENT_SECRET), clientSecret);
+  t.type(row.botTokenSealed, 'string');
+  t.equal(app.deps.sealer.open(row.botStandbyTokenSealed!, SEAL_BOT_TOKEN), standbyToken, 'the standby token is sealed too');
+  t.type(row.oauthClientSecretSealed, 'string');
+  t.equal(app.deps.sealer.open(row.botTokenSealed!, SEAL_BOT_TOKEN), botToken);
+  t.equal(app.deps.sealer.open(row.oauthClientSecretSealed!, SEAL_OAUTH_CLIENT_SECRET), clientSecret);
   t.equal(SEAL_BOT_TOKEN, 'bot_token');
   t.equal(SEAL_OAUTH_CLIENT_SECRET, 'oauth_client_secret');
-  t.throws(() => app.deps.sealer.open(row.bot_token_sealed!, SEAL_OAUTH_CLIENT_SECRET), 'a sealed value opens only for its own column');
+  t.throws(() => app.deps.sealer.open(row.botTokenSealed!, SEAL_OAUTH_CLIENT_SECRET), 'a sealed value opens only for its own column');
 });
 
 /** Faults whose GitLab answer quotes the admin token back, in each of GitLab's error shapes. */
@@ -102,9 +103,9 @@ for (const echo of echoes) {
     t.equal(fake.faults[0].applied, 1, 'the echoing answer was given');
 
     const row = (await instanceRow(app, fake.url))!;
-    t.match(row, { status: 'failed', last_error_step: echo.failure.step, last_error_code: echo.failure.code });
-    const events = await app.deps.db.selectFrom('instance_events').selectAll().where('instance_id', '=', row.id).execute();
-    t.ok(events.some((e) => e.outcome === 'failed' && e.error_code === echo.failure.code), 'the failure is recorded');
+    t.match(row, { status: 'failed', lastErrorStep: echo.failure.step, lastErrorCode: echo.failure.code });
+    const events = await listInstanceEvents(app.deps.db, row.id);
+    t.ok(events.some((e) => e.outcome === 'failed' && e.errorCode === echo.failure.code), 'the failure is recorded');
 
     expectAbsent(t, 'the problem answer', response.body, { 'admin token': admin.token });
     expectAbsent(t, 'the events', JSON.stringify(events), { 'admin token': admin.token });

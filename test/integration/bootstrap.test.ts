@@ -3,10 +3,12 @@
 import t from 'tap';
 import { buildApp } from '../../src/app.js';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
+import { findInstanceById, listInstanceEvents } from '../../src/db/instances.repo.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestCertificates } from '../fake-gitlab/index.js';
 import { buildTestApp, LogCapture, testConfig, testFileDatabase } from '../helpers/app.js';
 import { botSideEffects, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { readRow, updateRows } from '../helpers/rows.js';
 
 t.test('first set-up under a relative root creates one bot, its two tokens (served and standby) and one application', async (t) => {
   const fake = await startTestGitlab(t, { relativeRoot: '/gitlab', version: '17.8.1-ee' });
@@ -39,10 +41,10 @@ t.test('first set-up under a relative root creates one bot, its two tokens (serv
   t.equal(application.confidential, true);
   t.ok(fake.requests.length > 0 && fake.requests.every((request) => request.path.startsWith('/gitlab/')), 'every call went under the relative root');
 
-  const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', body.instanceId).executeTakeFirstOrThrow();
-  t.match(row, { status: 'ready', gitlab_version: '17.8.1-ee', bot_token_id: String(token.id), oauth_client_id: application.uid, bootstrap_lease_until: null });
-  t.equal(row.bot_token_expires_at!.toISOString(), `${String(token.expiresAt)}T00:00:00.000Z`);
-  const events = await app.deps.db.selectFrom('instance_events').select(['step', 'outcome']).where('instance_id', '=', body.instanceId).orderBy('id').execute();
+  const row = (await findInstanceById(app.deps.db, body.instanceId))!;
+  t.match(row, { status: 'ready', gitlabVersion: '17.8.1-ee', botTokenId: String(token.id), oauthClientId: application.uid, bootstrapLeaseUntil: null });
+  t.equal(row.botTokenExpiresAt!.toISOString(), `${String(token.expiresAt)}T00:00:00.000Z`);
+  const events = await listInstanceEvents(app.deps.db, body.instanceId);
   t.same(
     events.map((event) => `${event.step}:${event.outcome}`).sort(),
     ['url:succeeded', 'probe:succeeded', 'verify_token:succeeded', 'bot_user:succeeded', 'bot_token:succeeded', 'oauth_application:succeeded', 'ready:succeeded'].sort(),
@@ -167,15 +169,15 @@ t.test('a bootstrap whose lease was taken over stops writing and answers bootstr
   await held.reached;
   // Another process's bootstrap takes the instance over (as after our lease ran out).
   const successorLease = new Date(clock.now.getTime() + 3_600_000);
-  await app.deps.db.updateTable('instances').set({ bootstrap_lease_until: successorLease, bootstrap_lease_holder: 'successor' }).where('url', '=', fake.url).execute();
+  await updateRows(app.deps.db, 'instances', { url: fake.url }, { bootstrapLeaseUntil: successorLease, bootstrapLeaseHolder: 'successor' });
   held.release();
 
   const response = await running;
   t.equal(response.statusCode, 409);
   t.equal(response.json().code, 'bootstrap_in_progress');
-  const row = await app.deps.db.selectFrom('instances').selectAll().where('url', '=', fake.url).executeTakeFirstOrThrow();
-  t.same([row.bootstrap_lease_until, row.bootstrap_lease_holder], [successorLease, 'successor'], "the successor's lease is untouched");
-  t.equal(row.gitlab_version, null, 'nothing written after the lease was lost');
+  const row = await readRow(app.deps.db, 'instances', { url: fake.url });
+  t.same([row.bootstrapLeaseUntil, row.bootstrapLeaseHolder], [successorLease, 'successor'], "the successor's lease is untouched");
+  t.equal(row.gitlabVersion, null, 'nothing written after the lease was lost');
 });
 
 t.test('a bootstrap that finds a live lease is refused before it sends anything to GitLab', async (t) => {
@@ -217,15 +219,15 @@ t.test('re-check: an application on the old shared redirect URI is replaced by o
   const first = (await postBootstrap(app, { url: fake.url, adminToken: admin.token })).json();
   // As an application created before per-instance redirect URIs was left.
   fake.applications.get(first.oauthApplication.id)!.redirectUri = 'http://connect.test/auth/gitlab/callback';
-  await app.deps.db.updateTable('instances').set({ oauth_redirect_uri: 'http://connect.test/auth/gitlab/callback' }).where('id', '=', first.instanceId).execute();
+  await updateRows(app.deps.db, 'instances', { id: first.instanceId }, { oauthRedirectUri: 'http://connect.test/auth/gitlab/callback' });
 
   const again = await postBootstrap(app, { url: fake.url, adminToken: admin.token });
   t.equal(again.statusCode, 200, again.body);
   t.same(again.json().repaired, ['oauth_application']);
   const own = instanceCallbackUrl('http://connect.test', fake.url);
   t.same([...fake.applications.values()].map((application) => application.redirectUri), [own], 'only an application on the own URI is left');
-  const row = await app.deps.db.selectFrom('instances').select('oauth_redirect_uri').where('id', '=', first.instanceId).executeTakeFirstOrThrow();
-  t.equal(row.oauth_redirect_uri, own);
+  const row = (await findInstanceById(app.deps.db, first.instanceId))!;
+  t.equal(row.oauthRedirectUri, own);
 });
 
 for (const paged of [false, true]) {

@@ -3,6 +3,7 @@
 // retried once); rotated with the longest expiry allowed; on 16.0–16.5, where a rotation ignores
 // expires_at and grants 7 days, the real expiry stored and shown in health (bot_token_short_lifetime).
 import t from 'tap';
+import { findInstanceById } from '../../src/db/instances.repo.js';
 import { DAY_MS } from '../../src/time.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
@@ -54,8 +55,8 @@ t.test('GitLab 16.5 ignores expires_at on rotate (7 days): the real expiry is st
   t.match(details.health.notices, [{ code: 'bot_token_short_lifetime', step: 'bot_token', title: /7 days.*16\.6/ }]);
   const check = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/check`, headers: auth });
   t.match(check.json().health.notices, [{ code: 'bot_token_short_lifetime' }], 'the check route shows it too');
-  const row = await app.deps.db.selectFrom('instances').select(['bot_token_expires_at', 'bot_standby_token_expires_at']).where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
-  t.ok([row.bot_token_expires_at, row.bot_standby_token_expires_at].some((at) => at?.toISOString().slice(0, 10) === fake.dateInDays(7)), 'the expiry GitLab answered is stored');
+  const row = (await findInstanceById(app.deps.db, instance.instanceId))!;
+  t.ok([row.botTokenExpiresAt, row.botStandbyTokenExpiresAt].some((at) => at?.toISOString().slice(0, 10) === fake.dateInDays(7)), 'the expiry GitLab answered is stored');
 
   clock.now = new Date(clock.now.getTime() + 4 * DAY_MS);
   t.equal((await call()).statusCode, 200);

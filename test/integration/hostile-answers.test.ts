@@ -37,7 +37,7 @@ t.test('an OpenID issuer that is no URL, or 900 KB long: 502 gitlab_error at the
     t.match(problem.detail, /issuer/);
     t.ok(response.body.length < 4096, 'the answer does not carry the issuer');
     const row = await instanceRow(app, fake.url);
-    t.equal(row?.openid_issuer ?? null, null, 'the issuer is not stored');
+    t.equal(row?.openidIssuer ?? null, null, 'the issuer is not stored');
   }
   t.equal(fake.counters.usersCreated, 0, 'nothing created on GitLab');
 });

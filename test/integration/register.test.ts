@@ -5,11 +5,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
+import { findInstanceById } from '../../src/db/instances.repo.js';
 import { DAY_MS } from '../../src/time.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem } from '../helpers/bootstrap.js';
 import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, LOGIN_SCOPES, login } from '../helpers/ready-instance.js';
+import { readRow } from '../helpers/rows.js';
 import type { App } from '../../src/app.js';
 import type { FakeGitlab, FakeGitlabOptions } from '../fake-gitlab/index.js';
 
@@ -61,7 +63,7 @@ t.test('register with good credentials: 201 manual, a user logs in, the bot toke
   expectNothingCreated(t, fake);
   t.same(fake.tokenRequests.map((request) => request.grant_type), ['authorization_code'], 'one client check at the token endpoint');
 
-  const row = await app.deps.db.selectFrom('instances').selectAll().where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const row = (await findInstanceById(app.deps.db, instance.instanceId))!;
   t.notMatch(JSON.stringify(row), setup.token, 'the bot token is stored sealed only');
   t.notMatch(JSON.stringify(row), setup.application.secret, 'the client secret is stored sealed only');
 
@@ -103,8 +105,8 @@ t.test('each refusal has its code and step, and registers nothing', async (t) =>
       const s = await manualSetup(t, c.options);
       const body = c.alter ? c.alter(s) : s.body;
       expectProblem(t, await register(s.app, body), { status: 422, code: c.code, step: c.step });
-      const row = await s.app.deps.db.selectFrom('instances').selectAll().where('url', '=', s.fake.url).executeTakeFirstOrThrow();
-      t.match(row, { status: 'failed', bot_token_sealed: null, oauth_client_secret_sealed: null, last_error_code: c.code });
+      const row = await readRow(s.app.deps.db, 'instances', { url: s.fake.url });
+      t.match(row, { status: 'failed', botTokenSealed: null, oauthClientSecretSealed: null, lastErrorCode: c.code });
       expectNothingCreated(t, s.fake);
     });
   }
