@@ -13,6 +13,7 @@ import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testConfig, testFileDatabase 
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 import { acceptedByGitlab, botTokenCall, FAKE_GITLAB_ENV, gitlabToken, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
+import { readRow, updateRows } from '../helpers/rows.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (PostgreSQL shared by two processes, or behind a proxy)', timeout: 600_000 };
@@ -67,7 +68,7 @@ t.test('the process killed mid-rotation: the next call on another process return
   const instance = await bootstrapped(app, fake);
   const [, standby] = fake.liveTokensOf(instance.bot.userId);
   // Due by the child's (real) clock: the standby expires within the hour, as far as the service knows.
-  await app.deps.db.updateTable('instances').set({ bot_standby_token_expires_at: new Date(Date.now() + 3_600_000), bot_standby_token_issued_at: null }).where('id', '=', instance.instanceId).execute();
+  await updateRows(app.deps.db, 'instances', { id: instance.instanceId }, { botStandbyTokenExpiresAt: new Date(Date.now() + 3_600_000), botStandbyTokenIssuedAt: null });
   const held = fake.injectFault({ method: 'POST', path: ROTATE, afterActing: true, hold: true });
   await killedWhileGitlabAnswers(t, `/internal/instances/${instance.instanceId}/bot-token`, held);
   t.ok(fake.personalAccessTokens.get(standby.id)!.revoked, 'GitLab rotated the standby before the process died');
@@ -85,9 +86,9 @@ t.test('the process killed mid-refresh: the next call on another process refresh
   const { instance } = await createReadyInstance(app, fake);
   const gitlabUser = fake.createUser({ username: 'alice' });
   await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
-  const user = await app.deps.db.selectFrom('users').select('id').where('gitlab_user_id', '=', String(gitlabUser.id)).executeTakeFirstOrThrow();
+  const user = await readRow(app.deps.db, 'users', { gitlabUserId: String(gitlabUser.id) });
   const original = [...fake.oauthTokens.values()].at(-1)!;
-  await app.deps.db.updateTable('users').set({ access_token_expires_at: new Date(Date.now() - 1000) }).where('id', '=', user.id).execute();
+  await updateRows(app.deps.db, 'users', { id: user.id }, { accessTokenExpiresAt: new Date(Date.now() - 1000) });
   const held = fake.injectFault({ method: 'POST', path: '/oauth/token', afterActing: true, hold: true });
   await killedWhileGitlabAnswers(t, `/internal/users/${user.id}/gitlab-token`, held);
   t.equal(fake.grantCount('refresh_token'), 1, 'GitLab refreshed before the process died');

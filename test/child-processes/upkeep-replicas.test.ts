@@ -7,10 +7,12 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { buildApp, type App } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
+import { findInstanceById } from '../../src/db/instances.repo.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testConfig } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { updateRows } from '../helpers/rows.js';
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 import { upkeepRuns, waitForRun, type RunBody } from '../helpers/upkeep.js';
 
@@ -44,7 +46,7 @@ async function bootstrappedWithDueToken(app: App, fake: FakeGitlab): Promise<{ i
   const response = await postBootstrap(app, { url: fake.url, adminToken: fake.seedAdmin().token });
   if (response.statusCode !== 201) throw new Error(response.body);
   const instance: { instanceId: string; bot: { userId: number } } = response.json();
-  await app.deps.db.updateTable('instances').set({ bot_standby_token_expires_at: new Date(Date.now() + 3_600_000), bot_standby_token_issued_at: null }).where('id', '=', instance.instanceId).execute();
+  await updateRows(app.deps.db, 'instances', { id: instance.instanceId }, { botStandbyTokenExpiresAt: new Date(Date.now() + 3_600_000), botStandbyTokenIssuedAt: null });
   return instance;
 }
 
@@ -100,8 +102,8 @@ t.test('a process killed while its upkeep job waits on GitLab: the other process
   t.match(completed, { outcome: 'succeeded', counts: { check: 'ok' } }, 'retried and completed by the other process');
   const runs = (await upkeepRuns(survivor)).filter((run) => run.job === 'instance');
   t.same(runs.map((run) => run.outcome), ['running', 'succeeded'], "the killed process's run never finished; the retry completed once");
-  const served = await survivor.deps.db.selectFrom('instances').select('bot_token_sealed').where('id', '=', instance.instanceId).executeTakeFirstOrThrow();
-  const token = survivor.deps.sealer.open(served.bot_token_sealed!, 'bot_token');
+  const served = await findInstanceById(survivor.deps.db, instance.instanceId);
+  const token = survivor.deps.sealer.open(served!.botTokenSealed!, 'bot_token');
   t.equal((await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status, 200, 'GitLab accepts the served token');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens: the lost one adopted');
 });

@@ -14,6 +14,7 @@ import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testFileDatabase } from '../h
 import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
 import { loggedInMaintainer } from '../helpers/maintainer.js';
 import { until } from '../helpers/poll.js';
+import { readRows } from '../helpers/rows.js';
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)', timeout: 600_000 };
@@ -21,10 +22,9 @@ const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TES
 /** Polling bounds: every 20 ms, for at most 30 s (a generous bound, no timing asserted). */
 const POLL = { everyMs: 20, withinMs: 30_000 };
 
-/** Rows of `webhook_events` stored for the installation. */
+/** Webhook events stored for the installation. */
 async function storedEvents(app: App, installationId: string): Promise<number> {
-  const rows = await app.deps.db.selectFrom('webhook_events').select('id').where('installation_id', '=', installationId).execute();
-  return rows.length;
+  return (await readRows(app.deps.db, 'webhookEvents', { installationId })).length;
 }
 
 /** Whether some session waits for a lock on webhook_events (the child's INSERT behind the test's SHARE lock). */

@@ -6,6 +6,7 @@ import t from 'tap';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { buildAppBehindProxy } from '../helpers/app.js';
 import { acceptedByGitlab as accepted, bootstrappedInstance as bootstrapped, botTokenCall, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { updateRows } from '../helpers/rows.js';
 
 const ROTATE = /\/personal_access_tokens\/\d+\/rotate$/;
 
@@ -86,7 +87,7 @@ t.test('a one-token instance is rotated in place; an unknown instance is 404', a
   const { app, instance, fake } = await bootstrapped(t);
   const [served, standby] = fake.liveTokensOf(instance.bot.userId);
   fake.revokePersonalAccessToken(standby.id);
-  await app.deps.db.updateTable('instances').set({ bot_standby_token_id: null, bot_standby_token_sealed: null }).where('id', '=', instance.instanceId).execute();
+  await updateRows(app.deps.db, 'instances', { id: instance.instanceId }, { botStandbyTokenId: null, botStandbyTokenSealed: null });
   const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token/rotate`, headers: auth });
   t.equal(response.statusCode, 200, response.body);
   t.same(rotatedIds(fake), [served.id]);

@@ -10,6 +10,7 @@ import { DAY_MS, gitlabDateToInstant } from '../../src/time.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { LogCapture, testConfig, testFileDatabase } from '../helpers/app.js';
 import { acceptedByGitlab as accepted, bootstrappedInstance as bootstrapped, botTokenCall, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { updateRows } from '../helpers/rows.js';
 
 /** The bot's live tokens on the fake, the served one (the later expiry) first. */
 function pair(fake: FakeGitlab, botUserId: number) {
@@ -200,7 +201,7 @@ t.test('an instance with one token (bootstrapped before the pair) keeps working:
   const { app, instance, fake, clock } = await bootstrapped(t);
   const [served, standby] = pair(fake, instance.bot.userId);
   fake.revokePersonalAccessToken(standby.id);
-  await app.deps.db.updateTable('instances').set({ bot_standby_token_id: null, bot_standby_token_sealed: null, bot_standby_token_expires_at: null, bot_standby_token_issued_at: null }).where('id', '=', instance.instanceId).execute();
+  await updateRows(app.deps.db, 'instances', { id: instance.instanceId }, { botStandbyTokenId: null, botStandbyTokenSealed: null, botStandbyTokenExpiresAt: null, botStandbyTokenIssuedAt: null });
   const call = () => botTokenCall(app, instance.instanceId);
   t.equal((await call()).json().token, served.token, 'served as is');
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);

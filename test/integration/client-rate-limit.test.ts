@@ -5,6 +5,7 @@ import { clientKeyOf } from '../../src/plugins/client-rate-limit.js';
 import { buildTestApp, midMinuteClock } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, startTestGitlab } from '../helpers/gitlab.js';
 import { createReadyInstance } from '../helpers/ready-instance.js';
+import { readRows } from '../helpers/rows.js';
 
 t.test('clientKeyOf: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', async (t) => {
   t.equal(clientKeyOf('203.0.113.7'), '203.0.113.7');
@@ -30,7 +31,7 @@ t.test('login start: LOGIN_RATE_LIMIT_PER_MINUTE per client, an IPv6 /64 counted
   t.equal((await start('2001:db8:1:3::1')).statusCode, 302, 'the next /64 is another client');
   t.equal((await start('203.0.113.7')).statusCode, 302);
 
-  const states = await app.deps.db.selectFrom('login_states').where('instance_id', '=', instance.id).select('state_hash').execute();
+  const states = await readRows(app.deps.db, 'loginStates', { instanceId: instance.id });
   t.equal(states.length, 4, 'the refused start wrote no login state');
 });
 

@@ -10,6 +10,7 @@ import { buildAppBehindProxy, buildTestApp, testConfig, testFileDatabase } from 
 import { acceptedByGitlab, FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
 import { until } from '../helpers/poll.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
+import { readRow } from '../helpers/rows.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
 
 /** Logs `count` new GitLab users of `fake` in; returns their user ids in this service. */
@@ -18,7 +19,7 @@ async function loggedInUsers(app: App, fake: FakeGitlab, instanceId: string, cou
   for (let i = 0; i < count; i++) {
     const gitlabUser = fake.createUser({ username: `user${String(fake.users.size + 1)}` });
     await login(new Browser(), app, fake, instanceId, { gitlabUserId: gitlabUser.id });
-    const row = await app.deps.db.selectFrom('users').select('id').where('gitlab_user_id', '=', String(gitlabUser.id)).where('instance_id', '=', instanceId).executeTakeFirstOrThrow();
+    const row = await readRow(app.deps.db, 'users', { gitlabUserId: String(gitlabUser.id), instanceId });
     ids.push(row.id);
   }
   return ids;

@@ -8,6 +8,7 @@ import t from 'tap';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { bootstrappedInstance as bootstrapped, botTokenCall, clientChecks, gitlabToken, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
+import { readRow } from '../helpers/rows.js';
 
 type Bootstrapped = Awaited<ReturnType<typeof bootstrapped>>;
 
@@ -23,7 +24,7 @@ async function withUser(setup: Bootstrapped) {
   const { app, fake, instance } = setup;
   const gitlabUser = fake.createUser({ username: 'alice' });
   const { sessionToken } = await login(new Browser(), app, fake, instance.instanceId, { gitlabUserId: gitlabUser.id });
-  const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const user = await readRow(app.deps.db, 'users', { instanceId: instance.instanceId });
   return {
     userToken: () => gitlabToken(app, user.id),
     me: () => app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } }),

@@ -6,6 +6,7 @@ import { buildTestApp } from '../helpers/app.js';
 import { expectProblem } from '../helpers/bootstrap.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
+import { readRows } from '../helpers/rows.js';
 import type { FakeGitlabOptions } from '../fake-gitlab/index.js';
 
 async function loginSetup(t: Test, options: FakeGitlabOptions = {}) {
@@ -32,7 +33,7 @@ t.test('GET /user answers that break the schema make the login 502 gitlab_error 
     const problem = expectProblem(t, callback, { status: 502, code: 'gitlab_error' });
     t.match(problem.detail, /^GitLab's answer to GET \/api\/v4\/user is not valid/, why);
   }
-  t.equal((await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).execute()).length, 0, 'no user row was written');
+  t.equal((await readRows(app.deps.db, 'users', { instanceId: instance.id })).length, 0, 'no user row was written');
 });
 
 t.test('a javascript: avatar URL is dropped: the login succeeds and /me and the users table carry null', async (t) => {
@@ -43,7 +44,7 @@ t.test('a javascript: avatar URL is dropped: the login succeeds and /me and the 
   const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   t.equal(me.statusCode, 200);
   t.equal(me.json().user.avatarUrl, null);
-  t.same(await app.deps.db.selectFrom('users').select('avatar_url').where('instance_id', '=', instance.id).execute(), [{ avatar_url: null }]);
+  t.same((await readRows(app.deps.db, 'users', { instanceId: instance.id })).map((row) => row.avatarUrl), [null]);
 });
 
 t.test('control: an https avatar URL is kept', async (t) => {
@@ -51,7 +52,7 @@ t.test('control: an https avatar URL is kept', async (t) => {
   fake.injectFault({ method: 'GET', path: '/api/v4/user', status: 200, body: wellFormed });
   const { callback } = await login(new Browser(), app, fake, instance.id, { gitlabUserId: user.id });
   t.equal(callback.statusCode, 302, callback.body);
-  t.same(await app.deps.db.selectFrom('users').select('avatar_url').where('instance_id', '=', instance.id).execute(), [{ avatar_url: 'https://gitlab.example/a.png' }]);
+  t.same((await readRows(app.deps.db, 'users', { instanceId: instance.id })).map((row) => row.avatarUrl), ['https://gitlab.example/a.png']);
 });
 
 t.test('a huge expires_in from the token endpoint makes the login 502 gitlab_error, not 500', async (t) => {
@@ -59,7 +60,7 @@ t.test('a huge expires_in from the token endpoint makes the login 502 gitlab_err
   const { callback } = await login(new Browser(), app, fake, instance.id, { gitlabUserId: user.id });
   const problem = expectProblem(t, callback, { status: 502, code: 'gitlab_error' });
   t.match(problem.detail, /POST \/oauth\/token.*expires_in/);
-  t.equal((await app.deps.db.selectFrom('sessions').select('id').where('instance_id', '=', instance.id).execute()).length, 0, 'no session was written');
+  t.equal((await readRows(app.deps.db, 'sessions', { instanceId: instance.id })).length, 0, 'no session was written');
 });
 
 t.test('bootstrap: a malformed item in GET /applications is 502 gitlab_error naming the list', async (t) => {

@@ -7,6 +7,7 @@ import t from 'tap';
 import { DAY_MS } from '../../src/time.js';
 import { acceptedByGitlab as accepted, bootstrappedInstance as bootstrapped, botTokenCall, gitlabToken, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
+import { readRow } from '../helpers/rows.js';
 
 type Bootstrapped = Awaited<ReturnType<typeof bootstrapped>>;
 
@@ -70,7 +71,7 @@ t.test('OAuth application deleted on GitLab: the user-token refresh is 409 reaut
   const gitlabUser = fake.createUser({ username: 'alice' });
   const browser = new Browser();
   const { sessionToken } = await login(browser, app, fake, instance.instanceId, { gitlabUserId: gitlabUser.id });
-  const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.instanceId).executeTakeFirstOrThrow();
+  const user = await readRow(app.deps.db, 'users', { instanceId: instance.instanceId });
   const me = () => app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   t.equal((await me()).statusCode, 200, 'logged in');
 

@@ -6,6 +6,7 @@ import type { App, Clock } from '../../src/app.js';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
+import { readRow } from '../helpers/rows.js';
 import { startFakeGitlab, type FaultSpec } from '../fake-gitlab/index.js';
 
 /** The app and the fake GitLab, whose clock runs `gitlabLagMs` behind the app's; `advance` moves both. */
@@ -24,7 +25,7 @@ async function setup(t: Test, gitlabLagMs = 0) {
 async function loggedIn(t: Test, app: App, fake: Awaited<ReturnType<typeof setup>>['fake'], instanceId: string, gitlabUserId: number) {
   const { callback } = await login(new Browser(), app, fake, instanceId, { gitlabUserId });
   t.equal(callback.statusCode, 302, 'logged in');
-  return (await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instanceId).executeTakeFirstOrThrow()).id;
+  return (await readRow(app.deps.db, 'users', { instanceId })).id;
 }
 
 t.test("a GitLab clock 150 s behind (its ID tokens live 120 s) still logs the user in: ID token times get a few minutes' tolerance", async (t) => {

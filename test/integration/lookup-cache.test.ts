@@ -1,7 +1,6 @@
 // The lookup cache: answers without reading the database, stays coherent across two processes on one
 // PostgreSQL (LISTEN/NOTIFY), catches up after its listener reconnects, stays bounded (LRU), and on the
 // embedded default invalidates inside the process.
-import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
@@ -10,6 +9,7 @@ import { openPostgres } from '../../src/db/database.js';
 import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
 import { openMigratedPglite } from '../helpers/database.js';
 import { holdsWithin } from '../helpers/poll.js';
+import { insertRows, updateRows } from '../helpers/rows.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
@@ -58,7 +58,7 @@ t.test('process B answers from its cache, and a status written on process A reac
   await writeUnannounced(url, `update instances set status = 'failed' where url = $1`, ['https://cached.example.com']);
   t.equal(await statusOf(b, 'cached.example.com'), 'bootstrapping', 'an unannounced write is not seen: B answered from its cache');
 
-  await a.deps.db.updateTable('instances').set({ status: 'ready' }).where('url', '=', 'https://cached.example.com').execute();
+  await updateRows(a.deps.db, 'instances', { url: 'https://cached.example.com' }, { status: 'ready' });
   t.ok(await holdsWithin(async () => (await statusOf(b, 'cached.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }), 'B answers ready once A wrote it');
 });
 
@@ -68,7 +68,7 @@ t.test('an unknown URL is cached as unknown on B until a write to it is announce
   await writeUnannounced(url, `insert into instances (url, status) values ($1, 'failed')`, ['https://later.example.com']);
   t.equal(await statusOf(b, 'later.example.com'), 'unregistered', 'B answered from its negative entry');
 
-  await a.deps.db.updateTable('instances').set({ status: 'ready' }).where('url', '=', 'https://later.example.com').execute();
+  await updateRows(a.deps.db, 'instances', { url: 'https://later.example.com' }, { status: 'ready' });
   t.ok(await holdsWithin(async () => (await statusOf(b, 'later.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }), 'the announced write drops the negative entry');
 });
 
@@ -90,7 +90,7 @@ t.test('after its listener reconnects, B drops what it cached before (a missed n
 
   await proxy.stop();
   t.ok(await holdsWithin(() => !b.deps.instanceLookups.serving, { everyMs: 10, withinMs: 5000 }), 'B notices that its listener lost the connection');
-  await a.deps.db.updateTable('instances').set({ status: 'failed' }).where('url', '=', 'https://flaky.example.com').execute();
+  await updateRows(a.deps.db, 'instances', { url: 'https://flaky.example.com' }, { status: 'failed' });
   await proxy.start();
   t.ok(await holdsWithin(() => b.deps.instanceLookups.serving, { everyMs: 10, withinMs: 10_000 }), 'B listens again');
   t.equal(await statusOf(b, 'flaky.example.com'), 'failed', 'the change made while B was deaf is answered');
@@ -105,7 +105,7 @@ t.test('on the embedded default a write is seen by the next lookups in the proce
   });
   t.ok(await holdsWithin(() => app.deps.instanceLookups.serving, { everyMs: 10, withinMs: 5000 }), 'the in-process listener is on');
   t.equal(await statusOf(app, 'embedded.example.com'), 'unregistered');
-  // Raw SQL on the database handle: only the trigger's NOTIFY can tell the cache.
-  await sql`insert into instances (url, status) values ('https://embedded.example.com', 'ready')`.execute(database.db);
+  // Written on the database handle, not through the app: only the trigger's NOTIFY can tell the cache.
+  await insertRows(database.db, 'instances', { url: 'https://embedded.example.com', status: 'ready' });
   t.ok(await holdsWithin(async () => (await statusOf(app, 'embedded.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }));
 });

@@ -4,24 +4,20 @@ import t from 'tap';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { buildTestApp } from '../helpers/app.js';
 import { FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { insertRows } from '../helpers/rows.js';
 
 t.test('lookup reports each state of an instance', async (t) => {
   const now = new Date('2026-11-25T12:00:00Z');
   const { app } = await buildTestApp(t, {}, { clock: () => now });
-  const db = app.deps.db;
   const future = new Date(now.getTime() + 60_000);
   const past = new Date(now.getTime() - 60_000);
-  const rows = await db
-    .insertInto('instances')
-    .values([
-      { url: 'https://ready.example.com/gitlab', status: 'ready' },
-      { url: 'https://running.example.com', status: 'bootstrapping', bootstrap_lease_until: future, bootstrap_step: 'verify_token' },
-      { url: 'https://crashed.example.com', status: 'bootstrapping', bootstrap_lease_until: past },
-      { url: 'https://failed.example.com', status: 'failed', last_error_step: 'probe', last_error_code: 'not_gitlab' },
-      { url: 'https://removed.example.com', status: 'removed' },
-    ])
-    .returning(['id', 'url'])
-    .execute();
+  const rows = await insertRows(app.deps.db, 'instances', [
+    { url: 'https://ready.example.com/gitlab', status: 'ready' },
+    { url: 'https://running.example.com', status: 'bootstrapping', bootstrapLeaseUntil: future, bootstrapStep: 'verify_token' },
+    { url: 'https://crashed.example.com', status: 'bootstrapping', bootstrapLeaseUntil: past },
+    { url: 'https://failed.example.com', status: 'failed', lastErrorStep: 'probe', lastErrorCode: 'not_gitlab' },
+    { url: 'https://removed.example.com', status: 'removed' },
+  ]);
   const idOf = (url: string) => rows.find((row) => row.url === url)!.id;
 
   const lookup = async (url: string) => {

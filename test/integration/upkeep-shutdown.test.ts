@@ -11,6 +11,7 @@ import type { DB } from '../../src/db/types.js';
 import type { FakeGitlab, InjectedFault } from '../fake-gitlab/index.js';
 import { bootstrappedInstance } from '../helpers/gitlab.js';
 import { pollFor } from '../helpers/poll.js';
+import { readRows } from '../helpers/rows.js';
 import { instanceJob, lastRunId, settledInstanceJob, triggerSweep, UPKEEP_ENV, waitForLog, waitForRun } from '../helpers/upkeep.js';
 
 const STOPPING = 'upkeep stopping: waiting for its running jobs';
@@ -28,7 +29,7 @@ async function checkHeldOnGitlab(app: App, fake: FakeGitlab): Promise<InjectedFa
 
 /** The instance's upkeep runs as stored (read on the test's own connection: the app may be closed). */
 async function instanceRuns(db: Kysely<DB>, instanceId: string) {
-  return db.selectFrom('upkeep_runs').select(['outcome', 'finished_at', 'counts']).where('instance_id', '=', instanceId).orderBy('id').execute();
+  return readRows(db, 'upkeepRuns', { instanceId }, 'id');
 }
 
 t.test('app.close() waits for a running check: held on GitLab while the app closes, it finishes, recorded succeeded, and pg-boss completes its job', async (t) => {
@@ -43,7 +44,7 @@ t.test('app.close() waits for a running check: held on GitLab while the app clos
   held.release();
   await closing;
   t.ok(logs.lines.some((line) => line.includes('"msg":"upkeep stopped"')), 'the upkeep had stopped, all its jobs done, when close() returned');
-  t.match(await instanceRuns(db, id), [{ outcome: 'succeeded', finished_at: Date, counts: { check: 'ok' } }], 'when close() returns, the check has finished and is recorded');
+  t.match(await instanceRuns(db, id), [{ outcome: 'succeeded', finishedAt: Date, counts: { check: 'ok' } }], 'when close() returns, the check has finished and is recorded');
   t.match(await settledInstanceJob(db, id), { state: 'completed' }, 'pg-boss completed the job: no retry');
 });
 
@@ -57,10 +58,10 @@ t.test('app.close() does not wait past its deadline: a check held past it is fai
   const closing = app.close();
   t.match(await waitForLog(logs, STOPPED_EARLY), { timeoutMs: 1000 }, 'the stop returned at its deadline while GitLab still held the check');
   t.match(await settledInstanceJob(db, id), { state: 'retry', output: { value: 'pg-boss shut down while active' } }, 'pg-boss failed the job: it is retried');
-  t.match(await instanceRuns(db, id), [{ outcome: 'running', finished_at: null }], 'the run is not finished');
+  t.match(await instanceRuns(db, id), [{ outcome: 'running', finishedAt: null }], 'the run is not finished');
   held.release();
   await closing;
   // The handler (in a process that lives on, unlike a stopped server) records its end late; the job stays queued for its retry.
-  await pollFor('the late end of the run', async () => (await instanceRuns(db, id)).find((run) => run.finished_at !== null), { everyMs: 50 });
+  await pollFor('the late end of the run', async () => (await instanceRuns(db, id)).find((run) => run.finishedAt !== null), { everyMs: 50 });
   t.match(await instanceJob(db, id), { state: 'retry' }, 'a late end does not complete the job given up');
 });

@@ -5,9 +5,11 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { buildApp, type Clock } from '../../src/app.js';
 import { openPostgres } from '../../src/db/database.js';
+import { findUserById } from '../../src/db/users.repo.js';
 import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
 import { FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
+import { readRow } from '../helpers/rows.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 
 /**
@@ -24,7 +26,7 @@ async function loggedInUser(t: Test, options: { accessTokenTtlSeconds?: number }
   const gitlabUser = fake.createUser({ username: `user${String(fake.users.size + 1)}` });
   const { callback } = await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
   t.equal(callback.statusCode, 302, 'logged in');
-  const user = await app.deps.db.selectFrom('users').select('id').where('instance_id', '=', instance.id).executeTakeFirstOrThrow();
+  const user = await readRow(app.deps.db, 'users', { instanceId: instance.id });
   const advance = (ms: number) => {
     now = new Date(now.getTime() + ms);
   };
@@ -131,11 +133,10 @@ t.test('invalid_grant on refresh answers 409 reauthorization_required until the 
   const again = await gitlabToken(app, userId);
   t.same([again.statusCode, again.json().code], [409, 'reauthorization_required'], 'stays 409');
   t.equal(fake.tokenRequests.length, requests, 'without asking GitLab again');
-  const row = await app.deps.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow();
-  t.equal(row.reauthorization_required, true);
+  t.equal((await findUserById(app.deps.db, userId))?.reauthorizationRequired, true);
 
   await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
-  t.equal((await app.deps.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow()).reauthorization_required, false);
+  t.equal((await findUserById(app.deps.db, userId))?.reauthorizationRequired, false);
   const afterLogin = await gitlabToken(app, userId);
   t.equal(afterLogin.statusCode, 200, 'a new login clears it');
 });
@@ -160,8 +161,7 @@ t.test('a GitLab failure during refresh is a 502 and leaves the stored tokens us
   fake.injectFault({ method: 'POST', path: '/oauth/token', status: 500 });
   const failed = await gitlabToken(app, userId);
   t.same([failed.statusCode, failed.json().code], [502, 'gitlab_error']);
-  const row = await app.deps.db.selectFrom('users').select('reauthorization_required').where('id', '=', userId).executeTakeFirstOrThrow();
-  t.equal(row.reauthorization_required, false);
+  t.equal((await findUserById(app.deps.db, userId))?.reauthorizationRequired, false);
   const retried = await gitlabToken(app, userId);
   t.equal(retried.statusCode, 200, 'the next call refreshes');
   t.equal(fake.grantCount('refresh_token'), 1);
