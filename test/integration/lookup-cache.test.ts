@@ -16,8 +16,12 @@ const serverUrl = process.env.TEST_DATABASE_URL;
 const needsServer = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
 const quiet = pino({ level: 'silent' });
 
-/** The staleness bound the README states: a change is answered by every replica within 1 s. */
-const STALENESS_BOUND_MS = 1000;
+/**
+ * How long a test waits for an announced change to reach the other process: a generous liveness bound
+ * (without the notification the entry would stand for LOOKUP_CACHE_MAX_AGE_SECONDS, 300 s), not the
+ * staleness itself, a duration `npm run bench` measures (README: stated bound 1 s).
+ */
+const ANNOUNCED = { everyMs: 10, withinMs: 20_000 };
 
 async function statusOf(app: App, url: string): Promise<string> {
   const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
@@ -49,7 +53,7 @@ async function twoProcesses(t: Test, env: Record<string, string> = {}, databaseU
   return { a, b, url: testDatabase.url! };
 }
 
-t.test('process B answers from its cache, and a status written on process A reaches it within the bound', needsServer, async (t) => {
+t.test('process B answers from its cache, and a status written on process A reaches it by the notification', needsServer, async (t) => {
   const { a, b, url } = await twoProcesses(t);
   // Unannounced, so no late notification of the insert can drop B's entry behind the test's back.
   await writeUnannounced(url, `insert into instances (url, status, bootstrap_lease_until) values ($1, 'bootstrapping', now() + interval '10 minutes')`, ['https://cached.example.com']);
@@ -59,7 +63,7 @@ t.test('process B answers from its cache, and a status written on process A reac
   t.equal(await statusOf(b, 'cached.example.com'), 'bootstrapping', 'an unannounced write is not seen: B answered from its cache');
 
   await updateRows(a.deps.db, 'instances', { url: 'https://cached.example.com' }, { status: 'ready' });
-  t.ok(await holdsWithin(async () => (await statusOf(b, 'cached.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }), 'B answers ready once A wrote it');
+  t.ok(await holdsWithin(async () => (await statusOf(b, 'cached.example.com')) === 'ready', ANNOUNCED), 'B answers ready once A wrote it');
 });
 
 t.test('an unknown URL is cached as unknown on B until a write to it is announced', needsServer, async (t) => {
@@ -69,7 +73,7 @@ t.test('an unknown URL is cached as unknown on B until a write to it is announce
   t.equal(await statusOf(b, 'later.example.com'), 'unregistered', 'B answered from its negative entry');
 
   await updateRows(a.deps.db, 'instances', { url: 'https://later.example.com' }, { status: 'ready' });
-  t.ok(await holdsWithin(async () => (await statusOf(b, 'later.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }), 'the announced write drops the negative entry');
+  t.ok(await holdsWithin(async () => (await statusOf(b, 'later.example.com')) === 'ready', ANNOUNCED), 'the announced write drops the negative entry');
 });
 
 t.test('the cache keeps at most LOOKUP_CACHE_SIZE URLs, the least recently used going first', needsServer, async (t) => {
@@ -107,5 +111,5 @@ t.test('on the embedded default a write is seen by the next lookups in the proce
   t.equal(await statusOf(app, 'embedded.example.com'), 'unregistered');
   // Written on the database handle, not through the app: only the trigger's NOTIFY can tell the cache.
   await insertRows(database.db, 'instances', { url: 'https://embedded.example.com', status: 'ready' });
-  t.ok(await holdsWithin(async () => (await statusOf(app, 'embedded.example.com')) === 'ready', { everyMs: 10, withinMs: STALENESS_BOUND_MS }));
+  t.ok(await holdsWithin(async () => (await statusOf(app, 'embedded.example.com')) === 'ready', ANNOUNCED));
 });
