@@ -13,6 +13,14 @@ import type { ServiceDeps } from './deps.js';
 const FIRST_WAIT_MS = 25;
 const MAX_WAIT_MS = 250;
 
+/** dueAt in epoch milliseconds, unrounded (half an odd lifetime falls between two milliseconds). */
+function dueTime(credential: { expiresAt: Date | null; issuedAt: Date | null }, marginMs: number): number | null {
+  if (credential.expiresAt === null) return null;
+  const expiresAt = credential.expiresAt.getTime();
+  const lifetime = credential.issuedAt ? expiresAt - credential.issuedAt.getTime() : Infinity;
+  return expiresAt - Math.min(marginMs, lifetime / 2);
+}
+
 /**
  * The instant a credential falls due (null: never, it has no expiry): when less than
  * min(margin, lifetime / 2) is left, so one that lives less than twice the margin is refreshed at half
@@ -20,16 +28,14 @@ const MAX_WAIT_MS = 250;
  * unknown (unbounded) lifetime.
  */
 export function dueAt(credential: { expiresAt: Date | null; issuedAt: Date | null }, marginMs: number): Date | null {
-  if (credential.expiresAt === null) return null;
-  const expiresAt = credential.expiresAt.getTime();
-  const lifetime = credential.issuedAt ? expiresAt - credential.issuedAt.getTime() : Infinity;
-  return new Date(expiresAt - Math.min(marginMs, lifetime / 2));
+  const due = dueTime(credential, marginMs);
+  return due === null ? null : new Date(due);
 }
 
 /** Whether the credential is due at `now` (dueAt has passed); never without an expiry. */
 export function isDue(credential: { expiresAt: Date | null; issuedAt: Date | null }, now: Date, marginMs: number): boolean {
-  const due = dueAt(credential, marginMs);
-  return due !== null && now.getTime() > due.getTime();
+  const due = dueTime(credential, marginMs);
+  return due !== null && now.getTime() > due;
 }
 
 /** The holder's lease ran out (or was taken from it, e.g. by a removal) before it could write. */
