@@ -33,6 +33,13 @@ module.exports = {
       to: { path: [layer('services'), layer('gitlab')] },
     },
     {
+      name: 'metrics-are-recorded-by-the-app',
+      comment: 'The registry is built by app.ts and read by plugins/metrics.ts; the GitLab client reports its calls through a callback, never an import.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/app\\.ts$', layer('plugins'), layer('metrics')] },
+      to: { path: layer('metrics') },
+    },
+    {
       name: 'metrics-are-a-leaf',
       comment: 'The metrics registry records what it is told (GitLab call reports are its only input type).',
       severity: 'error',

@@ -79,9 +79,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
 
 /**
  * Everything the services use, built once: the caches (with their LISTEN connections), the metrics,
- * the GitLab client, the upkeep scheduler; and `close`, which stops them in order before the database.
+ * the GitLab client, the upkeep scheduler; `close`, which stops them in order before the database, and
+ * `abandon`, which stops what this started when the app is never finished (the upkeep has not started).
+ * Throws what sealerFromConfig throws (an unusable key) before anything is started.
  */
 function assembleServices(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
+  const sealer = sealerFromConfig(config, logger);
   const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
   const webhookFeed = createWebhookFeedWaiters(database, logger, { maxWaiters: config.webhookFeedMaxWaiters, heartbeatMs: 5000 });
   // A write to instances through this process empties its lookup cache at once.
@@ -102,7 +105,7 @@ function assembleServices(config: Config, deps: AppDeps, logger: Logger, databas
     db,
     instanceLookups,
     config,
-    sealer: sealerFromConfig(config, logger),
+    sealer,
     gitlab: createGitlabApi(gitlabHttp),
     gitlabHttp,
     clock: deps.clock ?? (() => new Date()),
@@ -111,19 +114,36 @@ function assembleServices(config: Config, deps: AppDeps, logger: Logger, databas
   };
   // Scheduled rotation, re-verification and clean-up, once across all replicas (UPKEEP_ENABLED=false: none here).
   const upkeep = config.upkeep.enabled ? createUpkeep(serviceDeps, jobStoreDb(database.db), logger, metrics.upkeepRun) : null;
-  const close = async () => {
-    // The listener stops before the database closes; running upkeep jobs get half the shutdown deadline.
-    await upkeep?.stop(config.shutdownTimeoutMs / 2);
+  const abandon = async () => {
     await instanceLookups.close();
     await webhookFeed.close();
     await gitlabHttp.close();
+  };
+  const close = async () => {
+    // The listeners stop before the database closes; running upkeep jobs get half the shutdown deadline.
+    await upkeep?.stop(config.shutdownTimeoutMs / 2);
+    await abandon();
     if (ownsDatabase) await database.close();
   };
-  return { serviceDeps, metrics, upkeep, webhookFeed, close };
+  return { serviceDeps, metrics, upkeep, webhookFeed, close, abandon };
 }
 
+type Services = ReturnType<typeof assembleServices>;
+
 async function assembleApp(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
-  const { serviceDeps, metrics, upkeep, webhookFeed, close } = assembleServices(config, deps, logger, database, ownsDatabase);
+  const services = assembleServices(config, deps, logger, database, ownsDatabase);
+  try {
+    return await assembleFastify(config, logger, services);
+  } catch (error) {
+    // Start-up failed: stop the LISTEN connections and timers started above (buildApp closes a database it opened).
+    await services.abandon();
+    throw error;
+  }
+}
+
+/** The Fastify app over `services`: plugins, hooks and routes registered in plain sight. */
+async function assembleFastify(config: Config, logger: Logger, services: Services) {
+  const { serviceDeps, metrics, upkeep, webhookFeed, close } = services;
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
@@ -165,5 +185,5 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   return app;
 }
 
-export type App = Awaited<ReturnType<typeof assembleApp>>;
+export type App = Awaited<ReturnType<typeof assembleFastify>>;
 export type { FastifyInstance };

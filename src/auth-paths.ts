@@ -20,7 +20,13 @@ export function callbackKeyOf(normalizedInstanceUrl: string): string {
   return createHash('sha256').update(normalizedInstanceUrl).digest('base64url').slice(0, 22);
 }
 
+/** `$PUBLIC_URL/auth/gitlab/callback/<key>`, or without a key the shared callback of older applications. */
+export function callbackUrlOf(publicUrl: string, key?: string): string {
+  const shared = `${publicUrl.replace(/\/+$/, '')}${AUTH_PATHS.callback}`;
+  return key === undefined ? shared : `${shared}/${key}`;
+}
+
 /** `$PUBLIC_URL/auth/gitlab/callback/<key>`: the redirect URI of the instance at `normalizedInstanceUrl`. */
 export function instanceCallbackUrl(publicUrl: string, normalizedInstanceUrl: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}${AUTH_PATHS.callback}/${callbackKeyOf(normalizedInstanceUrl)}`;
+  return callbackUrlOf(publicUrl, callbackKeyOf(normalizedInstanceUrl));
 }

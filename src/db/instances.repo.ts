@@ -78,9 +78,6 @@ export async function lockInstanceById(trx: Transaction<DB>, id: string): Promis
 }
 
 /** One stored bot token: GitLab's id, the sealed secret, its expiry and when it was issued. */
-/** The problem the upkeep stores when a due rotation failed and the served token dies before the next try. */
-const EXPIRING = 'bot_token_expiring';
-
 export interface StoredBotToken {
   tokenId: string;
   sealed: string;
@@ -90,10 +87,16 @@ export interface StoredBotToken {
 
 /**
  * Stores the bot's tokens after a rotation: `served` is handed out, `standby` (null: none, a one-token
- * instance) is the one the next rotation rotates. Only while `holder` holds the rotation lease; false when it was lost.
+ * instance) is the one the next rotation rotates; a stored problem whose code is `endsProblem` is cleared.
+ * Only while `holder` holds the rotation lease; false when it was lost.
  */
-export async function storeBotTokens(db: Executor, id: string, holder: string, tokens: { served: StoredBotToken; standby: StoredBotToken | null; now: Date }): Promise<boolean> {
-  const { served, standby } = tokens;
+export async function storeBotTokens(
+  db: Executor,
+  id: string,
+  holder: string,
+  tokens: { served: StoredBotToken; standby: StoredBotToken | null; now: Date; endsProblem: string },
+): Promise<boolean> {
+  const { served, standby, endsProblem } = tokens;
   const stored = await db
     .updateTable('instances')
     .set({
@@ -105,10 +108,9 @@ export async function storeBotTokens(db: Executor, id: string, holder: string, t
       bot_standby_token_sealed: standby?.sealed ?? null,
       bot_standby_token_expires_at: standby?.expiresAt ?? null,
       bot_standby_token_issued_at: standby?.issuedAt ?? null,
-      // A rotation that succeeds ends what a failed one flagged (the upkeep's bot_token_expiring).
-      problem_code: sql<string | null>`case when problem_code = ${EXPIRING} then null else problem_code end`,
-      problem_step: sql<string | null>`case when problem_code = ${EXPIRING} then null else problem_step end`,
-      problem_detail: sql<string | null>`case when problem_code = ${EXPIRING} then null else problem_detail end`,
+      problem_code: sql<string | null>`case when problem_code = ${endsProblem} then null else problem_code end`,
+      problem_step: sql<string | null>`case when problem_code = ${endsProblem} then null else problem_step end`,
+      problem_detail: sql<string | null>`case when problem_code = ${endsProblem} then null else problem_detail end`,
       updated_at: tokens.now,
     })
     .where('id', '=', id)

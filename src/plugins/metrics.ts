@@ -79,12 +79,17 @@ function metricsRoute(app: FastifyInstance, { metrics }: { metrics: Metrics }): 
 
 export default fp(
   async function metricsPlugin(app: FastifyInstance, { metrics }: { metrics: Metrics }) {
-    app.addHook('onSend', async (request, reply, payload) => {
+    app.decorateRequest('problemCode', undefined);
+    // Sync hooks: an async hook costs a promise and a microtask turn on every request.
+    app.addHook('onSend', (request, reply, payload, done) => {
       const code = problemCodeOf(reply, payload);
       if (code) request.problemCode = code;
-      return payload;
+      done(null, payload);
     });
-    app.addHook('onResponse', async (request, reply) => { countAnswer(metrics, request, reply); });
+    app.addHook('onResponse', (request, reply, done) => {
+      countAnswer(metrics, request, reply);
+      done();
+    });
     // Named, encapsulation kept: see the route plugins in app.ts.
     await app.register(fp(metricsRoute, { name: 'metricsRoute', encapsulate: true }), { metrics });
   },

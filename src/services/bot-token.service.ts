@@ -17,7 +17,7 @@ import { DAY_MS } from '../time.js';
 import { expiryOf, isLive, renewStandby, rotateWithinLifetime, type BotSession } from './bot-token-rotation.js';
 import { dueAt, isDue, LeaseLost, refreshOnce, type HeldLease, type SingleFlightRefresh } from './credential-refresh.js';
 import { credentialTargetOf, gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
-import { STORED_PROBLEMS } from './instance-health.js';
+import { BOT_TOKEN_EXPIRING, STORED_PROBLEMS } from './instance-health.js';
 import { foundInstance } from './instances.service.js';
 import { canRotateBotToken } from './manual-bot-token.js';
 import { claimVerification } from './verification-claim.js';
@@ -110,7 +110,7 @@ function slotOf(deps: ServiceDeps, rotated: GitlabPersonalAccessToken, now: Date
 
 /** Stores the pair, fenced on the lease; then records the event (a rotation `succeeded`, a token lost and worked around `repaired`). */
 async function store(deps: ServiceDeps, context: RotationContext, tokens: { served: StoredBotToken; standby: StoredBotToken | null }, event: { detail: string; outcome?: 'succeeded' | 'repaired' }): Promise<void> {
-  if (!(await storeBotTokens(deps.db, context.event.instanceId, context.lease.holder, { ...tokens, now: context.now }))) throw new LeaseLost();
+  if (!(await storeBotTokens(deps.db, context.event.instanceId, context.lease.holder, { ...tokens, now: context.now, endsProblem: BOT_TOKEN_EXPIRING.code }))) throw new LeaseLost();
   const detail = `${context.forced ? 'operator rotation: ' : ''}${event.detail}`;
   await insertInstanceEvent(deps.db, { ...context.event, outcome: event.outcome ?? 'succeeded', detail, errorCode: null });
 }

@@ -3,6 +3,7 @@
 import * as o from 'oauth4webapi';
 import { SEAL_PKCE_VERIFIER, SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { hashSecret, randomSecret, sameSecret } from '../crypto/tokens.js';
+import { callbackUrlOf } from '../auth-paths.js';
 import { inTransaction } from '../db/database.js';
 import { findInstanceById } from '../db/instances.repo.js';
 import { consumeLoginState, deleteExpiredLoginStates, insertLoginState } from '../db/login-states.repo.js';
@@ -108,7 +109,7 @@ async function consumeCallbackState(deps: ServiceDeps, input: CallbackInput, now
     throw new AppError('invalid_state', 'The login was started in another browser; start the login again');
   }
   const instance = await readyInstance(deps, loginState.instanceId);
-  const receivedOn = input.callbackKey === undefined ? deps.config.callbackUrl : `${deps.config.callbackUrl}/${input.callbackKey}`;
+  const receivedOn = callbackUrlOf(deps.config.publicUrl, input.callbackKey);
   if (receivedOn !== registeredRedirectUri(deps.config, instance)) {
     throw new AppError('invalid_state', "The login came back on another instance's redirect URI; start the login again");
   }

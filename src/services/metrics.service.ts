@@ -1,6 +1,6 @@
 // What the metrics scrape reads from the database, shaped for a gauge.
 import { countInstancesByStatus } from '../db/metrics.repo.js';
-import type { InstanceStatus } from '../db/types.js';
+import type { InstanceStatus } from '../domain/types.js';
 import type { ServiceDeps } from './deps.js';
 
 /** Every instance status, so a status with no instances still reports 0. */

@@ -29,7 +29,13 @@ const snakeTable = (table: Table) => table.replace(/[A-Z]/g, (letter) => `_${let
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Untyped = any;
 
+/**
+ * `query` narrowed by `where`. A filter value of undefined throws instead of being left out (toRow drops
+ * undefined values): a test whose id came back undefined must not update, read or delete every row.
+ */
 function filtered(query: Untyped, where: object): Untyped {
+  const missing = Object.entries(where).filter(([, value]) => value === undefined).map(([column]) => column);
+  if (missing.length > 0) throw new Error(`a row filter on ${missing.join(', ')} is undefined (use null for IS NULL)`);
   let next = query;
   for (const [column, value] of Object.entries(toRow<Record<string, unknown>>(where))) {
     next = value === null ? next.where(column, 'is', null) : next.where(column, '=', value);
@@ -45,10 +51,11 @@ export async function readRows<T extends Table>(db: Executor, table: T, where: R
   return rows.map((row) => fromRow(row) as Row<T>);
 }
 
-/** The one row of `table` that matches `where`; throws when there is none. */
+/** The one row of `table` that matches `where`; throws when none or several do. */
 export async function readRow<T extends Table>(db: Executor, table: T, where: RowFilter<T>): Promise<Row<T>> {
-  const row = (await readRows(db, table, where)).at(0);
-  if (!row) throw new Error(`no ${table} row matches ${JSON.stringify(where)}`);
+  const rows = await readRows(db, table, where);
+  const row = rows.at(0);
+  if (!row || rows.length > 1) throw new Error(`${String(rows.length)} ${table} rows match ${JSON.stringify(where)}, not one`);
   return row;
 }
 
