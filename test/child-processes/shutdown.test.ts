@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
+import { holdsWithin, until } from '../helpers/poll.js';
 import { freePort, serverDatabaseEnv, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 t.test('closing lets an in-flight request finish', async (t) => {
@@ -32,14 +33,9 @@ t.test('closing lets an in-flight request finish', async (t) => {
   await closed;
 });
 
-/** Polls `url` until it answers `status`, bounded; resolves to whether it did. */
-async function answers(url: string, status: number): Promise<boolean> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const actual = await fetch(url).then((response) => response.status, () => 0);
-    if (actual === status) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
+/** Polls `url` (every 50 ms, for 5 s: the drain lasts 8 s) until it answers `status`; resolves to whether it did. */
+function answers(url: string, status: number): Promise<boolean> {
+  return holdsWithin(async () => (await fetch(url).then((response) => response.status, () => 0)) === status, { everyMs: 50, withinMs: 5_000 });
 }
 
 t.test('SIGTERM turns readiness to 503 at once while the listener still serves for SHUTDOWN_DRAIN_MS, then exits 0; a Ctrl-C meanwhile starts no second shutdown', slow, async (t) => {
@@ -97,7 +93,7 @@ t.test('one Ctrl-C under npm start (SIGINT twice: from the terminal and relayed 
   await waitForHealthy(port, server);
   server.child.kill('SIGINT');
   // npm relays the signal once its own handler has run: the child is shutting down by then.
-  for (let tries = 0; tries < 500 && !server.output().includes('shutting down'); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await until('the child is shutting down', () => server.output().includes('shutting down'), { everyMs: 10, withinMs: 20_000 });
   server.child.kill('SIGINT');
   t.equal(await server.exited, 0, 'exits 0: the repeated signal did not cut the shutdown short');
   t.match(server.output(), /shutting down: readiness answers 503[\s\S]*shut down/);

@@ -11,7 +11,7 @@ import { findInstanceById } from '../../src/db/instances.repo.js';
 import { startFakeGitlab, type FakeGitlab } from '../fake-gitlab/index.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { TEST_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, testConfig } from '../helpers/app.js';
-import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
+import { acceptedByGitlab, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap } from '../helpers/gitlab.js';
 import { updateRows } from '../helpers/rows.js';
 import { freePort, startServer, waitForHealthy } from '../helpers/server-process.js';
 import { upkeepRuns, waitForRun, type RunBody } from '../helpers/upkeep.js';
@@ -104,6 +104,6 @@ t.test('a process killed while its upkeep job waits on GitLab: the other process
   t.same(runs.map((run) => run.outcome), ['running', 'succeeded'], "the killed process's run never finished; the retry completed once");
   const served = await findInstanceById(survivor.deps.db, instance.instanceId);
   const token = survivor.deps.sealer.open(served!.botTokenSealed!, 'bot_token');
-  t.equal((await fetch(`${fake.url}/api/v4/user`, { headers: { 'private-token': token } })).status, 200, 'GitLab accepts the served token');
+  t.ok(await acceptedByGitlab(fake, token), 'GitLab accepts the served token');
   t.equal(fake.liveTokensOf(instance.bot.userId).length, 2, 'exactly two live tokens: the lost one adopted');
 });

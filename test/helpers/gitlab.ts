@@ -56,12 +56,18 @@ export function gitlabToken(app: App, userId: string, token: string | null = TES
 }
 
 /**
- * Does the fake GitLab accept `token` at GET /api/v4/user? A personal access token (the bot's) goes as
- * PRIVATE-TOKEN, `{ oauth }` (a user's OAuth access token) as a Bearer token.
+ * GET /api/v4/user on the fake GitLab with `token`: a personal access token (the bot's) goes as
+ * PRIVATE-TOKEN, `{ oauth }` (a user's OAuth access token) as a Bearer token. For a test that reads the
+ * refusal's status (403: the account is blocked, not the token unknown) or whose user the token is.
  */
-export async function acceptedByGitlab(fake: FakeGitlab, token: string | { oauth: string }): Promise<boolean> {
+export function gitlabUserWith(fake: FakeGitlab, token: string | { oauth: string }): Promise<Response> {
   const headers: Record<string, string> = typeof token === 'string' ? { 'private-token': token } : { authorization: `Bearer ${token.oauth}` };
-  return (await fetch(`${fake.url}/api/v4/user`, { headers })).status === 200;
+  return fetch(`${fake.url}/api/v4/user`, { headers });
+}
+
+/** Does the fake GitLab accept `token` at GET /api/v4/user (200)? See `gitlabUserWith` for how it is sent. */
+export async function acceptedByGitlab(fake: FakeGitlab, token: string | { oauth: string }): Promise<boolean> {
+  return (await gitlabUserWith(fake, token)).status === 200;
 }
 
 /** POST requests to the fake's token endpoint: the service's client checks (and any token grant). */

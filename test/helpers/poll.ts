@@ -46,3 +46,22 @@ export async function until(what: string, holds: () => Promise<boolean> | boolea
 export async function holdsWithin(holds: () => Promise<boolean> | boolean, bounds: PollBounds): Promise<boolean> {
   return (await lastAnswer(async () => (await holds()) || undefined, bounds)) ?? false;
 }
+
+/**
+ * `promise`'s outcome if it settles within `withinMs` (default 20 s), else a rejection naming `what`: for
+ * an answer that is already on its way (a woken long-poll reader), where `pollFor` has nothing to poll. A
+ * liveness bound for a loaded machine, far below what the awaited work would take without the behaviour
+ * under test (a reader asked to wait 60 s); no test asserts how long it took. The timer is cleared once
+ * `promise` settles, so it keeps no test process alive.
+ */
+export async function settlesWithin<T>(promise: Promise<T>, what: string, withinMs = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`not settled within ${String(withinMs)} ms: ${what}`)); }, withinMs);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { migratedDataDir } from './database.js';
+import { holdsWithin } from './poll.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** A cold embedded database start takes minutes on a loaded 2-core machine: bound the waits generously. */
@@ -81,13 +82,14 @@ export async function serverDatabaseEnv(): Promise<Record<string, string>> {
   return { DATABASE_URL: url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY };
 }
 
-/** Polls /healthz every 100 ms; a cold start (PGlite initialising its database) on a loaded machine may take a minute. */
+/**
+ * Polls /healthz every 100 ms, for at most 180 s: a cold start (PGlite initialising its database) on a
+ * loaded machine may take a minute. Throws with the server's output when it exits or stays unhealthy.
+ */
 export async function waitForHealthy(port: number, started: Started): Promise<void> {
-  for (let attempt = 0; attempt < 1800; attempt++) {
+  const healthy = await holdsWithin(async () => {
     if (started.child.exitCode !== null) throw new Error(`server exited: ${started.output()}`);
-    const healthy = await fetch(`http://127.0.0.1:${String(port)}/healthz`).then((response) => response.ok, () => false);
-    if (healthy) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`server did not become healthy: ${started.output()}`);
+    return fetch(`http://127.0.0.1:${String(port)}/healthz`).then((response) => response.ok, () => false);
+  }, { everyMs: 100, withinMs: 180_000 });
+  if (!healthy) throw new Error(`server did not become healthy: ${started.output()}`);
 }

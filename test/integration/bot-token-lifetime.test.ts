@@ -7,7 +7,7 @@ import { findInstanceById } from '../../src/db/instances.repo.js';
 import { DAY_MS } from '../../src/time.js';
 import type { FakeGitlab } from '../fake-gitlab/index.js';
 import { buildTestApp } from '../helpers/app.js';
-import { bootstrappedInstance, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { bootstrappedInstance, botTokenCall, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 
 const creations = (fake: FakeGitlab) => fake.requests.filter((request) => request.method === 'POST' && /\/users\/\d+\/personal_access_tokens$/.test(request.path));
 const expiries = (fake: FakeGitlab, userId: number) => fake.liveTokensOf(userId).map((token) => token.expiresAt ?? 'never').sort();
@@ -34,7 +34,7 @@ t.test('settings unreadable: the limit GitLab names in its 422 is used, each ref
 t.test('GitLab 17.x: a rotation asks for the longest expiry allowed (365 days)', async (t) => {
   const { app, fake, instance, clock } = await bootstrappedInstance(t);
   clock.now = new Date(clock.now.getTime() + 170 * DAY_MS);
-  const response = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const response = await botTokenCall(app, instance.instanceId);
   t.equal(response.statusCode, 200, response.body);
   t.equal(fake.counters.personalAccessTokensRotated, 1);
   t.ok(expiries(fake, instance.bot.userId).includes(fake.dateInDays(365)), 'the rotated token lives 365 days');
@@ -45,7 +45,7 @@ t.test('GitLab 17.x: a rotation asks for the longest expiry allowed (365 days)',
 t.test('GitLab 16.5 ignores expires_at on rotate (7 days): the real expiry is stored and health shows bot_token_short_lifetime; the next rotation comes at half of it', async (t) => {
   const { app, fake, instance, clock } = await bootstrappedInstance(t, { version: '16.5.0' });
   clock.now = new Date(clock.now.getTime() + 170 * DAY_MS);
-  const call = () => app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: auth });
+  const call = () => botTokenCall(app, instance.instanceId);
   const rotated = await call();
   t.equal(rotated.statusCode, 200, rotated.body);
   t.equal(fake.counters.personalAccessTokensRotated, 1);

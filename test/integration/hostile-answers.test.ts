@@ -4,7 +4,7 @@
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem, instanceRow } from '../helpers/bootstrap.js';
-import { FAKE_GITLAB_ENV, INTERNAL_AUTH, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { botTokenCall, FAKE_GITLAB_ENV, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, createReadyInstance, login, pathOf, authorizeOnFake } from '../helpers/ready-instance.js';
 
 t.test("a token-creation answer carrying the admin's own token: 502 gitlab_error, and the admin token is never served as the bot's", async (t) => {
@@ -20,7 +20,7 @@ t.test("a token-creation answer carrying the admin's own token: 502 gitlab_error
   t.notMatch(response.body, admin.token, 'the admin token is not echoed');
   const row = await instanceRow(app, fake.url);
   t.not(row?.status, 'ready');
-  const served = await app.inject({ method: 'POST', url: `/internal/instances/${String(row?.id)}/bot-token`, headers: INTERNAL_AUTH });
+  const served = await botTokenCall(app, String(row?.id));
   t.equal(served.statusCode, 409, served.body);
   t.notMatch(served.body, admin.token);
 });

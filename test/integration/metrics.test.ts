@@ -1,7 +1,7 @@
 // GET /metrics: internal token only, and its series move with what happened: bootstraps and logins by
 // outcome and code, GitLab calls by operation and outcome, refreshes, rotations, instances by status.
 import t from 'tap';
-import { bootstrappedInstance, INTERNAL_AUTH, postBootstrap } from '../helpers/gitlab.js';
+import { bootstrappedInstance, botTokenCall, gitlabToken, INTERNAL_AUTH, postBootstrap } from '../helpers/gitlab.js';
 import { Browser, login } from '../helpers/ready-instance.js';
 import { readRows } from '../helpers/rows.js';
 import type { App } from '../../src/app.js';
@@ -72,9 +72,9 @@ t.test('a login, a failed callback, a refresh and a rotation move their series',
 
   const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${String(sessionToken)}` } });
   clock.now = new Date(clock.now.getTime() + 340 * DAY_MS);
-  const token = await app.inject({ method: 'POST', url: `/internal/users/${String(me.json().user.id)}/gitlab-token`, headers: INTERNAL_AUTH });
+  const token = await gitlabToken(app, String(me.json().user.id));
   t.equal(token.statusCode, 200, token.body);
-  const bot = await app.inject({ method: 'POST', url: `/internal/instances/${String(instance.instanceId)}/bot-token`, headers: INTERNAL_AUTH });
+  const bot = await botTokenCall(app, String(instance.instanceId));
   t.equal(bot.statusCode, 200, bot.body);
   text = await scrape(app);
   t.equal(fake.grantCount('refresh_token'), 1);

@@ -9,7 +9,7 @@ import { findInstanceById } from '../../src/db/instances.repo.js';
 import { DAY_MS } from '../../src/time.js';
 import { buildTestApp } from '../helpers/app.js';
 import { expectProblem } from '../helpers/bootstrap.js';
-import { FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
+import { botTokenCall as botTokenOf, FAKE_GITLAB_ENV, INTERNAL_AUTH as auth, postBootstrap, startTestGitlab } from '../helpers/gitlab.js';
 import { Browser, LOGIN_SCOPES, login } from '../helpers/ready-instance.js';
 import { readRow } from '../helpers/rows.js';
 import type { App } from '../../src/app.js';
@@ -42,7 +42,6 @@ async function registered(t: Test, version: string, expiresInDays: number) {
 }
 
 const register = (app: App, body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/instances/register', payload: body });
-const botTokenOf = (app: App, id: string) => app.inject({ method: 'POST', url: `/internal/instances/${id}/bot-token`, headers: auth });
 
 /** Nothing the service could have done on GitLab: no user, token or application created, rotated, revoked or deleted. */
 function expectNothingCreated(t: Test, fake: FakeGitlab) {

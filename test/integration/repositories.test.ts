@@ -9,6 +9,7 @@ import { createProject, triggerEvent } from '../fake-gitlab/index.js';
 import type { App } from '../../src/app.js';
 import { findInstallation } from '../../src/db/installations.repo.js';
 import { insertRows, readRows } from '../helpers/rows.js';
+import { settlesWithin, until } from '../helpers/poll.js';
 import { lastRunId, sweepNow, upkeepRuns, UPKEEP_ENV } from '../helpers/upkeep.js';
 
 const feed = (app: App, query = '') => app.inject({ method: 'GET', url: `/internal/webhook-events${query}`, headers: INTERNAL_AUTH });
@@ -126,11 +127,11 @@ tap.test('deliveries: right token stored once (GitLab retry after a lost answer 
 
   // inject() starts on then(): Promise.resolve starts the request now.
   const waiting = Promise.resolve(feed(app, `?after=${cursor}&waitSeconds=60`));
-  for (let i = 0; i < 500 && app.deps.webhookFeed.waiting === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await until('a reader waits', () => app.deps.webhookFeed.waiting !== 0, { everyMs: 10, withinMs: 20_000 });
   t.equal(app.deps.webhookFeed.waiting, 1, 'the reader waits');
   await app.inject({ method: 'POST', url, headers: { ...headers, 'idempotency-key': 'key-3' }, payload: '{"n":3}' });
   // A generous bound, far below the 60 s the reader would otherwise wait.
-  const woken = await Promise.race([waiting, new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('the waiting reader was not woken within 20 s')); }, 20_000))]);
+  const woken = await settlesWithin(waiting, 'the waiting reader is woken');
   t.same(woken.json().events.map((e: { body: { n: number } }) => e.body.n), [3], 'the waiting reader gets the new event');
 });
 

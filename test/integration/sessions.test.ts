@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import { buildTestApp } from '../helpers/app.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
-import { FAKE_GITLAB_ENV } from '../helpers/gitlab.js';
+import { FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
 import { readRow, updateRows } from '../helpers/rows.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 import type { AppDeps } from '../../src/app.js';
@@ -93,7 +93,7 @@ t.test('after a login and a token refresh, no table and no log line holds a toke
   const user = await readRow(app.deps.db, 'users', { instanceId: instance.id });
   // Force a refresh so the refreshed pair is checked too.
   await updateRows(app.deps.db, 'users', { id: user.id }, { accessTokenExpiresAt: new Date(0) });
-  const refreshed = await app.inject({ method: 'POST', url: `/internal/users/${user.id}/gitlab-token`, headers: { authorization: 'Bearer internal-test-token-0123456789' } });
+  const refreshed = await gitlabToken(app, user.id);
   t.equal(refreshed.statusCode, 200);
 
   const codeRequest = fake.tokenRequests.find((request) => request.grant_type === 'authorization_code')!;

@@ -8,7 +8,7 @@ import { openPostgres } from '../../src/db/database.js';
 import { findUserById } from '../../src/db/users.repo.js';
 import { buildTestApp, testConfig, testFileDatabase, TEST_INTERNAL_TOKEN } from '../helpers/app.js';
 import { Browser, createReadyInstance, login } from '../helpers/ready-instance.js';
-import { FAKE_GITLAB_ENV, gitlabToken } from '../helpers/gitlab.js';
+import { FAKE_GITLAB_ENV, gitlabToken, gitlabUserWith } from '../helpers/gitlab.js';
 import { readRow } from '../helpers/rows.js';
 import { startFakeGitlab } from '../fake-gitlab/index.js';
 
@@ -90,7 +90,7 @@ t.test('20 concurrent calls on two app instances sharing the database cause exac
   const newest = [...fake.oauthTokens.values()].at(-1)!;
   t.not(newest.accessToken, first.accessToken);
   t.same(new Set(responses.map((response) => response.json().accessToken)), new Set([newest.accessToken]), 'every caller got the new token');
-  const user = await fetch(`${fake.url}/api/v4/user`, { headers: { authorization: `Bearer ${newest.accessToken}` } });
+  const user = await gitlabUserWith(fake, { oauth: newest.accessToken });
   t.equal(((await user.json()) as { id: number }).id, gitlabUser.id, 'the new token works on GitLab');
   t.ok(first.revoked, 'the old pair is revoked on GitLab');
   t.equal((await gitlabToken(other, userId)).json().accessToken, newest.accessToken, 'a token refreshed a moment ago is not refreshed again');

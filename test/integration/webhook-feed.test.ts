@@ -3,7 +3,6 @@
 // reads nothing yet, and no notification comes when the older transaction ends, so the reader must look
 // again by itself (PostgreSQL only: the older transaction runs on a connection of its own). And a reader
 // waiting when the app closes is answered at once.
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
@@ -12,14 +11,9 @@ import { createProject } from '../fake-gitlab/index.js';
 import { buildTestApp, testFileDatabase } from '../helpers/app.js';
 import { INTERNAL_AUTH } from '../helpers/gitlab.js';
 import { loggedInMaintainer } from '../helpers/maintainer.js';
-import { until } from '../helpers/poll.js';
+import { settlesWithin, until } from '../helpers/poll.js';
 
 const needsPostgres = { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
-
-/** `promise`, or a rejection naming `what` after 20 s (a generous bound, no timing asserted). */
-function within20s<T>(promise: Promise<T>, what: string): Promise<T> {
-  return Promise.race([promise, sleep(20_000).then(() => { throw new Error(`not within 20 s: ${what}`); })]);
-}
 
 /** Polling bounds: every 10 ms, for at most 20 s (a generous bound, no timing asserted). */
 const POLL = { everyMs: 10, withinMs: 20_000 };
@@ -64,7 +58,7 @@ t.test('a reader woken while an older transaction hides the new event gets it on
   await older.query('commit');
 
   // A generous bound, far below the 60 s the reader would otherwise wait.
-  const answer = await within20s(waiting, 'the reader gets the event once the older transaction ended');
+  const answer = await settlesWithin(waiting, 'the reader gets the event once the older transaction ended');
   t.same(answer.json().events.map((event: { body: { n: number } }) => event.body.n), [1], 'the reader gets the event');
 });
 
@@ -72,7 +66,7 @@ t.test('a reader waiting when the app closes is answered at once, with no events
   const { app } = await buildTestApp(t);
   const { tail, answer: waiting } = await waitingReader(app);
   const closing = app.close();
-  const answer = await within20s(waiting, 'the waiting reader is answered when the app closes');
+  const answer = await settlesWithin(waiting, 'the waiting reader is answered when the app closes');
   t.equal(answer.statusCode, 200);
   t.same(answer.json(), { events: [], nextCursor: tail });
   await closing;
