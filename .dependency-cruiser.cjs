@@ -68,6 +68,13 @@ module.exports = {
       to: { path: '^src/', pathNot: [layer('schemas'), '^src/errors\\.ts$', '^src/diagnoses\\.ts$'] },
     },
     {
+      name: 'start-is-standalone',
+      comment: 'src/start.ts loads the built bundle of src/server.ts; importing src/ would bundle it twice.',
+      severity: 'error',
+      from: { path: '^src/start\\.ts$' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

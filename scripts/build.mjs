@@ -1,6 +1,7 @@
-// `npm run build`: bundles the server and the migrate CLI with esbuild into dist/ (dist/src/server.js,
-// dist/src/db/migrate-cli.js), each one file holding our code, the migrations and the dependencies: Node
-// then loads one module instead of ~1 900 (TypeBox alone is ~700 files), which is most of the start-up.
+// `npm run build`: bundles the server and the migrate CLI with esbuild into dist/ (dist/src/server.js, the
+// loader of dist/src/server.bundle.cjs; dist/src/db/migrate-cli.js), each bundle one file holding our code,
+// the migrations and the dependencies: Node then loads one module instead of ~1 900 (TypeBox alone is
+// ~700 files), which is most of the start-up.
 // Type checking stays with `tsc --noEmit` (npm run lint, npm test). Plain .mjs: it runs before anything is
 // compiled.
 import { rmSync } from 'node:fs';
@@ -17,28 +18,45 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino', 'pg-native'];
 
 /**
- * Builds a clean dist/. Resolves when both bundles are written; rejects with esbuild's error (its messages
- * already printed) when a source does not compile or an import does not resolve.
+ * Builds a clean dist/: the server as one CommonJS bundle (dist/src/server.bundle.cjs), which
+ * dist/src/server.js (src/start.ts) loads through a V8 code cache, and the migrate CLI as one ES module.
+ * Resolves when every file is written; rejects with esbuild's error (its messages already printed) when a
+ * source does not compile or an import does not resolve.
  */
 export async function build() {
   const esbuild = await import('esbuild');
   rmSync(join(root, 'dist'), { recursive: true, force: true });
-  await esbuild.build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: ['src/server.ts', 'src/db/migrate-cli.ts'],
     outbase: '.',
     outdir: 'dist',
     bundle: true,
     platform: 'node',
-    format: 'esm',
     target: 'node20',
     external: EXTERNAL_PACKAGES,
-    // The CommonJS packages inside an ES module bundle call require(): give them Node's.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     // Class and function names as written: pino logs an error's constructor name, and esbuild would rename
     // clashing ones (pg's DatabaseError became DatabaseError2).
     keepNames: true,
     logLevel: 'warning',
+  };
+  await esbuild.build({
+    ...common,
+    // CommonJS: what vm.Script compiles, and so what a code cache can hold (src/start.ts).
+    entryPoints: { 'src/server.bundle': 'src/server.ts' },
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    define: { 'import.meta.dirname': '__dirname' },
+    // import() becomes require(): a script compiled from a V8 code cache has no dynamic import callback
+    // on Node 20 ("A dynamic import callback was not specified"), and PGlite, the one package the server
+    // imports lazily, ships CommonJS too.
+    supported: { 'dynamic-import': false },
+  });
+  await esbuild.build({
+    ...common,
+    entryPoints: { 'src/server': 'src/start.ts', 'src/db/migrate-cli': 'src/db/migrate-cli.ts' },
+    format: 'esm',
+    // The CommonJS packages inside an ES module bundle call require(): give them Node's.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
 }
 

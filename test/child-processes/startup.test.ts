@@ -1,13 +1,15 @@
 // The real entry point: starts on the embedded database with no set-up, refuses a second process on
 // the same data directory (but not a dead one's lock), and refuses bad configuration in one line.
 // Shutdown: shutdown.test.ts (a separate file, so the two run in parallel).
-import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { migratedDataDir } from '../helpers/database.js';
-import { freePort, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
+import { pollFor } from '../helpers/poll.js';
+import { buildOnce, freePort, serverDatabaseEnv, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
 t.test('npm start serves on the embedded database with nothing set up, and SIGTERM stops it cleanly', slow, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-start-'));
@@ -54,4 +56,29 @@ t.test('a lock left by a killed process does not block start-up, even when its p
   t.teardown(() => second.child.kill('SIGKILL'));
   await waitForHealthy(port, second);
   t.pass('the restarted server serves');
+});
+
+t.test('the start-up code cache: a corrupt one is rejected without harm and replaced by a real one after the start', slow, async (t) => {
+  buildOnce();
+  // The built entry and bundle copied to a directory of their own (inside dist/: node_modules and
+  // package.json are found as from dist/src), so that no other test's server writes this cache.
+  const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+  const directory = mkdtempSync(join(dist, 'code-cache-'));
+  t.teardown(() => { rmSync(directory, { recursive: true, force: true }); });
+  for (const file of ['server.js', 'server.bundle.cjs']) copyFileSync(join(dist, 'src', file), join(directory, file));
+  const cache = join(directory, 'server.bundle.cjs.cache');
+  const corrupt = 'not a V8 code cache';
+  writeFileSync(cache, corrupt);
+
+  const port = await freePort();
+  const server = startServer({ PORT: String(port), ...(await serverDatabaseEnv()) }, join(directory, 'server.js'));
+  t.teardown(() => server.child.kill('SIGKILL'));
+  await waitForHealthy(port, server);
+  const lookup = await fetch(`http://127.0.0.1:${String(port)}/instances/lookup?url=gitlab.example.com`);
+  t.equal(lookup.status, 200, 'the server serves with the corrupt cache rejected');
+  const written = await pollFor('the cache rewritten', () => {
+    const data = readFileSync(cache);
+    return data.toString('latin1') === corrupt ? undefined : data;
+  }, { everyMs: 100, withinMs: 60_000 });
+  t.ok(written.length > 100_000, `V8's cache of the bundle replaced it (${String(written.length)} bytes)`);
 });

@@ -51,13 +51,13 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * Spawns `dist/src/server.js` (built first when stale) with `env` (see childEnv); its stdout and stderr are
- * collected. Compiled JavaScript, not tsx: a start through tsx's (and tap's) module hooks costs about 3 s
- * of CPU more, and these tests start a server some twenty times.
+ * Spawns `dist/src/server.js` (built first when stale), or `entry`, with `env` (see childEnv); its stdout
+ * and stderr are collected. Compiled JavaScript, not tsx: a start through tsx's (and tap's) module hooks
+ * costs about 3 s of CPU more, and these tests start a server some twenty times.
  */
-export function startServer(env: Record<string, string>): Started {
+export function startServer(env: Record<string, string>, entry = 'dist/src/server.js'): Started {
   buildOnce();
-  const child = spawn(process.execPath, ['dist/src/server.js'], { cwd: root, env: childEnv(env) });
+  const child = spawn(process.execPath, [entry], { cwd: root, env: childEnv(env) });
   let output = '';
   child.stdout.on('data', (chunk) => (output += String(chunk)));
   child.stderr.on('data', (chunk) => (output += String(chunk)));
