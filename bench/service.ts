@@ -2,9 +2,10 @@
 // (`node dist/src/server.js`) on a free port, with a way to tear both down.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -37,6 +38,22 @@ export interface RunningService {
 export function buildService(): void {
   const result = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: ROOT, stdio: 'inherit' });
   if (result.status !== 0) throw new Error(`the build failed (exit ${String(result.status)})`);
+}
+
+/** The V8 code cache `npm start` writes beside the server bundle (src/start.ts). */
+const CODE_CACHE = join(ROOT, 'dist', 'src', 'server.bundle.cjs.cache');
+
+/** Waits (at most 15 s) until a running service has written the code cache: what a redeploy on the same build starts with. */
+export async function waitForCodeCache(): Promise<void> {
+  for (const deadline = performance.now() + 15_000; !existsSync(CODE_CACHE); ) {
+    if (performance.now() > deadline) throw new Error(`no code cache at ${CODE_CACHE} 15 s after a start`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Removes the code cache: the next start compiles the bundle as a first start after a build does. */
+export function dropCodeCache(): void {
+  rmSync(CODE_CACHE, { force: true });
 }
 
 /** The process id of a child that has started (spawn leaves it undefined when it could not). */
