@@ -57,7 +57,7 @@ module.exports = {
       name: 'sql-only-in-db',
       comment: 'Kysely (SQL) is imported for values only under src/db; elsewhere only its types.',
       severity: 'error',
-      from: { path: '^src/', pathNot: [layer('db'), '^src/app\\.ts$'] },
+      from: { path: '^src/', pathNot: layer('db') },
       to: { path: '^node_modules/kysely/', dependencyTypesNot: ['type-only'] },
     },
     {

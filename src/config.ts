@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
-import { AUTH_PATHS } from './auth-paths.js';
+import { callbackUrlOf } from './auth-paths.js';
 
 const Bool = (description: string) =>
   Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false', description });
@@ -147,7 +147,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     port: valid.PORT,
     host: valid.HOST,
     publicUrl,
-    callbackUrl: `${publicUrl}${AUTH_PATHS.callback}`,
+    callbackUrl: callbackUrlOf(publicUrl),
     databaseUrl: valid.DATABASE_URL,
     dataDir: valid.DATA_DIR,
     encryptionKey: valid.ENCRYPTION_KEY,

@@ -13,7 +13,7 @@ import { replaceCredentials } from '../services/bootstrap/register.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
 import { checkInstance } from '../services/instance-check.service.js';
 import { getInstance, installationCounts, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
-import { instanceDetails, instanceEvent, loginUrlOf } from './views.js';
+import { deprovisionView, instanceDetails, instanceEvent, loginUrlOf } from './views.js';
 
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
 const listOf = (name: string, items: TSchema, description: string) => Type.Object({ [name]: Type.Array(items) }, { additionalProperties: false, description });
@@ -176,7 +176,7 @@ function deprovisionRoute(app: RouteScope): void {
       if ((request.body as typeof request.body | undefined) === undefined) request.body = {};
       return Promise.resolve();
     },
-    handler: async (request) => deprovisionInstance(deps, request.params.id, request.body.adminToken, internalActorOf(request), request.log),
+    handler: async (request) => deprovisionView(await deprovisionInstance(deps, request.params.id, request.body.adminToken, internalActorOf(request), request.log)),
   });
 }
 

@@ -3,6 +3,7 @@
 import { AUTH_PATHS } from '../auth-paths.js';
 import type { Config } from '../config.js';
 import type { Installation, Instance, InstanceEvent } from '../domain/types.js';
+import type { Deprovisioned } from '../services/deprovision.service.js';
 import type { InstanceProblem } from '../services/instances.service.js';
 import { instanceNotices } from '../services/instance-health.js';
 import { botTokenNextRotation } from '../services/upkeep/instance-tasks.js';
@@ -64,5 +65,16 @@ export function installationView(publicUrl: string, installation: Installation) 
     brokenReason: installation.brokenReason,
     createdAt: installation.createdAt.toISOString(),
     updatedAt: installation.updatedAt.toISOString(),
+  };
+}
+
+/** A removal's answer (DeprovisionResult): the instance is `removed`; leftovers' expiry as RFC 3339. */
+export function deprovisionView(removed: Deprovisioned) {
+  const { leftOnGitlab } = removed;
+  return {
+    instanceId: removed.instanceId,
+    status: 'removed' as const,
+    gitlab: removed.gitlab,
+    leftOnGitlab: leftOnGitlab && { ...leftOnGitlab, botTokenExpiresAt: leftOnGitlab.botTokenExpiresAt?.toISOString() ?? null },
   };
 }

@@ -7,7 +7,7 @@ import { registerInternalAuth } from '../plugins/internal-auth.js';
 import { problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { InstallationIdParams, WebhookFeed, WebhookFeedQuery, WebhookReceipt } from '../schemas/repositories.js';
-import { cursorOf, readFeed, receiveWebhook } from '../services/webhooks.service.js';
+import { cursorOf, InvalidCursorError, readFeed, receiveWebhook } from '../services/webhooks.service.js';
 
 /**
  * GitLab encodes webhook bodies up to 25 MiB (app/services/web_hook_service.rb REQUEST_BODY_SIZE_LIMIT,
@@ -88,7 +88,7 @@ const webhookFeedRoutes: FastifyPluginAsyncTypebox = (app) => {
       response: { 200: ref(WebhookFeed), ...problemResponses('validation_failed', 'internal_unauthorized', 'rate_limited') },
     },
     handler: async (request, reply) => {
-      const { events, nextCursor } = await readFeed(app.deps, request.query);
+      const { events, nextCursor } = await readFeed(app.deps, request.query).catch(nameCursorField);
       // Built by hand: the stored bodies are JSON already, and are not parsed again to be re-serialised.
       const items = events.map((event) => {
         const fields = {
@@ -110,3 +110,11 @@ const webhookFeedRoutes: FastifyPluginAsyncTypebox = (app) => {
 };
 
 export { webhookFeedRoutes, webhookIntake };
+
+/** The feed refuses a cursor it never handed out without knowing HTTP fields; this route names its field. */
+function nameCursorField(error: unknown): never {
+  if (error instanceof InvalidCursorError) {
+    throw new AppError('validation_failed', "after must be a cursor this feed handed out: pass the nextCursor of the previous answer (or an event's cursor), or leave it out to start from the oldest event", { errors: [{ field: 'querystring.after', message: 'not a cursor of this feed' }] });
+  }
+  throw error;
+}

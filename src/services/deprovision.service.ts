@@ -9,13 +9,20 @@ import type { Instance } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { GitlabApiError, toAppError } from '../gitlab/http.js';
 import { gitlabTargetOf, type RequestLog, type ServiceDeps } from './deps.js';
-import { describeLeftovers, gitlabLeftovers } from './gitlab-leftovers.js';
+import { describeLeftovers, gitlabLeftovers, type GitlabLeftovers } from './gitlab-leftovers.js';
 import { foundInstance } from './instances.service.js';
 
 export interface GitlabCleanup {
   oauthApplicationDeleted: boolean;
   botTokenRevoked: boolean;
   botBlocked: boolean;
+}
+
+/** A removed instance: what an admin token cleaned up on GitLab, or (without one) what is left there. */
+export interface Deprovisioned {
+  instanceId: string;
+  gitlab: GitlabCleanup | null;
+  leftOnGitlab: GitlabLeftovers | null;
 }
 
 /** A resource GitLab no longer has is as good as removed. */
@@ -74,7 +81,7 @@ function refuseDuringBootstrap(instance: Instance, now: Date): void {
  * lease: checked before GitLab is touched, and again under the row lock, which a bootstrap's claim
  * also needs, so none can start between the check and the removal.
  */
-export async function deprovisionInstance(deps: ServiceDeps, instanceId: string, adminToken: string | undefined, actor: string, log: RequestLog) {
+export async function deprovisionInstance(deps: ServiceDeps, instanceId: string, adminToken: string | undefined, actor: string, log: RequestLog): Promise<Deprovisioned> {
   const { db, clock } = deps;
   const instance = foundInstance(await findInstanceById(db, instanceId), instanceId);
   refuseDuringBootstrap(instance, clock());
@@ -93,5 +100,5 @@ export async function deprovisionInstance(deps: ServiceDeps, instanceId: string,
     const detail = leftOnGitlab ? describeLeftovers(leftOnGitlab) : 'removed; GitLab cleaned up';
     await insertInstanceEvent(trx, { instanceId: instance.id, step: 'removed', outcome: 'succeeded', actor, detail, errorCode: null });
   });
-  return { instanceId: instance.id, status: 'removed' as const, gitlab, leftOnGitlab };
+  return { instanceId: instance.id, gitlab, leftOnGitlab };
 }

@@ -6,7 +6,7 @@ export interface GitlabLeftovers {
   /** The bot's personal access token: still accepted by GitLab until it expires (`botTokenLive`). */
   botTokenId: number | null;
   botTokenLive: boolean;
-  botTokenExpiresAt: string | null;
+  botTokenExpiresAt: Date | null;
   oauthApplicationId: number | null;
   botUserId: number | null;
   botUsername: string | null;
@@ -31,13 +31,13 @@ export function gitlabLeftovers(instance: Instance, now: Date): GitlabLeftovers 
     ...(oauthApplicationId !== null ? [`DELETE ${api}/applications/${String(oauthApplicationId)} ${withAdmin}: deletes the OAuth application`] : []),
     ...(botUserId !== null ? [`POST ${api}/users/${String(botUserId)}/block ${withAdmin}: blocks the bot user (or DELETE ${api}/users/${String(botUserId)} to delete it)`] : []),
   ];
-  return { botTokenId, botTokenLive, botTokenExpiresAt: expiresAt?.toISOString() ?? null, oauthApplicationId, botUserId, botUsername: instance.botUsername, howToRemove };
+  return { botTokenId, botTokenLive, botTokenExpiresAt: expiresAt, oauthApplicationId, botUserId, botUsername: instance.botUsername, howToRemove };
 }
 
 /** One line for the audit trail. */
 export function describeLeftovers(left: GitlabLeftovers): string {
   const parts = [
-    left.botTokenLive ? `bot token ${String(left.botTokenId)} (live${left.botTokenExpiresAt ? ` until ${left.botTokenExpiresAt}` : ''})` : null,
+    left.botTokenLive ? `bot token ${String(left.botTokenId)} (live${left.botTokenExpiresAt ? ` until ${left.botTokenExpiresAt.toISOString()}` : ''})` : null,
     left.oauthApplicationId !== null ? `OAuth application ${String(left.oauthApplicationId)}` : null,
     left.botUserId !== null ? `bot user ${String(left.botUserId)} (${left.botUsername ?? 'unknown'})` : null,
   ].filter(Boolean);

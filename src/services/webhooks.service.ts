@@ -69,10 +69,18 @@ export async function receiveWebhook(deps: ServiceDeps, delivery: WebhookDeliver
 /** The opaque cursor of an event: its transaction and id. */
 export const cursorOf = (row: Pick<FeedRow, 'tx' | 'id'>) => `${row.tx}-${row.id}`;
 
+/** A cursor this feed never handed out; the route names the field it came in. */
+export class InvalidCursorError extends AppError {
+  constructor() {
+    super('validation_failed', "The cursor is not one this feed handed out (a nextCursor or an event's cursor)");
+    this.name = 'InvalidCursorError';
+  }
+}
+
 function parseCursor(cursor: string | undefined) {
   if (cursor === undefined || cursor === '') return null;
   const match = /^(\d{1,20})-(\d{1,19})$/.exec(cursor);
-  if (!match) throw new AppError('validation_failed', 'after must be a cursor this feed handed out (nextCursor or an event\'s cursor)', { errors: [{ field: 'after', message: 'not a cursor of this feed' }] });
+  if (!match) throw new InvalidCursorError();
   return { tx: match[1], id: match[2] };
 }
 

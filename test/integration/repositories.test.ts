@@ -180,3 +180,10 @@ tap.test('two app instances receiving the same delivery at once store it once', 
   const rows = await readRows(app.deps.db, 'webhookEvents', { installationId: installed.id });
   t.equal(rows.length, 1);
 });
+
+tap.test('the feed refuses a cursor it never handed out, naming the field and what to pass instead', async (t) => {
+  const { app } = await buildTestApp(t);
+  const response = await feed(app, '?after=not-a-cursor');
+  t.equal(response.statusCode, 400);
+  t.match(response.json(), { code: 'validation_failed', detail: /nextCursor/, errors: [{ field: 'querystring.after' }] });
+});
