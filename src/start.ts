@@ -3,9 +3,10 @@
 // start does not parse and compile the 5 MB bundle again, nor the functions the start-up runs. Node 20
 // has no compile cache of its own (module.enableCompileCache is Node 22): this is the one `vm.Script`
 // offers (https://nodejs.org/api/vm.html#scriptcreatecacheddata). The cache is written once the start-up
-// has compiled what it needs, when there is none or V8 rejected it (another bundle or Node version);
-// where dist/ is read-only it is never written and the server starts as fast as without it.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// has compiled what it needs, when there is none usable (see cacheKey) or V8 rejected it; where dist/ is
+// read-only it is never written and the server starts as fast as without it.
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,33 +18,67 @@ const cacheFile = `${bundle}.cache`;
 /** After this long the start-up is over (it takes a few hundred milliseconds): its functions are compiled. */
 const WRITE_CACHE_AFTER_MS = 3000;
 
-/** The cache's bytes, or undefined when there is none yet (or it cannot be read). */
-function readCache(): Buffer | undefined {
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * What a cache is valid for. V8 itself checks little before it uses a cache (release builds skip the
+ * checksum, and the "source hash" is the source's length): a damaged cache can crash the process, and one
+ * of a same-length bundle runs the old code. So a cache is used only when this key and the SHA-256 of its
+ * bytes, both in its header, match: the bundle's own SHA-256, Node's and V8's versions, and the flags
+ * V8 was started with (a cache made under other flags is rejected anyway).
+ */
+function cacheKey(source: string): string {
+  return JSON.stringify([sha256(source), process.version, process.versions.v8, process.execArgv, process.env.NODE_OPTIONS ?? '']);
+}
+
+/** The cache's V8 bytes when its header matches `key` and its bytes their SHA-256; else undefined. */
+function readCache(key: string): Buffer | undefined {
+  let file: Buffer;
   try {
-    return readFileSync(cacheFile);
+    file = readFileSync(cacheFile);
   } catch {
     return undefined;
   }
+  const newline = file.indexOf(10);
+  if (newline < 0) return undefined;
+  const data = file.subarray(newline + 1);
+  let header: unknown;
+  try {
+    header = JSON.parse(file.subarray(0, newline).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const { key: stored, sha256: digest } = (header ?? {}) as { key?: unknown; sha256?: unknown };
+  return stored === key && digest === sha256(data) ? data : undefined;
 }
 
-/** Writes the cache whole or not at all (a temporary file renamed), ignoring a read-only directory. */
-function writeCache(data: Buffer): void {
+/** Writes header and bytes whole or not at all (a temporary file, flushed to disk, then renamed); ignores a read-only directory. */
+function writeCache(key: string, data: Buffer): void {
   const temporary = `${cacheFile}.${String(process.pid)}`;
   try {
-    writeFileSync(temporary, data);
+    const descriptor = openSync(temporary, 'w');
+    try {
+      writeSync(descriptor, `${JSON.stringify({ key, sha256: sha256(data) })}\n`);
+      writeSync(descriptor, data);
+      fsyncSync(descriptor);
+    } finally {
+      closeSync(descriptor);
+    }
     renameSync(temporary, cacheFile);
   } catch {
     rmSync(temporary, { force: true });
   }
 }
 
-const cachedData = readCache();
-const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), {
+const source = readFileSync(bundle, 'utf8');
+const key = cacheKey(source);
+const cachedData = readCache(key);
+const script = new vm.Script(Module.wrap(source), {
   filename: bundle,
   ...(cachedData ? { cachedData } : {}),
 });
 if (!cachedData || script.cachedDataRejected === true) {
-  setTimeout(() => { writeCache(script.createCachedData()); }, WRITE_CACHE_AFTER_MS).unref();
+  setTimeout(() => { writeCache(key, script.createCachedData()); }, WRITE_CACHE_AFTER_MS).unref();
 }
 const bundleModule = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void).call(bundleModule.exports, bundleModule.exports, createRequire(bundle), bundleModule, bundle, directory);
