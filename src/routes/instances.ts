@@ -1,9 +1,8 @@
 // Public instance routes: lookup, bootstrap and register (manual onboarding).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { RouteScope } from './route-scope.js';
+import { namingField, type RouteScope } from './route-scope.js';
 import { instanceCallbackUrl } from '../auth-paths.js';
-import { AppError } from '../errors.js';
 import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
@@ -119,10 +118,10 @@ const instancesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
 export default instancesRoutes;
 
-/** The GitLab client refuses a non-PEM CA without knowing HTTP fields; this route names its field. */
-function nameCaCertificateField(error: unknown): never {
-  if (error instanceof InvalidCaCertificateError) {
-    throw new AppError('validation_failed', 'caCertificate must be one or more PEM certificates (-----BEGIN CERTIFICATE-----) and nothing else: paste the CA certificate that signs GitLab\'s TLS certificate, never a private key', { errors: [{ field: 'body.caCertificate', message: 'must be PEM certificates only' }] });
-  }
-  throw error;
-}
+/** The GitLab client refuses a non-PEM CA without knowing HTTP fields; these routes name its field. */
+const nameCaCertificateField = namingField(
+  InvalidCaCertificateError,
+  'body.caCertificate',
+  "caCertificate must be one or more PEM certificates (-----BEGIN CERTIFICATE-----) and nothing else: paste the CA certificate that signs GitLab's TLS certificate, never a private key",
+  'must be PEM certificates only',
+);

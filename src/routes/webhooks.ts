@@ -8,6 +8,7 @@ import { problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
 import { InstallationIdParams, WebhookFeed, WebhookFeedQuery, WebhookReceipt } from '../schemas/repositories.js';
 import { cursorOf, InvalidCursorError, readFeed, receiveWebhook } from '../services/webhooks.service.js';
+import { namingField } from './route-scope.js';
 
 /**
  * GitLab encodes webhook bodies up to 25 MiB (app/services/web_hook_service.rb REQUEST_BODY_SIZE_LIMIT,
@@ -112,9 +113,9 @@ const webhookFeedRoutes: FastifyPluginAsyncTypebox = (app) => {
 export { webhookFeedRoutes, webhookIntake };
 
 /** The feed refuses a cursor it never handed out without knowing HTTP fields; this route names its field. */
-function nameCursorField(error: unknown): never {
-  if (error instanceof InvalidCursorError) {
-    throw new AppError('validation_failed', "after must be a cursor this feed handed out: pass the nextCursor of the previous answer (or an event's cursor), or leave it out to start from the oldest event", { errors: [{ field: 'querystring.after', message: 'not a cursor of this feed' }] });
-  }
-  throw error;
-}
+const nameCursorField = namingField(
+  InvalidCursorError,
+  'querystring.after',
+  "after must be a cursor this feed handed out: pass the nextCursor of the previous answer (or an event's cursor), or leave it out to start from the oldest event",
+  'not a cursor of this feed',
+);
