@@ -2,6 +2,7 @@
 // the bound is a duration, so it belongs here): a status written by another process (the bench's own
 // connection) until a cache-on service answers it, each sample starting from an entry the service has cached.
 import pg from 'pg';
+import { until } from '../test/helpers/poll.js';
 import { percentile } from './webhooks.js';
 import type { BenchDatabase, RunningService } from './service.js';
 
@@ -26,11 +27,7 @@ async function lookedUpStatus(service: RunningService): Promise<string> {
 
 /** Polls every millisecond until `reader` answers `status`; throws past SAMPLE_DEADLINE_MS. */
 async function untilAnswered(reader: RunningService, status: string): Promise<void> {
-  const deadline = performance.now() + SAMPLE_DEADLINE_MS;
-  while ((await lookedUpStatus(reader)) !== status) {
-    if (performance.now() > deadline) throw new Error(`the service did not answer ${status} within ${String(SAMPLE_DEADLINE_MS)} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await until(`the service answering ${status}`, async () => (await lookedUpStatus(reader)) === status, { everyMs: 1, withinMs: SAMPLE_DEADLINE_MS });
 }
 
 /** Flips the instance's status SAMPLES times; each time, how long (ms) until `reader` answers the new one. */

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { until } from '../test/helpers/poll.js';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -45,10 +46,7 @@ const CODE_CACHE = join(ROOT, 'dist', 'src', 'server.bundle.cjs.cache');
 
 /** Waits (at most 15 s) until a running service has written the code cache: what a redeploy on the same build starts with. */
 export async function waitForCodeCache(): Promise<void> {
-  for (const deadline = performance.now() + 15_000; !existsSync(CODE_CACHE); ) {
-    if (performance.now() > deadline) throw new Error(`no code cache at ${CODE_CACHE} 15 s after a start`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await until(`a code cache at ${CODE_CACHE}`, () => existsSync(CODE_CACHE), { everyMs: 50, withinMs: 15_000 });
 }
 
 /** Removes the code cache: the next start compiles the bundle as a first start after a build does. */
