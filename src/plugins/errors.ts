@@ -100,7 +100,7 @@ function onError(error: FastifyError, request: FastifyRequest, reply: FastifyRep
 /** Answers for HTTP that never became a request (Node's clientError), as Fastify's default does, in RFC 9457. */
 function clientErrorProblem(error: NodeJS.ErrnoException): AppError {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new AppError('request_timeout', 'The request did not arrive in time; send it again');
-  if (error.code === 'HPE_HEADER_OVERFLOW') return new AppError('request_headers_too_large', 'The request headers exceed 16 KiB; send fewer or shorter headers (cookies included)');
+  if (error.code === 'HPE_HEADER_OVERFLOW') return new AppError('request_headers_too_large', 'The request line and headers exceed 16 KiB (Node counts the URL with them); send a shorter URL or query string, or fewer or shorter headers (cookies included)');
   return new AppError('malformed_request', 'The request is not valid HTTP/1.1; check the request line and headers');
 }
 
