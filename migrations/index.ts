@@ -17,6 +17,7 @@ import * as m20261202080000 from './20261202080000_add_instance_problem.js';
 import * as m20261203030000 from './20261203030000_add_instance_token_lifetime_and_verification.js';
 import * as m20261204010000 from './20261204010000_create_upkeep.js';
 import * as m20261204160000 from './20261204160000_create_installations.js';
+import * as m20261205010000 from './20261205010000_notify_user_changes.js';
 
 export const migrations: Record<string, Migration> = {
   '20261125090000_create_instances': m20261125090000,
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '20261203030000_add_instance_token_lifetime_and_verification': m20261203030000,
   '20261204010000_create_upkeep': m20261204010000,
   '20261204160000_create_installations': m20261204160000,
+  '20261205010000_notify_user_changes': m20261205010000,
 };

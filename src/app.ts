@@ -16,6 +16,7 @@ import { createGitlabApi } from './gitlab/api.js';
 import { createGitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
 import { createInstanceLookupCache } from './cache/instance-lookup-cache.js';
+import { createUserCache } from './cache/user-cache.js';
 import { createWebhookFeedWaiters } from './cache/webhook-feed-waiters.js';
 import { createLogger } from './logger.js';
 import dependenciesPlugin from './plugins/dependencies.js';
@@ -86,9 +87,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
 function assembleServices(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
   const sealer = sealerFromConfig(config, logger);
   const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
+  const userCache = createUserCache(database, logger, { maxEntries: config.userCacheSize, maxAgeMs: config.userCacheMaxAgeMs, heartbeatMs: 5000 });
   const webhookFeed = createWebhookFeedWaiters(database, logger, { maxWaiters: config.webhookFeedMaxWaiters, heartbeatMs: 5000 });
-  // A write to instances through this process empties its lookup cache at once.
-  const db = instanceLookups.plugin ? database.db.withPlugin(instanceLookups.plugin) : database.db;
+  // A write through this process to what a cache keeps empties that cache at once.
+  const db = [instanceLookups.plugin, userCache.plugin].reduce((withPlugins, plugin) => (plugin ? withPlugins.withPlugin(plugin) : withPlugins), database.db);
   const metrics = createMetrics(() => instancesByStatus({ db }));
   const gitlabHttp = createGitlabHttp({
     onCall: metrics.gitlabCall,
@@ -104,6 +106,7 @@ function assembleServices(config: Config, deps: AppDeps, logger: Logger, databas
   const serviceDeps: ServiceDeps = {
     db,
     instanceLookups,
+    userCache,
     config,
     sealer,
     gitlab: createGitlabApi(gitlabHttp),
@@ -116,6 +119,7 @@ function assembleServices(config: Config, deps: AppDeps, logger: Logger, databas
   const upkeep = config.upkeep.enabled ? createUpkeep(serviceDeps, jobStoreDb(database.db), logger, metrics.upkeepRun) : null;
   const abandon = async () => {
     await instanceLookups.close();
+    await userCache.close();
     await webhookFeed.close();
     await gitlabHttp.close();
   };

@@ -55,6 +55,8 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600000, default: 20000, description: 'after a signal, the deadline for drain and in-flight work before the process exits' }),
   LOOKUP_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 1000000, default: 10000, description: 'instance URLs the lookup cache keeps per process; 0 turns it off' }),
   LOOKUP_CACHE_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300, description: 'a cached lookup is re-read after this long even when no change was announced' }),
+  USER_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 1000000, default: 10000, description: 'sessions, and users (their token state), the user cache keeps per process, each; 0 turns it off' }),
+  USER_CACHE_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300, description: 'a cached session or user is re-read after this long even when no change was announced' }),
   WEBHOOK_EVENT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: 'stored webhook events older than this many days are deleted by the upkeep' }),
   WEBHOOK_FEED_MAX_WAITERS: Type.Integer({ minimum: 0, maximum: 100000, default: 1000, description: 'long-polling feed readers waiting at once per process; beyond it a reader is answered at once (429 rate_limited)' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
@@ -129,8 +131,8 @@ export function parseInternalCallers(list: string | undefined): InternalCaller[]
   return callers;
 }
 
-/** Validates the environment; throws a ConfigError whose message is one line naming the variable. */
-export function loadConfig(env: Record<string, string | undefined>) {
+/** The environment's variables checked against EnvSchema, defaults filled in (an empty value counts as unset); throws a ConfigError naming the first bad one. */
+function validatedEnv(env: Record<string, string | undefined>): Env {
   const known = Object.fromEntries(Object.keys(EnvSchema.properties).filter((key) => env[key] !== undefined && env[key] !== '').map((key) => [key, env[key]]));
   const parsed: unknown = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
   const firstError = Value.Errors(EnvSchema, parsed).at(0);
@@ -138,7 +140,12 @@ export function loadConfig(env: Record<string, string | undefined>) {
     const variable = firstError.instancePath.replace(/^\//, '') || 'environment';
     throw new ConfigError(`${variable}: ${whatIsValid(variable, firstError.message)}`);
   }
-  const valid = parsed as Env;
+  return parsed as Env;
+}
+
+/** Validates the environment; throws a ConfigError whose message is one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>) {
+  const valid = validatedEnv(env);
   const production = valid.NODE_ENV === 'production';
   if (valid.LEASE_HEARTBEAT_MS * 2 > valid.LEASE_MS) throw new ConfigError('LEASE_HEARTBEAT_MS: must be at most half of LEASE_MS');
   if (production && !valid.ENCRYPTION_KEY) throw new ConfigError('ENCRYPTION_KEY: required when NODE_ENV=production');
@@ -183,6 +190,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     shutdownTimeoutMs: valid.SHUTDOWN_TIMEOUT_MS,
     lookupCacheSize: valid.LOOKUP_CACHE_SIZE,
     lookupCacheMaxAgeMs: valid.LOOKUP_CACHE_MAX_AGE_SECONDS * 1000,
+    userCacheSize: valid.USER_CACHE_SIZE,
+    userCacheMaxAgeMs: valid.USER_CACHE_MAX_AGE_SECONDS * 1000,
     webhookEventRetentionDays: valid.WEBHOOK_EVENT_RETENTION_DAYS,
     webhookFeedMaxWaiters: valid.WEBHOOK_FEED_MAX_WAITERS,
     logLevel: valid.LOG_LEVEL,

@@ -1,11 +1,11 @@
 // A per-process cache of instance lookups (found and not found), bounded (LRU) and coherent across
 // replicas: every write to instances, by any process, drops the URL through LISTEN/NOTIFY, and this
 // process's own writes drop it before they answer. While the listener is deaf, lookups read the database.
-import { LRUCache } from 'lru-cache';
 import type { KyselyPlugin } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { instanceWritesPlugin, listenForInstanceChanges } from '../db/instance-changes.js';
+import { INSTANCE_CHANGES_CHANNEL, listenForNotifications, tableWritesPlugin } from '../db/notifications.js';
+import { createCoherentCache } from './coherent-cache.js';
 import { findInstanceLookupRow, type InstanceLookupRow } from '../db/instance-lookup.repo.js';
 
 /** What lookupInstance reads: the instance registered at a normalised URL, or undefined. */
@@ -30,8 +30,8 @@ export interface InstanceLookupCacheOptions {
   heartbeatMs: number;
 }
 
-const NOT_FOUND = { notFound: true } as const;
-type Entry = InstanceLookupRow | typeof NOT_FOUND;
+/** Tables whose writes change what a lookup answers. */
+const LOOKUP_TABLES = new Set(['instances', 'instance_aliases']);
 
 /** Reads straight from the database: what the cache answers when it is off. */
 function uncached(database: Database): InstanceLookupCache {
@@ -46,54 +46,31 @@ function uncached(database: Database): InstanceLookupCache {
  */
 export function createInstanceLookupCache(database: Database, log: Logger, options: InstanceLookupCacheOptions): InstanceLookupCache {
   if (options.maxEntries === 0) return uncached(database);
-  const entries = new LRUCache<string, Entry>({ max: options.maxEntries, ttl: options.maxAgeMs, ttlAutopurge: false });
-  let serving = false;
-  // Bumped by every change heard: a read that started before a change must not be stored after it.
-  let generation = 0;
-  const dropAll = () => {
-    generation++;
-    entries.clear();
-  };
-  const stopListening = listenForInstanceChanges(
+  const entries = createCoherentCache<InstanceLookupRow>({ maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs, keepMissing: true });
+  const stopListening = listenForNotifications(
     database,
+    INSTANCE_CHANGES_CHANNEL,
     log,
     {
       changed(url) {
-        generation++;
-        if (url === '') entries.clear();
-        else entries.delete(url);
+        if (url === '') entries.dropAll();
+        else entries.drop(url);
       },
-      listening() {
-        dropAll();
-        serving = true;
-      },
-      deaf() {
-        serving = false;
-        generation++;
-      },
+      listening: entries.listening,
+      deaf: entries.deaf,
     },
     { heartbeatMs: options.heartbeatMs, maxBackoffMs: 5000 },
   );
 
   return {
-    plugin: instanceWritesPlugin(dropAll),
+    plugin: tableWritesPlugin(LOOKUP_TABLES, entries.dropAll),
     get serving() {
-      return serving;
+      return entries.serving;
     },
-    async find(url) {
-      if (!serving) return findInstanceLookupRow(database.db, url);
-      const cached = entries.get(url);
-      if (cached) return 'notFound' in cached ? undefined : cached;
-      const seen = generation;
-      const row = await findInstanceLookupRow(database.db, url);
-      // close() may have run during the await: read `serving` afresh.
-      if ((serving as boolean) && seen === generation) entries.set(url, row ?? NOT_FOUND);
-      return row;
-    },
+    find: (url) => entries.read(url, () => findInstanceLookupRow(database.db, url)),
     async close() {
-      serving = false;
+      entries.deaf();
       await stopListening();
-      entries.clear();
     },
   };
 }

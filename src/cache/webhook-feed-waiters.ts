@@ -3,7 +3,7 @@
 // waiter of every process. The number of waiters per process is bounded (WEBHOOK_FEED_MAX_WAITERS).
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { listenForNotifications } from '../db/instance-changes.js';
+import { listenForNotifications } from '../db/notifications.js';
 
 export const WEBHOOK_EVENTS_CHANNEL = 'webhook_events';
 

@@ -11,6 +11,9 @@ export async function insertSession(
     .execute();
 }
 
+/** What findLiveSession answers: the session with its user and instance. */
+export type LiveSession = NonNullable<Awaited<ReturnType<typeof findLiveSession>>>;
+
 /** The live session of a token hash (unrevoked, unexpired, instance not removed) with its user and instance. */
 export function findLiveSession(db: Executor, tokenHash: string, now: Date) {
   return db

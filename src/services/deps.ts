@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { InstanceLookupCache } from '../cache/instance-lookup-cache.js';
+import type { UserCache } from '../cache/user-cache.js';
 import type { WebhookFeedWaiters } from '../cache/webhook-feed-waiters.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/sealer.js';
@@ -18,6 +19,8 @@ export interface ServiceDeps {
   db: Kysely<DB>;
   /** The public lookup's read of an instance by URL, through the per-process cache. */
   instanceLookups: InstanceLookupCache;
+  /** The reads of a live session and of a user's token state, through the per-process cache. */
+  userCache: UserCache;
   config: Config;
   sealer: Sealer;
   /** The typed GitLab REST calls. */

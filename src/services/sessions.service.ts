@@ -3,7 +3,7 @@
 import { loginsBroken } from './instance-health.js';
 import type { Config } from '../config.js';
 import { hashSecret, randomSecret, SECRET_PATTERN } from '../crypto/tokens.js';
-import { findLiveSession, insertSession, revokeSessionByHash } from '../db/sessions.repo.js';
+import { insertSession, revokeSessionByHash } from '../db/sessions.repo.js';
 import type { Executor } from '../db/types.js';
 import type { ServiceDeps } from './deps.js';
 
@@ -37,7 +37,7 @@ export async function createSession(
 export async function findSession(deps: ServiceDeps, token: string): Promise<SessionContext | undefined> {
   if (!SECRET_PATTERN.test(token)) return undefined;
   const tokenHash = hashSecret(token);
-  const row = await findLiveSession(deps.db, tokenHash, deps.clock());
+  const row = await deps.userCache.liveSession(tokenHash, deps.clock());
   if (!row) return undefined;
   return {
     sessionId: row.sessionId,

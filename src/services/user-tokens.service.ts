@@ -7,7 +7,7 @@
 // a timeout, a crash, a database failure) refreshes with it again and gets a fresh pair.
 import { SEAL_USER_ACCESS_TOKEN, SEAL_USER_REFRESH_TOKEN } from '../crypto/seal-purposes.js';
 import { findInstanceById } from '../db/instances.repo.js';
-import { findUserById, findUserWithInstanceState, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
+import { findUserById, markReauthorizationRequired, storeUserTokens } from '../db/users.repo.js';
 import type { User } from '../domain/types.js';
 import { AppError } from '../errors.js';
 import { isDue, LeaseLost, refreshOnce, type HeldLease } from './credential-refresh.js';
@@ -104,7 +104,7 @@ async function stillValidToken(deps: ServiceDeps, id: string, error: unknown): P
  * the read, else undefined (the caller reads again).
  */
 async function refuseGoneApplication(deps: ServiceDeps, id: string, actor: string, log: RequestLog): Promise<UsableUser | undefined> {
-  const found = await findUserWithInstanceState(deps.db, id);
+  const found = await deps.userCache.userWithInstanceState(id);
   const user = usable(found, id);
   const state = { status: found?.instanceStatus, problemCode: found?.instanceProblemCode ?? null };
   if (state.status !== 'ready') return user;

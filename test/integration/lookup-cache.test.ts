@@ -1,14 +1,13 @@
 // The lookup cache: answers without reading the database, stays coherent across two processes on one
 // PostgreSQL (LISTEN/NOTIFY), catches up after its listener reconnects, stays bounded (LRU), and on the
 // embedded default invalidates inside the process.
-import pg from 'pg';
 import pino from 'pino';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { buildApp, type App } from '../../src/app.js';
-import { openPostgres } from '../../src/db/database.js';
-import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
+import { testConfig, testFileDatabase } from '../helpers/app.js';
 import { openMigratedPglite } from '../helpers/database.js';
 import { holdsWithin } from '../helpers/poll.js';
+import { LIVENESS, twoProcesses, writeUnannounced } from '../helpers/replicas.js';
 import { insertRows, updateRows } from '../helpers/rows.js';
 import { proxyDatabase } from '../helpers/tcp-proxy.js';
 
@@ -16,42 +15,9 @@ const serverUrl = process.env.TEST_DATABASE_URL;
 const needsServer = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
 const quiet = pino({ level: 'silent' });
 
-/**
- * How long a test waits for something to happen (an announced change reaching the other process, a
- * listener losing or regaining its connection): a generous liveness bound (without the notification an
- * entry would stand for LOOKUP_CACHE_MAX_AGE_SECONDS, 300 s), not a timing claim; the staleness itself
- * is a duration `npm run bench` measures (README: stated bound 1 s).
- */
-const LIVENESS = { everyMs: 10, withinMs: 20_000 };
-
 async function statusOf(app: App, url: string): Promise<string> {
   const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
   return response.json<{ status: string }>().status;
-}
-
-/** Writes with triggers off (session_replication_role = replica): no NOTIFY, so only a cache miss sees it. */
-async function writeUnannounced(databaseUrl: string, statement: string, values: unknown[]): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query('set session_replication_role = replica');
-    await client.query(statement, values);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Process A (the test file's app) and process B: another app with its own pool on the same database. */
-async function twoProcesses(t: Test, env: Record<string, string> = {}, databaseUrlOfB?: string) {
-  const { app: a, testDatabase } = await buildTestApp(t, env);
-  const databaseOfB = openPostgres(databaseUrlOfB ?? testDatabase.url!, quiet);
-  const b = await buildApp(testConfig(env), { database: databaseOfB, logger: quiet });
-  t.teardown(async () => {
-    await b.close();
-    await databaseOfB.close();
-  });
-  t.ok(await holdsWithin(() => b.deps.instanceLookups.serving, LIVENESS), 'B listens');
-  return { a, b, url: testDatabase.url! };
 }
 
 t.test('process B answers from its cache, and a status written on process A reaches it by the notification', needsServer, async (t) => {
@@ -88,7 +54,7 @@ t.test('the cache keeps at most LOOKUP_CACHE_SIZE URLs, the least recently used 
 t.test('after its listener reconnects, B drops what it cached before (a missed notification is caught up)', needsServer, async (t) => {
   const { proxy, url: viaProxy } = await proxyDatabase((await testFileDatabase()).url!);
   t.teardown(() => proxy.close());
-  const { a, b, url } = await twoProcesses(t, {}, viaProxy);
+  const { a, b, url } = await twoProcesses(t, {}, { databaseUrlOfB: viaProxy });
   // Unannounced, so no late notification of the insert can drop B's entry behind the test's back.
   await writeUnannounced(url, `insert into instances (url, status) values ($1, 'ready')`, ['https://flaky.example.com']);
   t.equal(await statusOf(b, 'flaky.example.com'), 'ready', 'cached on B');

@@ -1,16 +1,23 @@
-// Where this process hears of writes to instances: LISTEN on the channel the instances trigger
-// notifies (migration 20261201010000), over a dedicated connection that reconnects, and a Kysely plugin
-// that reports this process's own writes synchronously (read-your-writes before the NOTIFY arrives).
+// Where this process hears of writes: LISTEN on a channel the tables' triggers notify (instance_changes,
+// migration 20261201010000; user_changes, migration 20261205010000), over a dedicated connection that
+// reconnects, and a Kysely plugin that reports this process's own writes synchronously (read-your-writes
+// before the NOTIFY arrives).
 import type { KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from './database.js';
 
+/** Payload: the URL of an instance written (an empty string: any instance, e.g. a truncate). */
 export const INSTANCE_CHANGES_CHANNEL = 'instance_changes';
+/**
+ * Payload: `user:<id>`, `session:<token hash>` or `instance:<id>` of a row updated or deleted (an
+ * insert changes no kept read), or `*` (a truncate: anything).
+ */
+export const USER_CHANGES_CHANNEL = 'user_changes';
 
-export interface InstanceChangeHandlers {
-  /** A write touched the instance at `url` (an empty string: any instance, e.g. a truncate). */
-  changed(url: string): void;
+export interface ChangeHandlers {
+  /** A write was announced with `payload` (the channel's format). */
+  changed(payload: string): void;
   /** The listener is (again) receiving every notification: what was cached before may be stale. */
   listening(): void;
   /** The listener lost its connection: notifications may be missed until listening() again. */
@@ -25,19 +32,12 @@ export interface ListenerOptions {
 }
 
 /**
- * Starts listening and returns a function that stops. PostgreSQL: a pg.Client outside the pool
- * (LISTEN is per session; it cannot go through a transaction-pooling PgBouncer). PGlite: its own
- * in-process listen. Never throws: failures are logged and retried while not stopped.
+ * Starts listening on `channel` and returns a function that stops; `changed` receives each
+ * notification's payload. PostgreSQL: a pg.Client outside the pool (LISTEN is per session; it cannot
+ * go through a transaction-pooling PgBouncer). PGlite: its own in-process listen. Never throws:
+ * failures are logged and retried while not stopped.
  */
-export function listenForInstanceChanges(database: Database, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
-  return listenForNotifications(database, INSTANCE_CHANGES_CHANNEL, log, handlers, options);
-}
-
-/**
- * Listens on any `channel` as listenForInstanceChanges does (the webhook feed's wake-ups use it too);
- * `changed` receives each notification's payload.
- */
-export function listenForNotifications(database: Database, channel: string, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
+export function listenForNotifications(database: Database, channel: string, log: Logger, handlers: ChangeHandlers, options: ListenerOptions): () => Promise<void> {
   if (database.listen) {
     const unlisten = database.listen(channel, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
     return async () => (await unlisten)();
@@ -46,7 +46,7 @@ export function listenForNotifications(database: Database, channel: string, log:
   return listenOverPostgres(database.connectionString, channel, log, handlers, options);
 }
 
-function listenOverPostgres(connectionString: string, channel: string, log: Logger, handlers: InstanceChangeHandlers, options: ListenerOptions): () => Promise<void> {
+function listenOverPostgres(connectionString: string, channel: string, log: Logger, handlers: ChangeHandlers, options: ListenerOptions): () => Promise<void> {
   let stopped = false;
   let client: pg.Client | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -117,33 +117,30 @@ async function endWithin(client: pg.Client, ms: number): Promise<void> {
 
 const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode']);
 
-/** Tables whose writes change what a lookup answers (each has the NOTIFY trigger). */
-const ANNOUNCED_TABLES = new Set(['instances', 'instance_aliases']);
-
-function mentionsInstancesTable(node: unknown): boolean {
+function mentionsTable(node: unknown, tables: ReadonlySet<string>): boolean {
   if (node === null || typeof node !== 'object') return false;
   const candidate = node as { kind?: string; table?: { identifier?: { name?: string } } };
-  if (candidate.kind === 'TableNode') return ANNOUNCED_TABLES.has(candidate.table?.identifier?.name ?? '');
-  return Object.values(node).some(mentionsInstancesTable);
+  if (candidate.kind === 'TableNode') return tables.has(candidate.table?.identifier?.name ?? '');
+  return Object.values(node).some((child) => mentionsTable(child, tables));
 }
 
 /** The table a write targets (`into`, `table`, `from`), not tables its subqueries only read. */
-function writesInstances(node: RootOperationNode): boolean {
+function writesTo(node: RootOperationNode, tables: ReadonlySet<string>): boolean {
   if (!WRITE_KINDS.has(node.kind)) return false;
   const target = node as { into?: OperationNode; table?: OperationNode; from?: OperationNode };
-  return mentionsInstancesTable(target.into ?? target.table ?? target.from);
+  return mentionsTable(target.into ?? target.table ?? target.from, tables);
 }
 
 /**
- * Calls `onWrite` when a query built through this Kysely instance writes to instances: once when it
- * is sent and once when it has answered, so a lookup read that raced the write is not kept.
- * Raw `sql` statements are not seen; the NOTIFY trigger covers them (and other processes).
+ * Calls `onWrite` when a query built through this Kysely instance writes to one of `tables` (each has
+ * a NOTIFY trigger): once when it is sent and once when it has answered, so a read that raced the
+ * write is not kept. Raw `sql` statements are not seen; the triggers cover them (and other processes).
  */
-export function instanceWritesPlugin(onWrite: () => void): KyselyPlugin {
+export function tableWritesPlugin(tables: ReadonlySet<string>, onWrite: () => void): KyselyPlugin {
   const writes = new WeakSet<object>();
   return {
     transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
-      if (writesInstances(node)) {
+      if (writesTo(node, tables)) {
         writes.add(queryId);
         onWrite();
       }
