@@ -1,13 +1,23 @@
-// Every update or delete of a user, a session or an instance (by this service or anyone) is announced on
-// the channel `user_changes`, so each process's session and user-token caches drop what it touched at once
-// (src/cache/user-cache.ts). An insert is not announced: those caches keep no "not found" answers.
+// Every change of a user, a session or an instance that a cached read could show (by this service or
+// anyone) is announced on the channel `user_changes`, so each process's session and user-token caches drop
+// what it touched at once (src/cache/user-cache.ts). An insert is not announced: those caches keep no
+// "not found" answers. Writes that change nothing those reads select stay quiet: a session already
+// revoked, and an instance's other columns (upkeep times, bot-token state, leases).
 import { sql, type Kysely } from 'kysely';
 
-/** Each announced table, with the column its payload names: `<kind>:<value>`. */
+/** Each announced row: its table, payload kind and key column, and when an update or a delete of it is announced. */
 const ANNOUNCED = [
-  { table: 'users', kind: 'user', column: 'id' },
-  { table: 'sessions', kind: 'session', column: 'token_hash' },
-  { table: 'instances', kind: 'instance', column: 'id' },
+  { table: 'users', kind: 'user', column: 'id', updates: sql`true`, deletes: sql`true` },
+  { table: 'sessions', kind: 'session', column: 'token_hash', updates: sql`old.revoked_at is null`, deletes: sql`old.revoked_at is null` },
+  {
+    table: 'instances',
+    kind: 'instance',
+    column: 'id',
+    deletes: sql`true`,
+    // The instance columns the cached reads select (src/db/sessions.repo.ts, users.repo.ts).
+    updates: sql`old.url is distinct from new.url or old.status is distinct from new.status
+      or old.problem_code is distinct from new.problem_code or old.oauth_client_verified_at is distinct from new.oauth_client_verified_at`,
+  },
 ] as const;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -27,10 +37,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       return null;
     end
     $$`.execute(db);
-  for (const { table, kind, column } of ANNOUNCED) {
+  for (const { table, kind, column, updates, deletes } of ANNOUNCED) {
+    const args = sql`${sql.lit(kind)}, ${sql.lit(column)}`;
     await sql`
-      create trigger ${sql.id(`${table}_notify_user_changes`)} after update or delete on ${sql.table(table)}
-      for each row execute function user_changes_notify(${sql.lit(kind)}, ${sql.lit(column)})`.execute(db);
+      create trigger ${sql.id(`${table}_notify_user_changes_update`)} after update on ${sql.table(table)}
+      for each row when (${updates}) execute function user_changes_notify(${args})`.execute(db);
+    await sql`
+      create trigger ${sql.id(`${table}_notify_user_changes_delete`)} after delete on ${sql.table(table)}
+      for each row when (${deletes}) execute function user_changes_notify(${args})`.execute(db);
     await sql`
       create trigger ${sql.id(`${table}_notify_user_changes_truncate`)} after truncate on ${sql.table(table)}
       for each statement execute function user_changes_notify_truncate()`.execute(db);
@@ -39,8 +53,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const { table } of ANNOUNCED) {
-    await sql`drop trigger ${sql.id(`${table}_notify_user_changes_truncate`)} on ${sql.table(table)}`.execute(db);
-    await sql`drop trigger ${sql.id(`${table}_notify_user_changes`)} on ${sql.table(table)}`.execute(db);
+    for (const event of ['truncate', 'delete', 'update']) await sql`drop trigger ${sql.id(`${table}_notify_user_changes_${event}`)} on ${sql.table(table)}`.execute(db);
   }
   await sql`drop function user_changes_notify_truncate()`.execute(db);
   await sql`drop function user_changes_notify()`.execute(db);

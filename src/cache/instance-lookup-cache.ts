@@ -4,7 +4,8 @@
 import type { KyselyPlugin } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { INSTANCE_CHANGES_CHANNEL, listenForNotifications, tableWritesPlugin } from '../db/notifications.js';
+import { INSTANCE_CHANGES_CHANNEL, listenForNotifications } from '../db/notifications.js';
+import { tableWritesPlugin } from '../db/table-writes.js';
 import { createCoherentCache } from './coherent-cache.js';
 import { findInstanceLookupRow, type InstanceLookupRow } from '../db/instance-lookup.repo.js';
 

@@ -7,7 +7,8 @@
 import type { KyselyPlugin } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { listenForNotifications, tableWritesPlugin, USER_CHANGES_CHANNEL } from '../db/notifications.js';
+import { listenForNotifications, USER_CHANGES_CHANNEL } from '../db/notifications.js';
+import { tableWritesPlugin } from '../db/table-writes.js';
 import { findLiveSession, type LiveSession } from '../db/sessions.repo.js';
 import { findUserWithInstanceState, type UserInstanceState } from '../db/users.repo.js';
 import type { User } from '../domain/types.js';
@@ -94,7 +95,8 @@ export function createUserCache(database: Database, log: Logger, options: UserCa
       const session = await sessions.read(tokenHash, () => findLiveSession(database.db, tokenHash, now));
       return session && session.expiresAt > now ? session : undefined;
     },
-    userWithInstanceState: (id) => users.read(id, () => findUserWithInstanceState(database.db, id)),
+    // Kept under the id as the trigger announces it: PostgreSQL's uuid text is lowercase, a caller's may not be.
+    userWithInstanceState: (id) => users.read(id.toLowerCase(), () => findUserWithInstanceState(database.db, id)),
     async close() {
       onBoth((cache) => { cache.deaf(); })();
       await stopListening();

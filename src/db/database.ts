@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { lockDataDirectory } from './data-dir-lock.js';
+import { announceCommit } from './table-writes.js';
 import type { DB } from './types.js';
 
 export { DatabaseLockedError } from './data-dir-lock.js';
@@ -101,8 +102,11 @@ export function openDatabase(options: { databaseUrl?: string; dataDir: string; d
 /**
  * Runs `work` in one transaction (committed when it resolves, rolled back when it throws): how a service
  * makes several repository writes one unit. `work` receives the transaction to pass to each repository
- * call; it must not wait on GitLab (the transaction holds a pooled connection).
+ * call; it must not wait on GitLab (the transaction holds a pooled connection). Once committed, the
+ * caches of this process drop what they kept (a read between the writes and the commit saw old rows).
  */
-export function inTransaction<T>(db: Kysely<DB>, work: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
-  return db.transaction().execute(work);
+export async function inTransaction<T>(db: Kysely<DB>, work: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  const result = await db.transaction().execute(work);
+  announceCommit(db);
+  return result;
 }

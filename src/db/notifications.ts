@@ -1,8 +1,6 @@
 // Where this process hears of writes: LISTEN on a channel the tables' triggers notify (instance_changes,
 // migration 20261201010000; user_changes, migration 20261205010000), over a dedicated connection that
-// reconnects, and a Kysely plugin that reports this process's own writes synchronously (read-your-writes
-// before the NOTIFY arrives).
-import type { KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+// reconnects. This process's own writes are reported sooner by table-writes.ts.
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from './database.js';
@@ -113,42 +111,4 @@ async function endWithin(client: pg.Client, ms: number): Promise<void> {
   const outcome = await Promise.race([client.end().then(() => 'ended' as const, () => 'ended' as const), gaveUp]);
   clearTimeout(timer);
   if (outcome === 'timeout') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-}
-
-const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode']);
-
-function mentionsTable(node: unknown, tables: ReadonlySet<string>): boolean {
-  if (node === null || typeof node !== 'object') return false;
-  const candidate = node as { kind?: string; table?: { identifier?: { name?: string } } };
-  if (candidate.kind === 'TableNode') return tables.has(candidate.table?.identifier?.name ?? '');
-  return Object.values(node).some((child) => mentionsTable(child, tables));
-}
-
-/** The table a write targets (`into`, `table`, `from`), not tables its subqueries only read. */
-function writesTo(node: RootOperationNode, tables: ReadonlySet<string>): boolean {
-  if (!WRITE_KINDS.has(node.kind)) return false;
-  const target = node as { into?: OperationNode; table?: OperationNode; from?: OperationNode };
-  return mentionsTable(target.into ?? target.table ?? target.from, tables);
-}
-
-/**
- * Calls `onWrite` when a query built through this Kysely instance writes to one of `tables` (each has
- * a NOTIFY trigger): once when it is sent and once when it has answered, so a read that raced the
- * write is not kept. Raw `sql` statements are not seen; the triggers cover them (and other processes).
- */
-export function tableWritesPlugin(tables: ReadonlySet<string>, onWrite: () => void): KyselyPlugin {
-  const writes = new WeakSet<object>();
-  return {
-    transformQuery({ node, queryId }: PluginTransformQueryArgs): RootOperationNode {
-      if (writesTo(node, tables)) {
-        writes.add(queryId);
-        onWrite();
-      }
-      return node;
-    },
-    transformResult({ result, queryId }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      if (writes.has(queryId)) onWrite();
-      return Promise.resolve(result);
-    },
-  };
 }

@@ -4,8 +4,10 @@
 // kept session past its expiry, can be turned off, and on the embedded default invalidates in the process.
 import pino from 'pino';
 import t, { type Test } from 'tap';
+import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/app.js';
-import { openPostgres } from '../../src/db/database.js';
+import { inTransaction, openPostgres, type Database } from '../../src/db/database.js';
+import { revokeSessionByHash } from '../../src/db/sessions.repo.js';
 import { hashSecret } from '../../src/crypto/tokens.js';
 import { buildTestApp, testConfig, testFileDatabase } from '../helpers/app.js';
 import { openMigratedPglite } from '../helpers/database.js';
@@ -19,20 +21,52 @@ import { proxyDatabase } from '../helpers/tcp-proxy.js';
 const serverUrl = process.env.TEST_DATABASE_URL;
 const needsServer = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
 
-/** A user logged in through `app` on a fresh fake GitLab: their session token, id and instance. */
-async function loggedInUser(t: Test, app: App) {
+/** Writes outside every app: hidden (triggers off, no NOTIFY: only a read of the database sees it) or announced. */
+interface Writer {
+  hidden(statement: string, values: unknown[]): Promise<void>;
+  announced(statement: string, values: unknown[]): Promise<void>;
+}
+
+/** A Writer on a PostgreSQL server's database (its own connection each time). */
+const serverWriter = (url: string): Writer => ({
+  hidden: (statement, values) => writeUnannounced(url, statement, values),
+  announced: (statement, values) => writeAnnounced(url, statement, values),
+});
+
+/** A Writer on the embedded database (one connection, shared with the app: the role is set back at once). */
+const embeddedWriter = (database: Database): Writer => ({
+  async hidden(statement, values) {
+    await sql`set session_replication_role = replica`.execute(database.db);
+    try {
+      await sql.raw(statement.replace('$1', `'${String(values[0])}'`)).execute(database.db);
+    } finally {
+      await sql`set session_replication_role = origin`.execute(database.db);
+    }
+  },
+  announced: async (statement, values) => {
+    await sql.raw(statement.replace('$1', `'${String(values[0])}'`)).execute(database.db);
+  },
+});
+
+/**
+ * A user logged in through `app` on a fresh fake GitLab: their session token, id and instance. The
+ * instance's OAuth client then counts as verified just now (written hidden), so that no call of the
+ * test claims a verification, whose announced write to the instance would drop entries at a time of its own.
+ */
+async function loggedInUser(t: Test, app: App, writer: Writer) {
   const fake = await startTestGitlab(t);
   const { instance } = await createReadyInstance(app, fake);
   const gitlabUser = fake.createUser({ username: `user${String(fake.users.size + 1)}` });
   const result = await login(new Browser(), app, fake, instance.id, { gitlabUserId: gitlabUser.id });
   const user = await readRow(app.deps.db, 'users', { gitlabUserId: String(gitlabUser.id), instanceId: instance.id });
+  await writer.hidden('update instances set oauth_client_verified_at = now() where id = $1', [instance.id]);
   return { token: result.sessionToken!, userId: user.id, instanceId: instance.id };
 }
 
 const meStatus = async (app: App, token: string) => (await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode;
 const tokenStatus = async (app: App, userId: string) => (await gitlabToken(app, userId)).statusCode;
 
-/** A row change made unannounced (triggers off), so that only a read of the database sees it, and its undoing (announced). */
+/** A row change made hidden, so that only a read of the database sees it, and its undoing (announced). */
 interface HiddenChange {
   hide: string;
   unhide: string;
@@ -52,26 +86,29 @@ const reauthorizationUnannounced = (userId: string): HiddenChange => ({
 });
 
 /**
- * True once `read` on a process is answered 200 from its cache: the change is hidden unannounced and the
- * answer stays 200. The notifications of the set-up's own writes (bootstrap, login, a verification) arrive
- * at a time of their own and may drop a fresh entry, which the next read then fills with the hidden
- * change; so between tries the change is undone, announced (dropping that entry), and read again.
- * Leaves the change hidden: the next read of the database (after a drop) answers it.
+ * True once `read` on a process is answered 200 from its cache: the change is hidden and the answer
+ * stays 200. The notifications of the set-up's own writes (bootstrap, login) arrive at a time of their
+ * own and may drop a fresh entry, which the next read then fills with the hidden change; so between
+ * tries the change is undone, announced (dropping that entry), and read again. Leaves the change
+ * hidden: the next read of the database (after a drop) answers it.
  */
-async function keptOn(url: string, read: () => Promise<number>, change: HiddenChange): Promise<boolean> {
+async function keptOn(writer: Writer, read: () => Promise<number>, change: HiddenChange): Promise<boolean> {
   return holdsWithin(async () => {
     const before = await read();
-    await writeUnannounced(url, change.hide, change.values);
+    await writer.hidden(change.hide, change.values);
     if (before === 200 && (await read()) === 200) return true;
-    await writeAnnounced(url, change.unhide, change.values);
+    await writer.announced(change.unhide, change.values);
     return false;
   }, LIVENESS);
 }
 
 t.test('process B answers /me from its cache, and a session revoked on process A reaches it by the notification', needsServer, async (t) => {
   const { a, b, url } = await twoProcesses(t, FAKE_GITLAB_ENV);
-  const { token } = await loggedInUser(t, a);
-  t.ok(await keptOn(url, () => meStatus(b, token), revokedUnannounced(token)), 'an unannounced revocation is not seen: B answers from its cache');
+  const { token } = await loggedInUser(t, a, serverWriter(url));
+  const revoked = revokedUnannounced(token);
+  t.ok(await keptOn(serverWriter(url), () => meStatus(b, token), revoked), 'an unannounced revocation is not seen: B answers from its cache');
+  // Undone as hidden: a revocation of a session already revoked is not announced (nothing cached could show it).
+  await writeUnannounced(url, revoked.unhide, revoked.values);
 
   await updateRows(a.deps.db, 'sessions', { tokenHash: hashSecret(token) }, { revokedAt: new Date() });
   t.ok(await holdsWithin(async () => (await meStatus(b, token)) === 401, LIVENESS), 'B refuses the session once A revoked it');
@@ -79,32 +116,34 @@ t.test('process B answers /me from its cache, and a session revoked on process A
 
 t.test("a write on A to a session's user, or to its instance, drops the session kept on B", needsServer, async (t) => {
   const { a, b, url } = await twoProcesses(t, FAKE_GITLAB_ENV);
-  const { token, userId, instanceId } = await loggedInUser(t, a);
+  const { token, userId, instanceId } = await loggedInUser(t, a, serverWriter(url));
   const revoked = revokedUnannounced(token);
-  t.ok(await keptOn(url, () => meStatus(b, token), revoked), 'kept on B');
+  t.ok(await keptOn(serverWriter(url), () => meStatus(b, token), revoked), 'kept on B');
   await updateRows(a.deps.db, 'users', { id: userId }, { name: 'Renamed' });
   t.ok(await holdsWithin(async () => (await meStatus(b, token)) === 401, LIVENESS), 'the write to the user dropped it: B read the revocation');
 
   await writeUnannounced(url, revoked.unhide, revoked.values);
-  t.ok(await keptOn(url, () => meStatus(b, token), revoked), 'kept on B again');
-  await updateRows(a.deps.db, 'instances', { id: instanceId }, { botTokenWarnAt: new Date() });
+  t.ok(await keptOn(serverWriter(url), () => meStatus(b, token), revoked), 'kept on B again');
+  await updateRows(a.deps.db, 'instances', { id: instanceId }, { oauthClientVerifiedAt: new Date() });
   t.ok(await holdsWithin(async () => (await meStatus(b, token)) === 401, LIVENESS), 'the write to the instance dropped it');
 });
 
-t.test("process B serves a user's token from its cache until A's write of the user is announced", needsServer, async (t) => {
+t.test("process B serves a user's token from its cache until A's write of the user is announced, whatever the id's case", needsServer, async (t) => {
   const { a, b, url } = await twoProcesses(t, FAKE_GITLAB_ENV);
-  const { userId } = await loggedInUser(t, a);
-  t.ok(await keptOn(url, () => tokenStatus(b, userId), reauthorizationUnannounced(userId)), 'an unannounced write is not seen: B answers from its cache');
+  const { userId } = await loggedInUser(t, a, serverWriter(url));
+  // The route takes a uuid in capitals too; the trigger announces it in PostgreSQL's lowercase.
+  const asCalled = userId.toUpperCase();
+  t.ok(await keptOn(serverWriter(url), () => tokenStatus(b, asCalled), reauthorizationUnannounced(userId)), 'an unannounced write is not seen: B answers from its cache');
 
   await updateRows(a.deps.db, 'users', { id: userId }, { name: 'Renamed' });
-  t.ok(await holdsWithin(async () => (await tokenStatus(b, userId)) === 409, LIVENESS), 'B answers 409 reauthorization_required once A wrote the user');
+  t.ok(await holdsWithin(async () => (await tokenStatus(b, asCalled)) === 409, LIVENESS), 'B answers 409 reauthorization_required once A wrote the user');
 });
 
 t.test("a write on A to the user's instance drops the user kept on B", needsServer, async (t) => {
   const { a, b, url } = await twoProcesses(t, FAKE_GITLAB_ENV);
-  const { userId, instanceId } = await loggedInUser(t, a);
-  t.ok(await keptOn(url, () => tokenStatus(b, userId), reauthorizationUnannounced(userId)), 'kept on B');
-  await updateRows(a.deps.db, 'instances', { id: instanceId }, { botTokenWarnAt: new Date() });
+  const { userId, instanceId } = await loggedInUser(t, a, serverWriter(url));
+  t.ok(await keptOn(serverWriter(url), () => tokenStatus(b, userId), reauthorizationUnannounced(userId)), 'kept on B');
+  await updateRows(a.deps.db, 'instances', { id: instanceId }, { oauthClientVerifiedAt: new Date() });
   t.ok(await holdsWithin(async () => (await tokenStatus(b, userId)) === 409, LIVENESS), 'B answers 409 once the instance changed');
 });
 
@@ -112,9 +151,9 @@ t.test('after its listener reconnects, B drops what it kept before (a revocation
   const { proxy, url: viaProxy } = await proxyDatabase((await testFileDatabase()).url!);
   t.teardown(() => proxy.close());
   const { a, b, url } = await twoProcesses(t, FAKE_GITLAB_ENV, { databaseUrlOfB: viaProxy });
-  const { token } = await loggedInUser(t, a);
+  const { token } = await loggedInUser(t, a, serverWriter(url));
   const revoked = revokedUnannounced(token);
-  t.ok(await keptOn(url, () => meStatus(b, token), revoked), 'kept on B');
+  t.ok(await keptOn(serverWriter(url), () => meStatus(b, token), revoked), 'kept on B');
   await writeUnannounced(url, revoked.unhide, revoked.values);
 
   await proxy.stop();
@@ -129,17 +168,21 @@ t.test('a kept session is not answered once it has expired, though no write anno
   const clock = { now: new Date() };
   const { app, testDatabase } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, SESSION_TTL_HOURS: '1' }, { clock: () => clock.now });
   t.ok(await holdsWithin(() => cachesServing(app), LIVENESS), 'the cache listens');
-  const { token } = await loggedInUser(t, app);
+  const writer = serverWriter(testDatabase.url!);
+  const { token } = await loggedInUser(t, app, writer);
   const revoked = revokedUnannounced(token);
-  t.ok(await keptOn(testDatabase.url!, () => meStatus(app, token), revoked), 'kept');
-  await writeUnannounced(testDatabase.url!, revoked.unhide, revoked.values);
+  t.ok(await keptOn(writer, () => meStatus(app, token), revoked), 'kept');
+  await writer.hidden(revoked.unhide, revoked.values);
   clock.now = new Date(clock.now.getTime() + 3_600_000 + 1);
   t.equal(await meStatus(app, token), 401, 'expired: refused');
 });
 
-t.test('a write through the process itself is answered by its very next call, before any notification (read-your-writes)', needsServer, async (t) => {
-  // The process's pool reaches the database directly, its listener through a proxy that the test stalls:
-  // while stalled the listener hears nothing and still counts as listening (until its heartbeat, 5 s).
+/**
+ * An app whose pool reaches the database directly and whose listeners go through a proxy the test can
+ * stall (while stalled a listener hears nothing and still counts as listening, until its heartbeat,
+ * 5 s), with a user logged in and their session kept.
+ */
+async function stallableListener(t: Test) {
   const { url } = await testFileDatabase();
   const { proxy, url: viaProxy } = await proxyDatabase(url!);
   const quiet = pino({ level: 'silent' });
@@ -151,11 +194,16 @@ t.test('a write through the process itself is answered by its very next call, be
     await proxy.close();
   });
   t.ok(await holdsWithin(() => cachesServing(app), LIVENESS), 'the cache listens');
-  const { token } = await loggedInUser(t, app);
+  const writer = serverWriter(url!);
+  const { token } = await loggedInUser(t, app, writer);
   const revoked = revokedUnannounced(token);
-  t.ok(await keptOn(url!, () => meStatus(app, token), revoked), 'kept');
-  await writeUnannounced(url!, revoked.unhide, revoked.values);
+  t.ok(await keptOn(writer, () => meStatus(app, token), revoked), 'kept');
+  await writer.hidden(revoked.unhide, revoked.values);
+  return { app, proxy, token };
+}
 
+t.test('a write through the process itself is answered by its very next call, before any notification (read-your-writes)', needsServer, async (t) => {
+  const { app, proxy, token } = await stallableListener(t);
   proxy.stall();
   const logout = await app.inject({ method: 'POST', url: '/auth/logout', headers: { authorization: `Bearer ${token}` } });
   t.equal(logout.statusCode, 204);
@@ -163,10 +211,21 @@ t.test('a write through the process itself is answered by its very next call, be
   t.ok(app.deps.userCache.serving, 'by the cache: its listener, stalled, heard nothing');
 });
 
+t.test("a read between a transaction's write and its commit is not answered after the commit", needsServer, async (t) => {
+  const { app, proxy, token } = await stallableListener(t);
+  proxy.stall();
+  await inTransaction(app.deps.db, async (trx) => {
+    await revokeSessionByHash(trx, hashSecret(token), new Date());
+    t.equal(await meStatus(app, token), 200, 'before the commit another connection still reads the session live');
+  });
+  t.equal(await meStatus(app, token), 401, 'the commit dropped what that read kept');
+  t.ok(app.deps.userCache.serving, 'by the cache: its listener, stalled, heard nothing');
+});
+
 t.test('USER_CACHE_SIZE=0 reads the database on every call', needsServer, async (t) => {
   const { a, b, url } = await twoProcesses(t, { ...FAKE_GITLAB_ENV, USER_CACHE_SIZE: '0' });
   t.equal(b.deps.userCache.serving, false, 'nothing is served from a cache');
-  const { token } = await loggedInUser(t, a);
+  const { token } = await loggedInUser(t, a, serverWriter(url));
   t.equal(await meStatus(b, token), 200);
   await writeUnannounced(url, 'update sessions set revoked_at = now() where token_hash = $1', [hashSecret(token)]);
   t.equal(await meStatus(b, token), 401, 'even an unannounced write is seen at once');
@@ -180,9 +239,11 @@ t.test('on the embedded default a revocation written outside the app is seen by 
     await database.close();
   });
   t.ok(await holdsWithin(() => app.deps.userCache.serving, LIVENESS), 'the in-process listener is on');
-  const { token } = await loggedInUser(t, app);
-  t.equal(await meStatus(app, token), 200, 'kept');
+  const writer = embeddedWriter(database);
+  const { token } = await loggedInUser(t, app, writer);
+  const revoked = revokedUnannounced(token);
+  t.ok(await keptOn(writer, () => meStatus(app, token), revoked), 'kept: a hidden revocation is not seen');
   // Written on the database handle, not through the app: only the trigger's NOTIFY can tell the cache.
-  await updateRows(database.db, 'sessions', { tokenHash: hashSecret(token) }, { revokedAt: new Date() });
-  t.ok(await holdsWithin(async () => (await meStatus(app, token)) === 401, LIVENESS));
+  await updateRows(database.db, 'users', { id: (await readRow(database.db, 'sessions', { tokenHash: hashSecret(token) })).userId }, { name: 'Renamed' });
+  t.ok(await holdsWithin(async () => (await meStatus(app, token)) === 401, LIVENESS), 'the announced write dropped it');
 });
