@@ -1,5 +1,5 @@
 // Bundles the server into dist/ (scripts/build.mjs) only when a source is newer than the last build, so
-// `npm start` runs plain JavaScript and costs one directory walk (~20 ms) when dist/ is up to date. Runs as `prepare`
+// `npm start` runs plain JavaScript and costs one directory walk (a few ms; ~0.1 s with starting node) when dist/ is up to date. Runs as `prepare`
 // (after npm install), `prestart` and `pretest`, and from tests that spawn the built server. Concurrent runs
 // (several test files at once) take turns on a lock file, and each looks again once it holds the lock, so
 // one builds and the others find dist/ up to date. Plain .mjs on purpose: it must run before anything

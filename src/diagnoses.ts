@@ -102,10 +102,10 @@ export const diagnoses = {
   },
   instance_not_found: { advice: 'Look the instance up by its GitLab URL (GET /instances/lookup?url=<GitLab URL>): its instanceId is the id to use here.' },
   internal_unauthorized: {
-    advice: "Send `Authorization: Bearer <token>` with a token listed in this service's INTERNAL_API_TOKENS (comma-separated `name:token` entries, tokens of 16 characters at least; send the part after `name:`); the service reads it at start, so its operator sets or changes it and restarts the service.",
+    advice: "This service's operator lists the accepted tokens in INTERNAL_API_TOKENS (comma-separated, each `name:token` or a bare token, 16 characters at least) and restarts the service to apply a change; send one as `Authorization: Bearer <token>` (of a `name:token` entry, the part after `name:`).",
   },
   user_not_found: {
-    advice: 'Use the `id` of the user from GET /me: a user exists once they have logged in through GET /auth/gitlab/start, and is removed with their instance (DELETE /internal/instances/{id}), after which they log in again once it is set up anew.',
+    advice: "Use the user's `id` as GET /me answers it (the frontend passes it on; an instanceId or GitLab's own user id is not it): a user exists once they have logged in through GET /auth/gitlab/start, one per GitLab instance, and ids belong to this service's database, so after a new database (another DATA_DIR or DATABASE_URL) every user logs in again and has a new id.",
   },
   token_exchange_failed: { advice: "GitLab refused the login's authorization code: start the login again; if it keeps failing, run the bootstrap again to repair the OAuth application (Admin area > Applications)." },
 } as const satisfies Partial<Record<ErrorCode, DiagnosisEntry>>;

@@ -38,7 +38,7 @@ t.test('internal routes refuse a missing or wrong token, and everything when INT
   for (const token of [null, 'wrong-token-0123456789', `${TEST_INTERNAL_TOKEN}x`, TEST_INTERNAL_TOKEN.slice(0, -1)]) {
     const response = await gitlabToken(app, userId, token);
     t.same([response.statusCode, response.json().code], [401, 'internal_unauthorized'], String(token));
-    t.match(response.json().detail, /Send `Authorization: Bearer <token>` with a token listed in this service's INTERNAL_API_TOKENS/, 'the detail names the fix');
+    t.match(response.json().detail, /send one as `Authorization: Bearer <token>`/, 'the detail names the fix');
   }
   const basic = await app.inject({ method: 'POST', url: `/internal/users/${userId}/gitlab-token`, headers: { authorization: `Basic ${Buffer.from(`x:${TEST_INTERNAL_TOKEN}`).toString('base64')}` } });
   t.equal(basic.statusCode, 401, 'only a bearer token counts');
@@ -47,7 +47,7 @@ t.test('internal routes refuse a missing or wrong token, and everything when INT
   t.same(closed.deps.config.internalApiTokens, []);
   const refused = await gitlabToken(closed, userId);
   t.same([refused.statusCode, refused.json().code], [401, 'internal_unauthorized']);
-  t.match(refused.json().detail, /INTERNAL_API_TOKENS is not set\. .*sets or changes it and restarts the service/, 'the detail says the operator must set it and restart');
+  t.match(refused.json().detail, /INTERNAL_API_TOKENS is not set\. This service's operator lists the accepted tokens in INTERNAL_API_TOKENS .* and restarts the service/, 'the detail says the operator must set it and restart');
 
   const { app: two } = await buildTestApp(t, { ...FAKE_GITLAB_ENV, INTERNAL_API_TOKENS: `other-token-0123456789,${TEST_INTERNAL_TOKEN}` });
   t.equal((await gitlabToken(two, userId)).statusCode, 200, 'any configured token is accepted');
@@ -69,7 +69,7 @@ t.test('a fresh token is returned as stored; unknown users are 404', async (t) =
   t.equal(fake.grantCount('refresh_token'), 1);
   const unknown = await gitlabToken(app, '00000000-0000-4000-8000-000000000000');
   t.same([unknown.statusCode, unknown.json().code], [404, 'user_not_found']);
-  t.match(unknown.json().detail, /Use the `id` of the user from GET \/me: a user exists once they have logged in through GET \/auth\/gitlab\/start/, 'the detail names where the id comes from');
+  t.match(unknown.json().detail, /Use the user's `id` as GET \/me answers it .*: a user exists once they have logged in through GET \/auth\/gitlab\/start/, 'the detail names where the id comes from');
   t.equal((await gitlabToken(app, 'nope')).json().code, 'validation_failed');
 });
 
