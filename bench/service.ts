@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { until } from '../test/helpers/poll.js';
+import { startNodeFlags } from '../test/helpers/server-process.js';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -132,13 +133,13 @@ async function waitForHealthy(baseUrl: string, child: ChildProcess, stderr: () =
 }
 
 /**
- * Starts `node dist/src/server.js` (what `npm start` runs) and waits for /healthz. With a database URL
+ * Starts `node <flags> dist/src/server.js` (what `npm start` runs) and waits for /healthz. With a database URL
  * it serves PostgreSQL (and migrates at start-up); with `undefined`, the embedded default under `env.DATA_DIR`.
  */
 export async function startBuiltService(databaseUrl: string | undefined, env: Record<string, string> = {}): Promise<RunningService> {
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
+  const child = spawn(process.execPath, [...startNodeFlags(), 'dist/src/server.js'], {
     cwd: ROOT,
     // Logs go to /dev/null: they still cost what they cost in production, but nobody reads them here.
     stdio: ['ignore', 'ignore', 'pipe'],

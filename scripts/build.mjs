@@ -4,18 +4,60 @@
 // ~700 files), which is most of the start-up.
 // Type checking stays with `tsc --noEmit` (npm run lint, npm test). Plain .mjs: it runs before anything is
 // compiled.
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAscii } from 'node:buffer';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 /**
- * Packages left out of the bundle and loaded from node_modules at run time: each reads files of its own
- * beside its code (PGlite its WebAssembly and data files, Swagger UI its static assets, pino its transport
- * workers), or is an optional native add-on that is not installed (pg-native, which pg tries and skips).
+ * Packages left out of the bundle and loaded from node_modules at run time: PGlite reads its WebAssembly
+ * and data files beside its code, and pg-native is pg's optional native add-on, not installed (pg tries it
+ * only when asked). Everything else is in the bundle and so in its code cache: loading Swagger UI and pino
+ * from node_modules (compiled at every start) cost ~100 ms of a start-up.
  */
-export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino', 'pg-native'];
+export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', 'pg-native'];
+
+/**
+ * Throws unless the file at `path` is ASCII: src/start.ts reads the server bundle as latin1, which only
+ * then decodes it as UTF-8 would. esbuild writes ASCII (its default `charset`, escaping the rest) but for
+ * comments, which minifyWhitespace drops and legalComments moves out.
+ */
+function assertAscii(path) {
+  if (!isAscii(readFileSync(path))) throw new Error(`${path} holds non-ASCII bytes: src/start.ts reads it as latin1`);
+}
+
+/**
+ * Swagger UI's files, which the bundled @fastify/swagger-ui reads relative to its own code (`__dirname`,
+ * the bundle's directory dist/src, once bundled): its static assets from `__dirname/../static` and its logo
+ * from `__dirname/static/logo.svg`. Copied to those places; about 2.5 MB.
+ */
+function copySwaggerUiFiles() {
+  const swaggerUi = dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui'));
+  cpSync(join(swaggerUi, 'static'), join(root, 'dist', 'static'), { recursive: true });
+  cpSync(join(swaggerUi, 'static', 'logo.svg'), join(root, 'dist', 'src', 'static', 'logo.svg'));
+}
+
+/**
+ * pg decides at load time whether it runs in a Cloudflare Worker by constructing a `Response` (pg's
+ * lib/stream.js, isCloudflareRuntime): on Node 20, which has no `navigator`, that loads Node's built-in
+ * fetch (its copy of undici), ~40 ms of every start for a question whose answer the bundle already knows
+ * (platform: 'node'). This esbuild plugin makes the bundled lib/stream.js take Node's sockets directly;
+ * the build fails if pg's code no longer reads as expected.
+ */
+const pgOnNode = {
+  name: 'pg-on-node',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, ({ path }) => {
+      const source = readFileSync(path, 'utf8');
+      const check = 'if (isCloudflareRuntime()) {';
+      if (!source.includes(check)) throw new Error(`pg's ${path} no longer holds "${check}": review the pg-on-node plugin in scripts/build.mjs`);
+      return { contents: source.replace(check, 'if (false) {'), loader: 'js' };
+    });
+  },
+};
 
 /**
  * Builds a clean dist/: the server as one CommonJS bundle (dist/src/server.bundle.cjs), which
@@ -38,6 +80,7 @@ export async function build() {
     // clashing ones (pg's DatabaseError became DatabaseError2).
     keepNames: true,
     logLevel: 'warning',
+    plugins: [pgOnNode],
   };
   await esbuild.build({
     ...common,
@@ -57,6 +100,8 @@ export async function build() {
     // The packages' license notices go beside it (server.bundle.cjs.LEGAL.txt), not inside.
     legalComments: 'external',
   });
+  assertAscii(join(root, 'dist', 'src', 'server.bundle.cjs'));
+  copySwaggerUiFiles();
   await esbuild.build({
     ...common,
     entryPoints: { 'src/server': 'src/start.ts', 'src/db/migrate-cli': 'src/db/migrate-cli.ts' },

@@ -18,7 +18,7 @@ const cacheFile = `${bundle}.cache`;
 /** After this long the start-up is over (it takes a few hundred milliseconds): its functions are compiled. */
 const WRITE_CACHE_AFTER_MS = 3000;
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /**
  * What a cache is valid for. V8 itself checks little before it uses a cache (release builds skip the
@@ -27,8 +27,8 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
  * bytes, both in its header, match: the bundle's own SHA-256, Node's and V8's versions, and the flags
  * V8 was started with (a cache made under other flags is rejected anyway).
  */
-function cacheKey(source: string): string {
-  return JSON.stringify([sha256(source), process.version, process.versions.v8, process.execArgv, process.env.NODE_OPTIONS ?? '']);
+function cacheKey(bundleBytes: Buffer): string {
+  return JSON.stringify([sha256(bundleBytes), process.version, process.versions.v8, process.execArgv, process.env.NODE_OPTIONS ?? '']);
 }
 
 /** The cache's V8 bytes when its header matches `key` and its bytes their SHA-256; else undefined. */
@@ -70,8 +70,11 @@ function writeCache(key: string, data: Buffer): void {
   }
 }
 
-const source = readFileSync(bundle, 'utf8');
-const key = cacheKey(source);
+const bytes = readFileSync(bundle);
+// The build emits ASCII only (scripts/build.mjs checks it), which latin1 decodes as UTF-8 would, some eight
+// times faster, into the one-byte string V8 compiles best.
+const source = bytes.toString('latin1');
+const key = cacheKey(bytes);
 const cachedData = readCache(key);
 const script = new vm.Script(Module.wrap(source), {
   filename: bundle,

@@ -11,7 +11,7 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { EnvSchema } from '../../src/config.js';
-import { buildOnce, childEnv } from '../helpers/server-process.js';
+import { buildOnce, childEnv, startNodeFlags } from '../helpers/server-process.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const knownVariables = Object.keys(EnvSchema.properties);
@@ -122,7 +122,8 @@ t.test('the Dockerfile: two stages, known ENV names, a healthcheck, a non-root u
   const users = instructions.filter((line) => /^USER\s/i.test(line));
   t.ok(users.length > 0, 'a USER instruction');
   t.notMatch(users.at(-1), /^USER\s+(root|0)\b/i, 'the last USER is not root');
-  t.ok(instructions.includes('CMD ["node", "dist/src/server.js"]'), 'runs the built server with node, not tsx');
+  const startCommand = ['node', ...startNodeFlags(), 'dist/src/server.js'];
+  t.ok(instructions.includes(`CMD [${startCommand.map((word) => JSON.stringify(word)).join(', ')}]`), 'runs the built server with node, not tsx, as npm start does');
   t.notMatch(instructions.filter((line) => /^(CMD|ENTRYPOINT)\s/i.test(line)).join('\n'), /tsx/);
 });
 

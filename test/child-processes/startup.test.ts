@@ -1,7 +1,7 @@
 // The real entry point: starts on the embedded database with no set-up, refuses a second process on
 // the same data directory (but not a dead one's lock), and refuses bad configuration in one line.
 // Shutdown: shutdown.test.ts (a separate file, so the two run in parallel).
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { migratedDataDir } from '../helpers/database.js';
 import { pollFor } from '../helpers/poll.js';
 import { buildOnce, freePort, serverDatabaseEnv, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
 
-t.test('npm start serves on the embedded database with nothing set up, and SIGTERM stops it cleanly', slow, async (t) => {
+t.test('npm start serves on the embedded database with nothing set up, its API page too, and SIGTERM stops it cleanly', slow, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-start-'));
   const port = await freePort();
   const server = startServer({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' });
@@ -25,6 +25,10 @@ t.test('npm start serves on the embedded database with nothing set up, and SIGTE
     callbackUrl: instanceCallbackUrl(`http://localhost:${String(port)}`, 'https://gitlab.example.com'),
   });
   t.match(server.output(), /ENCRYPTION_KEY is not set/, 'warns about the development key');
+  // Swagger UI is inside the bundle; the files it reads are copied beside it (scripts/build.mjs).
+  for (const path of ['/docs/', '/docs/static/swagger-ui-bundle.js', '/docs/static/index.css']) t.equal((await fetch(`http://127.0.0.1:${String(port)}${path}`)).status, 200, `${path} is served`);
+  const initializer = await fetch(`http://127.0.0.1:${String(port)}/docs/static/swagger-initializer.js`);
+  t.match(await initializer.text(), /data:image\/svg\+xml;base64,/, 'the page carries its logo');
 
   const second = startServer({ PORT: String(await freePort()), DATA_DIR: dataDir });
   t.equal(await second.exited, 1, 'a second process on the same DATA_DIR refuses to start');
@@ -60,12 +64,14 @@ t.test('a lock left by a killed process does not block start-up, even when its p
 
 t.test('the start-up code cache: a corrupt or damaged one is never handed to V8, and a real one replaces it after the start', slow, async (t) => {
   buildOnce();
-  // The built entry and bundle copied to a directory of their own (inside dist/: node_modules and
-  // package.json are found as from dist/src), so that no other test's server writes this cache.
+  // The built entry and bundle, and Swagger UI's logo the bundle reads beside it, copied to a directory of
+  // their own (inside dist/: node_modules, package.json and dist/static are found as from dist/src), so
+  // that no other test's server writes this cache.
   const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
   const directory = mkdtempSync(join(dist, 'code-cache-'));
   t.teardown(() => { rmSync(directory, { recursive: true, force: true }); });
   for (const file of ['server.js', 'server.bundle.cjs']) copyFileSync(join(dist, 'src', file), join(directory, file));
+  cpSync(join(dist, 'src', 'static'), join(directory, 'static'), { recursive: true });
   const cache = join(directory, 'server.bundle.cjs.cache');
   const database = await serverDatabaseEnv();
 
