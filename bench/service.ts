@@ -1,5 +1,5 @@
 // The system under test for the benchmarks: a fresh PostgreSQL database and the BUILT service
-// (`node dist/src/server.js`) on a free port, with a way to tear both down.
+// (what `npm start` runs, `node <its flags> dist/src/server.js`) on a free port, with a way to tear both down.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { until } from '../test/helpers/poll.js';
-import { startNodeFlags } from '../test/helpers/server-process.js';
+import { startNodeFlags } from '../test/helpers/start-command.js';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 

@@ -4,7 +4,6 @@
 // ~700 files), which is most of the start-up.
 // Type checking stays with `tsc --noEmit` (npm run lint, npm test). Plain .mjs: it runs before anything is
 // compiled.
-import { isAscii } from 'node:buffer';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -16,18 +15,10 @@ const root = fileURLToPath(new URL('../', import.meta.url));
  * Packages left out of the bundle and loaded from node_modules at run time: PGlite reads its WebAssembly
  * and data files beside its code, and pg-native is pg's optional native add-on, not installed (pg tries it
  * only when asked). Everything else is in the bundle and so in its code cache: loading Swagger UI and pino
- * from node_modules (compiled at every start) cost ~100 ms of a start-up.
+ * from node_modules (compiled at every start) cost ~100 ms of a start-up. Bundled, pino cannot start a
+ * transport (`pino.transport()` looks for its worker file beside the bundle): the service logs to stdout.
  */
 export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', 'pg-native'];
-
-/**
- * Throws unless the file at `path` is ASCII: src/start.ts reads the server bundle as latin1, which only
- * then decodes it as UTF-8 would. esbuild writes ASCII (its default `charset`, escaping the rest) but for
- * comments, which minifyWhitespace drops and legalComments moves out.
- */
-function assertAscii(path) {
-  if (!isAscii(readFileSync(path))) throw new Error(`${path} holds non-ASCII bytes: src/start.ts reads it as latin1`);
-}
 
 /**
  * Swagger UI's files, which the bundled @fastify/swagger-ui reads relative to its own code (`__dirname`,
@@ -43,7 +34,7 @@ function copySwaggerUiFiles() {
 /**
  * pg decides at load time whether it runs in a Cloudflare Worker by constructing a `Response` (pg's
  * lib/stream.js, isCloudflareRuntime): on Node 20, which has no `navigator`, that loads Node's built-in
- * fetch (its copy of undici), ~40 ms of every start for a question whose answer the bundle already knows
+ * fetch (its copy of undici), ~40 ms of every start on Node 20 (Node 22 has `navigator` and never gets there) for a question whose answer the bundle already knows
  * (platform: 'node'). This esbuild plugin makes the bundled lib/stream.js take Node's sockets directly;
  * the build fails if pg's code no longer reads as expected.
  */
@@ -100,7 +91,6 @@ export async function build() {
     // The packages' license notices go beside it (server.bundle.cjs.LEGAL.txt), not inside.
     legalComments: 'external',
   });
-  assertAscii(join(root, 'dist', 'src', 'server.bundle.cjs'));
   copySwaggerUiFiles();
   await esbuild.build({
     ...common,

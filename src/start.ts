@@ -1,6 +1,6 @@
 // What `npm start` runs (built to dist/src/server.js): the server bundle (dist/src/server.bundle.cjs, all of
 // src/server.ts and its dependencies in one CommonJS file) loaded through a V8 code cache beside it, so a
-// start does not parse and compile the 3.5 MB bundle again, nor the functions the start-up runs. Node 20
+// start does not parse and compile the 3.8 MB bundle again, nor the functions the start-up runs. Node 20
 // has no compile cache of its own (module.enableCompileCache is Node 22): this is the one `vm.Script`
 // offers (https://nodejs.org/api/vm.html#scriptcreatecacheddata). The cache is written once the start-up
 // has compiled what it needs, when there is none usable (see cacheKey) or V8 rejected it; where dist/ is
@@ -71,9 +71,8 @@ function writeCache(key: string, data: Buffer): void {
 }
 
 const bytes = readFileSync(bundle);
-// The build emits ASCII only (scripts/build.mjs checks it), which latin1 decodes as UTF-8 would, some eight
-// times faster, into the one-byte string V8 compiles best.
-const source = bytes.toString('latin1');
+const source = bytes.toString('utf8');
+// Hashed as read: hashing the string would encode it to UTF-8 again.
 const key = cacheKey(bytes);
 const cachedData = readCache(key);
 const script = new vm.Script(Module.wrap(source), {

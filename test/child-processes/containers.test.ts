@@ -11,7 +11,8 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { EnvSchema } from '../../src/config.js';
-import { buildOnce, childEnv, startNodeFlags } from '../helpers/server-process.js';
+import { buildOnce, childEnv } from '../helpers/server-process.js';
+import { startNodeFlags } from '../helpers/start-command.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const knownVariables = Object.keys(EnvSchema.properties);
@@ -175,6 +176,13 @@ t.test('every package the bundle leaves out is a production dependency, and the 
   for (const name of EXTERNAL_PACKAGES.filter((name) => name !== 'pg-native')) t.ok(name in manifest.dependencies, `${name} is in dependencies`);
   const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
   t.ok(ignored.includes('!scripts/build.mjs') || !ignored.includes('scripts'), 'scripts/build.mjs, which the Dockerfile copies, is not excluded from the build context');
+});
+
+t.test('the server bundle takes Node\'s sockets without pg\'s Cloudflare check (which loads Node\'s built-in fetch)', async (t) => {
+  buildOnce();
+  const bundle = readFileSync(join(root, 'dist', 'src', 'server.bundle.cjs'), 'utf8');
+  t.ok(bundle.includes('if(false){return getCloudflareStreamFuncs()}'), 'pg\'s lib/stream.js as the pg-on-node plugin of scripts/build.mjs leaves it');
+  t.notOk(bundle.includes('new Response(null,{cf:'), 'no Response is constructed to ask');
 });
 
 t.test('the migrate CLI (the compose file\'s migrate command) applies the migrations, then reports none pending', async (t) => {

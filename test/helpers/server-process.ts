@@ -1,12 +1,13 @@
 // The real entry point as a child process, for the tests that start, signal or kill it: what `npm start`
-// runs (`dist/src/server.js`, built first when a source is newer) on a free port, its output collected.
+// runs (`node <its flags> dist/src/server.js`, built first when a source is newer) on a free port, its
+// output collected.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { migratedDataDir } from './database.js';
 import { holdsWithin } from './poll.js';
+import { startNodeFlags } from './start-command.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** A cold embedded database start takes minutes on a loaded 2-core machine: bound the waits generously. */
@@ -29,17 +30,6 @@ export interface Started {
 }
 
 let built = false;
-
-/**
- * The node flags `npm start` runs the server with: those of package.json's start script, which reads
- * `exec node <flags> dist/src/server.js`. Throws when it reads otherwise.
- */
-export function startNodeFlags(): string[] {
-  const manifest = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: { start: string } };
-  const flags = /^exec node ((?:--\S+ )*)dist\/src\/server\.js$/.exec(manifest.scripts.start)?.[1];
-  if (flags === undefined) throw new Error(`package.json's start script no longer reads "exec node <flags> dist/src/server.js": ${manifest.scripts.start}`);
-  return flags.split(' ').filter(Boolean);
-}
 
 /** `npm start`'s build step (scripts/build-if-stale.mjs: nothing to do when dist/ is up to date), once per process. */
 export function buildOnce(): void {
