@@ -34,9 +34,10 @@ function copySwaggerUiFiles() {
 /**
  * pg decides at load time whether it runs in a Cloudflare Worker by constructing a `Response` (pg's
  * lib/stream.js, isCloudflareRuntime): on Node 20, which has no `navigator`, that loads Node's built-in
- * fetch (its copy of undici), ~40 ms of every start on Node 20 (Node 22 has `navigator` and never gets there) for a question whose answer the bundle already knows
- * (platform: 'node'). This esbuild plugin makes the bundled lib/stream.js take Node's sockets directly;
- * the build fails if pg's code no longer reads as expected.
+ * fetch (its copy of undici), ~40 ms of every start, for a question whose answer the bundle already knows
+ * (platform: 'node'); Node 22 has `navigator` and never gets that far. This esbuild plugin makes the
+ * bundled lib/stream.js take Node's sockets directly; the build fails if pg's code no longer reads as
+ * expected.
  */
 const pgOnNode = {
   name: 'pg-on-node',

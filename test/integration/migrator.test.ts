@@ -7,20 +7,24 @@ import t, { type Test } from 'tap';
 import { migrations } from '../../migrations/index.js';
 import { openPostgres } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 const names = Object.keys(migrations);
 
-async function migratedDb(t: Test): Promise<Kysely<unknown>> {
+/** A migrated test database, closed when `t` ends. */
+async function migratedDatabase(t: Test): Promise<TestDatabase> {
   const test = await createTestDatabase();
   t.teardown(() => test.close());
-  return test.database.db as Kysely<unknown>;
+  return test;
+}
+
+async function migratedDb(t: Test): Promise<Kysely<unknown>> {
+  return (await migratedDatabase(t)).database.db as Kysely<unknown>;
 }
 
 t.test('an up-to-date database is checked without waiting for the migration lock another process holds', { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' }, async (t) => {
-  const test = await createTestDatabase();
-  t.teardown(() => test.close());
+  const test = await migratedDatabase(t);
   const holder = openPostgres(test.url!, pino({ level: 'silent' }), 1);
   t.teardown(() => holder.close());
   // Kysely's own lock, taken as its Migrator takes it, on a connection kept checked out while the check runs.
