@@ -151,7 +151,7 @@ async function assembleFastify(config: Config, logger: Logger, services: Service
   const app = Fastify({
     loggerInstance: logger,
     genReqId: requestIdOf,
-    logController: new OneLinePerRequest(),
+    logController: new OneLinePerRequest(logger),
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',

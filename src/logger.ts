@@ -1,6 +1,7 @@
 // The pino logger: JSON lines. Secrets stay out in two ways: the request serializer writes no headers
 // and no body (only method, redacted URL, id, address), and every field that can carry a secret is
-// redacted by path wherever a log call passes it, at the top level or one object down.
+// redacted by path wherever a log call passes it, at the top level or one object down (except on the
+// line of a request that succeeded, which holds only what these serializers build: request-logging.ts).
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 const secretFields = ['adminToken', 'botToken', 'token', 'accessToken', 'refreshToken', 'clientSecret', 'secret', 'password', 'codeVerifier', 'privateToken'];
@@ -33,6 +34,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       serializers: {
         err: pino.stdSerializers.err,
         req: (request: LoggedRequest) => ({ method: request.method, url: redactedUrl(request.url), requestId: request.id, remoteAddress: request.ip }),
+        // Fastify's own for a reply, here so that a line logged outside Fastify's logger (the access line) has it too.
+        res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
       },
     },
     // Asynchronous stdout: lines written while a write is in flight go out together (one writev

@@ -185,6 +185,14 @@ t.test('the server bundle takes Node\'s sockets without pg\'s Cloudflare check (
   t.notOk(bundle.includes('new Response(null,{cf:'), 'no Response is constructed to ask');
 });
 
+t.test('the server bundle keeps no keepNames call that restates a name, and keeps those that restore one', async (t) => {
+  buildOnce();
+  const bundle = readFileSync(join(root, 'dist', 'src', 'server.bundle.cjs'), 'utf8');
+  // Tested as booleans: a failed match would print the 3.5 MB bundle.
+  t.notOk(/__name\(([A-Za-z_$][\w$]*),"\1"\)/.test(bundle), 'dropped by scripts/build.mjs (dropRestatedNames)');
+  t.ok(/var DatabaseError\d+=class extends Error\{static\{__name\(this,"DatabaseError"\)\}/.test(bundle), 'pg\'s DatabaseError, renamed in the bundle, is still named as pg wrote it');
+});
+
 t.test('the migrate CLI (the compose file\'s migrate command) applies the migrations, then reports none pending', async (t) => {
   const env = { ...(await emptyDatabaseEnv(t)), LOG_LEVEL: 'warn' };
   const first = await runMigrateCli(env);
