@@ -9,7 +9,7 @@ import { formatBombLogins, formatKilledBootstrap, formatLookupWhileStalled, meas
 import { formatThroughput, measureThroughput, type ThroughputOptions } from './http-throughput.js';
 import { BENCH_INTERNAL_TOKEN, measureLogin } from './login-roundtrip.js';
 import { cpuRatio, formatRounds, medianRatio, p99Ratio, rowsOf, runRounds, type Target } from './rounds.js';
-import { buildService, createBenchDatabase, dropCodeCache, seedInstances, startAnchor, startBuiltService, waitForCodeCache, type RunningService } from './service.js';
+import { buildService, createBenchDatabase, dropCodeCache, seedInstances, startAnchor, startBuiltService, startFloor, waitForCodeCache, type RunningService } from './service.js';
 import { formatStaleness, measureLookupStaleness } from './lookup-staleness.js';
 import { formatWebhooks, measureWebhooks, summarizeWebhooks } from './webhooks.js';
 
@@ -95,6 +95,10 @@ async function main(): Promise<void> {
     stoppers.push(uncached.stop);
     const anchor = await startAnchor(database.url);
     stoppers.push(anchor.stop);
+    const nodeFloor = await startFloor('node');
+    stoppers.push(nodeFloor.stop);
+    const fastifyFloor = await startFloor('fastify');
+    stoppers.push(fastifyFloor.stop);
     write(`\nbench: node ${process.version}, database ${database.name}, ${String(connections)} connections, ${String(durationSeconds)} s per run, ${String(rounds)} interleaved rounds\n`);
 
     section('Bootstrap and re-check latency (POST /instances/bootstrap, twice, and the live check; 10 runs)', formatBootstrapLatency(await measureBootstrapLatency(cached.baseUrl, BENCH_INTERNAL_TOKEN)));
@@ -105,6 +109,8 @@ async function main(): Promise<void> {
     const lookupPath = `/instances/lookup?url=${encodeURIComponent(lookupUrl)}`;
     const targets: Target[] = [
       { name: 'anchor', pid: anchor.pid, baseUrl: anchor.baseUrl, path: `/?url=${encodeURIComponent(lookupUrl)}` },
+      { name: 'floor: node:http', pid: nodeFloor.pid, baseUrl: nodeFloor.baseUrl, path: lookupPath },
+      { name: 'floor: Fastify + request log', pid: fastifyFloor.pid, baseUrl: fastifyFloor.baseUrl, path: lookupPath },
       { name: 'lookup', pid: uncached.pid, baseUrl: uncached.baseUrl, path: lookupPath },
       { name: 'lookup cached', pid: cached.pid, baseUrl: cached.baseUrl, path: lookupPath },
       { name: 'gitlab-token', pid: cached.pid, baseUrl: cached.baseUrl, path: `/internal/users/${login.userId}/gitlab-token`, method: 'POST', headers: { authorization: `Bearer ${BENCH_INTERNAL_TOKEN}` } },
@@ -129,7 +135,7 @@ async function main(): Promise<void> {
     const cpu = (name: string) => cpuRatio(results, name, 'anchor').toFixed(2);
     write(
       `\nsummary: lookup ${ratio('lookup')}x anchor (goal 0.8; per CPU ${cpu('lookup')}x), lookup p99 ${p99Ratio(results, 'lookup', 'anchor').toFixed(2)}x anchor's (goal <= 2), ` +
-        `lookup cached ${ratio('lookup cached')}x (goal 2; per CPU ${cpu('lookup cached')}x), gitlab-token ${ratio('gitlab-token')}x (goal 0.8; per CPU ${cpu('gitlab-token')}x), me ${ratio('me')}x (goal 0.6; per CPU ${cpu('me')}x); ` +
+        `lookup cached ${ratio('lookup cached')}x (goal 2; per CPU ${cpu('lookup cached')}x; floors: node:http ${ratio('floor: node:http')}x, Fastify + request log ${ratio('floor: Fastify + request log')}x), gitlab-token ${ratio('gitlab-token')}x (goal 0.8; per CPU ${cpu('gitlab-token')}x), me ${ratio('me')}x (goal 0.6; per CPU ${cpu('me')}x); ` +
         `start ${uncached.startupMs.toFixed(0)} ms with the code cache (goal 300; CPU ${uncached.startupCpuMs.toFixed(0)} ms), ${cold.startupMs.toFixed(0)} ms without, RSS ${Math.max(rss.uncached, rss.cached).toFixed(0)} MB (goal 128), ` +
         `lookup staleness across processes p50 ${staleness.p50Ms.toFixed(1)} / p99 ${staleness.p99Ms.toFixed(1)} ms (bound 1 s), ` +
         `anchor ${median(rowsOf(results, 'anchor').map((r) => r.requestsPerSecond)).toFixed(0)} req/s, embedded lookup ${embedded.requestsPerSecond.toFixed(0)} req/s; ${hostile.summary}; ${summarizeWebhooks(webhooks)}\n`,

@@ -177,20 +177,31 @@ export async function startBuiltService(databaseUrl: string | undefined, env: Re
   return { baseUrl, port, pid, startupMs, startupCpuMs: cpuMsOf(pid), rssMb: () => rssMbOf(pid), stderr: () => stderr, stop };
 }
 
-export interface RunningAnchor {
+export interface RunningScript {
   baseUrl: string;
   pid: number;
   stop: () => Promise<void>;
 }
 
 /** Starts bench/anchor.ts (bare node:http + pg) on `databaseUrl` and waits until it listens. */
-export async function startAnchor(databaseUrl: string): Promise<RunningAnchor> {
+export function startAnchor(databaseUrl: string): Promise<RunningScript> {
+  return startScript('the anchor', 'bench/anchor.ts', [databaseUrl], 'stdout');
+}
+
+/** Starts bench/floors.ts in `mode` (bare node:http, or Fastify with the service's request logging) and waits until it listens. */
+export function startFloor(mode: 'node' | 'fastify'): Promise<RunningScript> {
+  return startScript(`the ${mode} floor`, 'bench/floors.ts', [mode], 'stderr');
+}
+
+/** Runs `node --import tsx <script> ...args <port>` and waits for its first line on `readyOn` (the other stream is dropped). */
+async function startScript(name: string, script: string, args: string[], readyOn: 'stdout' | 'stderr'): Promise<RunningScript> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/anchor.ts', databaseUrl, String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, String(port)], { cwd: ROOT, stdio: ['ignore', readyOn === 'stdout' ? 'pipe' : 'ignore', readyOn === 'stderr' ? 'pipe' : 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const ready = readyOn === 'stdout' ? child.stdout : child.stderr;
   await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => { resolve(); });
-    child.once('exit', (code) => { reject(new Error(`the anchor exited with ${String(code)}`)); });
+    ready?.once('data', () => { resolve(); });
+    child.once('exit', (code) => { reject(new Error(`${name} exited with ${String(code)}`)); });
   });
   return {
     baseUrl: `http://127.0.0.1:${String(port)}`,
