@@ -27,6 +27,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # What `npm start` runs: V8's new-space semi-spaces capped at 8 MB (16 by default on Node 20) kept the
-# process at 107-123 MB after load instead of 115-210 MB, for ~5-10 % more CPU a cached request
+# process at 105-156 MB after the bench's load instead of 115-210 MB, for ~5-10 % more CPU a cached request
 # (measured on Node 20: README, Benchmark).
 CMD ["node", "--max-semi-space-size=8", "dist/src/server.js"]

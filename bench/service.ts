@@ -183,25 +183,39 @@ export interface RunningScript {
   stop: () => Promise<void>;
 }
 
-/** Starts bench/anchor.ts (bare node:http + pg) on `databaseUrl` and waits until it listens. */
+/** Starts bench/anchor.ts (bare node:http + pg, plain `node`) on `databaseUrl` and waits until it listens. */
 export function startAnchor(databaseUrl: string): Promise<RunningScript> {
-  return startScript('the anchor', 'bench/anchor.ts', [databaseUrl], 'stdout');
+  return startScript('the anchor', ['bench/anchor.ts', databaseUrl], { readyOn: 'stdout', nodeFlags: [] });
 }
 
-/** Starts bench/floors.ts in `mode` (bare node:http, or Fastify with the service's request logging) and waits until it listens. */
+/**
+ * Starts bench/floors.ts in `mode` (bare node:http, or Fastify with the service's request logging) with
+ * the node flags `npm start` gives the service, and waits until it listens.
+ */
 export function startFloor(mode: 'node' | 'fastify'): Promise<RunningScript> {
-  return startScript(`the ${mode} floor`, 'bench/floors.ts', [mode], 'stderr');
+  return startScript(`the ${mode} floor`, ['bench/floors.ts', mode], { readyOn: 'stderr', nodeFlags: startNodeFlags() });
 }
 
-/** Runs `node --import tsx <script> ...args <port>` and waits for its first line on `readyOn` (the other stream is dropped). */
-async function startScript(name: string, script: string, args: string[], readyOn: 'stdout' | 'stderr'): Promise<RunningScript> {
+/**
+ * Runs `node <nodeFlags> --import tsx <script> ...args <port>` and waits until it writes "listening" on
+ * `readyOn` (the other stream is dropped).
+ */
+async function startScript(name: string, scriptAndArgs: string[], options: { readyOn: 'stdout' | 'stderr'; nodeFlags: string[] }): Promise<RunningScript> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, String(port)], { cwd: ROOT, stdio: ['ignore', readyOn === 'stdout' ? 'pipe' : 'ignore', readyOn === 'stderr' ? 'pipe' : 'inherit'] });
+  const { readyOn } = options;
+  const child = spawn(process.execPath, [...options.nodeFlags, '--import', 'tsx', ...scriptAndArgs, String(port)], { cwd: ROOT, stdio: ['ignore', readyOn === 'stdout' ? 'pipe' : 'ignore', readyOn === 'stderr' ? 'pipe' : 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   const ready = readyOn === 'stdout' ? child.stdout : child.stderr;
   await new Promise<void>((resolve, reject) => {
-    ready?.once('data', () => { resolve(); });
-    child.once('exit', (code) => { reject(new Error(`${name} exited with ${String(code)}`)); });
+    let written = '';
+    const onData = (chunk: Buffer) => {
+      written += chunk.toString();
+      if (!written.includes('listening\n')) return;
+      ready?.off('data', onData);
+      resolve();
+    };
+    ready?.on('data', onData);
+    child.once('exit', (code) => { reject(new Error(`${name} exited with ${String(code)}: ${written.trim()}`)); });
   });
   return {
     baseUrl: `http://127.0.0.1:${String(port)}`,

@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
  * header, no body, secret query values already replaced), and redaction's wildcard paths (`*.token`)
  * would copy `req` and `res` on every request to look for fields they cannot hold (~15 µs of CPU a
  * request). A failed request's line carries the error and goes through the request's own, redacted logger.
+ * The access line writes the request id as `reqId`, Fastify's default label (the app sets no other); it
+ * does not see a route's own `logLevel` or `logSerializers`, which no route sets.
  */
 export class OneLinePerRequest extends LogController {
   private readonly accessLog: Logger;
