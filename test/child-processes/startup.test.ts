@@ -2,7 +2,6 @@
 // the same data directory (but not a dead one's lock), and refuses bad configuration in one line.
 // Shutdown: shutdown.test.ts (a separate file, so the two run in parallel).
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -10,9 +9,10 @@ import { instanceCallbackUrl } from '../../src/auth-paths.js';
 import { migratedDataDir } from '../helpers/database.js';
 import { pollFor } from '../helpers/poll.js';
 import { buildOnce, freePort, serverDatabaseEnv, slow, startServer, waitForHealthy } from '../helpers/server-process.js';
+import { temporaryDirectory } from '../helpers/temp-dir.js';
 
 t.test('npm start serves on the embedded database with nothing set up, its API page too, and SIGTERM stops it cleanly', slow, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-start-'));
+  const dataDir = temporaryDirectory('gitlab-connect-start-');
   const port = await freePort();
   const server = startServer({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' });
   t.teardown(() => server.child.kill('SIGKILL'));
@@ -39,7 +39,7 @@ t.test('npm start serves on the embedded database with nothing set up, its API p
 });
 
 t.test('a bad variable stops start-up with one line naming it', slow, async (t) => {
-  const server = startServer({ PORT: 'eighty', DATA_DIR: mkdtempSync(join(tmpdir(), 'gitlab-connect-start-')) });
+  const server = startServer({ PORT: 'eighty', DATA_DIR: temporaryDirectory('gitlab-connect-start-') });
   t.equal(await server.exited, 1);
   t.match(server.output(), /^gitlab-connect: PORT: [^\n]+\n$/);
 });

@@ -3,6 +3,7 @@
 // the one due rotation happen exactly once (counted on the fake GitLab); a process killed (SIGKILL) while
 // its upkeep job waits on GitLab: the job is given up after UPKEEP_JOB_TIMEOUT_SECONDS and retried by the
 // other process, which completes it once, the bot keeping two live tokens.
+import { sql } from 'kysely';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { buildApp, type App } from '../../src/app.js';
@@ -50,8 +51,6 @@ async function bootstrappedWithDueToken(app: App, fake: FakeGitlab): Promise<{ i
   return instance;
 }
 
-const slotOf = (run: RunBody, seconds: number) => Math.floor(new Date(run.startedAt).getTime() / 1000 / seconds);
-
 t.test('two app processes on one database: each interval has one sweep and one check of the instance, and the due rotation happens once', { ...needsPostgres }, async (t) => {
   const { url, fake } = await setUp(t);
   const env = { UPKEEP_ENABLED: 'true', UPKEEP_INTERVAL_SECONDS: '5' };
@@ -66,10 +65,15 @@ t.test('two app processes on one database: each interval has one sweep and one c
   }
   await first.close();
   await second.close();
-  const runs = await upkeepRuns(await replica(t, url, { UPKEEP_ENABLED: 'false' }));
+  const reader = await replica(t, url, { UPKEEP_ENABLED: 'false' });
+  const runs = await upkeepRuns(reader);
   const sweeps = runs.filter((run) => run.job === 'sweep');
   const checks = runs.filter((run) => run.job === 'instance' && run.finishedAt !== null);
-  t.equal(new Set(sweeps.map((run) => slotOf(run, 5))).size, sweeps.length, `one sweep per interval (${String(sweeps.length)} sweeps)`);
+  // Each interval's sweep is one pg-boss job keyed by its slot (singleton_on); a sweep fetched late (a
+  // busy machine) starts in the next slot, so the slots come from the jobs, not from the runs' start times.
+  const sweepJobs = await sql<{ slot: Date }>`select singleton_on as slot from pgboss.job where name = 'upkeep-sweep' and started_on is not null`.execute(reader.deps.db);
+  t.equal(sweeps.length, sweepJobs.rows.length, `one sweep run per sweep job started: none ran in both processes (${String(sweeps.length)} sweeps)`);
+  t.equal(new Set(sweepJobs.rows.map((job) => job.slot.getTime())).size, sweepJobs.rows.length, 'one sweep job per interval');
   t.ok(checks.length <= sweeps.length, 'no more checks than sweeps');
   t.ok(checks.every((run) => run.outcome === 'succeeded'), 'every check succeeded');
   t.equal(checks.filter((run) => run.counts.botToken === 'rotated').length, 1, 'one run rotated');

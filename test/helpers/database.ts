@@ -1,7 +1,7 @@
 // A fresh database per test process (a suite, or a file run alone): with TEST_DATABASE_URL, a PostgreSQL database cloned from a migrated
 // template (fast); without it, an in-memory embedded PGlite, so `npm test` needs nothing installed.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { present } from '../../src/errors.js';
+import { temporaryDirectory } from './temp-dir.js';
 
 export interface TestDatabase {
   database: Database;
@@ -126,7 +127,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * restarted deployment does. For tests whose subject is not the very first start.
  */
 export async function migratedDataDir(): Promise<string> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gitlab-connect-data-'));
+  const dataDir = temporaryDirectory('gitlab-connect-data-');
   const database = await openPglite(dataDir, { loadDataDir: await pgliteTemplate() });
   await database.close();
   return dataDir;

@@ -1,8 +1,7 @@
 // The OpenAPI document: committed copy up to date, every operation documented, and usable to generate a
 // typed client; and every route schema compiles. (Its lint is `npm run lint`'s.)
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -11,6 +10,7 @@ import t from 'tap';
 import { OPENAPI_FILE, generateOpenApiDocument } from '../../scripts/openapi-document.js';
 import { compilePending } from '../../src/plugins/compile-cache.js';
 import { buildTestApp } from '../helpers/app.js';
+import { temporaryDirectory } from '../helpers/temp-dir.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -81,7 +81,7 @@ t.test('the document names no absolute server, so /docs calls the origin it was 
 // which CI runs before the tests; with the staleness test above, it covers what the code generates.
 
 t.test('openapi-typescript makes types a client type-checks against', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gitlab-connect-client-'));
+  const dir = temporaryDirectory('gitlab-connect-client-');
   // api.ts, not api.d.ts: skipLibCheck then skips only the standard library's declarations (~1.5 s of CPU)
   // while the generated types are still checked.
   writeFileSync(join(dir, 'api.ts'), astToString(await openapiTS(generated)));
