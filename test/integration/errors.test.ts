@@ -77,8 +77,9 @@ t.test('secrets in headers and query strings never reach the log', async (t) => 
   app.log.info({ adminToken: 'glpat-field-secret-5', nested: { refreshToken: 'refresh-secret-6' } }, 'a line with token fields');
   const requestLines = logs.lines.filter((line) => /"msg":"(incoming request|request completed)"/.test(line));
   t.equal(requestLines.length, 1, 'the request was logged, in one line');
-  t.match(JSON.parse(requestLines[0]), { reqId: String, req: { method: 'POST' }, res: { statusCode: 200 }, responseTime: Number }, 'with its id, method, status and time');
-  t.same(Object.keys(JSON.parse(requestLines[0]).res), ['statusCode'], 'the reply as its serializer writes it');
+  const requestLine = JSON.parse(requestLines[0]) as { res: object };
+  t.match(requestLine, { reqId: String, req: { method: 'POST' }, res: { statusCode: 200 }, responseTime: Number }, 'with its id, method, status and time');
+  t.same(Object.keys(requestLine.res), ['statusCode'], 'the reply as its serializer writes it');
   for (const secret of ['oauth-code-secret', 'state-secret', 'header-secret-1', 'cookie-secret-2', 'glpat-header-secret-3', 'glpat-body-secret-4', 'glpat-field-secret-5', 'refresh-secret-6']) {
     t.notMatch(logs.text, secret, `${secret} is not logged`);
   }

@@ -1,7 +1,7 @@
 // One test process for the unit tests and the fake GitLab's own (see test/README.md, "Suites").
 import '../unit/address-ranges.test.js';
-import '../unit/build-names.test.js';
 import '../unit/auth-paths.test.js';
+import '../unit/build-names.test.js';
 import '../unit/coherent-cache.test.js';
 import '../unit/config.test.js';
 import '../unit/database-faults.test.js';

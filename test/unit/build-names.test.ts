@@ -1,19 +1,17 @@
 // The build step that drops esbuild's keepNames calls which restate a name the function already has
 // (scripts/build.mjs, dropRestatedNames): the names stay as written, and the calls that restore a name
 // esbuild changed are kept.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
-import t, { type Test } from 'tap';
+import t from 'tap';
+import { temporaryDirectory } from '../helpers/temp-dir.js';
 
 const { dropRestatedNames } = (await import(new URL('../../scripts/build.mjs', import.meta.url).href)) as { dropRestatedNames: (file: string) => number };
 
-/** A file in a directory of its own, removed after the test. */
-function bundleFile(t: Test, source: string): string {
-  const directory = mkdtempSync(join(tmpdir(), 'gitlab-connect-names-'));
-  t.teardown(() => { rmSync(directory, { recursive: true, force: true }); });
-  const file = join(directory, 'bundle.cjs');
+/** A file in a temporary directory of its own. */
+function bundleFile(source: string): string {
+  const file = join(temporaryDirectory('gitlab-connect-names-'), 'bundle.cjs');
   writeFileSync(file, source);
   return file;
 }
@@ -25,7 +23,7 @@ const KEPT_NAMES = 'var __name=(target,value)=>Object.defineProperty(target,"nam
   'names=[...runner().map((fn)=>fn.name),runner.name,DatabaseError2.name];';
 
 t.test('the calls that restate a name go, the one that restores a renamed class stays, and every name is as written', async (t) => {
-  const file = bundleFile(t, KEPT_NAMES);
+  const file = bundleFile(KEPT_NAMES);
   t.equal(dropRestatedNames(file), 3, 'next, handle and runner');
   const source = readFileSync(file, 'utf8');
   t.notMatch(source, /__name\((next|handle|runner),/);
@@ -36,6 +34,6 @@ t.test('the calls that restate a name go, the one that restores a renamed class 
 });
 
 t.test('a bundle without such calls fails the build: esbuild writes them otherwise, and the step needs a look', async (t) => {
-  const file = bundleFile(t, 'var x=1;__name(x2,"x");');
+  const file = bundleFile('var x=1;__name(x2,"x");');
   t.throws(() => dropRestatedNames(file), /no __name\(x,"x"\) call/);
 });
