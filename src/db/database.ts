@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { lockDataDirectory } from './data-dir-lock.js';
+import { namingClient } from './named-statements.js';
 import { announceCommit } from './table-writes.js';
 import type { DB } from './types.js';
 
@@ -37,11 +38,13 @@ const CLIENT_MARGIN_MS = 2_000;
 
 /**
  * A pool on PostgreSQL with TCP keepalive (a dead peer is noticed), a server-side statement timeout and a
- * client-side query timeout (a partition without resets cannot hang a request for its whole length).
+ * client-side query timeout (a partition without resets cannot hang a request for its whole length), and
+ * the statements marked by namedStatement prepared by name (named-statements.ts).
  */
 export function openPostgres(connectionString: string, log: Logger, max = 10, timeouts: PostgresTimeouts = DEFAULT_POSTGRES_TIMEOUTS): Database {
   const pool = new pg.Pool({
     connectionString,
+    Client: namingClient(log),
     max,
     connectionTimeoutMillis: 5000,
     keepAlive: true,

@@ -1,6 +1,7 @@
 // The read the public lookup needs: a few columns of an instance by its normalised URL, or of the
 // instance an alias URL points to (both by a unique index).
 import { CompiledQuery } from 'kysely';
+import { namedStatement } from './named-statements.js';
 import type { Executor, InstanceStatus } from './types.js';
 
 export interface InstanceLookupRow {
@@ -42,7 +43,8 @@ let lookupSql: { own: string; aliased: string } | undefined;
  * instance the URL is an alias of. One `union all` of both made PostgreSQL parse and plan a join on
  * every lookup, and halved the lookups per second it could answer on a shared 2-core machine (bench);
  * the usual lookup (an instance's own URL) now costs one single-table read by a unique index. An alias
- * or an unknown URL costs two (the lookup cache keeps unknown URLs too).
+ * or an unknown URL costs two (the lookup cache keeps unknown URLs too). Both are named prepared
+ * statements on PostgreSQL, parsed and planned once per connection (named-statements.ts).
  */
 function compileLookup(db: Executor): { own: string; aliased: string } {
   const own = db.selectFrom('instances').select(COLUMNS).where('url', '=', '');
@@ -51,7 +53,7 @@ function compileLookup(db: Executor): { own: string; aliased: string } {
     .innerJoin('instances', 'instances.id', 'instance_aliases.instance_id')
     .select(COLUMNS.map((column) => `instances.${column}` as const))
     .where('instance_aliases.url', '=', '');
-  return { own: own.compile().sql, aliased: aliased.compile().sql };
+  return { own: namedStatement(own.compile().sql), aliased: namedStatement(aliased.compile().sql) };
 }
 
 /** The instance registered at `url` (normalised) or aliased by it, or undefined; no secret column is read. */
