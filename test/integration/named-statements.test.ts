@@ -1,7 +1,9 @@
 // The lookup's statements are prepared by name on PostgreSQL (src/db/named-statements.ts): executed
 // through one prepared statement per connection, never named inside a transaction, and run again unnamed
-// when a pooler between loses the statement. Each on a pool of one connection, so that PostgreSQL's
-// pg_prepared_statements (one session's statements) shows what the pool prepared.
+// when PostgreSQL refuses the statement (a pooler lost it or holds another's; a migration changed a
+// column's type). Each on a pool of one connection, so that PostgreSQL's pg_prepared_statements (one
+// session's statements) shows what the pool prepared.
+import { hash } from 'node:crypto';
 import { sql } from 'kysely';
 import pino from 'pino';
 import t, { type Test } from 'tap';
@@ -41,8 +43,11 @@ t.test('the lookup runs through one named prepared statement per connection', ne
   t.equal(await findInstanceLookupRow(database.db, 'https://unknown.example.com'), undefined, 'an unknown URL finds nothing');
   const statements = await prepared(database);
   t.equal(statements.length, 2, "prepared once each: the instance's own URL and the alias");
-  t.match(statements[0], { name: /^gitlab_connect_\d+$/, statement: /from "instances" where "url" = \$1/, executions: 4 }, 'every lookup executed the one prepared statement');
-  t.match(statements[1], { name: /^gitlab_connect_\d+$/, statement: /from "instance_aliases"/, executions: 1 });
+  const own = statements.find((statement) => statement.statement.includes('from "instances" where "url" = $1'));
+  const aliased = statements.find((statement) => statement.statement.includes('from "instance_aliases"'));
+  t.match(own, { name: /^gitlab_connect_[0-9a-f]{16}$/, executions: 4 }, 'every lookup executed the one prepared statement');
+  t.match(aliased, { name: /^gitlab_connect_[0-9a-f]{16}$/, executions: 1 });
+  t.equal(own?.name, `gitlab_connect_${hash('sha256', String(own?.statement), 'hex').slice(0, 16)}`, "named by its text's SHA-256: a session holding that name holds that statement");
 });
 
 t.test('inside a transaction the lookup is not prepared by name (a failure there could not be run again)', needsPostgres, async (t) => {
@@ -52,15 +57,41 @@ t.test('inside a transaction the lookup is not prepared by name (a failure there
   t.same(await prepared(database), [], 'no statement prepared');
 });
 
-t.test('when a pooler loses the prepared statement the lookup still answers, and statements run unnamed from then on', needsPostgres, async (t) => {
-  const { database, warnings } = await onePool(t);
-  await findInstanceLookupRow(database.db, 'https://gitlab.example.com');
-  t.equal((await prepared(database)).length, 1, 'prepared');
-  // What a transaction pooler does: the next server connection does not hold the client's statement.
-  await sql`deallocate all`.execute(database.db);
+/** After PostgreSQL refused a statement with `sqlState`: lookups answer, nothing is named any more, and it was said once. */
+async function answersUnnamedFromNowOn(t: Test, { database, warnings }: Awaited<ReturnType<typeof onePool>>, sqlState: string): Promise<void> {
   t.match(await findInstanceLookupRow(database.db, 'https://gitlab.example.com'), { status: 'ready' }, 'answered');
-  t.match(await findInstanceLookupRow(database.db, 'https://gitlab.example.com'), { status: 'ready' }, 'answered again');
-  t.same(await prepared(database), [], 'nothing prepared again');
+  t.equal(await findInstanceLookupRow(database.db, 'https://unknown.example.com'), undefined, 'answered again');
+  t.notOk((await prepared(database)).some((statement) => statement.statement.includes('instance_aliases')), 'the alias read, never run before, was not prepared: nothing is named any more');
   t.equal(warnings.length, 1, 'said once');
-  t.match(warnings[0], { level: 40, sqlState: '26000', msg: /prepared statement/ });
+  t.match(warnings[0], { level: 40, sqlState, msg: /refused a prepared statement/ });
+}
+
+/** A pool whose connection has prepared the lookup; `lookupName`: the name it has there. */
+async function poolAfterOneLookup(t: Test) {
+  const pool = await onePool(t);
+  await findInstanceLookupRow(pool.database.db, 'https://gitlab.example.com');
+  const [lookupStatement] = await prepared(pool.database);
+  return { pool, lookupName: lookupStatement.name };
+}
+
+t.test('when a pooler loses the prepared statement (26000) the lookup still answers, and statements run unnamed from then on', needsPostgres, async (t) => {
+  const { pool } = await poolAfterOneLookup(t);
+  // What a transaction pooler does: the next server connection does not hold the client's statement.
+  await sql`deallocate all`.execute(pool.database.db);
+  await answersUnnamedFromNowOn(t, pool, '26000');
+});
+
+t.test('when the server connection already holds a statement of that name (42P05) the lookup answers unnamed', needsPostgres, async (t) => {
+  const { lookupName } = await poolAfterOneLookup(t);
+  // What a transaction pooler can hand a client that never prepared it: a connection where another client did.
+  const pool = await onePool(t);
+  await sql.raw(`prepare "${lookupName}" as select 1`).execute(pool.database.db);
+  await answersUnnamedFromNowOn(t, pool, '42P05');
+});
+
+t.test("after a migration changes the type of a column it returns (0A000) the lookup answers unnamed", needsPostgres, async (t) => {
+  const { pool } = await poolAfterOneLookup(t);
+  // A rolling deploy: another build's migration ran while this process held the statement.
+  await sql`alter table instances alter column problem_detail type varchar(2000)`.execute(pool.database.db);
+  await answersUnnamedFromNowOn(t, pool, '0A000');
 });
