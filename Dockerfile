@@ -28,6 +28,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # What `npm start` runs: V8's new-space semi-spaces capped at 8 MB (16 by default on Node 20), and the old
 # space let grow by 20 % over what a full collection leaves (V8 otherwise picks the factor from its
-# collection and allocation speeds, and under load let garbage pile up to 159-227 MB of RSS): 105-134 MB
+# collection and allocation speeds, and under load let garbage pile up to 159-227 MB of RSS): 93-137 MB
 # after the bench's loads (measured on Node 20: README, Benchmark, Memory).
 CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=20", "dist/src/server.js"]

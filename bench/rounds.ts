@@ -13,6 +13,8 @@ export interface Target {
   headers?: Record<string, string>;
   /** The serving process, whose CPU time per request is measured. */
   pid: number;
+  /** Seconds a run of this target lasts, when not the rounds' own (a figure without a goal can take less). */
+  durationSeconds?: number;
 }
 
 /** A run's throughput and the serving process's CPU time per answered request (µs). */
@@ -36,6 +38,7 @@ export async function runRounds(targets: Target[], rounds: number, options: Thro
         ...options,
         ...(target.method ? { method: target.method } : {}),
         ...(target.headers ? { headers: target.headers } : {}),
+        ...(target.durationSeconds === undefined ? {} : { durationSeconds: target.durationSeconds }),
       });
       if (result.non2xx > 0 || result.errors > 0) process.stderr.write(`bench: ${target.name} round ${String(round + 1)}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors\n`);
       rowsOf(results, target.name).push({ ...result, cpuMicrosPerRequest: ((cpuMsOf(target.pid) - cpuBefore) * 1000) / result.total });
