@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { sealerFromConfig } from './crypto/keys.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
+import { createNotificationListener } from './db/notifications.js';
 import { createGitlabApi } from './gitlab/api.js';
 import { createGitlabHttp } from './gitlab/http.js';
 import type { LookupFunction } from './gitlab/address-guard.js';
@@ -86,9 +87,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
  */
 function assembleServices(config: Config, deps: AppDeps, logger: Logger, database: Database, ownsDatabase: boolean) {
   const sealer = sealerFromConfig(config, logger);
-  const instanceLookups = createInstanceLookupCache(database, logger, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs, heartbeatMs: 5000 });
-  const userCache = createUserCache(database, logger, { maxEntries: config.userCacheSize, maxAgeMs: config.userCacheMaxAgeMs, heartbeatMs: 5000 });
-  const webhookFeed = createWebhookFeedWaiters(database, logger, { maxWaiters: config.webhookFeedMaxWaiters, heartbeatMs: 5000 });
+  const notifications = createNotificationListener(database, logger, { heartbeatMs: 5000, maxBackoffMs: 5000 });
+  const instanceLookups = createInstanceLookupCache(database, notifications, { maxEntries: config.lookupCacheSize, maxAgeMs: config.lookupCacheMaxAgeMs });
+  const userCache = createUserCache(database, notifications, { maxEntries: config.userCacheSize, maxAgeMs: config.userCacheMaxAgeMs });
+  const webhookFeed = createWebhookFeedWaiters(notifications, { maxWaiters: config.webhookFeedMaxWaiters });
   // A write through this process to what a cache keeps empties that cache at once.
   const db = [instanceLookups.plugin, userCache.plugin].reduce((withPlugins, plugin) => (plugin ? withPlugins.withPlugin(plugin) : withPlugins), database.db);
   const metrics = createMetrics(() => instancesByStatus({ db }));
@@ -121,6 +123,7 @@ function assembleServices(config: Config, deps: AppDeps, logger: Logger, databas
     await instanceLookups.close();
     await userCache.close();
     await webhookFeed.close();
+    await notifications.close();
     await gitlabHttp.close();
   };
   const close = async () => {

@@ -2,9 +2,8 @@
 // replicas: every write to instances, by any process, drops the URL through LISTEN/NOTIFY, and this
 // process's own writes drop it before they answer. While the listener is deaf, lookups read the database.
 import type { KyselyPlugin } from 'kysely';
-import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { INSTANCE_CHANGES_CHANNEL, listenForNotifications } from '../db/notifications.js';
+import { INSTANCE_CHANGES_CHANNEL, type NotificationListener } from '../db/notifications.js';
 import { tableWritesPlugin } from '../db/table-writes.js';
 import { createCoherentCache } from './coherent-cache.js';
 import { findInstanceLookupRow, type InstanceLookupRow } from '../db/instance-lookup.repo.js';
@@ -27,8 +26,6 @@ export interface InstanceLookupCacheOptions {
   maxEntries: number;
   /** Safety net: an entry is re-read after this long even if no change was heard (ms). */
   maxAgeMs: number;
-  /** Silence after which the listener probes its connection; it bounds the detection of a lost one (ms). */
-  heartbeatMs: number;
 }
 
 /** Tables whose writes change what a lookup answers. */
@@ -42,16 +39,14 @@ function uncached(database: Database): InstanceLookupCache {
 /**
  * Staleness bound: a write is invisible here for at most the NOTIFY delivery time (milliseconds)
  * while the listener is connected. A lost connection is noticed at once when the socket closes, and
- * within 2 × heartbeatMs when it goes silent; from then until it listens again (and has dropped
+ * within two of the listener's heartbeats when it goes silent; from then until it listens again (and has dropped
  * everything) every lookup reads the database. maxAgeMs bounds anything else.
  */
-export function createInstanceLookupCache(database: Database, log: Logger, options: InstanceLookupCacheOptions): InstanceLookupCache {
+export function createInstanceLookupCache(database: Database, notifications: NotificationListener, options: InstanceLookupCacheOptions): InstanceLookupCache {
   if (options.maxEntries === 0) return uncached(database);
   const entries = createCoherentCache<InstanceLookupRow>({ maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs, keepMissing: true });
-  const stopListening = listenForNotifications(
-    database,
+  const stopListening = notifications.listen(
     INSTANCE_CHANGES_CHANNEL,
-    log,
     {
       changed(url) {
         if (url === '') entries.dropAll();
@@ -60,7 +55,6 @@ export function createInstanceLookupCache(database: Database, log: Logger, optio
       listening: entries.listening,
       deaf: entries.deaf,
     },
-    { heartbeatMs: options.heartbeatMs, maxBackoffMs: 5000 },
   );
 
   return {

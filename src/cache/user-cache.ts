@@ -5,9 +5,8 @@
 // 20261205010000) and drops what it touched; this process's own writes drop everything before they
 // answer. While the listener is deaf, every read goes to the database.
 import type { KyselyPlugin } from 'kysely';
-import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { listenForNotifications, USER_CHANGES_CHANNEL } from '../db/notifications.js';
+import { USER_CHANGES_CHANNEL, type NotificationListener } from '../db/notifications.js';
 import { tableWritesPlugin } from '../db/table-writes.js';
 import { findLiveSession, type LiveSession } from '../db/sessions.repo.js';
 import { findUserWithInstanceState, type UserInstanceState } from '../db/users.repo.js';
@@ -37,8 +36,6 @@ export interface UserCacheOptions {
   maxEntries: number;
   /** Safety net: an entry is read again after this long even if no change was heard (ms). */
   maxAgeMs: number;
-  /** Silence after which the listener probes its connection; it bounds the detection of a lost one (ms). */
-  heartbeatMs: number;
 }
 
 /** Tables whose writes change a kept read (each has the user_changes trigger). */
@@ -59,7 +56,7 @@ function uncached(database: Database): UserCache {
  * here within the NOTIFY delivery time while the listener is connected; a lost connection sends every
  * read to the database until it listens again and has dropped everything; maxAgeMs bounds the rest.
  */
-export function createUserCache(database: Database, log: Logger, options: UserCacheOptions): UserCache {
+export function createUserCache(database: Database, notifications: NotificationListener, options: UserCacheOptions): UserCache {
   if (options.maxEntries === 0) return uncached(database);
   const cacheOptions = { maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs, keepMissing: false };
   const sessions = createCoherentCache<LiveSession>(cacheOptions);
@@ -79,13 +76,7 @@ export function createUserCache(database: Database, log: Logger, options: UserCa
       sessions.dropWhere((session) => session.instanceId === id);
     } else onBoth((cache) => { cache.dropAll(); })();
   };
-  const stopListening = listenForNotifications(
-    database,
-    USER_CHANGES_CHANNEL,
-    log,
-    { changed, listening: onBoth((cache) => { cache.listening(); }), deaf: onBoth((cache) => { cache.deaf(); }) },
-    { heartbeatMs: options.heartbeatMs, maxBackoffMs: 5000 },
-  );
+  const stopListening = notifications.listen(USER_CHANGES_CHANNEL, { changed, listening: onBoth((cache) => { cache.listening(); }), deaf: onBoth((cache) => { cache.deaf(); }) });
   return {
     plugin: tableWritesPlugin(ANNOUNCED_TABLES, onBoth((cache) => { cache.dropAll(); })),
     get serving() {

@@ -1,9 +1,7 @@
 // Long-polling readers of the webhook feed wait here until an event is stored: LISTEN on the channel
 // the webhook_events trigger notifies (migration 20261204160000), any process's insert wakes every
 // waiter of every process. The number of waiters per process is bounded (WEBHOOK_FEED_MAX_WAITERS).
-import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
-import { listenForNotifications } from '../db/notifications.js';
+import type { NotificationListener } from '../db/notifications.js';
 
 export const WEBHOOK_EVENTS_CHANNEL = 'webhook_events';
 
@@ -26,7 +24,7 @@ export interface WebhookFeedWaiters {
 }
 
 /** Starts listening; `close()` stops it and releases every waiter. */
-export function createWebhookFeedWaiters(database: Database, log: Logger, options: { maxWaiters: number; heartbeatMs: number }): WebhookFeedWaiters {
+export function createWebhookFeedWaiters(notifications: NotificationListener, options: { maxWaiters: number }): WebhookFeedWaiters {
   const waiters = new Set<() => void>();
   let generation = 0;
   let released = false;
@@ -34,7 +32,7 @@ export function createWebhookFeedWaiters(database: Database, log: Logger, option
     generation++;
     for (const wake of [...waiters]) wake();
   };
-  const stop = listenForNotifications(database, WEBHOOK_EVENTS_CHANNEL, log, { changed: wakeAll, listening: wakeAll, deaf: () => undefined }, { heartbeatMs: options.heartbeatMs, maxBackoffMs: 5000 });
+  const stop = notifications.listen(WEBHOOK_EVENTS_CHANNEL, { changed: wakeAll, listening: wakeAll, deaf: () => undefined });
   return {
     wait(ms, since) {
       if (since !== generation) return Promise.resolve('woken');

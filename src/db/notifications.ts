@@ -1,6 +1,7 @@
 // Where this process hears of writes: LISTEN on a channel the tables' triggers notify (instance_changes,
-// migration 20261201010000; user_changes, migration 20261205010000), over a dedicated connection that
-// reconnects. This process's own writes are reported sooner by table-writes.ts.
+// migration 20261201010000; user_changes, migration 20261205010000; webhook_events), every channel over
+// one dedicated connection that reconnects. This process's own writes are reported sooner by
+// table-writes.ts.
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from './database.js';
@@ -29,77 +30,148 @@ export interface ListenerOptions {
   maxBackoffMs: number;
 }
 
-/**
- * Starts listening on `channel` and returns a function that stops; `changed` receives each
- * notification's payload. PostgreSQL: a pg.Client outside the pool (LISTEN is per session; it cannot
- * go through a transaction-pooling PgBouncer). PGlite: its own in-process listen. Never throws:
- * failures are logged and retried while not stopped.
- */
-export function listenForNotifications(database: Database, channel: string, log: Logger, handlers: ChangeHandlers, options: ListenerOptions): () => Promise<void> {
-  if (database.listen) {
-    const unlisten = database.listen(channel, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
-    return async () => (await unlisten)();
-  }
-  if (!database.connectionString) return async () => {};
-  return listenOverPostgres(database.connectionString, channel, log, handlers, options);
+/** What a process hears through: one connection for every channel. */
+export interface NotificationListener {
+  /**
+   * Hears `channel` with `handlers` until the returned function is called: `listening()` once the channel
+   * is listened to (again after every reconnection), `deaf()` when the connection is lost, `changed()`
+   * per notification. Never throws: failures are logged and retried until `close()`.
+   */
+  listen(channel: string, handlers: ChangeHandlers): () => Promise<void>;
+  /** Stops listening on every channel and ends the connection. */
+  close(): Promise<void>;
 }
 
-function listenOverPostgres(connectionString: string, channel: string, log: Logger, handlers: ChangeHandlers, options: ListenerOptions): () => Promise<void> {
-  let stopped = false;
-  let client: pg.Client | undefined;
-  let heartbeat: NodeJS.Timeout | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let backoffMs = 100;
+/** The name the listening connection gives PostgreSQL (pg_stat_activity.application_name). */
+export const LISTENER_APPLICATION_NAME = 'gitlab-connect notifications';
 
-  const lost = (dead: pg.Client, reason: unknown) => {
-    if (client !== dead) return;
-    client = undefined;
-    clearInterval(heartbeat);
-    handlers.deaf();
-    void endWithin(dead, options.heartbeatMs);
-    if (stopped) return;
-    log.warn({ err: reason, channel }, 'a notification listener lost its connection; reconnecting');
-    retry = setTimeout(() => void connect(), backoffMs);
-    backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
-  };
+/**
+ * The process's listener. PostgreSQL: one pg.Client outside the pool (LISTEN is per session; it cannot go
+ * through a transaction-pooling PgBouncer) for every channel, so a replica holds one such connection, not
+ * one per channel: each costs PostgreSQL a backend (a process and its memory) and a start-up beside the
+ * service's own. PGlite: its own in-process listen per channel.
+ */
+export function createNotificationListener(database: Database, log: Logger, options: ListenerOptions): NotificationListener {
+  const inProcess = database.listen?.bind(database);
+  if (inProcess) {
+    return {
+      listen(channel, handlers) {
+        const unlisten = inProcess(channel, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
+        return async () => (await unlisten)();
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  if (!database.connectionString) return { listen: () => () => Promise.resolve(), close: () => Promise.resolve() };
+  return new PostgresListener(database.connectionString, log, options);
+}
 
-  async function connect() {
-    const candidate = new pg.Client({ connectionString, keepAlive: true, connectionTimeoutMillis: options.heartbeatMs });
-    candidate.on('notification', (message) => { handlers.changed(message.payload ?? ''); });
-    candidate.on('error', (error) => { lost(candidate, error); });
-    candidate.on('end', () => { lost(candidate, new Error('connection ended')); });
-    client = candidate;
-    try {
-      await candidate.connect();
-      await candidate.query(`listen ${channel}`);
-    } catch (error) {
-      lost(candidate, error);
-      return;
-    }
-    if (stopped || client !== candidate) return;
-    backoffMs = 100;
-    // A half-open connection gives no error: a probe that does not answer within the period is a loss.
-    heartbeat = setInterval(() => {
-      const probe = candidate.query('select 1');
-      const timeout = setTimeout(() => { lost(candidate, new Error('heartbeat unanswered')); }, options.heartbeatMs);
-      probe.then(() => { clearTimeout(timeout); }, (error: unknown) => {
-        clearTimeout(timeout);
-        lost(candidate, error);
-      });
-    }, options.heartbeatMs);
-    heartbeat.unref();
-    handlers.listening();
+/** Every channel over one pg.Client that reconnects with a growing backoff and is probed every heartbeatMs. */
+class PostgresListener implements NotificationListener {
+  private readonly channels = new Map<string, ChangeHandlers>();
+  private stopped = false;
+  private client: pg.Client | undefined;
+  /** The client once it listens on every channel subscribed while it connected; later ones LISTEN on it one by one. */
+  private live: pg.Client | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private backoffMs = 100;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly log: Logger,
+    private readonly options: ListenerOptions,
+  ) {}
+
+  listen(channel: string, handlers: ChangeHandlers): () => Promise<void> {
+    this.channels.set(channel, handlers);
+    if (this.client === undefined && this.retry === undefined && !this.stopped) void this.connect();
+    else this.listenOnLive(channel, handlers);
+    return () => {
+      if (this.channels.get(channel) === handlers) this.channels.delete(channel);
+      return Promise.resolve();
+    };
   }
 
-  void connect();
-  return async () => {
-    stopped = true;
-    clearTimeout(retry);
-    const current = client;
-    client = undefined;
-    clearInterval(heartbeat);
-    if (current) await endWithin(current, options.heartbeatMs);
-  };
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    const current = this.client;
+    this.client = undefined;
+    this.live = undefined;
+    clearInterval(this.heartbeat);
+    this.channels.clear();
+    if (current) await endWithin(current, this.options.heartbeatMs);
+  }
+
+  private async connect(): Promise<void> {
+    const candidate = new pg.Client({ connectionString: this.connectionString, keepAlive: true, connectionTimeoutMillis: this.options.heartbeatMs, application_name: LISTENER_APPLICATION_NAME });
+    candidate.on('notification', (message) => { this.channels.get(message.channel)?.changed(message.payload ?? ''); });
+    candidate.on('error', (error) => { this.lost(candidate, error); });
+    candidate.on('end', () => { this.lost(candidate, new Error('connection ended')); });
+    this.client = candidate;
+    // Every subscribed channel, including those subscribed meanwhile: nothing awaits between the last
+    // look at `channels` and `live` being set, so a later subscriber finds `live` and LISTENs itself.
+    const heard = new Set<string>();
+    const unheard = () => [...this.channels.keys()].find((channel) => !heard.has(channel));
+    try {
+      await candidate.connect();
+      for (let next = unheard(); next !== undefined; next = unheard()) {
+        await candidate.query(`listen ${next}`);
+        heard.add(next);
+      }
+    } catch (error) {
+      this.lost(candidate, error);
+      return;
+    }
+    if (this.stopped || this.client !== candidate) return;
+    this.live = candidate;
+    this.backoffMs = 100;
+    this.heartbeat = probeEvery(candidate, this.options.heartbeatMs, (reason) => { this.lost(candidate, reason); });
+    for (const channel of heard) this.channels.get(channel)?.listening();
+  }
+
+  /** A channel subscribed while the connection is live: LISTEN on it now (else the next connect() does). */
+  private listenOnLive(channel: string, handlers: ChangeHandlers): void {
+    const current = this.live;
+    if (!current) return;
+    current.query(`listen ${channel}`).then(() => {
+      if (this.live === current && this.channels.get(channel) === handlers) handlers.listening();
+    }, (error: unknown) => { this.lost(current, error); });
+  }
+
+  private lost(dead: pg.Client, reason: unknown): void {
+    if (this.client !== dead) return;
+    this.client = undefined;
+    this.live = undefined;
+    clearInterval(this.heartbeat);
+    for (const handlers of this.channels.values()) handlers.deaf();
+    void endWithin(dead, this.options.heartbeatMs);
+    if (this.stopped) return;
+    this.log.warn({ err: reason, channels: [...this.channels.keys()] }, 'the notification listener lost its connection; reconnecting');
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.connect();
+    }, this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs);
+  }
+}
+
+/**
+ * A half-open connection gives no error: every `ms` `client` is probed with `select 1`, and one that
+ * fails or does not answer within `ms` calls `lost`. Returns the (unref'd) interval to clear.
+ */
+function probeEvery(client: pg.Client, ms: number, lost: (reason: unknown) => void): NodeJS.Timeout {
+  const heartbeat = setInterval(() => {
+    const probe = client.query('select 1');
+    const timeout = setTimeout(() => { lost(new Error('heartbeat unanswered')); }, ms);
+    probe.then(() => { clearTimeout(timeout); }, (error: unknown) => {
+      clearTimeout(timeout);
+      lost(error);
+    });
+  }, ms);
+  heartbeat.unref();
+  return heartbeat;
 }
 
 /** Ends `client` politely, or destroys its socket after `ms`: a stalled server never answers the goodbye. */

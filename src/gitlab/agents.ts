@@ -3,9 +3,10 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type dns from 'node:dns';
 import tls from 'node:tls';
-import { Agent, buildConnector } from 'undici';
+import type { Agent, buildConnector } from 'undici';
 import { AppError } from '../errors.js';
 import { AddressNotAllowedError, isIpLiteral, isPublicAddress } from './address-guard.js';
+import { loadUndici } from './undici.js';
 
 /** One agent per CA; callers choose the CA, so the cache is bounded (least recently used goes first). */
 const MAX_CACHED_AGENTS = 64;
@@ -57,8 +58,8 @@ export interface AgentPoolOptions {
 }
 
 export interface AgentPool {
-  /** The agent that trusts Node's roots plus the given CA; throws InvalidCaCertificateError for a non-PEM CA. */
-  agentFor(caCertificate: string | null | undefined): Agent;
+  /** The agent that trusts Node's roots plus the given CA; rejects with InvalidCaCertificateError for a non-PEM CA. */
+  agentFor(caCertificate: string | null | undefined): Promise<Agent>;
   close(): Promise<void>;
 }
 
@@ -66,7 +67,8 @@ export interface AgentPool {
 export function createAgentPool(options: AgentPoolOptions): AgentPool {
   const agents = new Map<string, Agent>();
 
-  function agentFor(caCertificate: string | null | undefined): Agent {
+  async function agentFor(caCertificate: string | null | undefined): Promise<Agent> {
+    const undici = await loadUndici();
     const key = caCertificate ? createHash('sha256').update(caCertificate).digest('hex') : '';
     const cached = agents.get(key);
     if (cached) {
@@ -83,7 +85,7 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
       // close() lets requests in flight on it finish.
       void oldest.close();
     }
-    const base = buildConnector({
+    const base = undici.buildConnector({
       lookup: options.lookup,
       timeout: options.timeoutMs,
       // One TLS context per agent: given `ca` instead, every connection would parse Node's ~140 root
@@ -100,7 +102,7 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
       }
       base(connectOptions, callback);
     };
-    const agent = new Agent({ connect, maxResponseSize: options.maxResponseBytes });
+    const agent = new undici.Agent({ connect, maxResponseSize: options.maxResponseBytes });
     agents.set(key, agent);
     return agent;
   }

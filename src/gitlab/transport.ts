@@ -1,11 +1,12 @@
 // One exchange with a GitLab instance over the guarded agents: identity encoding only, a total
 // deadline, no redirects followed, the body read whole under the agent's size cap, one log line.
-import { fetch as undiciFetch, type Headers as UndiciHeaders } from 'undici';
+import type { Headers as UndiciHeaders } from 'undici';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { AgentPool } from './agents.js';
 import { transportErrorToAppError } from './errors.js';
 import type { InstanceLimiter } from './instance-limiter.js';
+import { loadUndici } from './undici.js';
 
 /** What the client logs with: a pino logger or a Fastify request logger. */
 export type GitlabLog = Pick<Logger, 'info' | 'warn'>;
@@ -100,13 +101,14 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number;
     headers.set('accept-encoding', 'identity');
     let status: number | undefined;
     try {
-      const response = await undiciFetch(call.url, {
+      const dispatcher = await options.agents.agentFor(call.caCertificate);
+      const response = await (await loadUndici()).fetch(call.url, {
         method: call.method,
         headers: Object.fromEntries(headers),
         ...(call.body !== undefined ? { body: call.body } : {}),
         redirect: 'manual',
         signal,
-        dispatcher: options.agents.agentFor(call.caCertificate),
+        dispatcher,
       });
       status = response.status;
       if (status >= 300 && status < 400) {

@@ -1,0 +1,93 @@
+// The process's notification listener (src/db/notifications.ts) on PostgreSQL: one connection carries
+// every channel (a replica holds one LISTEN connection, not one per cache), a channel subscribed once
+// that connection is live is heard too, and each notification reaches its own channel's handlers only.
+import pg from 'pg';
+import pino from 'pino';
+import t, { type Test } from 'tap';
+import { createNotificationListener, LISTENER_APPLICATION_NAME, type ChangeHandlers, type NotificationListener } from '../../src/db/notifications.js';
+import { openPostgres } from '../../src/db/database.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { holdsWithin } from '../helpers/poll.js';
+import { LIVENESS, twoProcesses } from '../helpers/replicas.js';
+
+const serverUrl = process.env.TEST_DATABASE_URL;
+const needsServer = { skip: serverUrl ? false : 'needs TEST_DATABASE_URL (a PostgreSQL server)' };
+const quiet = pino({ level: 'silent' });
+
+/** Runs `text` on its own connection to `url`. */
+async function run(url: string, text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** How many connections to this database the listeners hold (pg_stat_activity.application_name). */
+async function listenerConnections(url: string): Promise<number> {
+  const { rows } = await run(url, `select count(*)::int as count from pg_stat_activity where datname = current_database() and application_name = '${LISTENER_APPLICATION_NAME}'`);
+  return (rows[0] as { count: number }).count;
+}
+
+/** Handlers that record what they hear. */
+function recorder() {
+  const heard: string[] = [];
+  let listening = 0;
+  const handlers: ChangeHandlers = {
+    changed: (payload) => { heard.push(payload); },
+    listening: () => { listening++; },
+    deaf: () => undefined,
+  };
+  return { handlers, heard, isListening: () => listening > 0 };
+}
+
+/** A listener on a fresh database of the test's own, closed with the test. */
+async function listenerOnOwnDatabase(t: Test): Promise<{ listener: NotificationListener; url: string }> {
+  const testDatabase = await createTestDatabase();
+  const url = testDatabase.url!;
+  const database = openPostgres(url, quiet);
+  const listener = createNotificationListener(database, quiet, { heartbeatMs: 5000, maxBackoffMs: 5000 });
+  t.teardown(async () => {
+    await listener.close();
+    await database.close();
+    await testDatabase.close();
+  });
+  return { listener, url };
+}
+
+t.test('one connection listens on every channel, and each notification reaches its own channel only', needsServer, async (t) => {
+  const { listener, url } = await listenerOnOwnDatabase(t);
+  const first = recorder();
+  const second = recorder();
+  listener.listen('channel_one', first.handlers);
+  listener.listen('channel_two', second.handlers);
+  t.ok(await holdsWithin(() => first.isListening() && second.isListening(), LIVENESS), 'both channels listen');
+  t.equal(await listenerConnections(url), 1, 'over one connection');
+
+  await run(url, `select pg_notify('channel_two', 'to two'), pg_notify('channel_one', 'to one')`);
+  t.ok(await holdsWithin(() => first.heard.length > 0 && second.heard.length > 0, LIVENESS), 'both heard');
+  t.same(first.heard, ['to one']);
+  t.same(second.heard, ['to two']);
+});
+
+t.test('a channel listened to once the connection is live is heard too', needsServer, async (t) => {
+  const { listener, url } = await listenerOnOwnDatabase(t);
+  const early = recorder();
+  listener.listen('early_channel', early.handlers);
+  t.ok(await holdsWithin(early.isListening, LIVENESS), 'the first channel listens');
+  const late = recorder();
+  listener.listen('late_channel', late.handlers);
+  t.ok(await holdsWithin(late.isListening, LIVENESS), 'the later channel listens');
+  await run(url, `select pg_notify('late_channel', 'late')`);
+  t.ok(await holdsWithin(() => late.heard.length > 0, LIVENESS), 'and hears');
+  t.same(late.heard, ['late']);
+  t.equal(await listenerConnections(url), 1, 'on the same connection');
+});
+
+t.test('a replica holds one listening connection for its lookup cache, user cache and webhook feed', needsServer, async (t) => {
+  const { url } = await twoProcesses(t);
+  // Earlier tests' apps may still be leaving: the count settles at one per process.
+  t.ok(await holdsWithin(async () => (await listenerConnections(url)) === 2, LIVENESS), 'two processes, two listening connections');
+});
