@@ -35,11 +35,26 @@ export interface NotificationListener {
   /**
    * Hears `channel` with `handlers` until the returned function is called: `listening()` once the channel
    * is listened to (again after every reconnection), `deaf()` when the connection is lost, `changed()`
-   * per notification. Never throws: failures are logged and retried until `close()`.
+   * per notification. One subscriber per channel. Throws (a programming error) when `channel` is not a
+   * lowercase identifier (CHANNEL_NAME) or already has a subscriber; never after: failures are logged
+   * and retried until `close()`, and a handler that throws is logged without disturbing the others.
    */
   listen(channel: string, handlers: ChangeHandlers): () => Promise<void>;
   /** Stops listening on every channel and ends the connection. */
   close(): Promise<void>;
+}
+
+/**
+ * A channel name PostgreSQL keeps as written in an unquoted `LISTEN`: it folds an unquoted identifier to
+ * lowercase and reports notifications under the folded name, and truncates past 63 bytes (NAMEDATALEN -
+ * 1). https://www.postgresql.org/docs/current/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS
+ */
+const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Refuses a channel name outside CHANNEL_NAME, or one that `subscribed` already holds. */
+function assertNewChannel(channel: string, subscribed: { has(channel: string): boolean }): void {
+  if (!CHANNEL_NAME.test(channel)) throw new Error(`notifications: "${channel}" is not a lowercase identifier of at most 63 characters`);
+  if (subscribed.has(channel)) throw new Error(`notifications: "${channel}" already has a subscriber`);
 }
 
 /** The name the listening connection gives PostgreSQL (pg_stat_activity.application_name). */
@@ -54,10 +69,16 @@ export const LISTENER_APPLICATION_NAME = 'gitlab-connect notifications';
 export function createNotificationListener(database: Database, log: Logger, options: ListenerOptions): NotificationListener {
   const inProcess = database.listen?.bind(database);
   if (inProcess) {
+    const subscribed = new Set<string>();
     return {
       listen(channel, handlers) {
+        assertNewChannel(channel, subscribed);
+        subscribed.add(channel);
         const unlisten = inProcess(channel, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
-        return async () => (await unlisten)();
+        return async () => {
+          subscribed.delete(channel);
+          await (await unlisten)();
+        };
       },
       close: () => Promise.resolve(),
     };
@@ -84,6 +105,7 @@ class PostgresListener implements NotificationListener {
   ) {}
 
   listen(channel: string, handlers: ChangeHandlers): () => Promise<void> {
+    assertNewChannel(channel, this.channels);
     this.channels.set(channel, handlers);
     if (this.client === undefined && this.retry === undefined && !this.stopped) void this.connect();
     else this.listenOnLive(channel, handlers);
@@ -106,7 +128,7 @@ class PostgresListener implements NotificationListener {
 
   private async connect(): Promise<void> {
     const candidate = new pg.Client({ connectionString: this.connectionString, keepAlive: true, connectionTimeoutMillis: this.options.heartbeatMs, application_name: LISTENER_APPLICATION_NAME });
-    candidate.on('notification', (message) => { this.channels.get(message.channel)?.changed(message.payload ?? ''); });
+    candidate.on('notification', (message) => { this.tell(message.channel, (handlers) => { handlers.changed(message.payload ?? ''); }); });
     candidate.on('error', (error) => { this.lost(candidate, error); });
     candidate.on('end', () => { this.lost(candidate, new Error('connection ended')); });
     this.client = candidate;
@@ -116,6 +138,9 @@ class PostgresListener implements NotificationListener {
     const unheard = () => [...this.channels.keys()].find((channel) => !heard.has(channel));
     try {
       await candidate.connect();
+      if (this.client !== candidate) return;
+      // From here, not from `live`: a LISTEN that never answers is a lost connection too.
+      this.heartbeat = probeEvery(candidate, this.options.heartbeatMs, (reason) => { this.lost(candidate, reason); });
       for (let next = unheard(); next !== undefined; next = unheard()) {
         await candidate.query(`listen ${next}`);
         heard.add(next);
@@ -127,8 +152,18 @@ class PostgresListener implements NotificationListener {
     if (this.stopped || this.client !== candidate) return;
     this.live = candidate;
     this.backoffMs = 100;
-    this.heartbeat = probeEvery(candidate, this.options.heartbeatMs, (reason) => { this.lost(candidate, reason); });
-    for (const channel of heard) this.channels.get(channel)?.listening();
+    for (const channel of heard) this.tell(channel, (handlers) => { handlers.listening(); });
+  }
+
+  /** Runs `act` on the handlers of `channel`, if any; one that throws is logged, and the caller goes on. */
+  private tell(channel: string, act: (handlers: ChangeHandlers) => void): void {
+    const handlers = this.channels.get(channel);
+    if (!handlers) return;
+    try {
+      act(handlers);
+    } catch (error) {
+      this.log.error({ err: error, channel }, 'a notification handler threw');
+    }
   }
 
   /** A channel subscribed while the connection is live: LISTEN on it now (else the next connect() does). */
@@ -136,7 +171,7 @@ class PostgresListener implements NotificationListener {
     const current = this.live;
     if (!current) return;
     current.query(`listen ${channel}`).then(() => {
-      if (this.live === current && this.channels.get(channel) === handlers) handlers.listening();
+      if (this.live === current && this.channels.get(channel) === handlers) this.tell(channel, () => { handlers.listening(); });
     }, (error: unknown) => { this.lost(current, error); });
   }
 
@@ -145,7 +180,7 @@ class PostgresListener implements NotificationListener {
     this.client = undefined;
     this.live = undefined;
     clearInterval(this.heartbeat);
-    for (const handlers of this.channels.values()) handlers.deaf();
+    for (const channel of this.channels.keys()) this.tell(channel, (handlers) => { handlers.deaf(); });
     void endWithin(dead, this.options.heartbeatMs);
     if (this.stopped) return;
     this.log.warn({ err: reason, channels: [...this.channels.keys()] }, 'the notification listener lost its connection; reconnecting');

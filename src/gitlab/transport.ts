@@ -100,9 +100,11 @@ export function createTransport(options: { agents: AgentPool; timeoutMs: number;
     const headers = new Headers(call.headers);
     headers.set('accept-encoding', 'identity');
     let status: number | undefined;
+    // Outside the try: undici failing to load is this installation's fault, not GitLab's answer.
+    const undici = await loadUndici();
     try {
       const dispatcher = await options.agents.agentFor(call.caCertificate);
-      const response = await (await loadUndici()).fetch(call.url, {
+      const response = await undici.fetch(call.url, {
         method: call.method,
         headers: Object.fromEntries(headers),
         ...(call.body !== undefined ? { body: call.body } : {}),

@@ -5,7 +5,15 @@ import type * as Undici from 'undici';
 
 let loaded: Promise<typeof Undici> | undefined;
 
-/** The undici module, imported at the first call and the same promise from then on; rejects only if undici is not installed. */
+/**
+ * The undici module, imported at the first call and the same promise from then on. Rejects only when
+ * undici cannot be loaded (not installed: an installation's fault, not GitLab's); a rejection is not
+ * kept, so the next call tries again.
+ */
 export function loadUndici(): Promise<typeof Undici> {
-  return (loaded ??= import('undici'));
+  loaded ??= import('undici').catch((error: unknown) => {
+    loaded = undefined;
+    throw error;
+  });
+  return loaded;
 }

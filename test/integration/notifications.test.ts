@@ -1,12 +1,14 @@
 // The process's notification listener (src/db/notifications.ts) on PostgreSQL: one connection carries
 // every channel (a replica holds one LISTEN connection, not one per cache), a channel subscribed once
-// that connection is live is heard too, and each notification reaches its own channel's handlers only.
+// that connection is live is heard too, each notification reaches its own channel's handlers only, a
+// lost connection makes every channel deaf and then listening again, a handler that throws disturbs no
+// other, and a channel name PostgreSQL would fold, or a second subscriber, is refused.
 import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { createNotificationListener, LISTENER_APPLICATION_NAME, type ChangeHandlers, type NotificationListener } from '../../src/db/notifications.js';
 import { openPostgres } from '../../src/db/database.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { createTestDatabase, openMigratedPglite } from '../helpers/database.js';
 import { holdsWithin } from '../helpers/poll.js';
 import { LIVENESS, twoProcesses } from '../helpers/replicas.js';
 
@@ -31,16 +33,16 @@ async function listenerConnections(url: string): Promise<number> {
   return (rows[0] as { count: number }).count;
 }
 
-/** Handlers that record what they hear. */
+/** Handlers that record what they hear, and how often they were told they listen and are deaf. */
 function recorder() {
   const heard: string[] = [];
-  let listening = 0;
+  const told = { listening: 0, deaf: 0 };
   const handlers: ChangeHandlers = {
     changed: (payload) => { heard.push(payload); },
-    listening: () => { listening++; },
-    deaf: () => undefined,
+    listening: () => { told.listening++; },
+    deaf: () => { told.deaf++; },
   };
-  return { handlers, heard, isListening: () => listening > 0 };
+  return { handlers, heard, told, isListening: () => told.listening > 0 };
 }
 
 /** A listener on a fresh database of the test's own, closed with the test. */
@@ -90,4 +92,56 @@ t.test('a replica holds one listening connection for its lookup cache, user cach
   const { url } = await twoProcesses(t);
   // Earlier tests' apps may still be leaving: the count settles at one per process.
   t.ok(await holdsWithin(async () => (await listenerConnections(url)) === 2, LIVENESS), 'two processes, two listening connections');
+});
+
+t.test('a lost connection makes every channel deaf, then every channel listens again and hears', needsServer, async (t) => {
+  const { listener, url } = await listenerOnOwnDatabase(t);
+  const first = recorder();
+  const second = recorder();
+  listener.listen('channel_one', first.handlers);
+  listener.listen('channel_two', second.handlers);
+  t.ok(await holdsWithin(() => first.isListening() && second.isListening(), LIVENESS), 'both channels listen');
+
+  await run(url, `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name = '${LISTENER_APPLICATION_NAME}'`);
+  t.ok(await holdsWithin(() => first.told.deaf > 0 && second.told.deaf > 0, LIVENESS), 'both told they are deaf');
+  t.ok(await holdsWithin(() => first.told.listening > 1 && second.told.listening > 1, LIVENESS), 'both listen again');
+  await run(url, `select pg_notify('channel_one', 'one again'), pg_notify('channel_two', 'two again')`);
+  t.ok(await holdsWithin(() => first.heard.length > 0 && second.heard.length > 0, LIVENESS), 'and hear');
+  t.same([first.heard, second.heard], [['one again'], ['two again']]);
+});
+
+t.test('a handler that throws keeps no other channel from listening or hearing', needsServer, async (t) => {
+  const { listener, url } = await listenerOnOwnDatabase(t);
+  const thrower: ChangeHandlers = {
+    changed: () => { throw new Error('changed threw'); },
+    listening: () => { throw new Error('listening threw'); },
+    deaf: () => undefined,
+  };
+  const other = recorder();
+  listener.listen('channel_one', thrower);
+  listener.listen('channel_two', other.handlers);
+  t.ok(await holdsWithin(other.isListening, LIVENESS), 'the other channel listens');
+  await run(url, `select pg_notify('channel_one', 'to the thrower'), pg_notify('channel_two', 'to the other')`);
+  t.ok(await holdsWithin(() => other.heard.length > 0, LIVENESS), 'and hears');
+  t.same(other.heard, ['to the other']);
+});
+
+t.test('a channel name PostgreSQL would fold or truncate, and a second subscriber of a channel, are refused', needsServer, async (t) => {
+  const { listener } = await listenerOnOwnDatabase(t);
+  for (const name of ['MixedCase', 'bad name', 'drop;table', '1starts_with_a_digit', 'x'.repeat(64), '']) {
+    t.throws(() => listener.listen(name, recorder().handlers), /not a lowercase identifier/, JSON.stringify(name));
+  }
+  listener.listen('taken', recorder().handlers);
+  t.throws(() => listener.listen('taken', recorder().handlers), /already has a subscriber/);
+});
+
+t.test('the embedded default refuses the same names and a second subscriber', async (t) => {
+  const database = await openMigratedPglite();
+  t.teardown(() => database.close());
+  const listener = createNotificationListener(database, quiet, { heartbeatMs: 5000, maxBackoffMs: 5000 });
+  t.throws(() => listener.listen('MixedCase', recorder().handlers), /not a lowercase identifier/);
+  const stop = listener.listen('taken', recorder().handlers);
+  t.throws(() => listener.listen('taken', recorder().handlers), /already has a subscriber/);
+  await stop();
+  t.doesNotThrow(() => listener.listen('taken', recorder().handlers), 'free again once its subscriber stopped');
 });
