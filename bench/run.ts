@@ -142,10 +142,10 @@ async function main(): Promise<void> {
     );
     const staleness = await measureLookupStaleness(database, cached);
     section('Lookup cache staleness across processes (LISTEN/NOTIFY)', formatStaleness(staleness));
+    const hostile = await measureHostile(database.url, cached, lookupPath, options, stoppers);
+    // While the killed bootstrap's lease runs out (its retries ask the cache-on service 4 times a second).
     const webhooks = await measureWebhooks(cached, uncached, database, lookupUrl, options);
     section('Webhook deliveries and the feed (issue 16)', formatWebhooks(webhooks, options));
-    const hostile = await measureHostile(database.url, cached, lookupPath, options, stoppers);
-    // While the killed bootstrap's lease runs out: the services on PostgreSQL are idle meanwhile.
     const embedded = await measureEmbedded(options);
     const killed = await hostile.killed;
     section('Bootstrap killed mid-way (issue 9)', formatKilledBootstrap(killed));
