@@ -80,7 +80,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}) {
 }
 
 /**
- * Everything the services use, built once: the caches (with their LISTEN connections), the metrics,
+ * Everything the services use, built once: the caches (and the LISTEN connection they share), the metrics,
  * the GitLab client, the upkeep scheduler; `close`, which stops them in order before the database, and
  * `abandon`, which stops what this started when the app is never finished (the upkeep has not started).
  * Throws what sealerFromConfig throws (an unusable key) before anything is started.
@@ -142,7 +142,7 @@ async function assembleApp(config: Config, deps: AppDeps, logger: Logger, databa
   try {
     return await assembleFastify(config, logger, services);
   } catch (error) {
-    // Start-up failed: stop the LISTEN connections and timers started above (buildApp closes a database it opened).
+    // Start-up failed: stop the LISTEN connection and timers started above (buildApp closes a database it opened).
     await services.abandon();
     throw error;
   }

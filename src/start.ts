@@ -1,6 +1,6 @@
 // What `npm start` runs (built to dist/src/server.js): the server bundle (dist/src/server.bundle.cjs, all of
 // src/server.ts and its dependencies in one CommonJS file) loaded through a V8 code cache beside it, so a
-// start does not parse and compile the 3.8 MB bundle again, nor the functions the start-up runs. Node 20
+// start does not parse and compile the 3.7 MB bundle again, nor the functions the start-up runs. Node 20
 // has no compile cache of its own (module.enableCompileCache is Node 22): this is the one `vm.Script`
 // offers (https://nodejs.org/api/vm.html#scriptcreatecacheddata). The cache is written once the start-up
 // has compiled what it needs, when there is none usable (see cacheKey) or V8 rejected it; where dist/ is

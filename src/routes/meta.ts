@@ -9,7 +9,7 @@ import { problemResponses } from '../schemas/problem.js';
 const Meta = Type.Object(
   {
     egressIps: Type.Array(Type.String(), { description: 'CIDRs this service calls GitLab from, for instances that allow-list callers' }),
-    callbackUrl: Type.String({ description: 'The OAuth redirect URI this service registers on each instance' }),
+    callbackUrl: Type.String({ description: "`$PUBLIC_URL/auth/gitlab/callback`: every instance's OAuth redirect URI lies below it (`GET /instances/lookup` gives an instance's exact one, `/auth/gitlab/callback/<key>`)" }),
     minimumGitlabVersion: Type.String({ description: 'The oldest GitLab version supported' }),
     adminTokenScopes: Type.Array(Type.String(), { description: 'Scopes the admin token needs (add `admin_mode` when Admin Mode is on)' }),
     oauthScopes: Type.Array(Type.String(), { description: 'Scopes of the OAuth application and of the login request' }),
