@@ -68,6 +68,7 @@ export function createAgentPool(options: AgentPoolOptions): AgentPool {
   const agents = new Map<string, Agent>();
 
   async function agentFor(caCertificate: string | null | undefined): Promise<Agent> {
+    // Before the lookup: nothing awaits between it and the insert, so concurrent first calls share one agent.
     const undici = await loadUndici();
     const key = caCertificate ? createHash('sha256').update(caCertificate).digest('hex') : '';
     const cached = agents.get(key);

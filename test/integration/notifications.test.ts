@@ -59,13 +59,19 @@ async function listenerOnOwnDatabase(t: Test): Promise<{ listener: NotificationL
   return { listener, url };
 }
 
-t.test('one connection listens on every channel, and each notification reaches its own channel only', needsServer, async (t) => {
+/** A listener on a database of the test's own with `channel_one` and `channel_two` subscribed, once both listen. */
+async function twoChannelsListening(t: Test) {
   const { listener, url } = await listenerOnOwnDatabase(t);
   const first = recorder();
   const second = recorder();
   listener.listen('channel_one', first.handlers);
   listener.listen('channel_two', second.handlers);
   t.ok(await holdsWithin(() => first.isListening() && second.isListening(), LIVENESS), 'both channels listen');
+  return { url, first, second };
+}
+
+t.test('one connection listens on every channel, and each notification reaches its own channel only', needsServer, async (t) => {
+  const { url, first, second } = await twoChannelsListening(t);
   t.equal(await listenerConnections(url), 1, 'over one connection');
 
   await run(url, `select pg_notify('channel_two', 'to two'), pg_notify('channel_one', 'to one')`);
@@ -95,12 +101,7 @@ t.test('a replica holds one listening connection for its lookup cache, user cach
 });
 
 t.test('a lost connection makes every channel deaf, then every channel listens again and hears', needsServer, async (t) => {
-  const { listener, url } = await listenerOnOwnDatabase(t);
-  const first = recorder();
-  const second = recorder();
-  listener.listen('channel_one', first.handlers);
-  listener.listen('channel_two', second.handlers);
-  t.ok(await holdsWithin(() => first.isListening() && second.isListening(), LIVENESS), 'both channels listen');
+  const { url, first, second } = await twoChannelsListening(t);
 
   await run(url, `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name = '${LISTENER_APPLICATION_NAME}'`);
   t.ok(await holdsWithin(() => first.told.deaf > 0 && second.told.deaf > 0, LIVENESS), 'both told they are deaf');
