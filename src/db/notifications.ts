@@ -57,6 +57,19 @@ function assertNewChannel(channel: string, subscribed: { has(channel: string): b
   if (subscribed.has(channel)) throw new Error(`notifications: "${channel}" already has a subscriber`);
 }
 
+/**
+ * Runs `act` (a call into a subscriber's handlers); one that throws is logged and goes no further: not
+ * into the other channels, nor into the connection that delivered the notification (PGlite's single
+ * session is left mid-protocol by a callback that throws).
+ */
+function callSafely(log: Logger, channel: string, act: () => void): void {
+  try {
+    act();
+  } catch (error) {
+    log.error({ err: error, channel }, 'a notification handler threw');
+  }
+}
+
 /** The name the listening connection gives PostgreSQL (pg_stat_activity.application_name). */
 export const LISTENER_APPLICATION_NAME = 'gitlab-connect notifications';
 
@@ -74,7 +87,10 @@ export function createNotificationListener(database: Database, log: Logger, opti
       listen(channel, handlers) {
         assertNewChannel(channel, subscribed);
         subscribed.add(channel);
-        const unlisten = inProcess(channel, (payload) => { handlers.changed(payload); }).then((stop) => (handlers.listening(), stop));
+        const unlisten = inProcess(channel, (payload) => { callSafely(log, channel, () => { handlers.changed(payload); }); }).then((stop) => {
+          callSafely(log, channel, () => { handlers.listening(); });
+          return stop;
+        });
         return async () => {
           subscribed.delete(channel);
           await (await unlisten)();
@@ -155,15 +171,10 @@ class PostgresListener implements NotificationListener {
     for (const channel of heard) this.tell(channel, (handlers) => { handlers.listening(); });
   }
 
-  /** Runs `act` on the handlers of `channel`, if any; one that throws is logged, and the caller goes on. */
+  /** Runs `act` on the handlers of `channel`, if any (callSafely). */
   private tell(channel: string, act: (handlers: ChangeHandlers) => void): void {
     const handlers = this.channels.get(channel);
-    if (!handlers) return;
-    try {
-      act(handlers);
-    } catch (error) {
-      this.log.error({ err: error, channel }, 'a notification handler threw');
-    }
+    if (handlers) callSafely(this.log, channel, () => { act(handlers); });
   }
 
   /** A channel subscribed while the connection is live: LISTEN on it now (else the next connect() does). */

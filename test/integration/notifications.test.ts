@@ -2,7 +2,9 @@
 // every channel (a replica holds one LISTEN connection, not one per cache), a channel subscribed once
 // that connection is live is heard too, each notification reaches its own channel's handlers only, a
 // lost connection makes every channel deaf and then listening again, a handler that throws disturbs no
-// other, and a channel name PostgreSQL would fold, or a second subscriber, is refused.
+// other (on the embedded default too), and a channel name PostgreSQL would fold, or a second subscriber,
+// is refused.
+import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
@@ -43,6 +45,15 @@ function recorder() {
     deaf: () => { told.deaf++; },
   };
   return { handlers, heard, told, isListening: () => told.listening > 0 };
+}
+
+/** Handlers whose `changed()` and `listening()` throw. */
+function throwingHandlers(): ChangeHandlers {
+  return {
+    changed: () => { throw new Error('changed threw'); },
+    listening: () => { throw new Error('listening threw'); },
+    deaf: () => undefined,
+  };
 }
 
 /** A listener on a fresh database of the test's own, closed with the test. */
@@ -113,13 +124,8 @@ t.test('a lost connection makes every channel deaf, then every channel listens a
 
 t.test('a handler that throws keeps no other channel from listening or hearing', needsServer, async (t) => {
   const { listener, url } = await listenerOnOwnDatabase(t);
-  const thrower: ChangeHandlers = {
-    changed: () => { throw new Error('changed threw'); },
-    listening: () => { throw new Error('listening threw'); },
-    deaf: () => undefined,
-  };
   const other = recorder();
-  listener.listen('channel_one', thrower);
+  listener.listen('channel_one', throwingHandlers());
   listener.listen('channel_two', other.handlers);
   t.ok(await holdsWithin(other.isListening, LIVENESS), 'the other channel listens');
   await run(url, `select pg_notify('channel_one', 'to the thrower'), pg_notify('channel_two', 'to the other')`);
@@ -145,4 +151,17 @@ t.test('the embedded default refuses the same names and a second subscriber', as
   t.throws(() => listener.listen('taken', recorder().handlers), /already has a subscriber/);
   await stop();
   t.doesNotThrow(() => listener.listen('taken', recorder().handlers), 'free again once its subscriber stopped');
+});
+
+t.test('on the embedded default a handler that throws keeps no other channel from listening or hearing', async (t) => {
+  const database = await openMigratedPglite();
+  t.teardown(() => database.close());
+  const listener = createNotificationListener(database, quiet, { heartbeatMs: 5000, maxBackoffMs: 5000 });
+  listener.listen('channel_one', throwingHandlers());
+  const other = recorder();
+  listener.listen('channel_two', other.handlers);
+  t.ok(await holdsWithin(other.isListening, LIVENESS), 'the other channel listens');
+  await sql`select pg_notify('channel_one', 'to the thrower'), pg_notify('channel_two', 'to the other')`.execute(database.db);
+  t.ok(await holdsWithin(() => other.heard.length > 0, LIVENESS), 'and hears');
+  t.same(other.heard, ['to the other']);
 });
