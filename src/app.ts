@@ -41,6 +41,7 @@ import metaRoutes from './routes/meta.js';
 import repositoriesRoutes from './routes/repositories.js';
 import { webhookFeedRoutes, webhookIntake } from './routes/webhooks.js';
 import { createBootstrapCapacity } from './services/bootstrap/capacity.js';
+import { keptRecognition } from './services/instances.service.js';
 import { instancesByStatus } from './services/metrics.service.js';
 import { createUpkeep } from './services/upkeep/scheduler.js';
 import { jobStoreDb } from './db/upkeep.repo.js';
@@ -108,6 +109,7 @@ function assembleServices(config: Config, deps: AppDeps, logger: Logger, databas
   const serviceDeps: ServiceDeps = {
     db,
     instanceLookups,
+    recognisedUrls: keptRecognition({ config, gitlabHttp }),
     userCache,
     config,
     sealer,

@@ -2,7 +2,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { namingField, type RouteScope } from './route-scope.js';
-import { instanceCallbackUrl } from '../auth-paths.js';
 import { BootstrapRequest, BootstrapResult, InstanceUrlQuery, LookupResult, PreflightRequest, PreflightResult, RegisterRequest } from '../schemas/instances.js';
 import { GITLAB_FAILURES, MANUAL_CREDENTIAL_FAILURES, problemResponses } from '../schemas/problem.js';
 import { ref } from '../schemas/ref.js';
@@ -30,9 +29,7 @@ function lookupRoute(app: RouteScope): void {
     },
     handler: async (request) => {
       const found = await lookupInstance(deps, request.query.url);
-      // The OAuth redirect URI this instance's application has (or will have): known before registration.
-      const callbackUrl = instanceCallbackUrl(deps.config.publicUrl, found.url);
-      return found.next === 'login' && found.instanceId ? { ...found, callbackUrl, loginUrl: loginUrlOf(deps.config, found.instanceId) } : { ...found, callbackUrl };
+      return found.next === 'login' && found.instanceId ? { ...found, loginUrl: loginUrlOf(deps.config, found.instanceId) } : found;
     },
   });
 }

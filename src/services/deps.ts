@@ -11,6 +11,7 @@ import type { DB } from '../db/types.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
 import type { GitlabHttp, GitlabLog } from '../gitlab/http.js';
 import type { BootstrapCapacity } from './bootstrap/capacity.js';
+import type { RecognisedUrl } from './instances.service.js';
 
 /** The current time; tests inject one they can move. */
 export type Clock = () => Date;
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   db: Kysely<DB>;
   /** The public lookup's read of an instance by URL, through the per-process cache. */
   instanceLookups: InstanceLookupCache;
+  /** recogniseInstanceUrl with its answers kept (bounded): what lookup makes of the text a user typed. */
+  recognisedUrls: (input: string) => RecognisedUrl;
   /** The reads of a live session and of a user's token state, through the per-process cache. */
   userCache: UserCache;
   config: Config;

@@ -5,6 +5,8 @@ import { titleOf } from '../diagnoses.js';
 import { countInstallations } from '../db/installations.repo.js';
 import { findInstanceById, listInstanceEvents, listInstances } from '../db/instances.repo.js';
 import type { Instance, InstanceEvent } from '../domain/types.js';
+import { instanceCallbackUrl } from '../auth-paths.js';
+import { boundedMemo } from '../cache/bounded-memo.js';
 import { AppError, errorCatalog, type ErrorCode } from '../errors.js';
 import type { ServiceDeps } from './deps.js';
 import { normalizeInstanceUrl } from './instance-url.js';
@@ -20,9 +22,15 @@ export function foundInstance(instance: Instance | undefined, id: string): Insta
 
 export type VisibleStatus = 'unregistered' | 'bootstrapping' | 'failed' | 'ready' | 'degraded';
 
-export interface InstanceLookup {
-  /** The normalised URL. */
+/** What lookup makes of the text a user typed before it reads anything. */
+export interface RecognisedUrl {
+  /** The normalised URL (normalizeInstanceUrl). */
   url: string;
+  /** The OAuth redirect URI of the instance's application (instanceCallbackUrl): known before registration. */
+  callbackUrl: string;
+}
+
+export interface InstanceLookup extends RecognisedUrl {
   status: VisibleStatus;
   next: 'bootstrap' | 'wait' | 'login';
   /** Set once a bootstrap has started (not for unregistered). */
@@ -54,21 +62,45 @@ function progressOf(instance: InstanceLookupRow, status: VisibleStatus): Pick<In
 }
 
 /**
- * What is known of the instance at a URL the user typed: one indexed read (through the lookup cache),
- * no DNS query, no GitLab call. Throws invalid_url, and url_not_allowed (step url) for what the URL
- * alone shows to be forbidden (http:// without ALLOW_HTTP, a non-public IP literal).
+ * `input` normalised, checked against what the URL alone shows to be forbidden, and the redirect URI of
+ * an application on it. Depends on `input` and the configuration alone (no DNS query, no database), so
+ * ServiceDeps.recognisedUrls keeps its answers. Throws invalid_url, and url_not_allowed (step url) for
+ * http:// without ALLOW_HTTP or a non-public IP literal.
  */
-export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
+export function recogniseInstanceUrl(deps: Pick<ServiceDeps, 'config' | 'gitlabHttp'>, input: string): RecognisedUrl {
   const url = normalizeInstanceUrl(input);
   deps.gitlabHttp.assertUrlAllowed(url);
+  return { url, callbackUrl: instanceCallbackUrl(deps.config.publicUrl, url) };
+}
+
+/**
+ * What one kept answer of recognisedUrls counts against RECOGNISED_URLS_MAX_SIZE: its characters, and 64
+ * for the entry itself (the LRU's slots, the answer's object), so that ~10 000 typical URLs fit.
+ */
+const recognisedSize = (input: string, { url, callbackUrl }: RecognisedUrl) => input.length + url.length + callbackUrl.length + 64;
+
+/** About 2 MB of memory a process at most (one-byte strings: URLs are ASCII once normalised; what a user types mostly is). */
+const RECOGNISED_URLS_MAX_SIZE = 2 * 1024 * 1024;
+
+/** recogniseInstanceUrl with its answers kept within RECOGNISED_URLS_MAX_SIZE (boundedMemo): ServiceDeps.recognisedUrls. */
+export function keptRecognition(deps: Pick<ServiceDeps, 'config' | 'gitlabHttp'>): (input: string) => RecognisedUrl {
+  return boundedMemo((input) => recogniseInstanceUrl(deps, input), { maxSize: RECOGNISED_URLS_MAX_SIZE, sizeOf: recognisedSize });
+}
+
+/**
+ * What is known of the instance at a URL the user typed: one indexed read (through the lookup cache),
+ * no DNS query, no GitLab call. Throws what recogniseInstanceUrl throws.
+ */
+export async function lookupInstance(deps: ServiceDeps, input: string): Promise<InstanceLookup> {
+  const { url, callbackUrl } = deps.recognisedUrls(input);
   const instance = await deps.instanceLookups.find(url);
-  if (!instance) return { url, status: 'unregistered', next: 'bootstrap' };
+  if (!instance) return { url, callbackUrl, status: 'unregistered', next: 'bootstrap' };
   const now = deps.clock();
   const degraded = instanceProblem(instance, now);
-  if (degraded) return { url, status: 'degraded', next: loginsBroken(instance) ? 'bootstrap' : nextStep.degraded, instanceId: instance.id, problem: degraded };
+  if (degraded) return { url, callbackUrl, status: 'degraded', next: loginsBroken(instance) ? 'bootstrap' : nextStep.degraded, instanceId: instance.id, problem: degraded };
   const status = visibleStatus(instance, now);
-  if (status === 'unregistered') return { url, status, next: 'bootstrap' };
-  return { url, status, next: nextStep[status], instanceId: instance.id, ...progressOf(instance, status) };
+  if (status === 'unregistered') return { url, callbackUrl, status, next: 'bootstrap' };
+  return { url, callbackUrl, status, next: nextStep[status], instanceId: instance.id, ...progressOf(instance, status) };
 }
 
 /** One instance; throws instance_not_found. */

@@ -2,6 +2,7 @@
 import '../unit/address-ranges.test.js';
 import '../unit/auth-paths.test.js';
 import '../unit/build-names.test.js';
+import '../unit/bounded-memo.test.js';
 import '../unit/coherent-cache.test.js';
 import '../unit/config.test.js';
 import '../unit/database-faults.test.js';
