@@ -31,3 +31,8 @@ export function callbackUrlOf(publicUrl: string, key?: string): string {
 export function instanceCallbackUrl(publicUrl: string, normalizedInstanceUrl: string): string {
   return callbackUrlOf(publicUrl, callbackKeyOf(normalizedInstanceUrl));
 }
+
+/** The absolute URL of GET /auth/gitlab/start for an instance: `$PUBLIC_URL/auth/gitlab/start?instance=<id>`. */
+export function loginUrlOf(publicUrl: string, instanceId: string): string {
+  return `${publicUrl}${AUTH_PATHS.start}?instance=${encodeURIComponent(instanceId)}`;
+}

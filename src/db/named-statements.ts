@@ -26,7 +26,9 @@ const statements = new Map<string, Statement>();
  * property is `values`. pg copies every query config it is given (lib/utils.js, cloneQueryConfig: own
  * property descriptors, onto an object of the same prototype) and reads `name` and `text` as plain
  * properties; copying three own properties cost ~10 µs of CPU of each lookup the cache does not answer
- * (bench, LOOKUP_CACHE_SIZE=0), one costs a fraction of that.
+ * (bench, LOOKUP_CACHE_SIZE=0), one costs a fraction of that. The statement is not frozen: code that
+ * rewrites a query's text (tracing that adds an SQL comment) assigns `text` on the run, which a frozen
+ * prototype would refuse with a TypeError.
  */
 function runOf(statement: Statement, values: unknown[]): Statement & { values: unknown[] } {
   const run = Object.create(statement) as Statement & { values: unknown[] };
@@ -41,7 +43,7 @@ function runOf(statement: Statement, values: unknown[]): Statement & { values: u
  * by running unnamed, see namingClient).
  */
 export function namedStatement(sql: string): string {
-  if (!statements.has(sql)) statements.set(sql, Object.freeze({ name: `gitlab_connect_${hash('sha256', sql, 'hex').slice(0, 16)}`, text: sql }));
+  if (!statements.has(sql)) statements.set(sql, { name: `gitlab_connect_${hash('sha256', sql, 'hex').slice(0, 16)}`, text: sql });
   return sql;
 }
 

@@ -10,7 +10,7 @@ import { bootstrapInstance, InvalidCaCertificateError } from '../services/bootst
 import { preflightInstance } from '../services/bootstrap/preflight.service.js';
 import { registerInstance } from '../services/bootstrap/register.service.js';
 import { lookupInstance } from '../services/instances.service.js';
-import { loginUrlOf } from './views.js';
+import { loginUrlOf } from '../auth-paths.js';
 
 /** What the user typed, recognised: no request goes to GitLab. */
 function lookupRoute(app: RouteScope): void {
@@ -27,10 +27,7 @@ function lookupRoute(app: RouteScope): void {
       querystring: InstanceUrlQuery,
       response: { 200: ref(LookupResult), ...problemResponses('invalid_url', 'validation_failed', 'url_not_allowed') },
     },
-    handler: async (request) => {
-      const found = await lookupInstance(deps, request.query.url);
-      return found.next === 'login' && found.instanceId ? { ...found, loginUrl: loginUrlOf(deps.config, found.instanceId) } : found;
-    },
+    handler: (request) => lookupInstance(deps, request.query.url),
   });
 }
 
@@ -56,7 +53,7 @@ function bootstrapRoutes(app: RouteScope): void {
     },
     handler: async (request, reply) => {
       const { created, instance } = await bootstrapInstance(deps, request.body, `bootstrap from ${request.ip}`, request.log).catch(nameCaCertificateField);
-      return reply.code(created ? 201 : 200).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
+      return reply.code(created ? 201 : 200).send({ ...instance, loginUrl: loginUrlOf(deps.config.publicUrl, instance.instanceId) });
     },
   });
 
@@ -100,7 +97,7 @@ function registerRoute(app: RouteScope): void {
     },
     handler: async (request, reply) => {
       const instance = await registerInstance(deps, request.body, `register from ${request.ip}`, request.log).catch(nameCaCertificateField);
-      return reply.code(201).send({ ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) });
+      return reply.code(201).send({ ...instance, loginUrl: loginUrlOf(deps.config.publicUrl, instance.instanceId) });
     },
   });
 }

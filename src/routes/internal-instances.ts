@@ -13,7 +13,8 @@ import { replaceCredentials } from '../services/bootstrap/register.service.js';
 import { deprovisionInstance } from '../services/deprovision.service.js';
 import { checkInstance } from '../services/instance-check.service.js';
 import { getInstance, installationCounts, instanceEvents, instanceProblem, listAllInstances } from '../services/instances.service.js';
-import { deprovisionView, instanceDetails, instanceEvent, loginUrlOf } from './views.js';
+import { loginUrlOf } from '../auth-paths.js';
+import { deprovisionView, instanceDetails, instanceEvent } from './views.js';
 
 const internal = { tags: ['internal'], security: [{ internalBearer: [] }] };
 const listOf = (name: string, items: TSchema, description: string) => Type.Object({ [name]: Type.Array(items) }, { additionalProperties: false, description });
@@ -127,7 +128,7 @@ function operatorRoutes(app: RouteScope): void {
     },
     handler: async (request) => {
       const instance = await replaceCredentials(deps, request.params.id, request.body, internalActorOf(request), request.log);
-      return { ...instance, loginUrl: loginUrlOf(deps.config, instance.instanceId) };
+      return { ...instance, loginUrl: loginUrlOf(deps.config.publicUrl, instance.instanceId) };
     },
   });
 

@@ -1,6 +1,4 @@
-// How the routes present what services return: dates as ISO strings, GitLab ids as numbers, no secret,
-// and the login URL of an instance.
-import { AUTH_PATHS } from '../auth-paths.js';
+// How the routes present what services return: dates as ISO strings, GitLab ids as numbers, no secret.
 import type { Config } from '../config.js';
 import type { Installation, Instance, InstanceEvent } from '../domain/types.js';
 import type { Deprovisioned } from '../services/deprovision.service.js';
@@ -10,11 +8,6 @@ import { botTokenNextRotation } from '../services/upkeep/instance-tasks.js';
 import type { InstanceDetailsBody, InstanceEventBody } from '../schemas/internal.js';
 
 const numberOrNull = (value: string | null) => (value === null ? null : Number(value));
-
-/** The absolute URL of GET /auth/gitlab/start for an instance. */
-export function loginUrlOf(config: Config, instanceId: string): string {
-  return `${config.publicUrl}${AUTH_PATHS.start}?instance=${encodeURIComponent(instanceId)}`;
-}
 
 /** An instance for the internal routes; `problem` is what makes it degraded at `now` (instanceProblem). */
 export function instanceDetails(instance: Instance, problem: InstanceProblem | undefined, config: Config): InstanceDetailsBody {

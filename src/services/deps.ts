@@ -11,7 +11,14 @@ import type { DB } from '../db/types.js';
 import type { GitlabApi, GitlabTarget } from '../gitlab/api.js';
 import type { GitlabHttp, GitlabLog } from '../gitlab/http.js';
 import type { BootstrapCapacity } from './bootstrap/capacity.js';
-import type { RecognisedUrl } from './instances.service.js';
+
+/** What lookup makes of the text a user typed before it reads anything (ServiceDeps.recognisedUrls). */
+export interface RecognisedUrl {
+  /** The normalised URL (normalizeInstanceUrl). */
+  url: string;
+  /** The OAuth redirect URI of the instance's application (instanceCallbackUrl): known before registration. */
+  callbackUrl: string;
+}
 
 /** The current time; tests inject one they can move. */
 export type Clock = () => Date;
@@ -21,7 +28,7 @@ export interface ServiceDeps {
   /** The public lookup's read of an instance by URL, through the per-process cache. */
   instanceLookups: InstanceLookupCache;
   /** recogniseInstanceUrl with its answers kept (bounded): what lookup makes of the text a user typed. */
-  recognisedUrls: (input: string) => RecognisedUrl;
+  recognisedUrls: (input: string) => Readonly<RecognisedUrl>;
   /** The reads of a live session and of a user's token state, through the per-process cache. */
   userCache: UserCache;
   config: Config;

@@ -11,6 +11,7 @@ import '../unit/gitlab-http.test.js';
 import '../unit/instance-url.test.js';
 import '../unit/migrations.test.js';
 import '../unit/readiness-route.test.js';
+import '../unit/recognised-urls.test.js';
 import '../unit/sealer.test.js';
 import '../unit/suggest.test.js';
 import '../unit/suites.test.js';

@@ -1,5 +1,8 @@
 // The memo under lookup's recognition of a typed URL (src/cache/bounded-memo.ts): computes once per
-// argument, keeps no throw, and stays within its size, least recently used dropped first.
+// argument, keeps no throw, stays within its size (least recently used dropped first), and keeps a copy of
+// a key, not the string it was sliced from.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { boundedMemo } from '../../src/cache/bounded-memo.js';
 
@@ -53,4 +56,24 @@ t.test('within maxSize: the least recently used goes first, and an entry larger 
   memo(long);
   memo(long);
   t.equal(calls.get(long), 2, 'counts 110 > 100: computed each time');
+});
+
+t.test('a kept key holds only its own characters: a key sliced from a long string does not keep that string alive', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heapAfterGc = () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const memo = boundedMemo((key: string) => ({ length: key.length }), { maxSize: 1_000_000, ...bySize });
+  const before = heapAfterGc();
+  // 300 keys of 40 characters, each a slice of its own 16 KB string (as a query parameter is of the
+  // request line): kept as slices they would hold 300 × 16 KB = 4.8 MB; as copies, a few tens of KB.
+  for (let i = 0; i < 300; i++) {
+    const requestLine = `${'&'.repeat(16_000)}url=https://gitlab-${String(i).padStart(5, '0')}.example.com/group`;
+    memo(requestLine.slice(-40));
+  }
+  const grown = heapAfterGc() - before;
+  t.ok(grown < 1_500_000, `the heap grew by ${String(grown)} bytes for 300 kept entries (4.8 MB if the 16 KB strings stayed alive)`);
 });
