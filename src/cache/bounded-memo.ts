@@ -5,19 +5,21 @@
 import { LRUCache } from 'lru-cache';
 
 export interface BoundedMemoOptions<V> {
-  /** Most characters kept in all (keys and values, as `sizeOf` counts them); least recently used dropped first. */
+  /** The most kept in all, as `sizeOf` counts each entry (bytes, for recognisedUrls); least recently used dropped first. */
   maxSize: number;
   /** What one entry counts against `maxSize`: a positive whole number. */
   sizeOf: (key: string, value: V) => number;
 }
 
 /**
- * A copy of `text` that shares no memory with the string it came from. A substring of 13 characters or
- * more is, in V8, a view into its parent string (a "sliced string") that keeps the whole parent alive: a
- * query parameter Fastify parsed is such a view of the request line, up to 16 KB however short the value.
+ * A copy of `text`, the same characters in a flat string of its own. A substring of 13 characters or
+ * more is, in V8, a view into its parent string (a "sliced string") that keeps the whole parent alive,
+ * and a concatenation keeps its parts: a query parameter Fastify parsed is a view of the request's URL
+ * (up to 16 KB however short the value), or when percent-decoded a concatenation of such views. JSON
+ * keeps every character (a lone surrogate too, which a round trip through UTF-8 would replace).
  */
 function ownCopy(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
+  return JSON.parse(JSON.stringify(text)) as string;
 }
 
 /**

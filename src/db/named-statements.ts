@@ -14,8 +14,8 @@ import type { Logger } from 'pino';
 
 /** A named statement as pg's query config takes it (https://node-postgres.com/apis/client#queryconfig). */
 interface Statement {
-  readonly name: string;
-  readonly text: string;
+  name: string;
+  text: string;
 }
 
 /** SQL text → its statement, named `gitlab_connect_` and 16 hex digits of the text's SHA-256. */

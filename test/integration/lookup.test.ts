@@ -17,6 +17,8 @@ t.test('lookup reports each state of an instance', async (t) => {
     { url: 'https://crashed.example.com', status: 'bootstrapping', bootstrapLeaseUntil: past },
     { url: 'https://failed.example.com', status: 'failed', lastErrorStep: 'probe', lastErrorCode: 'not_gitlab' },
     { url: 'https://removed.example.com', status: 'removed' },
+    { url: 'https://bot-dead.example.com', status: 'ready', problemCode: 'bot_token_unusable', problemStep: 'bot_token', problemDetail: 'GitLab refuses the bot token' },
+    { url: 'https://app-dead.example.com', status: 'ready', problemCode: 'oauth_application_unusable', problemStep: 'oauth_application', problemDetail: 'GitLab refuses the OAuth application' },
   ]);
   const idOf = (url: string) => rows.find((row) => row.url === url)!.id;
 
@@ -56,6 +58,22 @@ t.test('lookup reports each state of an instance', async (t) => {
     problem: { code: 'not_gitlab', step: 'probe', title: 'The URL does not point to a GitLab instance' },
   });
   t.same(await lookup('removed.example.com'), { url: 'https://removed.example.com', status: 'unregistered', next: 'bootstrap' });
+  // Degraded: logins still work with a dead bot token (login, with its URL); with the OAuth application
+  // refused they do not (a bootstrap repairs it, and no login URL).
+  for (const [host, code, step, title, loginsWork] of [
+    ['bot-dead.example.com', 'bot_token_unusable', 'bot_token', 'GitLab refuses the bot token', true],
+    ['app-dead.example.com', 'oauth_application_unusable', 'oauth_application', 'GitLab refuses the OAuth application', false],
+  ] as const) {
+    const instanceId = idOf(`https://${host}`);
+    t.same(await lookup(host), {
+      url: `https://${host}`,
+      status: 'degraded',
+      next: loginsWork ? 'login' : 'bootstrap',
+      instanceId,
+      problem: { code, step, title },
+      ...(loginsWork ? { loginUrl: `http://connect.test/auth/gitlab/start?instance=${instanceId}` } : {}),
+    }, host);
+  }
 });
 
 t.test('lookup applies the URL rules from the URL alone: url_not_allowed with step url, before any admin token is asked for', async (t) => {
@@ -64,7 +82,7 @@ t.test('lookup applies the URL rules from the URL alone: url_not_allowed with st
     lookups.push(host);
     (rest.at(-1) as (e: Error) => void)(new Error('no DNS in lookup'));
   }) as never });
-  // The first again at the end: a refusal is checked again, never answered from what lookup keeps.
+  // The first again at the end: refused again (unit/recognised-urls.test.ts counts that it is checked again).
   for (const url of ['http://gitlab.example.com', 'https://10.1.2.3', 'https://[::1]/gitlab', '127.0.0.1', 'http://gitlab.example.com']) {
     const response = await app.inject({ method: 'GET', url: '/instances/lookup', query: { url } });
     t.equal(response.statusCode, 422, url);

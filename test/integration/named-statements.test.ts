@@ -5,6 +5,7 @@
 // session's statements) shows what the pool prepared.
 import { hash } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { openPostgres, type Database } from '../../src/db/database.js';
@@ -55,6 +56,24 @@ t.test('inside a transaction the lookup is not prepared by name (a failure there
   const found = await database.db.transaction().execute((trx) => findInstanceLookupRow(trx, 'https://gitlab.example.com'));
   t.match(found, { status: 'ready' });
   t.same(await prepared(database), [], 'no statement prepared');
+});
+
+t.test("code that rewrites a query's text before pg sends it (tracing that appends an SQL comment) still runs the named lookup", needsPostgres, async (t) => {
+  const { database } = await onePool(t);
+  // What such a tracer does: wrap pg's Client#query and assign a new `text` to the config it is given.
+  type Query = (this: pg.Client, config: unknown, ...rest: unknown[]) => unknown;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const original = pg.Client.prototype.query as unknown as Query;
+  const traced: Query = function (config, ...rest) {
+    if (config !== null && typeof config === 'object' && 'text' in config && typeof config.text === 'string') config.text = `${config.text} /* traced */`;
+    return original.call(this, config, ...rest);
+  };
+  pg.Client.prototype.query = traced as unknown as typeof pg.Client.prototype.query;
+  t.teardown(() => {
+    pg.Client.prototype.query = original as unknown as typeof pg.Client.prototype.query;
+  });
+  t.match(await findInstanceLookupRow(database.db, 'https://gitlab.example.com'), { status: 'ready' }, 'answered');
+  t.match(await prepared(database), [{ name: /^gitlab_connect_[0-9a-f]{16}$/, statement: /\/\* traced \*\/$/ }], 'prepared by name, with the text the tracer gave it');
 });
 
 /** After PostgreSQL refused a statement with `sqlState`: lookups answer, nothing is named any more, and it was said once. */

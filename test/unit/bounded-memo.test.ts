@@ -1,10 +1,9 @@
 // The memo under lookup's recognition of a typed URL (src/cache/bounded-memo.ts): computes once per
 // argument, keeps no throw, stays within its size (least recently used dropped first), and keeps a copy of
 // a key, not the string it was sliced from.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { boundedMemo } from '../../src/cache/bounded-memo.js';
+import { heapAfterGc } from '../helpers/heap.js';
 
 /** A pure function that counts its calls by argument; arguments starting with `bad` throw. */
 function counted() {
@@ -59,13 +58,6 @@ t.test('within maxSize: the least recently used goes first, and an entry larger 
 });
 
 t.test('a kept key holds only its own characters: a key sliced from a long string does not keep that string alive', async (t) => {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const heapAfterGc = () => {
-    gc();
-    gc();
-    return process.memoryUsage().heapUsed;
-  };
   const memo = boundedMemo((key: string) => ({ length: key.length }), { maxSize: 1_000_000, ...bySize });
   const before = heapAfterGc();
   // 300 keys of 40 characters, each a slice of its own 16 KB string (as a query parameter is of the
